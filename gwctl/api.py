@@ -1,0 +1,76 @@
+"""The library API: what the CLI, the Ansible action plugin and pipelines call.
+
+Front ends parse their inputs and present results; everything else happens here or in
+the modules this wires together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gwctl.fleetsrc import load_fleet_source
+from gwctl.model import Fleet, Gateway, build_fleet
+from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
+from gwctl.netjson.parser import parse
+from gwctl.problems import Problem, has_errors
+from gwctl.render.appsettings import render_appsettings
+from gwctl.schema import validate_source
+
+
+@dataclass
+class LoadResult:
+    fleet: Fleet | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.fleet is not None and not has_errors(self.problems)
+
+
+def load(path: str | Path) -> LoadResult:
+    """Read, schema-check and build a fleet. Unreadable input raises `InputError`."""
+    source = load_fleet_source(path)
+    problems = validate_source(source)
+    if problems:
+        return LoadResult(None, problems)
+    fleet, build_problems = build_fleet(source)
+    return LoadResult(fleet, build_problems)
+
+
+def validate(path: str | Path) -> LoadResult:
+    """`load` plus every semantic rule."""
+    result = load(path)
+    if result.fleet is not None:
+        from gwctl.checks import validate_fleet
+
+        result.problems.extend(validate_fleet(result.fleet))
+    result.problems.sort(key=Problem.sort_key)
+    return result
+
+
+def management_url(fleet: Fleet, gw: Gateway) -> str:
+    ms = fleet.site_of(gw).management_server
+    return f"{'https' if ms.encryption else 'http'}://{ms.host}"
+
+
+def gateway_root_url(gw: Gateway) -> str:
+    url = gw.url
+    return url[: -len("/api")] if url.lower().endswith("/api") else url
+
+
+def base_config(fleet: Fleet, gw: Gateway, base_text: str | None = None,
+                base_name: str | None = None) -> FlatConfig:
+    """The host's base file when given, else the bundled reference base for its version."""
+    if base_text is not None:
+        return flatten_document(parse(base_text, file=base_name or "appsettings.json"))
+    from gwctl.bases import reference_base
+
+    return reference_base(gw.version, management_url(fleet, gw), gateway_root_url(gw))
+
+
+def effective(fleet: Fleet, gw: Gateway, base_text: str | None = None,
+              base_name: str | None = None) -> Effective:
+    """What the gateway runs with: base ``appsettings.json`` + the rendered override."""
+    override = flatten_value(render_appsettings(gw), name="appsettings.Production.json")
+    return Effective([base_config(fleet, gw, base_text, base_name), override])

@@ -1,0 +1,1 @@
+"""The ``gwctl`` command line: argument parsing and presentation only."""

@@ -1,0 +1,32 @@
+"""Lint live gateway files exactly as the gateway reads them: appsettings*.json
+(comments and trailing commas accepted, as the gateway's parser accepts them; duplicate
+keys ignoring case rejected, as the gateway refuses to start with them) and nlog.config.
+With --base the host's appsettings.json is layered underneath for the effective checks;
+without it gwctl's bundled reference base for --version is used."""
+
+from __future__ import annotations
+
+import argparse
+
+from gwctl.cli.common import add_output_option, report
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="appsettings*.json and/or nlog.config files")
+    p.add_argument("--base", metavar="FILE", help="the host's appsettings.json")
+    p.add_argument("--environment", choices=("production", "test", "development"),
+                   default="production", help="policy environment (default: production)")
+    p.add_argument("--version", dest="gw_version", metavar="RELEASE",
+                   help="gateway release, e.g. '2025 R2' (default: 2025 R2)")
+    p.add_argument("--nlog-version", type=int, choices=(5, 6), default=5,
+                   help="NLog major version of the gateway (default: 5)")
+    add_output_option(p)
+
+
+def execute(ns: argparse.Namespace) -> int:
+    from gwctl.checks import lint_files
+
+    problems = lint_files(list(ns.files), base=ns.base, environment=ns.environment,
+                          version=ns.gw_version, nlog_version=ns.nlog_version)
+    return report(problems, ns.output, ok_message=f"{len(ns.files)} file(s): ok")

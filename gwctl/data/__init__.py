@@ -1,0 +1,1 @@
+"""Package data: schema, feature table, reference bases."""

@@ -1,0 +1,256 @@
+"""Flattening and merging, as Microsoft.Extensions.Configuration does it.
+
+Every JSON file becomes a flat map ``"Section:Key:0:Name" -> string | None``:
+objects add their property name to the path, arrays their index, scalars are stored as
+``JsonElement.ToString()`` renders them (``true`` -> ``"True"``, ``null`` -> ``""``,
+numbers as written), and an empty object or array stores ``None`` at its own path. Keys
+compare ignoring case; a key seen twice in one file is the startup error "A duplicate key
+'X' was found." Sources are layered: for each key the last source that has it wins, which
+is why an override's array merges *by index* and why no override can delete a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gwctl.errors import InputError
+from gwctl.netjson.parser import JNode, JsonDocument
+from gwctl.problems import escape_pointer_token
+
+SEP = ":"
+
+
+def fold(key: str) -> str:
+    """The comparison form of a key (StringComparer.OrdinalIgnoreCase)."""
+    return key.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    value: str | None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    #: JSON pointer of the value inside its source document
+    pointer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    key: str
+    first: Entry
+    second: Entry
+
+
+class TopLevelNotObject(InputError):
+    pass
+
+
+class FlatConfig:
+    """One configuration source: its entries in document order, keyed case-insensitively."""
+
+    __slots__ = ("duplicates", "entries", "name")
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self.entries: dict[str, Entry] = {}
+        self.duplicates: list[Duplicate] = []
+
+    def add(self, entry: Entry) -> None:
+        k = fold(entry.key)
+        first = self.entries.get(k)
+        if first is not None:
+            self.duplicates.append(Duplicate(entry.key, first, entry))
+            return
+        self.entries[k] = entry
+
+    def get(self, key: str) -> str | None:
+        e = self.entries.get(fold(key))
+        return None if e is None else e.value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and fold(key) in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries.values())
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {e.key: e.value for e in self.entries.values()}
+
+
+def scalar_string(kind: str, value: Any, raw: str | None = None) -> str | None:
+    """What ``JsonElement.ToString()`` returns for a scalar."""
+    if kind == "string":
+        return str(value)
+    if kind == "number":
+        return raw if raw is not None else _number_text(value)
+    if kind == "true":
+        return "True"
+    if kind == "false":
+        return "False"
+    return ""
+
+
+def _number_text(value: int | float) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def flatten_document(doc: JsonDocument) -> FlatConfig:
+    """Flatten a parsed file; duplicates are collected in ``.duplicates``."""
+    root = doc.root
+    if root.kind != "object":
+        raise TopLevelNotObject(
+            f"top-level JSON value must be an object, found {_kind_name(root.kind)}",
+            file=doc.file,
+            line=root.line,
+            column=root.column,
+            rule="top-level-not-object",
+        )
+    flat = FlatConfig(doc.file)
+    _walk_node(root, "", "", flat, doc.file)
+    return flat
+
+
+def _walk_node(node: JNode, path: str, ptr: str, flat: FlatConfig, file: str) -> None:
+    kind = node.kind
+    if kind == "object":
+        if not node.value and path:
+            flat.add(Entry(path, None, file, node.line, node.column, ptr))
+        for m in node.value:
+            child = f"{path}{SEP}{m.key}" if path else m.key
+            cptr = f"{ptr}/{escape_pointer_token(m.key)}"
+            if m.value.kind in ("object", "array"):
+                _walk_node(m.value, child, cptr, flat, file)
+            else:
+                v = m.value
+                flat.add(Entry(child, scalar_string(v.kind, v.value, v.raw), file, m.line,
+                               m.column, cptr))
+    elif kind == "array":
+        if not node.value:
+            flat.add(Entry(path, None, file, node.line, node.column, ptr))
+        for i, item in enumerate(node.value):
+            child = f"{path}{SEP}{i}"
+            if item.kind in ("object", "array"):
+                _walk_node(item, child, f"{ptr}/{i}", flat, file)
+            else:
+                flat.add(Entry(child, scalar_string(item.kind, item.value, item.raw), file,
+                               item.line, item.column, f"{ptr}/{i}"))
+
+
+def flatten_value(value: Mapping[str, Any], name: str | None = None) -> FlatConfig:
+    """Flatten Python data (gwctl's own rendering) with the same rules as a file."""
+    flat = FlatConfig(name)
+    _walk_value(value, "", "", flat, name)
+    return flat
+
+
+def _walk_value(value: Any, path: str, ptr: str, flat: FlatConfig, file: str | None) -> None:
+    if isinstance(value, Mapping):
+        if not value and path:
+            flat.add(Entry(path, None, file, pointer=ptr))
+        for k, v in value.items():
+            _walk_value(v, f"{path}{SEP}{k}" if path else str(k),
+                        f"{ptr}/{escape_pointer_token(k)}", flat, file)
+    elif isinstance(value, list | tuple):
+        if not value:
+            flat.add(Entry(path, None, file, pointer=ptr))
+        for i, item in enumerate(value):
+            _walk_value(item, f"{path}{SEP}{i}", f"{ptr}/{i}", flat, file)
+    else:
+        flat.add(Entry(path, _python_scalar(value), file, pointer=ptr))
+
+
+def _python_scalar(value: Any) -> str | None:
+    if value is None:
+        return ""
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if isinstance(value, int | float):
+        return _number_text(value)
+    return str(value)
+
+
+def _kind_name(kind: str) -> str:
+    return {"true": "a boolean", "false": "a boolean", "null": "null"}.get(
+        kind, f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+    )
+
+
+class Effective:
+    """Several sources layered in order: for every key the last source that has it wins."""
+
+    def __init__(self, sources: Iterable[FlatConfig]) -> None:
+        self.sources = list(sources)
+        self.entries: dict[str, Entry] = {}
+        # the spelling a key is shown with: the first source that introduced it
+        self._spelling: dict[str, str] = {}
+        for src in self.sources:
+            for k, e in src.entries.items():
+                self.entries[k] = e
+                self._spelling.setdefault(k, e.key)
+
+    def get(self, key: str) -> str | None:
+        e = self.entries.get(fold(key))
+        return None if e is None else e.value
+
+    def entry(self, key: str) -> Entry | None:
+        return self.entries.get(fold(key))
+
+    def keys_under(self, prefix: str) -> list[str]:
+        p = fold(prefix) + SEP
+        return [self._spelling[k] for k in self.entries if k.startswith(p)]
+
+    def tree(self, prefix: str = "") -> Any:
+        """The nested view a configuration binder sees (strings and None at the leaves)."""
+        items = self.entries.items()
+        if prefix:
+            p = fold(prefix) + SEP
+            items = [(k, e) for k, e in items if k.startswith(p)]  # type: ignore[assignment]
+            cut = len(p)
+        else:
+            cut = 0
+        return unflatten({self._spelling[k][cut:]: e.value for k, e in items})
+
+
+def unflatten(flat: Mapping[str, str | None]) -> Any:
+    """Nested dicts/lists from flat keys; a section whose children are all indices is a list."""
+    root: dict[str, Any] = {}
+    names: dict[int, dict[str, str]] = {}
+    for key, value in flat.items():
+        node = root
+        parts = key.split(SEP)
+        for part in parts[:-1]:
+            node = _child(node, part, names)
+        leaf = parts[-1]
+        spelled = names.setdefault(id(node), {}).setdefault(fold(leaf), leaf)
+        existing = node.get(spelled)
+        if isinstance(existing, dict):
+            # a section that also has a value: the children are what binding sees
+            continue
+        node[spelled] = value
+    return _listify(root)
+
+
+def _child(node: dict[str, Any], part: str, names: dict[int, dict[str, str]]) -> dict[str, Any]:
+    spelled = names.setdefault(id(node), {}).setdefault(fold(part), part)
+    child = node.get(spelled)
+    if not isinstance(child, dict):
+        child = {}
+        node[spelled] = child
+    return child
+
+
+def _listify(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if node and all(k.isdigit() for k in node):
+        return [_listify(node[k]) for k in sorted(node, key=int)]
+    return {k: _listify(v) for k, v in node.items()}

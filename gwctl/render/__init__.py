@@ -1,0 +1,1 @@
+"""Renderers: the files gwctl writes on a gateway host, from a gateway's merged settings."""

@@ -1,0 +1,35 @@
+"""Strict, deterministic JSON as gwctl writes it to hosts.
+
+Same input, same bytes, on every machine: two-space indentation, keys in the order the
+renderer built them, non-ASCII kept as UTF-8 (no BOM: the gateway reads both, and
+tools diff UTF-8 without one more cleanly), Windows line endings (the files live on
+Windows and are opened in Notepad), and a final newline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from gwctl.secrets import Secret, SecretResolver
+
+SecretMode = Literal["resolve", "mask"]
+
+
+def dumps(data: Any, *, secrets: SecretMode = "mask",
+          resolver: SecretResolver | None = None, crlf: bool = True) -> str:
+    def default(obj: Any) -> Any:
+        if isinstance(obj, Secret):
+            if secrets == "resolve":
+                if resolver is None:
+                    raise ValueError("resolving secrets needs a SecretResolver")
+                return resolver.resolve(obj)
+            return obj.masked()
+        raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=default) + "\n"
+    return text.replace("\n", "\r\n") if crlf else text
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8")

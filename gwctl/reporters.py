@@ -1,0 +1,93 @@
+"""Problem reporters: text (yamllint's parsable form), JSON (stable, documented), GitHub.
+
+JSON output (``--output json``) is a contract other tools rely on::
+
+    {"version": 1,
+     "problems": [{"rule", "level", "file", "line", "column", "path", "message",
+                   ["subject"], ["suppressed", "reason"]}],
+     "summary": {"errors": N, "warnings": N, "suppressed": N}}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from gwctl.problems import Level, Problem
+
+FORMATS = ("text", "json", "github")
+
+
+def summary(problems: Sequence[Problem]) -> dict[str, int]:
+    live = [p for p in problems if p.suppressed is None]
+    return {
+        "errors": sum(p.level is Level.ERROR for p in live),
+        "warnings": sum(p.level is Level.WARNING for p in live),
+        "suppressed": len(problems) - len(live),
+    }
+
+
+def _where(p: Problem) -> str:
+    parts = [p.file or "<fleet>"]
+    if p.line is not None:
+        parts.append(str(p.line))
+        if p.column is not None:
+            parts.append(str(p.column))
+    return ":".join(parts)
+
+
+def report_text(problems: Sequence[Problem], out: TextIO, *, ok_message: str = "") -> None:
+    for p in problems:
+        if p.suppressed is not None:
+            continue
+        subject = f" [{p.subject}]" if p.subject else ""
+        out.write(f"{_where(p)}: [{p.level}] {p.message}{subject} ({p.rule})\n")
+    s = summary(problems)
+    if s["errors"] or s["warnings"]:
+        out.write(f"{s['errors']} error(s), {s['warnings']} warning(s)"
+                  + (f", {s['suppressed']} suppressed" if s["suppressed"] else "") + "\n")
+    elif ok_message:
+        out.write(ok_message + (f" ({s['suppressed']} suppressed)" if s["suppressed"] else "")
+                  + "\n")
+
+
+def json_document(problems: Sequence[Problem], **extra: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"version": 1, "problems": [p.to_json() for p in problems],
+                           "summary": summary(problems)}
+    doc.update(extra)
+    return doc
+
+
+def report_json(problems: Sequence[Problem], out: TextIO, **extra: Any) -> None:
+    out.write(json.dumps(json_document(problems, **extra), indent=2) + "\n")
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def report_github(problems: Sequence[Problem], out: TextIO) -> None:
+    """GitHub Actions workflow commands: annotations on the pull request's files."""
+    for p in problems:
+        if p.suppressed is not None:
+            continue
+        kind = "error" if p.level is Level.ERROR else "warning"
+        props = [f"title={_gh_escape(p.rule, prop=True)}"]
+        if p.file:
+            props.insert(0, f"file={_gh_escape(p.file, prop=True)}")
+        if p.line is not None:
+            props.append(f"line={p.line}")
+        if p.column is not None:
+            props.append(f"col={p.column}")
+        out.write(f"::{kind} {','.join(props)}::{_gh_escape(p.message)}\n")
+
+
+REPORTERS: dict[str, Callable[..., None]] = {
+    "text": report_text,
+    "json": report_json,
+    "github": report_github,
+}

@@ -1,0 +1,86 @@
+"""The published JSON Schema of the fleet file, and validation against it."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from gwctl.fleetsrc import FleetSource
+from gwctl.problems import Level, Problem, escape_pointer_token
+
+RULE = "schema"
+
+
+def schema_text() -> str:
+    return resources.files("gwctl.data").joinpath("fleet.schema.json").read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def fleet_schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(schema_text())
+    return data
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(fleet_schema())
+
+
+def validate_source(source: FleetSource) -> list[Problem]:
+    problems = []
+    for err in _validator().iter_errors(source.data):
+        ptr = "".join("/" + escape_pointer_token(p) for p in err.absolute_path)
+        message = _message(err)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            extra = [k for k in err.instance if k not in allowed]
+            for key in extra:
+                kptr = f"{ptr}/{escape_pointer_token(key)}"
+                hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+                problems.append(Problem(RULE, Level.ERROR, f"unknown key {key!r}{hint}",
+                                        path=kptr).at(source.locate(kptr)))
+            continue
+        problems.append(Problem(RULE, Level.ERROR, message, path=ptr).at(source.locate(ptr)))
+    return sorted(problems, key=Problem.sort_key)
+
+
+def _message(err: Any) -> str:
+    where = err.absolute_path[-1] if err.absolute_path else None
+    label = f"{where!r}" if isinstance(where, str) else "value"
+    v = err.validator
+    if v == "type":
+        expected = err.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{label} must be {_article(expected)}, found {_json_type(err.instance)}"
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return f"missing required key {missing!r}"
+    if v == "enum":
+        return f"{label} must be one of {', '.join(map(str, err.validator_value))}"
+    if v == "const":
+        return f"{label} must be {err.validator_value!r}"
+    if v == "pattern":
+        return f"{err.instance!r} is not a valid name (letters, digits, '.', '_', '-')"
+    return f"{label}: {err.message}"
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"

@@ -1,0 +1,84 @@
+"""Secrets: references resolved only when files are rendered for a host, masked elsewhere.
+
+A secret value in the fleet is either a reference -- ``env:NAME`` (an environment
+variable) or ``file:PATH`` (a file's content without its final newline; relative to the
+fleet file) -- or clear text, which works but is reported by a rule. Rendered data
+carries `Secret` objects; serialising them either resolves them (files for a host) or
+masks them (everything a person or a log sees).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gwctl.errors import SecretError
+from gwctl.problems import Location
+
+PREFIXES = ("env:", "file:")
+
+
+def is_reference(value: str) -> bool:
+    return value.startswith(PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret as declared: a reference, or a literal (clear text in the fleet)."""
+
+    declared: str
+    location: Location | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        return is_reference(self.declared)
+
+    def masked(self) -> str:
+        return f"(secret {self.declared})" if self.is_reference else "(secret)"
+
+    def __repr__(self) -> str:
+        # never let a literal reach a log through repr()
+        return f"Secret({self.masked()})"
+
+    __str__ = masked
+
+
+class SecretResolver:
+    """Resolves references once each; errors name the file and line that declared them."""
+
+    def __init__(self, base_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.base_dir = base_dir
+        self.env = os.environ if env is None else env
+        self._cache: dict[str, str] = {}
+
+    def resolve(self, secret: Secret) -> str:
+        if not secret.is_reference:
+            return secret.declared
+        cached = self._cache.get(secret.declared)
+        if cached is not None:
+            return cached
+        value = self._lookup(secret)
+        self._cache[secret.declared] = value
+        return value
+
+    def _lookup(self, secret: Secret) -> str:
+        loc = secret.location or Location()
+        kind, _, name = secret.declared.partition(":")
+        if kind == "env":
+            value = self.env.get(name)
+            if value is None:
+                raise SecretError(f"secret reference {secret.declared!r}: environment "
+                                  f"variable {name} is not set", file=loc.file, line=loc.line,
+                                  column=loc.column, rule="secret-unresolved")
+            return value
+        path = Path(name).expanduser()
+        if not path.is_absolute():
+            path = self.base_dir / path
+        try:
+            return path.read_text("utf-8").removesuffix("\n").removesuffix("\r")
+        except OSError as exc:
+            raise SecretError(f"secret reference {secret.declared!r}: cannot read {path}: "
+                              f"{exc.strerror}", file=loc.file, line=loc.line,
+                              column=loc.column, rule="secret-unresolved") from None
+

@@ -1,0 +1,1 @@
+"""Transports: how gwctl reaches a gateway host (WinRM, local directory, Ansible connection)."""
