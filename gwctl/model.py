@@ -69,9 +69,9 @@ class Gateway:
 
     def locate_setting(self, settings_pointer: str) -> Location:
         """Where the value at `settings_pointer` (inside the merged settings) was written."""
-        positions = self.source.positions
+        position = self.source.position
         for layer in self.layers:
-            loc = positions.get(layer + settings_pointer)
+            loc = position(layer + settings_pointer)
             if loc is not None:
                 return loc
         # not written anywhere (a default): point at the nearest written ancestor
@@ -79,7 +79,7 @@ class Gateway:
         while head:
             head = head.rsplit("/", 1)[0]
             for layer in self.layers:
-                loc = positions.get(layer + head)
+                loc = position(layer + head)
                 if loc is not None:
                     return loc
         return self.source.locate(self.pointer)
@@ -87,7 +87,7 @@ class Gateway:
     def setting_pointer_in_file(self, settings_pointer: str) -> str:
         """The fleet-document pointer of the layer that supplied `settings_pointer`."""
         for layer in self.layers:
-            if layer + settings_pointer in self.source.positions:
+            if self.source.position(layer + settings_pointer) is not None:
                 return layer + settings_pointer
         return self.layers[0] + settings_pointer
 

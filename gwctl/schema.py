@@ -30,7 +30,27 @@ def _validator() -> Any:
     return Draft202012Validator(fleet_schema())
 
 
+@lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    import fastjsonschema
+
+    # formats are annotations for editors; the precise validator below ignores them too
+    return fastjsonschema.compile(fleet_schema(), use_formats=False)
+
+
 def validate_source(source: FleetSource) -> list[Problem]:
+    """Problems with locations; empty when the document is valid.
+
+    A compiled validator answers "valid?" an order of magnitude faster than jsonschema
+    on a large fleet; jsonschema then explains only the documents that are not.
+    """
+    import fastjsonschema
+
+    try:
+        _fast_validator()(source.data)
+        return []
+    except fastjsonschema.JsonSchemaException as exc:
+        fallback = Problem(RULE, Level.ERROR, str(exc.message)).at(source.locate(""))
     problems = []
     for err in _validator().iter_errors(source.data):
         ptr = "".join("/" + escape_pointer_token(p) for p in err.absolute_path)
@@ -45,7 +65,7 @@ def validate_source(source: FleetSource) -> list[Problem]:
                                         path=kptr).at(source.locate(kptr)))
             continue
         problems.append(Problem(RULE, Level.ERROR, message, path=ptr).at(source.locate(ptr)))
-    return sorted(problems, key=Problem.sort_key)
+    return sorted(problems or [fallback], key=Problem.sort_key)
 
 
 def _message(err: Any) -> str:

@@ -53,12 +53,16 @@ class SecretResolver:
         self._cache: dict[str, str] = {}
 
     def resolve(self, secret: Secret) -> str:
+        from gwctl import redact
+
         if not secret.is_reference:
+            redact.register(secret.declared)
             return secret.declared
         cached = self._cache.get(secret.declared)
         if cached is not None:
             return cached
         value = self._lookup(secret)
+        redact.register(value)
         self._cache[secret.declared] = value
         return value
 

@@ -1,7 +1,7 @@
 """YAML loading that keeps positions and refuses what a fleet file should never contain.
 
-PyYAML's composer (the libyaml C one when available) gives nodes with marks; we build
-plain Python data from them ourselves so that every value's line/column is recorded
+libyaml's parser gives events with marks; we build plain Python data from them
+ourselves so that every value's line/column is recorded
 under its JSON pointer, duplicate keys are errors (PyYAML silently keeps the last),
 and alias expansion is bounded (a "billion laughs" file fails fast instead of eating
 memory).
@@ -9,7 +9,9 @@ memory).
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,81 +69,182 @@ class YamlSource:
 
 
 class _Builder:
+    """Builds data straight from libyaml's parse events.
+
+    Going through PyYAML's composer would cost several times more: it resolves every
+    scalar's tag with Python regular expressions and allocates a node per value. Here
+    plain scalars are resolved with the same YAML 1.1 table (so values mean what they
+    mean to Ansible users) but strings -- nearly everything -- take a fast path.
+    """
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.positions: dict[str, tuple[int, int]] = {}
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.open_anchors: set[str] = set()
         self.alias_nodes = 0
-        self.alias_depth = 0
-        self.seen: set[int] = set()
         self.constructor = SafeConstructor()
-        self.active: set[int] = set()
+        self.resolvers = _Loader.yaml_implicit_resolvers
 
-    def error(self, message: str, node: yaml.Node) -> InputError:
-        m = node.start_mark
-        return InputError(message, file=self.file, line=m.line + 1, column=m.column + 1,
-                          rule="yaml-structure")
+    def error(self, message: str, mark: Any) -> InputError:
+        return InputError(message, file=self.file, line=mark.line + 1,
+                          column=mark.column + 1, rule="yaml-structure")
 
-    def build(self, node: yaml.Node, ptr: str) -> Any:
-        if self.alias_depth:
-            self.alias_nodes += 1
-            if self.alias_nodes > MAX_ALIAS_NODES:
-                raise self.error(
-                    f"aliases expand to more than {MAX_ALIAS_NODES:,} values (an alias bomb?)",
-                    node,
-                )
-        if ptr not in self.positions:
-            self.positions[ptr] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node)
-        key = id(node)
-        if key in self.active:
-            raise self.error("recursive alias: a value refers to itself", node)
-        reused = key in self.seen
-        self.seen.add(key)
-        self.active.add(key)
-        self.alias_depth += reused
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                return [self.build(item, f"{ptr}/{i}") for i, item in enumerate(node.value)]
-            if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, ptr)
-        finally:
-            self.active.discard(key)
-            self.alias_depth -= reused
-        raise self.error(f"unsupported YAML node {node.tag}", node)
+    def build(self, events: Iterator[yaml.Event]) -> Any:
+        value: Any = None
+        for event in events:
+            if isinstance(event, yaml.DocumentStartEvent):
+                value, _ = self._value(events, next(events), "")
+            elif isinstance(event, yaml.DocumentEndEvent):
+                nxt = next(events, None)
+                if isinstance(nxt, yaml.DocumentStartEvent):
+                    raise self.error("a fleet file holds one YAML document, found a second",
+                                     nxt.start_mark)
+                break
+        return value
 
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
-        tag = node.tag
+    def _value(self, events: Iterator[yaml.Event], event: yaml.Event, ptr: str
+               ) -> tuple[Any, int]:
+        """The value starting with `event`, and how many values it holds (for alias limits)."""
+        mark = event.start_mark
+        self.positions.setdefault(ptr, (mark.line + 1, mark.column + 1))
+        if isinstance(event, yaml.ScalarEvent):
+            value: Any = self._scalar(event)
+            size = 1
+        elif isinstance(event, yaml.AliasEvent):
+            return self._alias(event)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self._check_tag(event.tag, "tag:yaml.org,2002:seq", mark)
+            self._open(event.anchor)
+            items: list[Any] = []
+            size = 1
+            i = 0
+            for item_event in events:
+                if isinstance(item_event, yaml.SequenceEndEvent):
+                    break
+                item, n = self._value(events, item_event, f"{ptr}/{i}")
+                items.append(item)
+                size += n
+                i += 1
+            value = items
+        elif isinstance(event, yaml.MappingStartEvent):
+            self._check_tag(event.tag, "tag:yaml.org,2002:map", mark)
+            self._open(event.anchor)
+            value, size = self._mapping(events, ptr)
+        else:
+            raise self.error(f"unexpected YAML event {type(event).__name__}", mark)
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self.open_anchors.discard(anchor)
+            self.anchors[anchor] = (value, size)
+        return value, size
+
+    def _open(self, anchor: str | None) -> None:
+        if anchor:
+            self.open_anchors.add(anchor)
+
+    def _alias(self, event: yaml.AliasEvent) -> tuple[Any, int]:
+        anchor = event.anchor or ""
+        if anchor in self.open_anchors:
+            raise self.error("recursive alias: a value refers to itself", event.start_mark)
+        found = self.anchors.get(anchor)
+        if found is None:
+            raise self.error(f"alias *{anchor} names no anchor", event.start_mark)
+        value, size = found
+        # the value is shared, not copied; what it would expand to is what a reader of
+        # the document (schema validation, rendering) has to walk
+        self.alias_nodes += size
+        if self.alias_nodes > MAX_ALIAS_NODES:
+            raise self.error(
+                f"aliases expand to more than {MAX_ALIAS_NODES:,} values (an alias bomb?)",
+                event.start_mark,
+            )
+        return value, size
+
+    def _mapping(self, events: Iterator[yaml.Event], ptr: str) -> tuple[dict[str, Any], int]:
+        out: dict[str, Any] = {}
+        size = 1
+        positions = self.positions
+        scalar_event = yaml.ScalarEvent
+        for key_event in events:
+            if type(key_event) is not scalar_event:
+                if isinstance(key_event, yaml.MappingEndEvent):
+                    break
+                raise self.error("mapping keys must be plain text", key_event.start_mark)
+            mark = key_event.start_mark
+            key = self._key(key_event)
+            if key in out:
+                raise self.error(f"duplicate key {key!r} in this mapping", mark)
+            token = key if "/" not in key and "~" not in key else escape_pointer_token(key)
+            cptr = f"{ptr}/{token}"
+            # a member's location is its key: that is where a reader looks
+            positions[cptr] = (mark.line + 1, mark.column + 1)
+            value_event = next(events)
+            if type(value_event) is scalar_event and not value_event.anchor:
+                # the common case, inlined: a fleet is mostly "key: text"
+                vmark = value_event.start_mark
+                positions.setdefault(cptr, (vmark.line + 1, vmark.column + 1))
+                out[key] = self._scalar(value_event)
+                size += 1
+            else:
+                out[key], n = self._value(events, value_event, cptr)
+                size += n
+        return out, size
+
+    def _key(self, event: yaml.ScalarEvent) -> str:
+        value = event.value
+        if event.style or (value and value[0] not in self.resolvers and event.tag is None):
+            return value
+        if value == "<<":
+            raise self.error("YAML merge keys ('<<') are not supported; use defaults",
+                             event.start_mark)
+        key = self._scalar(event)
+        if key is None or isinstance(key, bool | float):
+            raise self.error(f"mapping key {value!r} is not text; quote it", event.start_mark)
+        return str(key)
+
+    def _check_tag(self, tag: str | None, expected: str, mark: Any) -> None:
+        if tag not in (None, "!", expected):
+            raise self.error(f"unsupported YAML tag {tag!r}", mark)
+
+    def _scalar(self, event: yaml.ScalarEvent) -> Any:
+        value = event.value
+        tag = event.tag
+        if tag is None and event.style:
+            return value
+        if tag in (None, "!"):
+            # libyaml reports plain scalars with an empty style, PyYAML's parser with None
+            if event.style or tag == "!" or not event.implicit[0]:
+                return value
+            candidates = self.resolvers.get(value[:1] if value else "", ())
+            tag = "tag:yaml.org,2002:str"
+            for candidate, regexp in candidates:
+                if regexp.match(value):
+                    tag = candidate
+                    break
+            if not value:
+                tag = "tag:yaml.org,2002:null"
+        if tag == "tag:yaml.org,2002:str":
+            return value
         if tag == "tag:yaml.org,2002:timestamp":
             # a date is configuration text here, not a datetime
-            return node.value
+            return value
         if tag not in _SCALAR_TAGS:
-            raise self.error(f"unsupported YAML tag {tag!r}", node)
-        return self.constructor.construct_object(node, deep=True)
-
-    def _mapping(self, node: yaml.MappingNode, ptr: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for knode, vnode in node.value:
-            if knode.tag == "tag:yaml.org,2002:merge":
-                raise self.error("YAML merge keys ('<<') are not supported; use defaults", knode)
-            if not isinstance(knode, yaml.ScalarNode):
-                raise self.error("mapping keys must be plain text", knode)
-            key = self._scalar(knode)
-            if key is None or isinstance(key, bool | float):
-                raise self.error(f"mapping key {knode.value!r} is not text; quote it", knode)
-            key = str(key)
-            if key in out:
-                raise self.error(f"duplicate key {key!r} in this mapping", knode)
-            cptr = f"{ptr}/{escape_pointer_token(key)}"
-            # a member's location is its key: that is where a reader looks
-            self.positions[cptr] = (knode.start_mark.line + 1, knode.start_mark.column + 1)
-            out[key] = self.build(vnode, cptr)
-        return out
+            raise self.error(f"unsupported YAML tag {tag!r}", event.start_mark)
+        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+        result = self.constructor.construct_object(node, deep=True)
+        if isinstance(result, float) and not math.isfinite(result):
+            # JSON has no NaN or infinity: the gateway could not read such a value
+            raise self.error(f"{value!r} is not a number JSON can carry", event.start_mark)
+        return result
 
 
 def load_yaml_text(text: str, *, file: str) -> YamlSource:
+    builder = _Builder(file)
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        # get_event directly: yaml.parse()'s generator costs more than the parsing itself
+        data = builder.build(iter(loader.get_event, None))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -154,13 +257,10 @@ def load_yaml_text(text: str, *, file: str) -> YamlSource:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"YAML syntax: {exc}", file=file, rule="yaml-syntax") from None
-    if node is None:
-        return YamlSource(file, None)
-    builder = _Builder(file)
-    try:
-        data = builder.build(node, "")
     except RecursionError:
         raise InputError("nesting too deep", file=file, rule="yaml-structure") from None
+    finally:
+        loader.dispose()
     return YamlSource(file, data, builder.positions, _suppressions(text))
 
 

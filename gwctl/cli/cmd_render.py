@@ -25,7 +25,7 @@ def register(p: argparse.ArgumentParser) -> None:
 def execute(ns: argparse.Namespace) -> int:
     from gwctl import api
     from gwctl.problems import has_errors
-    from gwctl.render.files import render_gateway, write_rendered
+    from gwctl.render.files import render_gateway, write_all
     from gwctl.secrets import SecretResolver
 
     result = api.validate(ns.fleet)
@@ -38,9 +38,7 @@ def execute(ns: argparse.Namespace) -> int:
     # render everything before writing anything: a secret that cannot be resolved for the
     # last gateway must not leave a half-written output directory
     rendered = [(gw, render_gateway(gw, resolver)) for gw in gateways]
-    count = 0
-    for gw, files in rendered:
-        count += len(write_rendered(out, gw, files))
+    count = write_all(out, rendered)
     report(result.problems, "text", ok_message="")
     print(f"rendered {count} files for {len(rendered)} gateways into {out}", file=sys.stderr)
     return EXIT_OK

@@ -9,7 +9,6 @@ collision is reported by a rule rather than silently producing two spellings).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from gwctl.features import supports
@@ -36,14 +35,14 @@ def render_appsettings(gw: Gateway) -> dict[str, Any]:
     if "reverse_proxy" in s:
         rp = s["reverse_proxy"]
         section: dict[str, Any] = {}
+        # shared with the fleet model, not copied: rendered data is read-only like the model
         if rp.get("routes"):
-            section["Routes"] = copy.deepcopy(rp["routes"])
+            section["Routes"] = rp["routes"]
         if rp.get("clusters"):
-            section["Clusters"] = copy.deepcopy(rp["clusters"])
+            section["Clusters"] = rp["clusters"]
         if section:
             modelled["ReverseProxy"] = section
-    raw = copy.deepcopy(s.get("appsettings") or {})
-    return overlay(raw, modelled)
+    return overlay(s.get("appsettings") or {}, modelled)
 
 
 def _cors(cors: dict[str, Any]) -> dict[str, Any]:

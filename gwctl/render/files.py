@@ -49,3 +49,13 @@ def write_rendered(out_dir: Path, gw: Gateway, files: list[RenderedFile]) -> lis
         tmp.replace(path)
         written.append(path)
     return written
+
+
+def write_all(out_dir: Path, rendered: list[tuple[Gateway, list[RenderedFile]]],
+              workers: int = 8) -> int:
+    """Write many gateways' files; file creation waits on the disk, so threads overlap it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(len(paths) for paths in pool.map(
+            lambda item: write_rendered(out_dir, *item), rendered))

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import orjson
+
+from gwctl.errors import GwctlError, SecretError
 from gwctl.secrets import Secret, SecretResolver
 
 SecretMode = Literal["resolve", "mask"]
@@ -27,7 +30,18 @@ def dumps(data: Any, *, secrets: SecretMode = "mask",
             return obj.masked()
         raise TypeError(f"cannot serialise {type(obj).__name__}")
 
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=default) + "\n"
+    # orjson writes the same layout as json.dumps(indent=2, ensure_ascii=False) an order
+    # of magnitude faster (the json module has no C path for indented output); integers
+    # beyond 64 bits are the one thing it refuses, and the json module takes those
+    try:
+        text = orjson.dumps(data, default=default, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS).decode()
+    except orjson.JSONEncodeError as exc:
+        if isinstance(exc.__cause__, ValueError | SecretError):
+            raise exc.__cause__ from None
+        if isinstance(exc.__cause__, GwctlError):
+            raise exc.__cause__ from None
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=default)
+    text += "\n"
     return text.replace("\n", "\r\n") if crlf else text
 
 
