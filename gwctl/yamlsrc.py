@@ -90,7 +90,7 @@ class _Builder:
         return InputError(message, file=self.file, line=mark.line + 1,
                           column=mark.column + 1, rule="yaml-structure")
 
-    def build(self, events: Iterator[yaml.Event]) -> Any:
+    def build(self, events: Iterator[Any]) -> Any:
         value: Any = None
         for event in events:
             if isinstance(event, yaml.DocumentStartEvent):
@@ -103,7 +103,7 @@ class _Builder:
                 break
         return value
 
-    def _value(self, events: Iterator[yaml.Event], event: yaml.Event, ptr: str
+    def _value(self, events: Iterator[Any], event: Any, ptr: str
                ) -> tuple[Any, int]:
         """The value starting with `event`, and how many values it holds (for alias limits)."""
         mark = event.start_mark
@@ -143,7 +143,7 @@ class _Builder:
         if anchor:
             self.open_anchors.add(anchor)
 
-    def _alias(self, event: yaml.AliasEvent) -> tuple[Any, int]:
+    def _alias(self, event: Any) -> tuple[Any, int]:
         anchor = event.anchor or ""
         if anchor in self.open_anchors:
             raise self.error("recursive alias: a value refers to itself", event.start_mark)
@@ -161,7 +161,7 @@ class _Builder:
             )
         return value, size
 
-    def _mapping(self, events: Iterator[yaml.Event], ptr: str) -> tuple[dict[str, Any], int]:
+    def _mapping(self, events: Iterator[Any], ptr: str) -> tuple[dict[str, Any], int]:
         out: dict[str, Any] = {}
         size = 1
         positions = self.positions
@@ -171,7 +171,7 @@ class _Builder:
                 if isinstance(key_event, yaml.MappingEndEvent):
                     break
                 raise self.error("mapping keys must be plain text", key_event.start_mark)
-            mark = key_event.start_mark
+            mark: Any = key_event.start_mark
             key = self._key(key_event)
             if key in out:
                 raise self.error(f"duplicate key {key!r} in this mapping", mark)
@@ -182,7 +182,7 @@ class _Builder:
             value_event = next(events)
             if type(value_event) is scalar_event and not value_event.anchor:
                 # the common case, inlined: a fleet is mostly "key: text"
-                vmark = value_event.start_mark
+                vmark: Any = value_event.start_mark
                 positions.setdefault(cptr, (vmark.line + 1, vmark.column + 1))
                 out[key] = self._scalar(value_event)
                 size += 1
@@ -191,8 +191,8 @@ class _Builder:
                 size += n
         return out, size
 
-    def _key(self, event: yaml.ScalarEvent) -> str:
-        value = event.value
+    def _key(self, event: Any) -> str:
+        value: str = event.value
         if event.style or (value and value[0] not in self.resolvers and event.tag is None):
             return value
         if value == "<<":
@@ -207,7 +207,7 @@ class _Builder:
         if tag not in (None, "!", expected):
             raise self.error(f"unsupported YAML tag {tag!r}", mark)
 
-    def _scalar(self, event: yaml.ScalarEvent) -> Any:
+    def _scalar(self, event: Any) -> Any:
         value = event.value
         tag = event.tag
         if tag is None and event.style:

@@ -1,0 +1,71 @@
+"""The fixed set of remote operations (contract: docs/remote-operations.md).
+
+Each operation is a PowerShell script shipped as package data (``<op>.ps1``), started on
+Windows hosts by ``bootstrap.ps1``; ``pyimpl`` implements the same contract for
+directory-backed hosts and ``wire`` encodes/decodes the stdin/stdout format.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+#: every operation name the contract defines, in the order of its table
+OPERATIONS: tuple[str, ...] = (
+    "ping",
+    "read_file",
+    "stat",
+    "write_file",
+    "backup",
+    "list_backups",
+    "restore",
+    "recycle_app_pool",
+    "app_pool_state",
+    "read_versions",
+    "lock_acquire",
+    "lock_release",
+)
+
+#: operations a transport may retry after an exchange broke mid-way, because running them
+#: twice has the effect of running them once: write_file answers changed=false when the
+#: target already holds the payload (before its expected_sha256 check), restore lands the
+#: same bytes again, lock_release of a released lock answers released=false. Not so:
+#: backup (one more backup, retention), recycle_app_pool, lock_acquire (a retry would
+#: find its own lock and answer ``locked``).
+IDEMPOTENT_OPS: frozenset[str] = frozenset(
+    {
+        "ping",
+        "read_file",
+        "stat",
+        "write_file",
+        "list_backups",
+        "restore",
+        "app_pool_state",
+        "read_versions",
+        "lock_release",
+    }
+)
+
+#: name of the script that starts every operation (not an operation itself)
+BOOTSTRAP = "bootstrap"
+
+#: first line of every packaged script, followed by its name
+HEADER_PREFIX = "# gwctl-operation: "
+
+
+def _check_name(op: str) -> None:
+    # a name becomes part of a file name: only the known ones may pass
+    if op != BOOTSTRAP and op not in OPERATIONS:
+        raise KeyError(f"unknown remote operation {op!r}")
+
+
+def script_path(op: str) -> Path:
+    """File system path of the packaged script of `op` (or of the bootstrap)."""
+    _check_name(op)
+    return Path(__file__).resolve().with_name(f"{op}.ps1")
+
+
+def read_script(op: str) -> str:
+    """Text of the packaged script of `op` (or of the bootstrap), as shipped."""
+    _check_name(op)
+    return files(__name__).joinpath(f"{op}.ps1").read_text(encoding="utf-8")

@@ -1,0 +1,143 @@
+# gwctl-operation: lock_acquire
+#
+# Takes the host-wide gwctl lock (a file), or says who holds it.
+# params:  path (absolute Windows path of the lock file; its directory is created)
+#          owner (free text naming the holder, e.g. "ci@runner-7 pid 4711")
+#          ttl_seconds (number in (0, 604800]: the lock expires after that)
+# result:  {token, owner, acquired_at, expires_at}; keep the token to release
+# errors:  bad_params, locked (detail {owner, acquired_at, expires_at} of the holder),
+#          io_error
+# The lock file holds the result as compact UTF-8 JSON and is created with CreateNew,
+# so of two acquirers one wins. A lock past expires_at is stale and taken over: it is
+# first renamed to a unique name, and only if the renamed file still holds what was read
+# is it deleted (a lock taken over meanwhile by someone else goes back). A lock file
+# that cannot be parsed (its writer may be filling it in) is live for 30 s after its
+# mtime. The lock is not re-entrant: acquiring it twice answers locked.
+param($Params, [byte[]]$Payload)
+
+function Fail([string]$Code, [string]$Message, $Detail = @{}) {
+    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
+}
+
+function Assert-Params([string[]]$Allowed) {
+    foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
+        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
+    }
+}
+
+function Get-WinPath([string]$Name) {
+    $v = $Params.$Name
+    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
+        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
+    }
+    $v
+}
+
+function Format-Utc([datetime]$Time) {
+    $inv = [Globalization.CultureInfo]::InvariantCulture
+    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", $inv)
+}
+
+function ConvertTo-UtcDate($Value) {
+    # PowerShell 7's ConvertFrom-Json already turns ISO strings into DateTime
+    if ($Value -is [datetime]) { return $Value.ToUniversalTime() }
+    $inv = [Globalization.CultureInfo]::InvariantCulture
+    $styles = [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal'
+    [DateTime]::Parse([string]$Value, $inv, $styles)
+}
+
+function Read-Lock([string]$Path) {
+    try {
+        $raw = [IO.File]::ReadAllBytes($Path)
+        $mtime = [IO.File]::GetLastWriteTimeUtc($Path)
+    } catch {
+        if (-not [IO.File]::Exists($Path)) { return $null }
+        throw
+    }
+    $lock = [ordered]@{ raw = $raw; token = $null; owner = $null; acquired_at = $null; expires = $mtime.AddSeconds(30) }
+    try {
+        $record = (New-Object Text.UTF8Encoding $false).GetString($raw) | ConvertFrom-Json
+        $expires = ConvertTo-UtcDate $record.expires_at
+        $lock.acquired_at = Format-Utc (ConvertTo-UtcDate $record.acquired_at)
+        $lock.token = [string]$record.token
+        $lock.owner = [string]$record.owner
+        $lock.expires = $expires
+    } catch {
+        # unreadable: keeps the mtime-based expiry set above
+    }
+    $lock
+}
+
+function Get-Holder($Lock) {
+    [ordered]@{ owner = $Lock.owner; acquired_at = $Lock.acquired_at; expires_at = (Format-Utc $Lock.expires) }
+}
+
+function New-LockFile([string]$Path, [byte[]]$Bytes) {
+    # FileShare.Read: a concurrent reader sees an empty or partial file, not an error
+    try {
+        $fs = [IO.File]::Open($Path, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::Read)
+    } catch {
+        if ([IO.File]::Exists($Path)) { return $false }
+        throw
+    }
+    try { $fs.Write($Bytes, 0, $Bytes.Length); $fs.Flush($true) } finally { $fs.Dispose() }
+    $true
+}
+
+function Remove-IfUnchanged([string]$Path, [byte[]]$Raw) {
+    $id = [Guid]::NewGuid().ToString('N').Substring(0, 12)
+    $aside = [IO.Path]::Combine([IO.Path]::GetDirectoryName($Path), '.' + [IO.Path]::GetFileName($Path) + '.gwctl-' + $id + '.stale')
+    try { [IO.File]::Move($Path, $aside) } catch {
+        if ([IO.File]::Exists($Path)) { throw }
+        return $false
+    }
+    if ([Convert]::ToBase64String([IO.File]::ReadAllBytes($aside)) -ceq [Convert]::ToBase64String($Raw)) {
+        [IO.File]::Delete($aside)
+        return $true
+    }
+    try { [IO.File]::Move($aside, $Path) } catch { [IO.File]::Delete($aside) }
+    $false
+}
+
+function Get-Ttl {
+    $v = $Params.ttl_seconds
+    $isNumber = $v -is [int] -or $v -is [long] -or $v -is [double] -or $v -is [decimal]
+    if (-not $isNumber -or $v -le 0 -or $v -gt 604800) {
+        Fail 'bad_params' "parameter 'ttl_seconds' must be a number in (0, 604800]"
+    }
+    [double]$v
+}
+
+Assert-Params @('path', 'owner', 'ttl_seconds')
+$path = Get-WinPath 'path'
+$owner = $Params.owner
+if ($owner -isnot [string] -or $owner.Length -eq 0) {
+    Fail 'bad_params' "parameter 'owner' must be a non-empty string"
+}
+$ttl = Get-Ttl
+$null = [IO.Directory]::CreateDirectory([IO.Path]::GetDirectoryName($path))
+$utf8 = New-Object Text.UTF8Encoding $false
+$holder = $null
+for ($round = 0; $round -lt 5; $round++) {
+    $now = [DateTime]::UtcNow
+    $record = [ordered]@{
+        token       = [Guid]::NewGuid().ToString('N')
+        owner       = $owner
+        acquired_at = (Format-Utc $now)
+        expires_at  = (Format-Utc $now.AddSeconds($ttl))
+    }
+    if (New-LockFile $path $utf8.GetBytes((ConvertTo-Json -InputObject $record -Compress))) {
+        return $record
+    }
+    $holder = Read-Lock $path
+    if ($null -eq $holder) { continue }
+    if ($holder.expires -gt [DateTime]::UtcNow) {
+        Fail 'locked' ("$path is locked by " + $holder.owner) (Get-Holder $holder)
+    }
+    $null = Remove-IfUnchanged $path $holder.raw
+}
+# every round lost a race against other acquirers: one of them holds it now
+$holder = Read-Lock $path
+$detail = @{}
+if ($null -ne $holder) { $detail = Get-Holder $holder }
+Fail 'locked' "$path is locked" $detail

@@ -1,0 +1,92 @@
+# gwctl-operation: recycle_app_pool
+#
+# Recycles an IIS application pool; a stopped pool is started instead (IIS rapid-fail
+# protection stops a pool whose worker keeps crashing, e.g. on a broken appsettings,
+# and a rollback must bring the gateway back).
+# params:  name (the pool's name, e.g. "VideoOS ApiGateway AppPool")
+# result:  {name (as IIS spells it), state (Started|Starting|Stopped|Stopping|Unknown),
+#          recycled_at (UTC, when the recycle was requested)}
+# errors:  bad_params, not_found (no such pool), failed
+# Uses the WebAdministration module, or appcmd.exe (argument array, never a command
+# string) where that module is missing.
+param($Params, [byte[]]$Payload)
+
+function Fail([string]$Code, [string]$Message, $Detail = @{}) {
+    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
+}
+
+function Assert-Params([string[]]$Allowed) {
+    foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
+        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
+    }
+}
+
+function Get-PoolName {
+    $v = $Params.name
+    # IIS refuses these in pool names, and appcmd's /apppool.name: could not carry them
+    if ($v -isnot [string] -or $v.Length -eq 0 -or $v -match '["\x00-\x1f]') {
+        Fail 'bad_params' "parameter 'name' must be an application pool name"
+    }
+    $v
+}
+
+function Format-Utc([datetime]$Time) {
+    $inv = [Globalization.CultureInfo]::InvariantCulture
+    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", $inv)
+}
+
+function Test-WebAdministration {
+    try { Import-Module WebAdministration -ErrorAction Stop; return $true } catch { return $false }
+}
+
+function Invoke-AppCmd([string[]]$Arguments) {
+    # appcmd writes its errors to stdout and stderr; neither may stop the script here
+    $ErrorActionPreference = 'Continue'
+    $appcmd = [IO.Path]::Combine($env:windir, 'system32\inetsrv\appcmd.exe')
+    $out = @(& $appcmd @Arguments 2>&1 | ForEach-Object { [string]$_ })
+    if ($LASTEXITCODE -ne 0) {
+        Fail 'failed' ('appcmd ' + $Arguments[0] + ' failed: ' + ($out -join ' ')) ([ordered]@{ exit_code = $LASTEXITCODE })
+    }
+    $out
+}
+
+function Find-Pool([string]$Name, [bool]$Web) {
+    if ($Web) {
+        $names = @(Get-ChildItem -Path 'IIS:\AppPools' | ForEach-Object { $_.Name })
+    } else {
+        $names = @(Invoke-AppCmd @('list', 'apppool', '/text:name'))
+    }
+    foreach ($n in $names) { if ($n -eq $Name) { return $n } }
+    Fail 'not_found' "application pool '$Name' does not exist"
+}
+
+function Get-PoolState([string]$Name, [bool]$Web) {
+    if ($Web) { return [string](Get-WebAppPoolState -Name $Name).Value }
+    $lines = @(Invoke-AppCmd @('list', 'apppool', "/apppool.name:$Name", '/text:state'))
+    if ($lines.Count -eq 0) { return 'Unknown' }
+    $lines[0].Trim()
+}
+
+function Wait-Started([string]$Name, [bool]$Web) {
+    # a recycle or start is asynchronous: give IIS a few seconds to report the outcome
+    $state = Get-PoolState $Name $Web
+    for ($i = 0; $i -lt 20 -and $state -ne 'Started' -and $state -ne 'Stopped'; $i++) {
+        Start-Sleep -Milliseconds 250
+        $state = Get-PoolState $Name $Web
+    }
+    $state
+}
+
+Assert-Params @('name')
+$web = Test-WebAdministration
+$name = Find-Pool (Get-PoolName) $web
+$recycledAt = Format-Utc ([DateTime]::UtcNow)
+$stopped = (Get-PoolState $name $web) -eq 'Stopped'
+if ($web) {
+    if ($stopped) { Start-WebAppPool -Name $name } else { Restart-WebAppPool -Name $name }
+} else {
+    $verb = 'recycle'
+    if ($stopped) { $verb = 'start' }
+    $null = Invoke-AppCmd @($verb, 'apppool', "/apppool.name:$name")
+}
+[ordered]@{ name = $name; state = (Wait-Started $name $web); recycled_at = $recycledAt }

@@ -1,0 +1,118 @@
+"""The packaged PowerShell scripts: syntax, headers, and agreement with the contract."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import tree_sitter
+import tree_sitter_powershell
+
+from gwctl.ops import BOOTSTRAP, HEADER_PREFIX, OPERATIONS, read_script, script_path
+from gwctl.ops.pyimpl import PARAM_KEYS, DirectoryHost
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACT = (REPO / "docs" / "remote-operations.md").read_text(encoding="utf-8")
+SCRIPTS = (BOOTSTRAP, *OPERATIONS)
+
+
+def syntax_problems(source: bytes) -> list[str]:
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    problems: list[str] = []
+
+    def walk(node: tree_sitter.Node) -> None:
+        if node.type == "ERROR" or node.is_missing:
+            row, column = node.start_point
+            problems.append(f"{node.type} at {row + 1}:{column + 1}: {node.text!r:.60}")
+        for child in node.children:
+            walk(child)
+
+    walk(parser.parse(source).root_node)
+    return problems
+
+
+def test_the_syntax_check_catches_errors() -> None:
+    assert syntax_problems(b"function F { if ($a) { 1 }")
+    assert not syntax_problems(b"$x = @{ a = 1 }")
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_parses(name: str) -> None:
+    assert syntax_problems(script_path(name).read_bytes()) == []
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_header_and_comment_block(name: str) -> None:
+    lines = read_script(name).splitlines()
+    assert lines[0] == HEADER_PREFIX + name
+    assert lines[1].startswith("#")
+    if name != BOOTSTRAP:
+        block = "\n".join(line for line in lines if line.startswith("#"))
+        assert "params:" in block and "result:" in block
+        assert "param($Params, [byte[]]$Payload)" in lines
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_is_plain_ascii_without_bom(name: str) -> None:
+    # Windows PowerShell 5.1 reads BOM-less scripts in the ANSI code page
+    assert script_path(name).read_bytes().isascii()
+
+
+FORBIDDEN = [
+    r"Invoke-Expression",
+    r"\biex\b",
+    r"Start-Process",
+    r"\[ScriptBlock\]::Create",
+    r"cmd(\.exe)?\s*/c",
+    r"`\d\[",  # generic type syntax the grammar misreads
+]
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_operation_scripts_never_build_code_from_params(name: str) -> None:
+    text = read_script(name)
+    for pattern in FORBIDDEN:
+        assert not re.search(pattern, text, re.IGNORECASE), pattern
+
+
+def test_only_the_bootstrap_creates_a_script_block() -> None:
+    assert "[ScriptBlock]::Create" in read_script(BOOTSTRAP)
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_every_operation_has_script_handler_and_contract_row(op: str) -> None:
+    assert script_path(op).is_file()
+    assert callable(getattr(DirectoryHost, f"_op_{op}", None))
+    assert re.search(rf"^\| `{op}` \|", CONTRACT, re.MULTILINE), f"no table row for {op}"
+
+
+def test_no_script_without_an_operation() -> None:
+    shipped = {path.stem for path in script_path("ping").parent.glob("*.ps1")}
+    assert shipped == set(SCRIPTS)
+
+
+def powershell_param_keys(op: str) -> set[str]:
+    match = re.search(r"^Assert-Params @\(([^)]*)\)", read_script(op), re.MULTILINE)
+    return set(re.findall(r"'([a-z_0-9]+)'", match.group(1))) if match else set()
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_both_implementations_accept_the_same_parameters(op: str) -> None:
+    assert powershell_param_keys(op) == set(PARAM_KEYS[op])
+
+
+def documented_codes() -> set[str]:
+    section = CONTRACT.split("## Error codes", 1)[1]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+
+
+def test_every_error_code_is_documented() -> None:
+    used = set()
+    for name in SCRIPTS:
+        used |= set(re.findall(r"Fail '([a-z_]+)'", read_script(name)))
+        used |= set(re.findall(r"\$r\.code = '([a-z_]+)'", read_script(name)))
+    pyimpl = (REPO / "gwctl" / "ops" / "pyimpl.py").read_text(encoding="utf-8")
+    wire = (REPO / "gwctl" / "ops" / "wire.py").read_text(encoding="utf-8")
+    used |= set(re.findall(r'code="([a-z_]+)"', pyimpl + wire))
+    assert used <= documented_codes(), used - documented_codes()
