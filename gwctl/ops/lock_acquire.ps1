@@ -4,6 +4,9 @@
 # params:  path (absolute Windows path of the lock file; its directory is created)
 #          owner (free text naming the holder, e.g. "ci@runner-7 pid 4711")
 #          ttl_seconds (number in (0, 604800]: the lock expires after that)
+#          token (optional, 32 lowercase hex digits chosen by the caller: acquiring again
+#          with the token of the live lock succeeds, so a caller whose first answer was
+#          lost can find out that it holds the lock)
 # result:  {token, owner, acquired_at, expires_at}; keep the token to release
 # errors:  bad_params, locked (detail {owner, acquired_at, expires_at} of the holder),
 #          io_error
@@ -108,20 +111,24 @@ function Get-Ttl {
     [double]$v
 }
 
-Assert-Params @('path', 'owner', 'ttl_seconds')
+Assert-Params @('path', 'owner', 'ttl_seconds', 'token')
 $path = Get-WinPath 'path'
 $owner = $Params.owner
 if ($owner -isnot [string] -or $owner.Length -eq 0) {
     Fail 'bad_params' "parameter 'owner' must be a non-empty string"
 }
 $ttl = Get-Ttl
+$token = $Params.token
+if ($null -ne $token -and ($token -isnot [string] -or $token -cnotmatch '^[0-9a-f]{32}$')) {
+    Fail 'bad_params' "parameter 'token' must be 32 lowercase hex digits"
+}
 $null = [IO.Directory]::CreateDirectory([IO.Path]::GetDirectoryName($path))
 $utf8 = New-Object Text.UTF8Encoding $false
 $holder = $null
 for ($round = 0; $round -lt 5; $round++) {
     $now = [DateTime]::UtcNow
     $record = [ordered]@{
-        token       = [Guid]::NewGuid().ToString('N')
+        token       = $(if ($null -ne $token) { $token } else { [Guid]::NewGuid().ToString('N') })
         owner       = $owner
         acquired_at = (Format-Utc $now)
         expires_at  = (Format-Utc $now.AddSeconds($ttl))
@@ -132,6 +139,9 @@ for ($round = 0; $round -lt 5; $round++) {
     $holder = Read-Lock $path
     if ($null -eq $holder) { continue }
     if ($holder.expires -gt [DateTime]::UtcNow) {
+        if ($null -ne $token -and $holder.token -ceq $token) {
+            return [ordered]@{ token = $token; owner = $holder.owner; acquired_at = $holder.acquired_at; expires_at = (Format-Utc $holder.expires) }
+        }
         Fail 'locked' ("$path is locked by " + $holder.owner) (Get-Holder $holder)
     }
     $null = Remove-IfUnchanged $path $holder.raw

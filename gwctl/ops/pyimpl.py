@@ -59,7 +59,7 @@ PARAM_KEYS: dict[str, frozenset[str]] = {
     "recycle_app_pool": frozenset({"name"}),
     "app_pool_state": frozenset({"name"}),
     "read_versions": frozenset({"install_dir", "server_config"}),
-    "lock_acquire": frozenset({"path", "owner", "ttl_seconds"}),
+    "lock_acquire": frozenset({"path", "owner", "ttl_seconds", "token"}),
     "lock_release": frozenset({"path", "token"}),
 }
 
@@ -822,25 +822,34 @@ class DirectoryHost:
     def _op_lock_acquire(self, p: _Params, payload: bytes | None) -> dict[str, Any]:
         path, owner = p.text("path"), p.text("owner")
         ttl = p.number("ttl_seconds", MAX_TTL_SECONDS)
+        token = p.optional_text("token")
+        if token is not None and not re.fullmatch(r"[0-9a-f]{32}", token):
+            raise _bad("lock_acquire: token must be 32 lowercase hex digits")
         lock_file = self.map_path(path)
         lock_file.parent.mkdir(parents=True, exist_ok=True)
         holder: _Lock | None = None
         for _ in range(5):
-            record = self._new_lock_record(owner, ttl)
+            record = self._new_lock_record(owner, ttl, token)
             if _create_new(lock_file, _lock_bytes(record)):
                 return record
             holder = _read_lock(lock_file)
             if holder is not None and holder.expires > self._now():
+                if token is not None and holder.token is not None and \
+                        hmac.compare_digest(holder.token, token):
+                    # the caller's own lock: its first answer was lost on the way back
+                    return {"token": token, "owner": holder.owner,
+                            "acquired_at": holder.acquired_at,
+                            "expires_at": utc_text(holder.expires)}
                 raise _locked(path, holder)
             if holder is not None:
                 _detach(lock_file, holder.raw)
         # five rounds of losing races against other acquirers: someone has it now
         raise _locked(path, holder or _read_lock(lock_file))
 
-    def _new_lock_record(self, owner: str, ttl: float) -> dict[str, Any]:
+    def _new_lock_record(self, owner: str, ttl: float, token: str | None) -> dict[str, Any]:
         now = self._now()
         return {
-            "token": secrets.token_hex(16),
+            "token": token or secrets.token_hex(16),
             "owner": owner,
             "acquired_at": utc_text(now),
             "expires_at": utc_text(now + timedelta(seconds=ttl)),

@@ -1,0 +1,82 @@
+"""What diff, apply, import and rollback share: fleet + inventory -> targets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gwctl.cli.common import add_fleet_option
+
+if TYPE_CHECKING:
+    from gwctl.hosts import Target
+    from gwctl.model import Fleet, Gateway
+    from gwctl.plan import GatewayPlan
+    from gwctl.problems import Problem
+
+
+def add_inventory_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-i", "--inventory", required=True, metavar="PATH",
+                   help="Ansible inventory (INI or YAML); host names are gateway names")
+    p.add_argument("--vault-password-file", metavar="FILE",
+                   help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
+
+
+def add_selection_options(p: argparse.ArgumentParser) -> None:
+    add_fleet_option(p)
+    add_inventory_options(p)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--gateway", metavar="NAME", help="only this gateway (NAME or SITE/NAME)")
+    group.add_argument("--site", metavar="NAME", help="only this site's gateways")
+    p.add_argument("--workers", type=int, default=32, metavar="N",
+                   help="hosts contacted at the same time (default 32)")
+
+
+@dataclass
+class Selection:
+    fleet: Fleet
+    targets: list[Target]
+    missing: list[tuple[Gateway, str]]
+    problems: list[Problem]
+
+
+def select(ns: argparse.Namespace) -> Selection | None:
+    """Validate the fleet, read the inventory, pair; None (after reporting) on errors."""
+    from gwctl import api
+    from gwctl.cli.common import report
+    from gwctl.hosts import pair, select_gateways
+    from gwctl.inventory import load_inventory
+    from gwctl.problems import has_errors
+
+    result = api.validate(ns.fleet)
+    if result.fleet is None or has_errors(result.problems):
+        report(result.problems, "text", ok_message="")
+        return None
+    gateways = select_gateways(result.fleet, gateway=ns.gateway, site=ns.site)
+    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+    from gwctl import redact
+
+    for h in hosts:
+        pw = h.vars.get("ansible_password")
+        if isinstance(pw, str):
+            redact.register(pw)
+    targets, missing = pair(result.fleet, gateways, hosts)
+    return Selection(result.fleet, targets, missing, result.problems)
+
+
+def progress_printer(total: int) -> Callable[[GatewayPlan], None]:
+    """A one-line progress display on a terminal; silent when stderr is not one."""
+    done = [0]
+
+    def show(item: GatewayPlan) -> None:
+        done[0] += 1
+        if sys.stderr.isatty():
+            name = item.gateway
+            sys.stderr.write(f"\r[{done[0]}/{total}] {name:<40.40}")
+            if done[0] == total:
+                sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+    return show

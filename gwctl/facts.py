@@ -1,0 +1,51 @@
+"""Facts: what is on a gateway host now. Reading only; nothing here changes a host."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from gwctl.model import APP_POOL, Gateway
+from gwctl.render.files import APPSETTINGS, NLOG
+from gwctl.transport.base import Transport
+
+BASE_FILE = "appsettings.json"
+
+
+@dataclass(frozen=True)
+class LiveFile:
+    name: str
+    path: str
+    exists: bool
+    content: bytes | None
+    sha256: str | None
+
+    @property
+    def expected(self) -> str:
+        """The lost-update guard for writing over this file as it was read."""
+        return self.sha256 if self.exists and self.sha256 else "absent"
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    files: dict[str, LiveFile]
+    app_pool: dict[str, Any]
+
+    def file(self, name: str) -> LiveFile:
+        return self.files[name]
+
+
+def read_live_file(transport: Transport, path: str, name: str) -> LiveFile:
+    result = transport.run("read_file", {"path": path})
+    if not result.get("exists"):
+        return LiveFile(name, path, False, None, None)
+    content = base64.b64decode(result.get("content_b64") or "")
+    return LiveFile(name, path, True, content, result.get("sha256"))
+
+
+def gather(transport: Transport, gw: Gateway, names: tuple[str, ...] = (
+        BASE_FILE, APPSETTINGS, NLOG), *, with_app_pool: bool = False) -> HostFacts:
+    files = {n: read_live_file(transport, gw.install_path(n), n) for n in names}
+    pool = transport.run("app_pool_state", {"name": APP_POOL}) if with_app_pool else {}
+    return HostFacts(files, pool)

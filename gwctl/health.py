@@ -1,0 +1,66 @@
+"""Health checks through a gateway: is it answering, and is it serving the API?"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    timeout_s: float = 30.0
+    interval_s: float = 0.5
+    verify_tls: bool | str = True
+    #: with credentials the check also takes a token and lists the sites
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "GrantValidatorClient"
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    ok: bool
+    detail: str
+    elapsed_s: float
+
+
+def check(url: str, settings: HealthSettings) -> HealthResult:
+    """Poll ``{url}/.well-known/uris`` until 200 or the timeout; then the optional REST probe."""
+    start = time.monotonic()
+    deadline = start + settings.timeout_s
+    last = "no answer"
+    with httpx.Client(verify=settings.verify_tls, timeout=min(5.0, settings.timeout_s)) as client:
+        while True:
+            try:
+                r = client.get(f"{url}/.well-known/uris")
+                if r.status_code == 200 and "ProductVersion" in r.text:
+                    break
+                last = f"/.well-known/uris answered {r.status_code}"
+            except httpx.HTTPError as exc:
+                last = f"/.well-known/uris: {type(exc).__name__}: {exc}"
+            if time.monotonic() >= deadline:
+                return HealthResult(False, last, time.monotonic() - start)
+            time.sleep(settings.interval_s)
+        if settings.username:
+            detail = _rest_probe(client, url, settings)
+            if detail:
+                return HealthResult(False, detail, time.monotonic() - start)
+    return HealthResult(True, "ok", time.monotonic() - start)
+
+
+def _rest_probe(client: httpx.Client, url: str, s: HealthSettings) -> str | None:
+    try:
+        r = client.post(f"{url}/IDP/connect/token", data={
+            "grant_type": "password", "username": s.username or "",
+            "password": s.password or "", "client_id": s.client_id})
+        if r.status_code != 200:
+            return f"token request answered {r.status_code}"
+        token = r.json().get("access_token")
+        r = client.get(f"{url}/rest/v1/sites", headers={"Authorization": f"Bearer {token}"})
+        if r.status_code != 200:
+            return f"/rest/v1/sites answered {r.status_code}"
+    except (httpx.HTTPError, ValueError) as exc:
+        return f"REST probe: {type(exc).__name__}"
+    return None

@@ -1,0 +1,315 @@
+"""Bringing a hand-edited gateway under management: live files -> fleet YAML.
+
+The live ``appsettings.Production.json`` is mapped onto gwctl's settings (CORS, WebRTC,
+Logging, ReverseProxy) and everything else goes to the raw ``appsettings`` escape
+hatch; ``nlog.config`` is mapped onto the ``nlog`` settings when it has the shape of the
+stock file. Secrets are never copied: a TURN credential becomes an ``env:`` reference
+the user must provide. The result is then rendered and compared with the live
+configuration; any difference is reported as a note, so an import that would change the
+gateway never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from gwctl.netjson.config import fold
+from gwctl.netjson.parser import parse, to_python
+
+NLOG_NS = "{http://www.nlog-project.org/schemas/NLog.xsd}"
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+_CORS_KEYS = {
+    "enabled": "enabled",
+    "access-control-allow-origin": "allow_origins",
+    "access-control-allow-headers": "allow_headers",
+    "access-control-allow-methods": "allow_methods",
+}
+_ARCHIVE_ATTRS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "archiveevery": ("every", str),
+    "archiveabovesize": ("above_size", int),
+    "maxarchivefiles": ("max_files", int),
+    "archiveoldfileonstartup": ("on_startup", lambda v: v.lower() == "true"),
+    "archivenumbering": ("numbering", str),
+    "archivesuffixformat": ("suffix_format", str),
+}
+_STOCK_TARGET_ATTRS = {"name", "filename", "archivefilename", "createdirs", "layout",
+                       *_ARCHIVE_ATTRS}
+
+
+@dataclass
+class Imported:
+    settings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    #: environment variables the user must set for the secret references made
+    secrets: list[str] = field(default_factory=list)
+
+
+def _env_name(*parts: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
+
+
+def settings_from_appsettings(text: str, *, file: str, gateway: str) -> Imported:
+    out = Imported()
+    data = to_python(parse(text, file=file).root)
+    if not isinstance(data, dict):
+        out.notes.append("appsettings.Production.json is not an object; nothing imported")
+        return out
+    raw: dict[str, Any] = {}
+    for key, value in data.items():
+        k = fold(key)
+        if k == "cors" and isinstance(value, dict):
+            out.settings["cors"] = _cors(value, raw, key)
+        elif k == "webrtc" and isinstance(value, dict):
+            _webrtc(value, out, raw, key, gateway)
+        elif k == "logging" and isinstance(value, dict) and set(map(fold, value)) == {"loglevel"}:
+            levels = next(iter(value.values()))
+            out.settings["logging"] = {"levels": {str(c): str(v) for c, v in levels.items()}}
+        elif k == "reverseproxy" and isinstance(value, dict):
+            rp = {fold(sk): sv for sk, sv in value.items()}
+            section = {}
+            if "routes" in rp:
+                section["routes"] = rp.pop("routes")
+            if "clusters" in rp:
+                section["clusters"] = rp.pop("clusters")
+            out.settings["reverse_proxy"] = section
+            if rp:
+                raw[key] = {sk: sv for sk, sv in value.items() if fold(sk) in rp}
+        else:
+            raw[key] = value
+    if raw:
+        out.settings["appsettings"] = raw
+        out.notes.append(f"kept as raw appsettings (not modelled): {', '.join(raw)}")
+    return out
+
+
+def _cors(value: dict[str, Any], raw: dict[str, Any], section: str) -> dict[str, Any]:
+    cors: dict[str, Any] = {}
+    for key, v in value.items():
+        name = _CORS_KEYS.get(fold(key))
+        if name is None:
+            raw.setdefault(section, {})[key] = v
+        elif name == "enabled":
+            cors["enabled"] = v if isinstance(v, bool) else str(v).lower() == "true"
+        else:
+            cors[name] = [part.strip() for part in str(v).split(",") if part.strip()]
+    return cors
+
+
+def _webrtc(value: dict[str, Any], out: Imported, raw: dict[str, Any], section: str,
+            gateway: str) -> None:
+    servers: list[dict[str, Any]] = []
+    for key, v in value.items():
+        if fold(key) == "iceservers" and isinstance(v, list):
+            for i, item in enumerate(v):
+                if not isinstance(item, dict):
+                    continue
+                server: dict[str, Any] = {}
+                for ik, iv in item.items():
+                    name = fold(ik)
+                    if name == "credential":
+                        env = _env_name(gateway, "ice", str(i), "credential")
+                        server["credential"] = f"env:{env}"
+                        out.secrets.append(env)
+                    elif name in ("url", "username"):
+                        server[name] = str(iv)
+                servers.append(server)
+        elif fold(key) == "stun" and isinstance(v, dict):
+            address = _dig(v, "hostname", "address")
+            if address:
+                servers.append({"url": str(address)})
+        else:
+            raw.setdefault(section, {})[key] = v
+    out.settings["webrtc"] = {"ice_servers": servers}
+
+
+def _dig(value: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        found = next((v for k, v in value.items() if fold(k) == key), None)
+        if not isinstance(found, dict) and key != keys[-1]:
+            return None
+        value = found  # type: ignore[assignment]
+    return value
+
+
+def settings_from_nlog(text: str) -> tuple[dict[str, Any] | None, list[str]]:
+    try:
+        root = ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError as exc:
+        return None, [f"nlog.config is not well-formed XML ({exc}); not imported"]
+    ns = NLOG_NS if root.tag.startswith(NLOG_NS) else ""
+    variables = {v.get("name", ""): v.get("value", "") for v in root.iter(f"{ns}variable")}
+    targets = list(root.iter(f"{ns}target"))
+    main = next((t for t in targets if t.get("name") == "logfile"), None)
+    if main is None:
+        return None, ["nlog.config has no 'logfile' target: keep managing it by hand, or "
+                      "supply it as a template (nlog.template)"]
+    nlog: dict[str, Any] = {}
+    if "logDirectory" in variables:
+        nlog["log_directory"] = variables["logDirectory"]
+    if "archiveDirectory" in variables:
+        nlog["archive_directory"] = variables["archiveDirectory"]
+    if "defaultLayout" in variables:
+        nlog["layout"] = " ".join(variables["defaultLayout"].split())
+    for attr, key in (("internalLogLevel", "internal_log_level"),
+                      ("internalLogFile", "internal_log_file")):
+        if root.get(attr) is not None:
+            nlog[key] = root.get(attr)
+    archive: dict[str, Any] = {}
+    for attr, value in main.attrib.items():
+        a = attr.lower()
+        if a in _ARCHIVE_ATTRS:
+            name, conv = _ARCHIVE_ATTRS[a]
+            try:
+                archive[name] = conv(value)
+            except ValueError:
+                pass
+    if archive:
+        nlog["archive"] = archive
+    extras = []
+    for t in targets:
+        if t is main:
+            continue
+        attrs = {k: v for k, v in t.attrib.items() if k not in ("name", XSI_TYPE)}
+        extras.append({"name": t.get("name", ""), "type": t.get(XSI_TYPE, ""),
+                       "attributes": attrs})
+    if extras:
+        nlog["extra_targets"] = extras
+    rules = []
+    for logger in root.iter(f"{ns}logger"):
+        rule: dict[str, Any] = {"logger": logger.get("name", "*"),
+                                "write_to": logger.get("writeTo", "")}
+        for attr, key in (("minlevel", "min_level"), ("maxlevel", "max_level")):
+            if logger.get(attr):
+                rule[key] = logger.get(attr)
+        if (logger.get("final") or "").lower() == "true":
+            rule["final"] = True
+        rules.append(rule)
+    if rules:
+        nlog["rules"] = rules
+    notes = []
+    unknown = [a for a in main.attrib if a.lower() not in _STOCK_TARGET_ATTRS
+               and a != XSI_TYPE]
+    if unknown:
+        notes.append(f"nlog.config target 'logfile' attributes not imported: {', '.join(unknown)}")
+    return nlog, notes
+
+
+def management_server(base_text: str | None, file: str) -> tuple[str, bool] | None:
+    """(host, uses https) of the management server, from the base file's
+    ``managementserver`` cluster (the installer writes it there)."""
+    if not base_text:
+        return None
+    data = to_python(parse(base_text, file=file).root)
+    rp = _dig(data, "reverseproxy", "clusters", "managementserver", "destinations") \
+        if isinstance(data, dict) else None
+    if isinstance(rp, dict):
+        for dest in rp.values():
+            address = _dig(dest, "address") if isinstance(dest, dict) else None
+            if address:
+                parts = urlsplit(str(address))
+                if parts.hostname:
+                    return parts.hostname, parts.scheme == "https"
+    return None
+
+
+def import_host(transport: Any, host: Any, *, site: str | None = None,
+                install_dir: str | None = None) -> str:
+    """Read a host's live files over `transport` and return the fleet YAML text."""
+    import yaml
+
+    from gwctl.facts import BASE_FILE, read_live_file
+    from gwctl.model import DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
+    from gwctl.render.files import APPSETTINGS, NLOG
+    from gwctl.textio import decode
+
+    directory = (install_dir or DEFAULT_INSTALL_DIR).rstrip("\\")
+    files = {n: read_live_file(transport, f"{directory}\\{n}", n)
+             for n in (BASE_FILE, APPSETTINGS, NLOG)}
+
+    def text(name: str) -> str | None:
+        f = files[name]
+        return decode(f.content, file=f.path) if f.exists and f.content is not None else None
+
+    versions = transport.run("read_versions", {"install_dir": directory,
+                                               "server_config": DEFAULT_SERVER_CONFIG})
+    gw_version = (versions.get("gateway") or {}).get("version")
+    ms_version = (versions.get("management_server") or {}).get("version")
+    name = str(host.vars.get("gwctl_gateway") or host.name)
+    imported = Imported()
+    override = text(APPSETTINGS)
+    if override is not None:
+        imported = settings_from_appsettings(override, file=files[APPSETTINGS].path,
+                                             gateway=name)
+    nlog_text = text(NLOG)
+    if nlog_text is not None:
+        nlog, notes = settings_from_nlog(nlog_text)
+        imported.notes.extend(notes)
+        if nlog is not None:
+            imported.settings["nlog"] = nlog
+    address = str(host.vars.get("ansible_host") or host.name)
+    ms_host, encryption = (management_server(text(BASE_FILE), files[BASE_FILE].path)
+                           or (address, False))
+    if gw_version is None:
+        imported.notes.append("the gateway's installed version could not be read; "
+                              "set it before applying")
+    gateway: dict[str, Any] = {"host": address}
+    if gw_version:
+        gateway["version"] = gw_version
+    if install_dir:
+        gateway["install_dir"] = directory
+    if imported.settings:
+        gateway["settings"] = imported.settings
+    site_name = site or host.vars.get("gwctl_site") or (host.groups[0] if host.groups
+                                                          else "imported")
+    doc = {"apiVersion": "gwctl/v1", "sites": {site_name: {
+        "management_server": {"host": ms_host,
+                              "version": ms_version or gw_version or "2025 R2",
+                              "encryption": encryption},
+        "gateways": {name: gateway}}}}
+    if ms_version is None:
+        imported.notes.append("the management server's version was not readable from this "
+                              "host; the gateway's was used")
+    imported.notes.extend(verify(doc, text(BASE_FILE), override))
+    header = [f"# Imported by gwctl from inventory host {host.name}."]
+    header += [f"# NOTE: {n}" for n in imported.notes]
+    header += [f"# SECRET: set {s} (or change the reference) before rendering"
+               for s in imported.secrets]
+    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    return "\n".join(header) + "\n" + body
+
+
+def verify(doc: dict[str, Any], base_text: str | None, live_override: str | None) -> list[str]:
+    """Differences between what the imported fleet renders and what the host runs now."""
+    from pathlib import Path
+
+    from gwctl.fleetsrc import combine
+    from gwctl.model import build_fleet
+    from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
+    from gwctl.redact import is_secret_key
+    from gwctl.render.appsettings import render_appsettings
+    from gwctl.yamlsrc import YamlSource
+
+    fleet, problems = build_fleet(combine([YamlSource("<imported>", doc)], Path(".")))
+    if fleet is None:
+        return [f"the imported fleet does not build: {p.message}" for p in problems]
+    gw = next(fleet.gateways())
+    base = (flatten_document(parse(base_text, file="appsettings.json"))
+            if base_text else FlatConfig())
+    live = (flatten_document(parse(live_override, file="live"))
+            if live_override else FlatConfig())
+    before = Effective([base, live])
+    after = Effective([base, flatten_value(render_appsettings(gw))])
+    notes = []
+    for key in sorted(set(before.entries) | set(after.entries)):
+        if is_secret_key(key):
+            continue
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            notes.append(f"rendering the import would change {key}: {old!r} -> {new!r}")
+    return notes

@@ -1,0 +1,104 @@
+"""Ansible inventories, read with ansible-core's own inventory, variable and vault code.
+
+One inventory serves gwctl and ``ansible-playbook``: host names are the fleet's gateway
+names (or a host sets ``gwctl_gateway: NAME`` / ``SITE/NAME``), connection settings use
+Ansible's variable names, and vault-encrypted values are decrypted with the password
+file given by ``--vault-password-file`` or ``ANSIBLE_VAULT_PASSWORD_FILE``.
+ansible-core is imported only here, and only when an inventory is actually read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gwctl.errors import InputError
+
+#: variables gwctl reads from a host; everything else stays in Ansible's hands
+CONNECTION_VARS = (
+    "ansible_connection", "ansible_host", "ansible_port", "ansible_user", "ansible_password",
+    "ansible_winrm_scheme", "ansible_winrm_path", "ansible_winrm_transport",
+    "ansible_winrm_server_cert_validation", "ansible_winrm_ca_trust_path",
+    "ansible_winrm_cert_pem", "ansible_winrm_cert_key_pem",
+    "ansible_winrm_message_encryption", "ansible_winrm_operation_timeout_sec",
+    "ansible_winrm_read_timeout_sec", "ansible_winrm_connection_timeout",
+)
+GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site")
+
+
+@dataclass
+class InventoryHost:
+    name: str
+    groups: list[str]
+    vars: dict[str, Any] = field(repr=False)
+
+    @property
+    def gateway_ref(self) -> str:
+        return str(self.vars.get("gwctl_gateway") or self.name)
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's tagged strings and containers as plain Python values."""
+    if isinstance(value, str):
+        # a new exact str: Ansible's tagged subclass must not leak into gwctl's data
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _vault_secrets(password_file: str | None) -> list[Any]:
+    from ansible.parsing.vault import VaultSecret
+
+    path = password_file or os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+    if not path:
+        return []
+    try:
+        password = Path(path).expanduser().read_bytes().strip()
+    except OSError as exc:
+        raise InputError(f"cannot read vault password file: {exc.strerror}",
+                         file=path) from None
+    return [("default", VaultSecret(password))]
+
+
+def load_inventory(path: str, *, vault_password_file: str | None = None,
+                   limit: str | None = None) -> list[InventoryHost]:
+    """Every host of the inventory with its templated gwctl/connection variables."""
+    if not Path(path).exists():
+        raise InputError("no such inventory file", file=path)
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultSecretsContext
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    secrets = _vault_secrets(vault_password_file)
+    loader = DataLoader()
+    loader.set_vault_secrets(secrets)
+    if secrets and VaultSecretsContext.current(optional=True) is None:
+        VaultSecretsContext.initialize(VaultSecretsContext(secrets))
+    try:
+        inventory = InventoryManager(loader=loader, sources=[path])
+        if limit:
+            inventory.subset(limit)
+        manager = VariableManager(loader=loader, inventory=inventory)
+        hosts = []
+        for host in inventory.get_hosts():
+            raw = manager.get_vars(host=host, include_hostvars=False)
+            templar = Templar(loader=loader, variables=raw)
+            wanted = {k: templar.template(raw[k]) for k in (*CONNECTION_VARS, *GWCTL_VARS)
+                      if k in raw}
+            groups = [g for g in _plain(raw.get("group_names", [])) if g != "ungrouped"]
+            hosts.append(InventoryHost(host.name, groups, _plain(wanted)))
+    except AnsibleError as exc:
+        message = str(exc).splitlines()[0]
+        raise InputError(f"inventory: {message}", file=path, rule="inventory") from None
+    return hosts

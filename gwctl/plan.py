@@ -1,0 +1,231 @@
+"""Plans: what applying the fleet would change on one gateway, and why.
+
+Two views of every change. The *file* view is a unified diff of the bytes gwctl would
+write against the bytes on the host. The *semantic* view compares the effective
+configuration the gateway runs with now and would run with afterwards (base
+``appsettings.json`` + override, .NET merge rules): formatting, key order, comments and
+case-only key differences are not drift. A file counts as changed only when its
+semantic view changes; nlog.config is compared as canonical XML.
+Secrets are masked in both views with a changed/unchanged marker.
+"""
+
+from __future__ import annotations
+
+import difflib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gwctl import redact
+from gwctl.errors import InputError
+from gwctl.facts import BASE_FILE, HostFacts, LiveFile
+from gwctl.model import Gateway
+from gwctl.netjson.config import Effective, FlatConfig, flatten_document
+from gwctl.netjson.parser import parse
+from gwctl.render.files import APPSETTINGS, NLOG, RenderedFile
+from gwctl.textio import decode
+
+Action = Literal["create", "update", "unchanged"]
+
+
+@dataclass(frozen=True)
+class SemanticChange:
+    key: str
+    action: Literal["added", "removed", "changed"]
+    old: str | None
+    new: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "action": self.action, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class FileChange:
+    name: str
+    path: str
+    action: Action
+    old_sha256: str | None
+    new_sha256: str
+    diff: str
+    needs_recycle: bool
+    #: the bytes differ but the gateway would run the same configuration
+    cosmetic: bool = False
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "action": self.action,
+                "old_sha256": self.old_sha256, "new_sha256": self.new_sha256,
+                "cosmetic": self.cosmetic, "needs_recycle": self.needs_recycle,
+                "note": self.note, "diff": self.diff}
+
+
+@dataclass
+class GatewayPlan:
+    gateway: str
+    host: str
+    files: list[FileChange] = field(default_factory=list)
+    semantic: list[SemanticChange] = field(default_factory=list)
+    error: str | None = None
+    #: what is written, kept out of every display
+    payloads: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def changed(self) -> bool:
+        return any(f.action != "unchanged" for f in self.files)
+
+    @property
+    def needs_recycle(self) -> bool:
+        return any(f.action != "unchanged" and f.needs_recycle for f in self.files)
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "error"
+        return "drift" if self.changed else "in-sync"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gateway": self.gateway, "host": self.host, "status": self.status,
+            "error": self.error, "recycle": self.needs_recycle,
+            "files": [f.to_json() for f in self.files],
+            "semantic": [c.to_json() for c in self.semantic],
+        }
+
+
+def _text(data: bytes | None, name: str) -> str:
+    if data is None:
+        return ""
+    try:
+        return decode(data, file=name)
+    except InputError:
+        return data.decode("utf-8", "replace")
+
+
+def _flat(text: str, name: str) -> tuple[FlatConfig, str | None]:
+    if not text.strip():
+        return FlatConfig(name), None
+    try:
+        return flatten_document(parse(text, file=name)), None
+    except InputError as exc:
+        return FlatConfig(name), str(exc)
+
+
+def _masked(key: str, value: str | None, other: str | None) -> str | None:
+    if value is None or not redact.is_secret_key(key):
+        return redact.scrub(value) if value is not None else None
+    return "(secret, unchanged)" if value == other else "(secret, changed)"
+
+
+def semantic_diff(before: Effective, after: Effective) -> list[SemanticChange]:
+    changes = []
+    for key, entry in after.entries.items():
+        old = before.entries.get(key)
+        spelled = entry.key
+        if old is None:
+            changes.append(SemanticChange(spelled, "added", None,
+                                          _masked(spelled, entry.value, None)))
+        elif old.value != entry.value:
+            changes.append(SemanticChange(spelled, "changed",
+                                          _masked(spelled, old.value, entry.value),
+                                          _masked(spelled, entry.value, old.value)))
+    for key, entry in before.entries.items():
+        if key not in after.entries:
+            changes.append(SemanticChange(entry.key, "removed",
+                                          _masked(entry.key, entry.value, None), None))
+    return sorted(changes, key=lambda c: c.key.lower())
+
+
+def _unified(old: str, new: str, path: str, *, json_text: bool) -> str:
+    if json_text:
+        old, new = _mask_pair(old, new)
+    else:
+        old, new = redact.scrub(old), redact.scrub(new)
+    lines = difflib.unified_diff(old.replace("\r\n", "\n").splitlines(keepends=True),
+                                 new.replace("\r\n", "\n").splitlines(keepends=True),
+                                 fromfile=f"{path} (live)", tofile=f"{path} (gwctl)")
+    return "".join(lines)
+
+
+def _mask_pair(old: str, new: str) -> tuple[str, str]:
+    """Mask secrets so that an unchanged secret shows no difference and a changed one does."""
+    old_masked = redact.mask_json_text(old)
+    new_masked = redact.mask_json_text(new)
+    if old_masked == new_masked and old != new:
+        return old_masked, new_masked
+    # a secret that changed on an otherwise identical line must still show as a change
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    out_new = []
+    for i, line in enumerate(new_lines):
+        m_line = redact.mask_json_text(line)
+        if m_line != line and (i >= len(old_lines) or old_lines[i] != line):
+            m_line = redact.mask_json_text(line, "(secret, changed)")
+        out_new.append(m_line)
+    return old_masked, "\n".join(out_new) + ("\n" if new.endswith("\n") else "")
+
+
+def _canonical_xml(text: str) -> str | None:
+    try:
+        root = ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError:
+        return None
+    for el in root.iter():
+        if el.text is not None and not el.text.strip():
+            el.text = None
+        if el.tail is not None and not el.tail.strip():
+            el.tail = None
+    return ET.canonicalize(ET.tostring(root, encoding="unicode"), strip_text=True)
+
+
+def plan_gateway(gw: Gateway, host: str, facts: HostFacts, rendered: list[RenderedFile],
+                 reference_base: FlatConfig) -> GatewayPlan:
+    plan = GatewayPlan(gw.id, host)
+    base_live = facts.files.get(BASE_FILE)
+    if base_live is not None and base_live.exists:
+        base, err = _flat(_text(base_live.content, BASE_FILE), gw.install_path(BASE_FILE))
+        if err:
+            base = reference_base
+    else:
+        base = reference_base
+    for rf in rendered:
+        live = facts.files.get(rf.name) or LiveFile(rf.name, gw.install_path(rf.name), False,
+                                                     None, None)
+        plan.payloads[rf.name] = rf.content
+        plan.files.append(_file_change(gw, rf, live, base, plan))
+    return plan
+
+
+def _file_change(gw: Gateway, rf: RenderedFile, live: LiveFile, base: FlatConfig,
+                 plan: GatewayPlan) -> FileChange:
+    import hashlib
+
+    path = gw.install_path(rf.name)
+    new_sha = hashlib.sha256(rf.content).hexdigest()
+    live_text = _text(live.content, path)
+    new_text = rf.content.decode("utf-8")
+    is_json = rf.name == APPSETTINGS
+    if live.exists and live.content == rf.content:
+        return FileChange(rf.name, path, "unchanged", live.sha256, new_sha, "", rf.needs_recycle)
+    diff = _unified(live_text, new_text, path, json_text=is_json)
+    note = None
+    if is_json:
+        old_flat, err = _flat(live_text, path)
+        if err:
+            note = f"the live file does not parse: {redact.scrub(err)}"
+        new_flat, _ = _flat(new_text, path)
+        changes = semantic_diff(Effective([base, old_flat]), Effective([base, new_flat]))
+        plan.semantic.extend(changes)
+        # an absent override and one that overrides nothing are the same to the gateway
+        cosmetic = not changes and err is None and (live.exists or len(new_flat) == 0)
+    else:
+        cosmetic = live.exists and _canonical_xml(live_text) == _canonical_xml(new_text) \
+            and _canonical_xml(new_text) is not None
+    action: Action = "unchanged" if cosmetic else ("update" if live.exists else "create")
+    if cosmetic:
+        note = ("formatting differs only; the gateway would run the same configuration"
+                if live.exists else "nothing to override; the file stays absent")
+    return FileChange(rf.name, path, action, live.sha256, new_sha, diff, rf.needs_recycle,
+                      cosmetic=cosmetic, note=note)
+
+
+__all__ = ["NLOG", "FileChange", "GatewayPlan", "SemanticChange", "plan_gateway",
+           "semantic_diff"]

@@ -1,0 +1,61 @@
+"""Planning across the fleet: render, read each host, compare -- concurrently, bounded.
+
+A host that cannot be reached gets a plan with an error; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from gwctl import api, redact
+from gwctl.errors import GwctlError
+from gwctl.facts import gather
+from gwctl.hosts import Target, TransportFactory, open_transport
+from gwctl.model import Fleet
+from gwctl.plan import GatewayPlan, plan_gateway
+from gwctl.render.files import render_gateway
+from gwctl.secrets import SecretResolver
+
+log = logging.getLogger("gwctl.plan")
+
+DEFAULT_WORKERS = 32
+
+Progress = Callable[[GatewayPlan], None]
+
+
+@dataclass
+class Planner:
+    fleet: Fleet
+    resolver: SecretResolver
+    transports: TransportFactory = open_transport
+    workers: int = DEFAULT_WORKERS
+
+    def plan_one(self, target: Target) -> GatewayPlan:
+        gw = target.gateway
+        rendered = render_gateway(gw, self.resolver)
+        try:
+            with self.transports(target.host) as transport:
+                facts = gather(transport, gw)
+        except GwctlError as exc:
+            log.debug("%s: %s", target.name, exc)
+            return GatewayPlan(gw.id, target.name, error=redact.scrub(str(exc)))
+        base = api.base_config(self.fleet, gw)
+        return plan_gateway(gw, target.name, facts, rendered, base)
+
+    def plan_all(self, targets: list[Target], progress: Progress | None = None
+                 ) -> list[GatewayPlan]:
+        # secrets are resolved up front so that a missing one fails before any host is read
+        for t in targets:
+            render_gateway(t.gateway, self.resolver)
+        if not targets:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(targets))) as pool:
+            plans = []
+            for plan in pool.map(self.plan_one, targets):
+                if progress:
+                    progress(plan)
+                plans.append(plan)
+        return plans

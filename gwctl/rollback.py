@@ -1,0 +1,99 @@
+"""Rolling a gateway back to the files it had before the last apply.
+
+The backups an apply takes of several files carry nearly the same time stamp; rollback
+restores, for each managed file, its newest backup if that backup belongs to the most
+recent apply (taken within `SAME_APPLY_S` of the newest backup of any file). The current
+files are backed up first, so a rollback can itself be rolled back. Then the app pool is
+recycled (when appsettings changed) and the gateway health-checked.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from gwctl import redact
+from gwctl.apply import LOCK_PATH, ApplyOptions, GatewayResult
+from gwctl.errors import GwctlError, OperationError
+from gwctl.health import check
+from gwctl.hosts import Target, TransportFactory
+from gwctl.model import APP_POOL
+from gwctl.render.files import APPSETTINGS, NLOG
+from gwctl.transport.base import Transport
+
+SAME_APPLY_S = 120.0
+MANAGED = (APPSETTINGS, NLOG)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    name: str
+    path: str
+    backup_id: str
+    created: datetime
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def choose_backups(transport: Transport, target: Target) -> list[Chosen]:
+    gw = target.gateway
+    newest: list[Chosen] = []
+    for name in MANAGED:
+        path = gw.install_path(name)
+        found = transport.run("list_backups", {"path": path, "backup_dir": gw.backup_dir})
+        backups = found.get("backups") or []
+        if backups:
+            b = backups[0]
+            newest.append(Chosen(name, path, str(b["backup_id"]), _parse(str(b["created"]))))
+    if not newest:
+        return []
+    latest = max(c.created for c in newest)
+    return [c for c in newest if (latest - c.created).total_seconds() <= SAME_APPLY_S]
+
+
+def rollback_gateway(target: Target, transports: TransportFactory,
+                     options: ApplyOptions) -> GatewayResult:
+    result = GatewayResult(target.gateway.id, target.name, "unchanged")
+    gw = target.gateway
+    changed: list[str] = []
+    try:
+        with transports(target.host) as t:
+            lock = t.run("lock_acquire", {"path": LOCK_PATH, "owner": options.owner,
+                                          "ttl_seconds": options.lock_ttl_s,
+                                          "token": secrets.token_hex(16)})
+            try:
+                chosen = choose_backups(t, target)
+                if not chosen:
+                    result.outcome, result.detail = "failed", "no backups to roll back to"
+                    return result
+                for c in chosen:
+                    t.run("backup", {"path": c.path, "backup_dir": gw.backup_dir,
+                                     "keep": options.backups_kept})
+                for c in chosen:
+                    r = t.run("restore", {"path": c.path, "backup_dir": gw.backup_dir,
+                                          "backup_id": c.backup_id})
+                    result.steps.append(f"restored {c.name} from {c.backup_id}")
+                    if r.get("changed"):
+                        changed.append(c.name)
+                if APPSETTINGS in changed:
+                    t.run("recycle_app_pool", {"name": APP_POOL})
+                    result.recycled = True
+            finally:
+                t.run("lock_release", {"path": LOCK_PATH, "token": lock["token"]})
+    except OperationError as exc:
+        result.outcome = "failed"
+        result.detail = redact.scrub(str(exc))
+        return result
+    except GwctlError as exc:
+        result.outcome, result.detail = "failed", redact.scrub(str(exc))
+        return result
+    health = check(target.url, options.health)
+    if not health.ok:
+        result.outcome, result.detail = "failed", f"after rollback: {health.detail}"
+    else:
+        result.outcome = "rolled back" if changed else "unchanged"
+        result.detail = ", ".join(result.steps)
+    return result

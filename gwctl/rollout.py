@@ -1,0 +1,83 @@
+"""Rolling order: a canary first, then batches; stop when failures exceed the budget.
+
+Only gateways whose plan changes something take part in the order; unchanged ones are
+reported as such without touching their hosts. Failed and rolled-back gateways both
+count as failures: either way the change did not land there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from gwctl.apply import GatewayResult
+from gwctl.errors import UsageError
+from gwctl.hosts import Target
+from gwctl.plan import GatewayPlan
+
+Applier = Callable[[Target, GatewayPlan], GatewayResult]
+Report = Callable[[GatewayResult], None]
+
+
+def parse_batch(text: str, total: int) -> int:
+    """``25%`` or ``10`` -> a batch size of at least 1."""
+    try:
+        if text.endswith("%"):
+            pct = float(text[:-1])
+            if not 0 < pct <= 100:
+                raise ValueError
+            return max(1, math.ceil(total * pct / 100))
+        n = int(text)
+        if n < 1:
+            raise ValueError
+        return n
+    except ValueError:
+        raise UsageError(f"--batch {text!r}: expected a positive number or a percentage "
+                         "like 25%") from None
+
+
+def waves(count: int, canary: int, batch: int) -> list[range]:
+    """Index ranges: the canary wave(s) one gateway at a time, then batches."""
+    out: list[range] = [range(i, i + 1) for i in range(min(canary, count))]
+    start = min(canary, count)
+    while start < count:
+        out.append(range(start, min(count, start + batch)))
+        start += batch
+    return out
+
+
+def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
+            canary: int = 1, batch: str = "25%", max_failures: int = 0,
+            report: Report | None = None) -> list[GatewayResult]:
+    results: dict[int, GatewayResult] = {}
+    moving = [i for i, (_, plan) in enumerate(items) if plan.changed or plan.error]
+    for i, (t, plan) in enumerate(items):
+        if i not in moving:
+            results[i] = GatewayResult(plan.gateway, t.name, "unchanged")
+            if report:
+                report(results[i])
+    size = parse_batch(batch, len(moving)) if moving else 1
+    failures = 0
+    stopped = False
+    for wave in waves(len(moving), canary, size):
+        idx = [moving[k] for k in wave]
+        if stopped:
+            for i in idx:
+                t, plan = items[i]
+                results[i] = GatewayResult(plan.gateway, t.name, "skipped",
+                                           "rollout stopped after failures")
+                if report:
+                    report(results[i])
+            continue
+        with ThreadPoolExecutor(max_workers=len(idx)) as pool:
+            done = list(pool.map(lambda i: apply_one(*items[i]), idx))
+        for i, res in zip(idx, done, strict=True):
+            results[i] = res
+            if report:
+                report(res)
+            if res.outcome in ("failed", "rolled back"):
+                failures += 1
+        if failures > max_failures:
+            stopped = True
+    return [results[i] for i in range(len(items))]
