@@ -44,8 +44,23 @@ def read_live_file(transport: Transport, path: str, name: str) -> LiveFile:
     return LiveFile(name, path, True, content, result.get("sha256"))
 
 
+def read_live_files(transport: Transport, paths: dict[str, str]) -> dict[str, LiveFile]:
+    """Several files in one operation (one WinRM command instead of one per file)."""
+    result = transport.run("stat", {"paths": list(paths.values()), "content": True})
+    found = result.get("files") or {}
+    out = {}
+    for name, path in paths.items():
+        info = found.get(path) or {}
+        if not info.get("exists"):
+            out[name] = LiveFile(name, path, False, None, None)
+        else:
+            out[name] = LiveFile(name, path, True, base64.b64decode(info.get("content_b64") or ""),
+                                 info.get("sha256"))
+    return out
+
+
 def gather(transport: Transport, gw: Gateway, names: tuple[str, ...] = (
         BASE_FILE, APPSETTINGS, NLOG), *, with_app_pool: bool = False) -> HostFacts:
-    files = {n: read_live_file(transport, gw.install_path(n), n) for n in names}
+    files = read_live_files(transport, {n: gw.install_path(n) for n in names})
     pool = transport.run("app_pool_state", {"name": APP_POOL}) if with_app_pool else {}
     return HostFacts(files, pool)

@@ -14,14 +14,14 @@ from __future__ import annotations
 import difflib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from gwctl import redact
 from gwctl.errors import InputError
 from gwctl.facts import BASE_FILE, HostFacts, LiveFile
 from gwctl.model import Gateway
-from gwctl.netjson.config import Effective, FlatConfig, flatten_document
-from gwctl.netjson.parser import parse
+from gwctl.netjson.config import Effective, FlatConfig, flatten_text
 from gwctl.render.files import APPSETTINGS, NLOG, RenderedFile
 from gwctl.textio import decode
 
@@ -101,11 +101,14 @@ def _text(data: bytes | None, name: str) -> str:
         return data.decode("utf-8", "replace")
 
 
+@lru_cache(maxsize=64)
 def _flat(text: str, name: str) -> tuple[FlatConfig, str | None]:
+    """Parsed and flattened; cached because a fleet's hosts mostly hold identical files
+    (FlatConfig is never modified after flattening)."""
     if not text.strip():
         return FlatConfig(name), None
     try:
-        return flatten_document(parse(text, file=name)), None
+        return flatten_text(text, file=name), None
     except InputError as exc:
         return FlatConfig(name), str(exc)
 

@@ -254,3 +254,64 @@ def _listify(node: Any) -> Any:
     if node and all(k.isdigit() for k in node):
         return [_listify(node[k]) for k in sorted(node, key=int)]
     return {k: _listify(v) for k, v in node.items()}
+
+
+class _Raw(str):
+    """A number as written in the file (the configuration keeps "1.50" as it is)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def flatten_text(text: str, *, file: str) -> FlatConfig:
+    """Flatten a file's text; positions are left out on the fast path.
+
+    Strict JSON (what gwctl writes, and most hand-edited files) goes through the C JSON
+    parser, an order of magnitude faster than the position-keeping one; anything it
+    refuses -- comments, trailing commas, NaN, actual errors -- takes the faithful path,
+    which also produces the precise error. Use `flatten_document(parse(...))` when
+    problems must point at lines.
+    """
+    import json
+
+    try:
+        pairs = json.loads(text, object_pairs_hook=_Pairs, parse_float=_Raw, parse_int=_Raw,
+                           parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        from gwctl.netjson.parser import parse
+
+        return flatten_document(parse(text, file=file))
+    if not isinstance(pairs, _Pairs):
+        from gwctl.netjson.parser import parse
+
+        return flatten_document(parse(text, file=file))
+    flat = FlatConfig(file)
+    _walk_pairs(pairs, "", flat, file, 0)
+    return flat
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object as its (name, value) pairs: duplicates must survive to be reported."""
+
+
+def _walk_pairs(value: Any, path: str, flat: FlatConfig, file: str, depth: int) -> None:
+    if depth > 64:
+        from gwctl.netjson.parser import MAX_DEPTH, JsonSyntaxError
+
+        raise JsonSyntaxError(f"nesting deeper than {MAX_DEPTH} levels (the gateway's limit)",
+                              file=file, rule="json-syntax")
+    if isinstance(value, _Pairs):
+        if not value and path:
+            flat.add(Entry(path, None, file))
+        for k, v in value:
+            _walk_pairs(v, f"{path}{SEP}{k}" if path else k, flat, file, depth + 1)
+    elif isinstance(value, list):
+        if not value:
+            flat.add(Entry(path, None, file))
+        for i, item in enumerate(value):
+            _walk_pairs(item, f"{path}{SEP}{i}", flat, file, depth + 1)
+    elif isinstance(value, _Raw):
+        flat.add(Entry(path, str(value), file))
+    else:
+        flat.add(Entry(path, _python_scalar(value), file))

@@ -51,7 +51,7 @@ GATEWAY_PRODUCT = "Milestone XProtect API Gateway"
 PARAM_KEYS: dict[str, frozenset[str]] = {
     "ping": frozenset(),
     "read_file": frozenset({"path"}),
-    "stat": frozenset({"paths"}),
+    "stat": frozenset({"paths", "content"}),
     "write_file": frozenset({"path", "sha256", "expected_sha256"}),
     "backup": frozenset({"path", "backup_dir", "keep"}),
     "list_backups": frozenset({"path", "backup_dir"}),
@@ -132,6 +132,12 @@ class _Params:
     def optional_text(self, key: str, *, required: bool = False) -> str | None:
         value = self._get(key, required)
         return None if value is None else self.text(key)
+
+    def flag(self, key: str) -> bool:
+        value = self._get(key, False)
+        if value is not None and not isinstance(value, bool):
+            raise _bad(f"{self.op}: parameter {key!r} must be true or false")
+        return bool(value)
 
     def integer(self, key: str, low: int, high: int) -> int:
         value = self._get(key, True)
@@ -665,8 +671,16 @@ class DirectoryHost:
         return result
 
     def _op_stat(self, p: _Params, payload: bytes | None) -> dict[str, Any]:
-        paths = p.text_list("paths")
-        return {"files": {path: _info(_read(self.map_path(path))) for path in paths}}
+        paths, with_content = p.text_list("paths"), p.flag("content")
+        files = {}
+        for path in paths:
+            content = _read(self.map_path(path))
+            info = _info(content)
+            if with_content:
+                info["content_b64"] = (base64.b64encode(content.data).decode("ascii")
+                                       if content is not None else None)
+            files[path] = info
+        return {"files": files}
 
     def _op_write_file(self, p: _Params, payload: bytes | None) -> dict[str, Any]:
         path, digest = p.text("path"), p.digest("sha256")

@@ -1,9 +1,10 @@
 # gwctl-operation: stat
 #
-# Size, digest and mtime of several files in one round trip.
-# params:  paths (list of absolute Windows paths)
-# result:  {files: {<path as given>: {exists, size, sha256, mtime}}}; size, sha256 and
-#          mtime are null for a file that does not exist
+# Size, digest and mtime (and with content=true the bytes) of several files in one
+# round trip: a diff reads a gateway's three files with one operation.
+# params:  paths (list of absolute Windows paths), content (optional boolean)
+# result:  {files: {<path as given>: {exists, size, sha256, mtime[, content_b64]}}}; size,
+#          sha256, mtime and content_b64 are null for a file that does not exist
 # errors:  bad_params, io_error
 param($Params, [byte[]]$Payload)
 
@@ -28,20 +29,29 @@ function Format-Utc([datetime]$Time) {
     $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", $inv)
 }
 
-function Get-Info([string]$Path) {
+function Get-Info([string]$Path, [bool]$WithContent) {
     if (-not [IO.File]::Exists($Path)) {
-        return [ordered]@{ exists = $false; size = $null; sha256 = $null; mtime = $null }
+        $info = [ordered]@{ exists = $false; size = $null; sha256 = $null; mtime = $null }
+        if ($WithContent) { $info.content_b64 = $null }
+        return $info
     }
     $bytes = [IO.File]::ReadAllBytes($Path)
-    [ordered]@{
+    $info = [ordered]@{
         exists = $true
         size   = $bytes.Length
         sha256 = (Get-Sha256 $bytes)
         mtime  = (Format-Utc ([IO.File]::GetLastWriteTimeUtc($Path)))
     }
+    if ($WithContent) { $info.content_b64 = [Convert]::ToBase64String($bytes) }
+    $info
 }
 
-Assert-Params @('paths')
+Assert-Params @('paths', 'content')
+$withContent = $false
+if ($null -ne $Params.content) {
+    if ($Params.content -isnot [bool]) { Fail 'bad_params' "parameter 'content' must be true or false" }
+    $withContent = $Params.content
+}
 $paths = @($Params.paths)
 if ($null -eq $Params.paths -or $Params.paths -is [string]) {
     Fail 'bad_params' "parameter 'paths' must be a list of absolute Windows paths"
@@ -54,5 +64,5 @@ foreach ($path in $paths) {
 # keys are compared case-sensitively, as JSON objects are: [ordered]@{} would merge
 # paths that differ only in case
 $files = New-Object System.Collections.Specialized.OrderedDictionary
-foreach ($path in $paths) { $files[$path] = Get-Info $path }
+foreach ($path in $paths) { $files[$path] = Get-Info $path $withContent }
 [ordered]@{ files = $files }
