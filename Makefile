@@ -26,8 +26,14 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m gwctl.demo
 
+# each benchmark prints its figures and PASS/FAIL against its issue's target
 bench: $(STAMP)
 	$(BIN)/python bench/render_fleet.py
+	$(BIN)/python bench/lint_fleet.py
+	$(BIN)/python bench/sim_throughput.py
+	$(BIN)/python bench/fleet_diff.py
+	$(BIN)/python bench/apply_rolling.py
+	$(BIN)/python bench/discover.py
 
 # the published schema is a copy of the packaged one; a test keeps them identical
 schema: $(STAMP)

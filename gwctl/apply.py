@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gwctl import redact
 from gwctl.errors import GwctlError, OperationError, TransportError
-from gwctl.facts import read_live_file
 from gwctl.health import HealthSettings, check
 from gwctl.hosts import Target, TransportFactory
 from gwctl.model import APP_POOL
@@ -147,9 +146,10 @@ def _lock(transport: Transport, token: str, options: ApplyOptions,
 def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport: Transport,
          options: ApplyOptions, result: GatewayResult) -> None:
     gw = target.gateway
+    now = transport.run("stat", {"paths": [c.path for c in changes]}).get("files") or {}
     for change in changes:
-        live = read_live_file(transport, change.path, change.name)
-        if (live.sha256 or None) != (change.old_sha256 or None):
+        live = now.get(change.path) or {}
+        if (live.get("sha256") or None) != (change.old_sha256 or None):
             raise OperationError(f"{change.name} changed on the host since the plan was made; "
                                  "run diff again", code="conflict")
     result.steps.append("verified")

@@ -50,7 +50,7 @@ def validate_source(source: FleetSource) -> list[Problem]:
         _fast_validator()(source.data)
         return []
     except fastjsonschema.JsonSchemaException as exc:
-        fallback = Problem(RULE, Level.ERROR, str(exc.message)).at(source.locate(""))
+        fallback = Problem(RULE, Level.ERROR, str(exc)).at(source.locate(""))
     problems = []
     for err in _validator().iter_errors(source.data):
         ptr = "".join("/" + escape_pointer_token(p) for p in err.absolute_path)

@@ -118,14 +118,12 @@ class _Builder:
             self._open(event.anchor)
             items: list[Any] = []
             size = 1
-            i = 0
-            for item_event in events:
+            for i, item_event in enumerate(events):
                 if isinstance(item_event, yaml.SequenceEndEvent):
                     break
                 item, n = self._value(events, item_event, f"{ptr}/{i}")
                 items.append(item)
                 size += n
-                i += 1
             value = items
         elif isinstance(event, yaml.MappingStartEvent):
             self._check_tag(event.tag, "tag:yaml.org,2002:map", mark)

@@ -137,9 +137,9 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
                      workers=ns.workers)
     for d in gate.prefetch(list(targets)):
         if d.refused:
-            verdict = "OVERRIDDEN" if d.overridden else "will be skipped"
-            print(f"! {d.gateway}: version gate {verdict}: {d.summary()}", file=human,
-                  flush=True)
+            verdict = ("refused by the version gate, OVERRIDDEN" if d.overridden
+                       else "refused by the version gate, will be skipped")
+            print(f"! {d.gateway}: {verdict}: {d.summary()}", file=human, flush=True)
     return gate
 
 

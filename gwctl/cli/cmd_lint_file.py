@@ -21,6 +21,11 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="gateway release, e.g. '2025 R2' (default: 2025 R2)")
     p.add_argument("--nlog-version", type=int, choices=(5, 6), default=5,
                    help="NLog major version of the gateway (default: 5)")
+    p.add_argument("--kind", choices=("appsettings", "nlog"),
+                   help="read every FILE as this kind (default: by file name: "
+                        "appsettings*.json, *.config/*.xml)")
+    p.add_argument("--only", action="append", metavar="RULE",
+                   help="run only this rule (repeatable)")
     add_output_option(p)
 
 
@@ -28,5 +33,6 @@ def execute(ns: argparse.Namespace) -> int:
     from gwctl.checks import lint_files
 
     problems = lint_files(list(ns.files), base=ns.base, environment=ns.environment,
-                          version=ns.gw_version, nlog_version=ns.nlog_version)
+                          version=ns.gw_version, nlog_version=ns.nlog_version, kind=ns.kind,
+                          only=set(ns.only) if ns.only else None)
     return report(problems, ns.output, ok_message=f"{len(ns.files)} file(s): ok")

@@ -19,8 +19,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("cmd_render", "render each gateway's files into a directory"),
     "effective": ("cmd_effective", "show the configuration a gateway will actually run with"),
     "lint-file": ("cmd_lint_file", "lint live appsettings*.json / nlog.config files"),
+    "diff": ("cmd_diff", "compare the fleet with the live gateway hosts (drift)"),
+    "apply": ("cmd_apply", "apply the fleet to the gateway hosts safely, in rolling order"),
+    "versions": ("cmd_versions", "show declared vs installed versions per site, with findings"),
+    "check-versions": ("cmd_check_versions", "CI gate: exit 1 on any version rule violation"),
+    "upgrade-plan": ("cmd_upgrade_plan", "plan the upgrade of each site to a target release"),
+    "import": ("cmd_import", "print fleet YAML for an existing, hand-edited gateway"),
+    "rollback": ("cmd_rollback", "restore a gateway's files from the last apply's backups"),
     "schema": ("cmd_schema", "print the fleet file's JSON Schema"),
     "rules": ("cmd_rules", "list the semantic rules, or show one rule's documentation"),
+    "sim": ("cmd_sim", "run an emulated XProtect site on loopback (not Windows, not IIS)"),
 }
 
 EPILOG = """exit codes: 0 ok, 1 problems found or operation failed, 2 drift (diff

@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 import orjson
 
-from gwctl.errors import GwctlError, SecretError
+from gwctl.errors import GwctlError
 from gwctl.secrets import Secret, SecretResolver
 
 SecretMode = Literal["resolve", "mask"]
+#: Secret is a dataclass: without PASSTHROUGH orjson would serialise its fields
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def dumps(data: Any, *, secrets: SecretMode = "mask",
@@ -34,11 +36,9 @@ def dumps(data: Any, *, secrets: SecretMode = "mask",
     # of magnitude faster (the json module has no C path for indented output); integers
     # beyond 64 bits are the one thing it refuses, and the json module takes those
     try:
-        text = orjson.dumps(data, default=default, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS).decode()
+        text = orjson.dumps(data, default=default, option=_OPTIONS).decode()
     except orjson.JSONEncodeError as exc:
-        if isinstance(exc.__cause__, ValueError | SecretError):
-            raise exc.__cause__ from None
-        if isinstance(exc.__cause__, GwctlError):
+        if isinstance(exc.__cause__, ValueError | GwctlError):
             raise exc.__cause__ from None
         text = json.dumps(data, indent=2, ensure_ascii=False, default=default)
     text += "\n"

@@ -120,8 +120,12 @@ def _user_template(path: str) -> jinja2.Template:
                           rule="nlog-render") from None
 
 
-def render_nlog(gw: Gateway) -> str:
-    """The nlog.config text (LF line endings; the writer converts)."""
+def render_nlog(gw: Gateway, *, check: bool = True) -> str:
+    """The nlog.config text (LF line endings; the writer converts).
+
+    ``check=False`` skips the check that rules name declared targets (the rules engine
+    renders unchecked so that its finding can point at the offending rule); the result
+    must still be well-formed XML."""
     template_name = (gw.settings.get("nlog") or {}).get("template")
     if template_name:
         path = str((gw.source.base_dir / template_name).resolve())
@@ -134,18 +138,25 @@ def render_nlog(gw: Gateway) -> str:
     except jinja2.TemplateError as exc:
         raise RenderError(f"rendering for {gw.id}: {exc}", file=path,
                           rule="nlog-render") from None
-    check_rendered_nlog(text, source=path, gateway=gw.id)
+    if check:
+        check_rendered_nlog(text, source=path, gateway=gw.id)
+    else:
+        _parse_rendered(text, source=path, gateway=gw.id)
     return text
 
 
-def check_rendered_nlog(text: str, *, source: str, gateway: str) -> None:
-    """Parse back; every rule must write to a declared target."""
+def _parse_rendered(text: str, *, source: str, gateway: str) -> ET.Element:
     try:
-        root = ET.fromstring(text.encode("utf-8"))
+        return ET.fromstring(text.encode("utf-8"))
     except ET.ParseError as exc:
         line, col = exc.position
         raise RenderError(f"rendered nlog.config for {gateway} is not well-formed XML: {exc}",
                           file=source, line=line, column=col + 1, rule="nlog-render") from None
+
+
+def check_rendered_nlog(text: str, *, source: str, gateway: str) -> None:
+    """Parse back; every rule must write to a declared target."""
+    root = _parse_rendered(text, source=source, gateway=gateway)
     targets = {t.get("name", "").lower() for t in root.iter(f"{NLOG_NS}target")}
     targets |= {t.get("name", "").lower() for t in root.iter("target")}
     for logger in [*root.iter(f"{NLOG_NS}logger"), *root.iter("logger")]:

@@ -1,0 +1,214 @@
+"""Show, per site, the versions the fleet declares next to the versions installed, and
+the version rules' findings (``gwctl rules`` lists them: version-*).
+
+Discovery only reads. Each gateway host answers the ``read_versions`` operation over its
+transport: the API Gateway's DisplayVersion in the installed-products registry, and the
+management server's ``ServerConfig.xml`` ``/server/version`` when that file is on the host
+(which also proves the gateway co-located). The management server's version also comes
+from ``GET {gateway}/.well-known/uris`` (``ProductVersion``, no credentials). Hosts are
+contacted concurrently (--workers) with bounded timeouts; an unreachable host is reported
+and never stops the others.
+
+Exit 0 when the report was made, even with findings (``gwctl check-versions`` is the
+gate); 1 when the fleet or the inventory cannot be read."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gwctl.cli.common import add_fleet_option
+from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from gwctl.discovery import Discovery, HttpSettings
+    from gwctl.model import Fleet
+    from gwctl.problems import Problem
+    from gwctl.versioncheck import GatewayState, SiteState
+
+
+def add_discovery_options(p: argparse.ArgumentParser, *, inventory_required: bool) -> None:
+    """Options shared by versions, check-versions and upgrade-plan."""
+    p.add_argument("-i", "--inventory", required=inventory_required, metavar="PATH",
+                   help="Ansible inventory (host names are gateway names); "
+                        + ("discovery reads the installed versions through it"
+                           if inventory_required else
+                           "with it, installed versions are discovered; without it, the "
+                           "declared versions are used"))
+    p.add_argument("--vault-password-file", metavar="FILE",
+                   help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
+    p.add_argument("--site", action="append", metavar="NAME",
+                   help="only this site (repeatable)")
+    p.add_argument("--workers", type=int, default=32, metavar="N",
+                   help="hosts contacted at the same time (default 32)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="HTTP timeout for /.well-known/uris (default 5; WinRM timeouts come "
+                        "from the inventory)")
+    p.add_argument("--insecure-tls", action="store_true",
+                   help="do not verify the gateways' TLS certificates when reading "
+                        "/.well-known/uris")
+
+
+def load_fleet(path: str) -> tuple[Fleet | None, list[Problem]]:
+    """Schema-check and build the fleet (version commands need no other rule)."""
+    from gwctl import api
+    from gwctl.problems import has_errors
+
+    result = api.load(path)
+    if result.fleet is None or has_errors(result.problems):
+        return None, result.problems
+    return result.fleet, result.problems
+
+
+def http_settings(ns: argparse.Namespace) -> HttpSettings:
+    from gwctl.discovery import HttpSettings
+
+    if ns.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    return HttpSettings(connect_timeout_s=min(3.0, ns.timeout), timeout_s=ns.timeout,
+                        verify_tls=not ns.insecure_tls)
+
+
+def run_discovery(ns: argparse.Namespace, fleet: Fleet) -> Discovery:
+    from gwctl import redact
+    from gwctl.discovery import discover
+    from gwctl.inventory import load_inventory
+
+    if ns.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    for name in ns.site or ():
+        fleet.site(name)
+    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+    for h in hosts:
+        pw = h.vars.get("ansible_password")
+        if isinstance(pw, str):
+            redact.register(pw)
+    return discover(fleet, hosts, sites=ns.site, workers=ns.workers, http=http_settings(ns))
+
+
+def version_problems(fleet: Fleet, discovery: Discovery | None,
+                     sites: Iterable[str] | None) -> list[Problem]:
+    """The version rules' problems, with the fleet's ``rules:`` settings and inline
+    suppressions applied."""
+    from gwctl.versioncheck import VersionScope, version_rule_problems
+
+    return version_rule_problems(VersionScope(fleet, discovery, sites))
+
+
+def _gw_row(g: GatewayState) -> tuple[str, ...]:
+    declared = g.declared.name + ("" if g.explicit else " (site)")
+    f = g.found
+    if f is None:
+        installed = "-"
+    elif f.installed is False:
+        installed = "not installed"
+    elif g.discovered is not None:
+        installed = g.discovered.name + (f" ({g.discovered.full})"
+                                         if g.discovered.build is not None else "")
+    else:
+        installed = "unknown"
+    mark = ""
+    if g.discovered is not None and not g.discovered.same_release(g.declared):
+        mark = "≠ declared"
+    return (g.gateway.name, g.gateway.host, "yes" if g.colocated else "no", declared,
+            installed, mark)
+
+
+def print_text(states: Sequence[SiteState], problems: Sequence[Problem],
+               discovery: Discovery | None) -> None:
+    from gwctl.reporters import report_text
+
+    out = sys.stdout
+    for s in states:
+        ms = s.ms
+        reading = s.ms_reading
+        found = (f"installed {_full(reading.version)} from {reading.describe()}"
+                 if reading is not None and reading.version is not None
+                 else "installed version unknown" if s.found is not None else "")
+        out.write(f"site {s.name}: management server {ms.host} declared {ms.version}"
+                  + (f", {found}" if found else "") + "\n")
+        head = ("GATEWAY", "HOST", "CO-LOCATED", "DECLARED", "INSTALLED", "")
+        rows = [head, *(_gw_row(g) for g in s.gateways)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        for r in rows:
+            out.write("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
+                      .rstrip() + "\n")
+        for g in s.gateways:
+            if g.found is not None and g.found.error:
+                out.write(f"  ! {g.gateway.name}: {g.found.error}\n")
+        if not s.gateways:
+            out.write("  (no gateways)\n")
+    if discovery is not None:
+        gws = sum(len(sd.gateways) for sd in discovery.sites.values())
+        out.write(f"discovered {gws} gateway host(s) in {discovery.elapsed_s:.2f} s\n")
+    out.write("\n")
+    report_text(sorted(problems, key=lambda p: p.sort_key()), out,
+                ok_message="no version problems")
+
+
+def _full(v: Any) -> str:
+    return f"{v.name} ({v.full})" if v.build is not None else str(v.name)
+
+
+def states_json(states: Sequence[SiteState]) -> list[dict[str, Any]]:
+    out = []
+    for s in states:
+        reading = s.ms_reading
+        out.append({
+            "site": s.name,
+            "management_server": {
+                "host": s.ms.host, "declared": s.ms.version.name,
+                "discovered": reading.version.name if reading and reading.version else None,
+                "product_version": reading.raw if reading else None,
+                "source": reading.source if reading else None,
+                "readings": [r.to_json() for r in s.found.readings] if s.found else [],
+                "effective": s.ms_version.name,
+            },
+            "gateways": [{
+                "gateway": g.gateway.name, "id": g.id, "host": g.gateway.host,
+                "inventory_host": g.found.host if g.found else None,
+                "colocated": g.colocated, "colocated_reason": g.colocation.why,
+                "declared": g.declared.name, "declared_explicitly": g.explicit,
+                "discovered": g.discovered.name if g.discovered else None,
+                "product_version": (g.found.reading.raw
+                                    if g.found and g.found.reading else None),
+                "installed": g.installed,
+                "effective": g.version.name,
+                "error": g.found.error if g.found else None,
+                "warnings": list(g.found.warnings) if g.found else [],
+            } for g in s.gateways],
+        })
+    return out
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    add_fleet_option(p)
+    add_discovery_options(p, inventory_required=True)
+    p.add_argument("--output", choices=("text", "json"), default="text",
+                   help="report format (json is stable)")
+
+
+def execute(ns: argparse.Namespace) -> int:
+    from gwctl.cli.common import report
+    from gwctl.reporters import json_document
+    from gwctl.versioncheck import site_states
+
+    fleet, load_problems = load_fleet(ns.fleet)
+    if fleet is None:
+        report(load_problems, "json" if ns.output == "json" else "text", ok_message="")
+        return EXIT_FAILED
+    discovery = run_discovery(ns, fleet)
+    problems = version_problems(fleet, discovery, ns.site)
+    states = site_states(fleet, discovery, ns.site)
+    if ns.output == "json":
+        ordered = sorted(problems, key=lambda p: p.sort_key())
+        doc = json_document(ordered, sites=states_json(states),
+                            discovery={"elapsed_ms": round(discovery.elapsed_s * 1000, 1),
+                                       "workers": discovery.workers})
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        print_text(states, problems, discovery)
+    return EXIT_OK

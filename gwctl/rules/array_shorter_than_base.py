@@ -1,0 +1,69 @@
+"""An override array is shorter than the base's: the base's later elements stay active.
+
+Arrays are merged *by index*: ``appsettings.Production.json`` overrides element 0, 1, ...
+of the same array in ``appsettings.json`` and cannot remove the elements after its own
+last one. Overriding a stock route's three ``Transforms`` with one transform therefore
+keeps the base's second and third transform. The message names the elements that stay
+and shows the array the gateway ends up with. To really replace a stock route, give
+every element (or route the path through a new route id with a lower ``Order``).
+
+PASS (as many elements as the base)::
+
+    "idp": { "Transforms": [ { "PathPattern": "/IDP/{**remainder}" },
+                             { "X-Forwarded": "Set", "Prefix": "Off" },
+                             { "RequestHeader": "X-Forwarded-Prefix", "Set": "/api/idp" } ] }
+
+FAIL (the base's 2nd and 3rd transform of route ``idp`` stay)::
+
+    "idp": { "Transforms": [ { "PathPattern": "/IDP/v2/{**remainder}" } ] }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from gwctl.problems import Level, Problem
+from gwctl.rules import _cfg, _yarp
+from gwctl.rules._cfg import Key
+from gwctl.rules._shared import dotted, list_paths, show
+from gwctl.rules.base import Options
+from gwctl.rules.target import Target
+
+ID: Final = "array-shorter-than-base"
+LEVEL: Final = Level.WARNING
+OPTIONS: Final[dict[str, Any]] = {}
+
+
+def _base_lists(target: Target) -> list[tuple[Key, list[Any]]]:
+    """Non-empty base arrays; those of stock routes only where the override touches them."""
+    out: list[tuple[Key, list[Any]]] = []
+    for name, section in _cfg.items(target.base):
+        if name.lower() != "reverseproxy":
+            out.extend(list_paths(section, (name,)))
+    touched = _yarp.override_route_ids(target) & target.stock_route_ids
+    if touched:
+        routes = _cfg.walk(target.base, _yarp.ROUTES)
+        for rid, route in _cfg.items(routes):
+            if rid.lower() in touched:
+                out.extend(list_paths(route, (*_yarp.ROUTES, rid)))
+    return out
+
+
+def check(target: Target, options: Options) -> Iterator[Problem]:
+    if target.override is None:
+        return
+    for key, base_list in _base_lists(target):
+        over = _cfg.walk(target.override, key)
+        if not _cfg.is_section(over) or not over:
+            continue
+        n = len(_cfg.children(over))
+        if n >= len(base_list):
+            continue
+        kept = ", ".join(f"[{i}] {show(base_list[i], 80)}" for i in range(n, len(base_list)))
+        effective = _cfg.walk(target.view, key)
+        message = (f"{dotted(key)} has {n} element(s) here but {len(base_list)} in the base "
+                   f"appsettings.json; arrays merge by index, so the base's {kept} stay "
+                   f"active: the gateway sees {show(effective, 240)}")
+        yield from target.report(ID, LEVEL, message, key,
+                                 extra={"kept": [show(v) for v in base_list[n:]]})

@@ -1,0 +1,83 @@
+"""An Access-Control-Allow-Origin entry is not an origin a browser will ever send.
+
+Browsers send ``Origin: scheme://host[:port]`` -- lowercase, without a path, without a
+trailing slash and without the scheme's default port. An entry written any other way
+never matches, so CORS silently fails for that site: ``yourdomain1.com`` (the manual's
+own example: no scheme), ``https://portal.example.com/`` (trailing slash),
+``https://portal.example.com/app`` (path), ``https://portal.example.com:443`` (default
+port), ``https://*.example.com`` (wildcards are not patterns). Empty entries (``a,,b``)
+are reported too. ``*`` and ``null`` are left to ``cors-wildcard-origin``.
+
+PASS::
+
+    cors:
+      allow_origins: [https://portal.example.com, http://localhost:8080]
+
+FAIL::
+
+    cors:
+      allow_origins: [yourdomain1.com, https://portal.example.com/]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Final
+
+from gwctl.problems import Level, Problem
+from gwctl.rules import _cors
+from gwctl.rules.base import Options
+from gwctl.rules.target import Target
+
+ID: Final = "cors-origin-format"
+LEVEL: Final = Level.ERROR
+OPTIONS: Final[dict[str, Any]] = {}
+
+_ORIGIN = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#\s\[\]]+)"
+    r"(?::(?P<port>[^/?#]*))?(?P<rest>.*)$")
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                   r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def problem_with(origin: str) -> str | None:
+    """Why `origin` is not ``scheme://host[:port]`` as browsers send it (None: it is)."""
+    if not origin:
+        return "empty entry (two commas in a row, or a trailing comma)"
+    m = _ORIGIN.match(origin)
+    if m is None:
+        if "://" not in origin:
+            return f"no scheme: browsers send e.g. 'https://{origin.split('/')[0]}'"
+        return "not scheme://host[:port]"
+    scheme, host, port, rest = m.group("scheme", "host", "port", "rest")
+    if rest == "/":
+        return "trailing slash: browsers send the origin without one"
+    if rest:
+        return f"an origin has no path, query or fragment ({rest!r})"
+    if "*" in host:
+        return "wildcards are not patterns here: list each origin"
+    if not host.startswith("[") and not _HOST.match(host):
+        return f"{host!r} is not a host name"
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            return f"port {port!r} is not 1..65535"
+        if _DEFAULT_PORTS.get(scheme.lower()) == port.lstrip("0"):
+            return f"browsers omit the default port {port} of {scheme}"
+    if origin != origin.lower() and (scheme != scheme.lower() or host != host.lower()):
+        return "browsers send scheme and host in lowercase"
+    return None
+
+
+def check(target: Target, options: Options) -> Iterator[Problem]:
+    if target.view is None:
+        return
+    for i, item in _cors.items(target, _cors.ORIGIN):
+        if item.lower() in _cors.WILDCARDS:
+            continue
+        why = problem_with(item)
+        if why is not None:
+            message = (f"origin {item!r} never matches a browser's Origin header ({why}); "
+                       "CORS fails for that site")
+            yield from target.report(ID, LEVEL, message, _cors.ORIGIN, item=i)

@@ -1,0 +1,45 @@
+"""A ``Logging:LogLevel`` value that is not a log level: the gateway does not start.
+
+Microsoft.Extensions.Logging accepts Trace, Debug, Information, Warning, Error, Critical
+and None (ignoring case) and throws at startup on anything else -- including NLog's
+spellings ``Info`` and ``Warn``, which belong in nlog.config. Provider sections
+(``Logging:Console:LogLevel``) are checked too.
+
+PASS::
+
+    logging:
+      levels: {Default: Information, Microsoft: Warning, Yarp: Information}
+
+FAIL::
+
+    logging:
+      levels: {Default: Info, Yarp: Verbose}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from gwctl.problems import Level, Problem
+from gwctl.rules import _logging
+from gwctl.rules.base import Options
+from gwctl.rules.target import Target
+
+ID: Final = "log-level-value"
+LEVEL: Final = Level.ERROR
+OPTIONS: Final[dict[str, Any]] = {}
+_NLOG_SPELLING = {"info": "Information", "warn": "Warning", "fatal": "Critical", "off": "None"}
+
+
+def check(target: Target, options: Options) -> Iterator[Problem]:
+    if target.override is None:
+        return
+    for key, value in _logging.level_keys(target.override):
+        if value is None or _logging.is_level(value):
+            continue
+        hint = _NLOG_SPELLING.get(value.strip().lower())
+        suggestion = f" (did you mean {hint}? {value!r} is NLog's spelling)" if hint else ""
+        message = (f"{key[-1]}: {value!r} is not a log level{suggestion}; use "
+                   f"{'|'.join(_logging.LEVELS)} (the gateway refuses to start)")
+        yield from target.report(ID, LEVEL, message, key)

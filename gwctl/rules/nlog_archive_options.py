@@ -1,0 +1,107 @@
+"""File-target archive options that the gateway's NLog version rejects or ignores.
+
+NLog 6 rewrote archiving: ``archiveNumbering`` and ``archiveDateFormat`` are obsolete
+(warning), ``archiveNumbering="Rolling"`` is not supported any more (error), and
+``archiveSuffixFormat`` is the new way to name archives -- which NLog 5 does not know
+(error). The manual's default nlog.config (``archiveNumbering="Rolling"``) is right for
+NLog 5 and wrong for NLog 6. Which NLog a gateway release ships is not documented: gwctl
+assumes 5 unless told (``nlog.version`` in the fleet, ``--nlog-version`` for
+``lint-file``). Values are checked too: ``archiveEvery`` (Day, Hour, Month, ...),
+``archiveNumbering`` (Sequence, Rolling, Date, DateAndSequence) and the sizes and counts.
+
+PASS (NLog 5)::
+
+    <target name="logfile" xsi:type="File" fileName="C:\\Logs\\gw.log"
+            archiveNumbering="Rolling" archiveEvery="Day" maxArchiveFiles="20" />
+
+FAIL (NLog 6)::
+
+    <target name="logfile" xsi:type="File" fileName="C:\\Logs\\gw.log"
+            archiveNumbering="Rolling" archiveEvery="Day" maxArchiveFiles="20" />
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from gwctl.problems import Level, Problem
+from gwctl.rules import _nlog
+from gwctl.rules._nlog import XElem
+from gwctl.rules.base import Options
+from gwctl.rules.target import FleetTarget, Target
+
+ID: Final = "nlog-archive-options"
+LEVEL: Final = Level.ERROR
+OPTIONS: Final[dict[str, Any]] = {}
+
+NUMBERING = ("Sequence", "Rolling", "Date", "DateAndSequence")
+EVERY = ("None", "Year", "Month", "Day", "Hour", "Minute", "Sunday", "Monday", "Tuesday",
+         "Wednesday", "Thursday", "Friday", "Saturday")
+_INTEGERS = ("archiveAboveSize", "maxArchiveFiles", "maxArchiveDays")
+
+
+def _findings(el: XElem, version: int) -> Iterator[tuple[Level, str, str]]:
+    numbering = el.attr("archiveNumbering")
+    if version >= 6:
+        if numbering is not None:
+            if numbering.strip().lower() == "rolling":
+                yield (Level.ERROR, "archiveNumbering",
+                       "archiveNumbering=\"Rolling\" is not supported by NLog 6 (archives are "
+                       "named with archiveSuffixFormat)")
+            else:
+                yield (Level.WARNING, "archiveNumbering",
+                       "archiveNumbering is obsolete in NLog 6: use archiveSuffixFormat")
+        if el.attr("archiveDateFormat") is not None:
+            yield (Level.WARNING, "archiveDateFormat",
+                   "archiveDateFormat is obsolete in NLog 6: use archiveSuffixFormat")
+    else:
+        if el.attr("archiveSuffixFormat") is not None:
+            yield (Level.ERROR, "archiveSuffixFormat",
+                   "archiveSuffixFormat is an NLog 6 option: NLog 5 rejects the target "
+                   "(use archiveNumbering, or set the NLog version to 6)")
+        if numbering is not None and "${" not in numbering and numbering.strip().lower() not in {
+                n.lower() for n in NUMBERING}:
+            yield (Level.ERROR, "archiveNumbering",
+                   f"archiveNumbering={numbering!r} is not one of {', '.join(NUMBERING)}")
+    every = el.attr("archiveEvery")
+    if every is not None and "${" not in every and every.strip().lower() not in {
+            e.lower() for e in EVERY}:
+        yield (Level.ERROR, "archiveEvery",
+               f"archiveEvery={every!r} is not one of {', '.join(EVERY)}")
+    for attr in _INTEGERS:
+        value = el.attr(attr)
+        if value is not None and "${" not in value and not value.strip().isdigit():
+            yield (Level.ERROR, attr, f"{attr}={value!r} is not a whole number")
+
+
+def _settings(target: FleetTarget) -> Iterator[Problem]:
+    """Archive settings that gwctl's template drops for the declared NLog version."""
+    nlog = target.gateway.settings.get("nlog") or {}
+    archive = nlog.get("archive") or {}
+    if nlog.get("template"):
+        return
+    if target.nlog_version >= 6 and "numbering" in archive:
+        level = (Level.ERROR if str(archive["numbering"]).lower() == "rolling"
+                 else Level.WARNING)
+        message = ("nlog.archive.numbering is not rendered for NLog 6 (archiveNumbering is "
+                   "obsolete there; Rolling is unsupported): use archive.suffix_format")
+        yield from target.report_setting(ID, level, message, "/nlog/archive/numbering")
+    if target.nlog_version < 6 and "suffix_format" in archive:
+        message = ("nlog.archive.suffix_format is an NLog 6 option and is not rendered for "
+                   "NLog 5: set nlog.version: 6 or use archive.numbering")
+        yield from target.report_setting(ID, LEVEL, message, "/nlog/archive/suffix_format")
+
+
+def check(target: Target, options: Options) -> Iterator[Problem]:
+    if isinstance(target, FleetTarget):
+        yield from _settings(target)
+    nlog = target.nlog.nlog if target.nlog is not None else None
+    if nlog is None:
+        return
+    for el in _nlog.targets(nlog):
+        if _nlog.target_type(el).lower() != "file":
+            continue
+        for level, attr, message in _findings(el, target.nlog_version):
+            yield from target.report_xml(ID, level, f"target {el.attr('name')!r}: {message}",
+                                         el, attr)

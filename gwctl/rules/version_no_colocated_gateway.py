@@ -1,0 +1,47 @@
+"""A site on 2024 R2 or later has no API Gateway on the management server host.
+
+"Install an API Gateway on the same host as the management server. This is the default
+in both Single computer and Custom installations and is mandatory in Milestone XProtect
+VMS 2024 R2 and later." Sites with only remote gateways were valid up to 2024 R1.
+
+A gateway counts as co-located when discovery found the management server's
+ServerConfig.xml on its host, when its host equals the management server's (ignoring
+case and a trailing dot — even if the fleet says ``colocated: false``), when the fleet
+says ``colocated: true``, or when one host is the short name of the other
+(``hq-ms`` / ``hq-ms.example.com``). See ``version-colocation`` for contradictions.
+
+Source: vendor manual 2025 R2, Installation › Installing the API Gateway; Upgrade ›
+Upgrading the API Gateway and › Upgrade a Custom installation; PRODUCT.md › Versions.
+
+PASS::
+
+    management_server: {host: hq-ms.example.com, version: "2024 R2"}
+    gateways:
+      hq-gw1: {host: HQ-MS.example.com}     # same host, any case
+      hq-gw2: {host: hq-gw2.example.com}
+
+FAIL (only remote gateways on 2024 R2)::
+
+    management_server: {host: hq-ms.example.com, version: "2024 R2"}
+    gateways:
+      hq-gw2: {host: hq-gw2.example.com}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from gwctl import versioncheck
+from gwctl.problems import Level, Problem
+from gwctl.rules.base import FLEET_ONLY, Options
+from gwctl.rules.target import FleetScope
+
+ID: Final = versioncheck.NO_COLOCATED_GATEWAY
+LEVEL: Final = Level.ERROR
+OPTIONS: Final[dict[str, Any]] = {}
+MODES: Final = FLEET_ONLY
+
+
+def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
+    yield from versioncheck.scope_problems(ID, scope)

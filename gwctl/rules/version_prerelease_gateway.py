@@ -1,0 +1,39 @@
+"""A gateway is the 2021 R2 pre-release of the API Gateway.
+
+"To upgrade from the 2021 R2 pre-release of the API Gateway to later releases, you'll
+have to uninstall the 2021 R2 pre-release before upgrading." The pre-release reports the
+same product version as the VMS release (21.2), so any gateway on 2021 R2 is it.
+
+Source: vendor manual 2025 R2, Limitations; feature table row ``gateway-prerelease``.
+
+PASS::
+
+    management_server: {host: ms, version: "2022 R1"}
+    gateways:
+      gw1: {host: ms}
+
+FAIL::
+
+    management_server: {host: ms, version: "2022 R1"}
+    gateways:
+      gw1: {host: ms, version: "2021 R2"}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from gwctl import versioncheck
+from gwctl.problems import Level, Problem
+from gwctl.rules.base import FLEET_ONLY, Options
+from gwctl.rules.target import FleetScope
+
+ID: Final = versioncheck.PRERELEASE_GATEWAY
+LEVEL: Final = Level.ERROR
+OPTIONS: Final[dict[str, Any]] = {}
+MODES: Final = FLEET_ONLY
+
+
+def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
+    yield from versioncheck.scope_problems(ID, scope)

@@ -1,0 +1,288 @@
+"""Logging of an emulated gateway, driven by its ``nlog.config`` as NLog would be.
+
+- The log directory is the config's ``logDirectory`` variable (``${var:...}``,
+  ``${basedir}`` and ``${specialfolder:folder=CommonApplicationData}`` are resolved), else
+  the directory of its first File target; Windows paths map under the host's root. There
+  the emulation writes ``gateway.log`` (the File target's ``fileName``: start, recycle and
+  reload messages, in the default layout) and ``gateway-access.log`` (one W3C-style line
+  per request: what the gateway saw and how it answered). Without a File target nothing is
+  written.
+- ``autoReload``: the file is checked on every request (a ``stat``); a changed file is
+  read again. One that cannot be loaded (not well-formed XML, no ``<nlog>`` root, gone)
+  keeps the previous logging configuration and writes a warning to NLog's internal log
+  (``internalLogFile``, relative to the install directory; ``internal-nlog.txt`` when the
+  old config names none), as NLog does.
+- An app start (sim start, recycle) reads the file afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gwctl.errors import OperationError
+from gwctl.model import DEFAULT_INSTALL_DIR
+from gwctl.ops.pyimpl import DirectoryHost
+
+ACCESS_LOG = "gateway-access.log"
+NLOG_FILE = "nlog.config"
+LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "off")
+ACCESS_FIELDS = ("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+                 "cs(User-Agent) cs(Origin) sc-status time-taken x-route x-destination x-note")
+_RENDERER = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
+
+
+class NlogError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class NlogSettings:
+    log_dir: Path | None
+    gateway_log: Path | None
+    internal_log: Path | None
+    min_level: int  # index into LEVELS for the gateway.log target
+
+    def enabled(self, level: str) -> bool:
+        return self.gateway_log is not None and LEVELS.index(level) >= self.min_level
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _attr(el: ET.Element, name: str) -> str | None:
+    low = name.lower()
+    for key, value in el.attrib.items():
+        if _local(key) == low:
+            return value
+    return None
+
+
+def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSettings:
+    """What the emulation needs from an ``nlog.config``; NlogError when NLog could not load it."""
+    try:
+        root = ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError as exc:
+        raise NlogError(f"not well-formed XML: {exc}") from None
+    if _local(root.tag) != "nlog":
+        raise NlogError(f"the root element is <{_local(root.tag)}>, not <nlog>")
+    variables: dict[str, str] = {}
+    for el in root.iter():
+        if _local(el.tag) == "variable":
+            name = _attr(el, "name")
+            if name:
+                variables[name.lower()] = _attr(el, "value") or ""
+
+    def resolve(value: str, depth: int = 0) -> str:
+        def sub(m: re.Match[str]) -> str:
+            name, opts = m.group(1).strip().lower(), (m.group(2) or "")
+            if name == "var" and depth < 10:
+                return resolve(variables.get(opts.split(":")[0].strip().lower(), ""), depth + 1)
+            if name in variables and depth < 10:
+                return resolve(variables[name], depth + 1)
+            if name == "basedir":
+                return install_windows
+            if name == "specialfolder" and "commonapplicationdata" in opts.lower():
+                return "C:\\ProgramData"
+            return m.group(0)
+        return _RENDERER.sub(sub, value.replace("\\:", ":"))
+
+    def to_local(value: str | None) -> Path | None:
+        if not value:
+            return None
+        path = resolve(value)
+        if "${" in path:
+            return None  # a layout the emulation does not evaluate
+        if not re.match(r"^[A-Za-z]:[\\/]", path):
+            path = install_windows.rstrip("\\") + "\\" + path
+        try:
+            return host.map_path(path)
+        except OperationError:
+            return None
+
+    file_targets: dict[str, Path | None] = {}
+    for el in root.iter():
+        if _local(el.tag) == "target" and (_attr(el, "type") or "").lower() == "file":
+            file_targets[(_attr(el, "name") or "").lower()] = to_local(_attr(el, "fileName"))
+    min_level = len(LEVELS) - 1
+    gateway_log = None
+    for el in root.iter():
+        if _local(el.tag) != "logger":
+            continue
+        for target in (_attr(el, "writeTo") or "").split(","):
+            path = file_targets.get(target.strip().lower())
+            if path is None:
+                continue
+            level = (_attr(el, "minlevel") or _attr(el, "level") or "trace").lower()
+            if level in LEVELS and LEVELS.index(level) < min_level:
+                min_level, gateway_log = LEVELS.index(level), path
+            elif gateway_log is None and level in LEVELS:
+                gateway_log = path
+    log_dir = to_local(variables.get("logdirectory")) if "logdirectory" in variables else None
+    if log_dir is None and gateway_log is not None:
+        log_dir = gateway_log.parent
+    if gateway_log is None:
+        log_dir = None
+    internal = to_local(_attr(root, "internalLogFile"))
+    return NlogSettings(log_dir, gateway_log, internal, min_level)
+
+
+def _w3c(value: str | None) -> str:
+    if not value:
+        return "-"
+    return value.replace(" ", "+").replace("\r", "").replace("\n", "")
+
+
+class GatewayLogs:
+    """The log files of one emulated gateway."""
+
+    def __init__(self, host: DirectoryHost, install_dir: Path,
+                 install_windows: str = DEFAULT_INSTALL_DIR) -> None:
+        self.host = host
+        self.install_dir = install_dir
+        self.install_windows = install_windows
+        self.nlog_path = install_dir / NLOG_FILE
+        self.settings: NlogSettings | None = None
+        self._signature: tuple[int, int, int] | None = None
+        self._access_fd: int | None = None
+        self._stamp_sec = -1
+        self._stamp_prefix = ""
+        self._access_path: Path | None = None
+        self._lock = threading.Lock()
+        #: a warning per failed reload, for ``gwctl sim status``
+        self.last_reload_error: str | None = None
+
+    # -- configuration --------------------------------------------------------------------
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.nlog_path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def start(self) -> None:
+        """An app start: read nlog.config afresh (no configuration when unusable)."""
+        self._signature = self._stat()
+        try:
+            self.settings = self._load()
+            self.last_reload_error = None
+        except NlogError as exc:
+            self.settings = None
+            self.last_reload_error = str(exc)
+            self._internal(f"Error loading {NLOG_FILE} at start: {exc}. Logging is disabled.",
+                           level="Error")
+        self._reopen_access()
+
+    def _load(self) -> NlogSettings:
+        try:
+            text = self.nlog_path.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            raise NlogError("the file does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NlogError(f"cannot be read: {exc}") from None
+        return parse_nlog(text, self.host, self.install_windows)
+
+    def check(self) -> None:
+        """autoReload: pick up a changed nlog.config (called for every request)."""
+        sig = self._stat()
+        if sig == self._signature:
+            return
+        self._signature = sig
+        try:
+            new = self._load()
+        except NlogError as exc:
+            self.last_reload_error = str(exc)
+            self._internal(f"Failed to reload {NLOG_FILE} ({exc}); keeping the previous "
+                           "configuration.")
+            return
+        self.last_reload_error = None
+        self.settings = new
+        self._reopen_access()
+        self.app("info", f"{NLOG_FILE} changed: logging configuration reloaded")
+
+    def _internal(self, message: str, level: str = "Warn") -> None:
+        path = self.settings.internal_log if self.settings else None
+        path = path or self.install_dir / "internal-nlog.txt"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-2]
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(f"{stamp} {level} {message}\n")
+
+    # -- writing --------------------------------------------------------------------------
+
+    def app(self, level: str, message: str) -> None:
+        """A gateway.log line in the default layout."""
+        s = self.settings
+        if s is None or not s.enabled(level) or s.gateway_log is None:
+            return
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond // 1000:03d}+00:00"
+        line = (f"{stamp} [{threading.get_ident() % 1000000:6d}] {level.upper():<10} - "
+                f"{message}\n")
+        with contextlib.suppress(OSError), self._lock:
+            s.gateway_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(s.gateway_log, "a", encoding="utf-8") as f:
+                f.write(line)
+
+    def _reopen_access(self) -> None:
+        s = self.settings
+        path = s.log_dir / ACCESS_LOG if s is not None and s.log_dir is not None else None
+        with self._lock:
+            if path == self._access_path and self._access_fd is not None:
+                return
+            if self._access_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._access_fd)
+            self._access_fd, self._access_path = None, path
+            if path is None:
+                return
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # O_APPEND and one write per line: whole lines, visible at once
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                if os.fstat(fd).st_size == 0:
+                    os.write(fd, ("#Software: gwctl simulator (emulated XProtect API Gateway; "
+                                  "not IIS)\n#Version: 1.0\n"
+                                  f"#Date: {datetime.now(UTC):%Y-%m-%d %H:%M:%S}\n"
+                                  f"#Fields: {ACCESS_FIELDS}\n").encode())
+            except OSError:
+                return
+            self._access_fd = fd
+
+    def _stamp(self) -> str:
+        now = time.time()
+        sec = int(now)
+        if sec != self._stamp_sec:
+            self._stamp_sec = sec
+            self._stamp_prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
+        return f"{self._stamp_prefix}.{int((now - sec) * 1000):03d}"
+
+    def access(self, *, method: str, path: str, query: str, port: int, user: str | None,
+               client: str, agent: str | None, origin: str | None, status: int | str,
+               millis: int, route: str, destination: str, note: str) -> None:
+        fd = self._access_fd
+        if fd is None:
+            return
+        line = (f"{self._stamp()} 127.0.0.1 {method} {_w3c(path)} {_w3c(query)} {port} "
+                f"{_w3c(user)} {client} {_w3c(agent)} {_w3c(origin)} {status} {millis} "
+                f"{_w3c(route)} {_w3c(destination)} {_w3c(note)}\n")
+        with contextlib.suppress(OSError):
+            os.write(fd, line.encode("utf-8"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._access_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._access_fd)
+            self._access_fd = None
+            self._access_path = None

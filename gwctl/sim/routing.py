@@ -1,0 +1,864 @@
+"""ASP.NET Core route templates and YARP route matching, as the emulated gateway runs them.
+
+Templates (``/rest/v1/{resource:regex(^alarm.*)}/{**remainder}``) are parsed the way
+ASP.NET Core's RoutePatternParser does: literal and parameter parts, ``{{``/``}}``
+escapes, optional (``?``) and default (``=x``) parameters, ``*``/``**`` catch-alls (last
+segment only), inline constraints (``int``, ``guid``, ``regex(...)``, ``min(1)``, ...; an
+unknown constraint is a startup error, as there). Literals compare ignoring case.
+
+Selection follows endpoint routing: the candidates whose path matches are filtered by the
+route's Methods, Hosts, Headers and QueryParameters; the survivors are ordered by
+``Order``, then by template precedence (RoutePrecedence.ComputeInbound: per segment
+literal 1, constrained parameter or complex segment 2, parameter 3, constrained catch-all
+4, catch-all 5 -- the more literal template wins), then by the matcher policies (routes
+with Hosts, Methods, more header or query matches first). Two survivors that tie on all of
+these are an AmbiguousMatchException (500), a path that matched only routes of other
+methods is 405, nothing is 404.
+
+Transforms are validated as YARP's transform factories do at startup (one known key plus
+its companions, ``X-Forwarded`` actions case-sensitive) and applied to the forwarded
+request: path, query and request-header transforms, and response headers.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+# -- errors --------------------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """A configuration the gateway refuses at startup (the app then answers 503)."""
+
+
+# -- constraints ---------------------------------------------------------------------------
+
+Check = Callable[[str], bool]
+
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _is_int(value: str, bounds: tuple[int, int]) -> bool:
+    if not re.fullmatch(r"[+-]?\d+", value.strip()):
+        return False
+    return bounds[0] <= int(value) <= bounds[1]
+
+
+def _is_guid(value: str) -> bool:
+    v = value.strip()
+    if (v.startswith("{") and v.endswith("}")) or (v.startswith("(") and v.endswith(")")):
+        v = v[1:-1]
+    if not re.fullmatch(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}",
+                        v):
+        return False
+    try:
+        uuid.UUID(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _ints(args: str, count: int, name: str) -> list[int]:
+    parts = [a.strip() for a in args.split(",")] if args else []
+    if len(parts) != count or not all(re.fullmatch(r"-?\d+", p) for p in parts):
+        raise ConfigError(f"the constraint '{name}' needs {count} integer argument(s), "
+                          f"got '{args}'")
+    return [int(p) for p in parts]
+
+
+def make_constraint(name: str, args: str | None) -> Check:
+    """The check of inline constraint ``name(args)``; ConfigError for an unknown one."""
+    key = name.lower()
+    a = args or ""
+    if key == "int":
+        return lambda v: _is_int(v, _INT32)
+    if key == "long":
+        return lambda v: _is_int(v, _INT64)
+    if key == "bool":
+        return lambda v: v.strip().lower() in ("true", "false")
+    if key == "guid":
+        return _is_guid
+    if key == "alpha":
+        return lambda v: bool(re.fullmatch(r"[A-Za-z]+", v))
+    if key in ("decimal", "double", "float"):
+        return lambda v: bool(_NUMBER_RE.match(v.strip()))
+    if key == "datetime":
+        return _is_datetime
+    if key == "required":
+        return lambda v: v != ""
+    if key == "nonfile":
+        return lambda v: "." not in v.rsplit("/", 1)[-1]
+    if key == "file":
+        return lambda v: "." in v.rsplit("/", 1)[-1]
+    if key == "min":
+        (low,) = _ints(a, 1, name)
+        return lambda v: _is_int(v, _INT64) and int(v) >= low
+    if key == "max":
+        (high,) = _ints(a, 1, name)
+        return lambda v: _is_int(v, _INT64) and int(v) <= high
+    if key == "range":
+        low, high = _ints(a, 2, name)
+        return lambda v: _is_int(v, _INT64) and low <= int(v) <= high
+    if key == "length":
+        bounds = _ints(a, 1, name) if "," not in a else _ints(a, 2, name)
+        if len(bounds) == 1:
+            return lambda v: len(v) == bounds[0]
+        return lambda v: bounds[0] <= len(v) <= bounds[1]
+    if key == "minlength":
+        (low,) = _ints(a, 1, name)
+        return lambda v: len(v) >= low
+    if key == "maxlength":
+        (high,) = _ints(a, 1, name)
+        return lambda v: len(v) <= high
+    if key == "regex":
+        if args is None:
+            raise ConfigError("the constraint 'regex' needs a pattern argument")
+        try:
+            pattern = re.compile(args, re.IGNORECASE)
+        except re.error as exc:
+            raise ConfigError(f"invalid regular expression '{args}': {exc}") from None
+        return lambda v: pattern.search(v) is not None
+    raise ConfigError(f"The constraint reference '{name}' could not be resolved to a type.")
+
+
+# -- templates -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    catch_all: int = 0  # 0, 1 (``*``) or 2 (``**``)
+    optional: bool = False
+    default: str | None = None
+    checks: tuple[Check, ...] = ()
+
+    def accepts(self, value: str) -> bool:
+        return all(check(value) for check in self.checks)
+
+
+Part = str | Param
+
+
+@dataclass(frozen=True)
+class Segment:
+    parts: tuple[Part, ...]
+    regex: re.Pattern[str] | None = None
+    #: the regex without a trailing optional parameter (and the literal before it)
+    short: re.Pattern[str] | None = None
+
+    @property
+    def simple_literal(self) -> str | None:
+        if len(self.parts) == 1 and isinstance(self.parts[0], str):
+            return self.parts[0]
+        return None
+
+    @property
+    def simple_param(self) -> Param | None:
+        if len(self.parts) == 1 and isinstance(self.parts[0], Param):
+            return self.parts[0]
+        return None
+
+
+class TemplateError(ConfigError):
+    pass
+
+
+def _read_param(text: str, start: int) -> tuple[str, int]:
+    """Content of the parameter opened at ``text[start] == '{'`` and the index after it."""
+    i = start + 1
+    out: list[str] = []
+    while i < len(text):
+        ch = text[i]
+        if ch == "}":
+            if text.startswith("}}", i):
+                out.append("}")
+                i += 2
+                continue
+            return "".join(out), i + 1
+        if ch == "{":
+            if text.startswith("{{", i):
+                out.append("{")
+                i += 2
+                continue
+            raise TemplateError(f"There is an incomplete parameter in the route template "
+                                f"'{text}'")
+        out.append(ch)
+        i += 1
+    raise TemplateError(f"There is an incomplete parameter in the route template '{text}'")
+
+
+def _parse_param(content: str, template: str) -> Param:
+    catch_all = 0
+    body = content
+    if body.startswith("**"):
+        catch_all, body = 2, body[2:]
+    elif body.startswith("*"):
+        catch_all, body = 1, body[1:]
+    m = re.match(r"[^:=?]*", body)
+    name = m.group(0) if m else ""
+    rest = body[len(name):]
+    if not name or any(c in name for c in "/{}*"):
+        raise TemplateError(f"The route parameter name '{name}' is invalid (template "
+                            f"'{template}')")
+    checks: list[Check] = []
+    optional = False
+    default: str | None = None
+    while rest.startswith(":"):
+        m = re.match(r":([A-Za-z0-9_]*)", rest)
+        cname = m.group(1) if m else ""
+        i = len(cname) + 1
+        arg: str | None = None
+        if rest[i:i + 1] == "(":
+            depth, j = 0, i
+            while j < len(rest):
+                if rest[j] == "\\":
+                    j += 2
+                    continue
+                if rest[j] == "(":
+                    depth += 1
+                elif rest[j] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            if j >= len(rest):
+                raise TemplateError(f"The constraint of parameter '{name}' is not closed "
+                                    f"(template '{template}')")
+            arg = rest[i + 1:j]
+            i = j + 1
+        if not cname:
+            raise TemplateError(f"An empty constraint on parameter '{name}' (template "
+                                f"'{template}')")
+        checks.append(make_constraint(cname, arg))
+        rest = rest[i:]
+    if rest.startswith("?"):
+        optional, rest = True, rest[1:]
+    elif rest.startswith("="):
+        default, rest = rest[1:], ""
+    if rest:
+        raise TemplateError(f"The route parameter '{name}' has unexpected text '{rest}' "
+                            f"(template '{template}')")
+    if catch_all and optional:
+        raise TemplateError("A catch-all parameter cannot be marked optional.")
+    return Param(name, catch_all, optional, default, tuple(checks))
+
+
+def _split_segments(text: str) -> list[str]:
+    segments, current, i = [], [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "{" and not text.startswith("{{", i):
+            _, end = _read_param(text, i)
+            current.append(text[i:end])
+            i = end
+            continue
+        if ch in "{}" and text.startswith(ch * 2, i):
+            current.append(ch * 2)
+            i += 2
+            continue
+        if ch == "/":
+            segments.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    segments.append("".join(current))
+    return segments
+
+
+def _parse_segment(raw: str, template: str) -> Segment:
+    parts: list[Part] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "{" and not raw.startswith("{{", i):
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            content, i = _read_param(raw, i)
+            parts.append(_parse_param(content, template))
+            continue
+        if ch in "{}":
+            if raw.startswith(ch * 2, i):
+                literal.append(ch)
+                i += 2
+                continue
+            raise TemplateError(f"There is an incomplete parameter in the route template "
+                                f"'{template}'")
+        if ch == "?":
+            raise TemplateError(f"The literal section '{raw}' is invalid. Literal sections "
+                                "cannot contain the '?' character.")
+        literal.append(ch)
+        i += 1
+    if literal:
+        parts.append("".join(literal))
+    if not parts:
+        raise TemplateError(f"The route template separator character '/' cannot appear "
+                            f"consecutively (template '{template}')")
+    regex = short = None
+    if len(parts) > 1:
+        pattern: list[str] = []
+        for n, part in enumerate(parts):
+            if isinstance(part, Param):
+                if part.catch_all:
+                    raise TemplateError("A path segment that contains more than one section, "
+                                        "such as a literal section or a parameter, cannot "
+                                        "contain a catch-all parameter.")
+                if n and isinstance(parts[n - 1], Param):
+                    raise TemplateError("A path segment cannot contain two consecutive "
+                                        "parameters.")
+                if part.optional and n != len(parts) - 1:
+                    raise TemplateError("An optional parameter must be at the end of the "
+                                        "segment.")
+                if part.optional:
+                    # ASP.NET tries the segment with the optional part first, then without
+                    short = re.compile("^" + "".join(pattern[:-1]) + "$",
+                                       re.IGNORECASE | re.DOTALL)
+                pattern.append(f"(?P<p{n}>.+)")
+            else:
+                pattern.append(re.escape(part))
+        regex = re.compile("^" + "".join(pattern) + "$", re.IGNORECASE | re.DOTALL)
+    return Segment(tuple(parts), regex, short)
+
+
+@dataclass(frozen=True)
+class RouteTemplate:
+    text: str
+    segments: tuple[Segment, ...]
+    precedence: tuple[int, ...]
+    params: tuple[Param, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> RouteTemplate:
+        body = text
+        if body.startswith("~/"):
+            body = body[1:]
+        if body.startswith("/"):
+            body = body[1:]
+        segments: list[Segment] = []
+        if body:
+            raw_segments = _split_segments(body)
+            if raw_segments and raw_segments[-1] == "" and len(raw_segments) > 1:
+                raw_segments.pop()  # a trailing slash
+            segments = [_parse_segment(s, text) for s in raw_segments]
+        params = [p for s in segments for p in s.parts if isinstance(p, Param)]
+        seen: set[str] = set()
+        for p in params:
+            if p.name.lower() in seen:
+                raise TemplateError(f"The route parameter name '{p.name}' appears more than "
+                                    f"one time in the route template '{text}'.")
+            seen.add(p.name.lower())
+        for n, s in enumerate(segments):
+            single = s.simple_param
+            if single is not None and single.catch_all and n != len(segments) - 1:
+                raise TemplateError("A catch-all parameter can only appear as the last "
+                                    f"segment of the route template '{text}'.")
+        return cls(text, tuple(segments), tuple(_digit(s) for s in segments), tuple(params))
+
+    @cached_property
+    def _plan(self) -> tuple[tuple[int, str, Param | None, Segment], ...]:
+        """Per segment: (kind, folded literal, parameter, segment); kinds 0 literal,
+        1 parameter, 2 catch-all, 3 complex."""
+        plan: list[tuple[int, str, Param | None, Segment]] = []
+        for seg in self.segments:
+            lit = seg.simple_literal
+            param = seg.simple_param
+            if lit is not None:
+                plan.append((0, lit.lower(), None, seg))
+            elif param is not None:
+                plan.append((2 if param.catch_all else 1, "", param, seg))
+            else:
+                plan.append((3, "", None, seg))
+        return tuple(plan)
+
+    @cached_property
+    def first_literal(self) -> str | None:
+        """The folded first segment when it is a plain literal (for the endpoint index)."""
+        plan = self._plan
+        return plan[0][1] if plan and plan[0][0] == 0 else None
+
+    def match(self, path_segments: Sequence[str]) -> dict[str, str] | None:
+        """Route values when the (decoded) path matches, else None."""
+        values: dict[str, str] = {}
+        n_path = len(path_segments)
+        plan = self._plan
+        if n_path > len(plan) and not (plan and plan[-1][0] == 2):
+            return None
+        for i, (kind, lit, param, seg) in enumerate(plan):
+            if kind == 0:
+                if i >= n_path or path_segments[i].lower() != lit:
+                    return None
+                continue
+            if kind == 2:
+                assert param is not None
+                rest = "/".join(path_segments[i:])
+                if rest or param.default is not None:
+                    value = rest or (param.default or "")
+                    if param.checks and not param.accepts(value):
+                        return None
+                    values[param.name] = value
+                return values
+            if kind == 1:
+                assert param is not None
+                if i >= n_path or path_segments[i] == "":
+                    if param.optional:
+                        continue
+                    if param.default is not None:
+                        values[param.name] = param.default
+                        continue
+                    return None
+                if param.checks and not param.accepts(path_segments[i]):
+                    return None
+                values[param.name] = path_segments[i]
+                continue
+            if i >= n_path or seg.regex is None:
+                return None
+            m = seg.regex.match(path_segments[i])
+            if m is None and seg.short is not None:
+                m = seg.short.match(path_segments[i])
+            if m is None:
+                return None
+            for n, part in enumerate(seg.parts):
+                if isinstance(part, Param):
+                    v = m.groupdict().get(f"p{n}")
+                    if v is None:
+                        continue
+                    if not part.accepts(v):
+                        return None
+                    values[part.name] = v
+        return values
+
+    @cached_property
+    def _bind_plan(self) -> tuple[tuple[str | None, str | None, str, Segment], ...]:
+        """Per segment: (literal, folded name of a lone parameter, its default, segment)."""
+        out = []
+        for seg in self.segments:
+            param = seg.simple_param
+            out.append((seg.simple_literal, param.name.lower() if param else None,
+                        (param.default or "") if param else "", seg))
+        return tuple(out)
+
+    def bind(self, values: Mapping[str, str]) -> str:
+        """The path this template produces from route values (YARP's PathPattern)."""
+        folded = {k.lower(): v for k, v in values.items()}
+        out: list[str] = []
+        omissible: list[bool] = []
+        for literal, name, default, seg in self._bind_plan:
+            if literal is not None:
+                out.append(literal)
+                omissible.append(False)
+            elif name is not None:
+                out.append(folded.get(name, default))
+                omissible.append(True)
+            else:
+                out.append("".join(part if isinstance(part, str)
+                                   else folded.get(part.name.lower(), part.default or "")
+                                   for part in seg.parts))
+                omissible.append(False)
+        while out and omissible[-1] and out[-1] == "":
+            out.pop()  # an omitted optional or empty catch-all at the end
+            omissible.pop()
+        return "/" + "/".join(out)
+
+
+def _digit(seg: Segment) -> int:
+    if len(seg.parts) > 1:
+        return 2
+    part = seg.parts[0]
+    if isinstance(part, str):
+        return 1
+    digit = 5 if part.catch_all else 3
+    return digit - 1 if part.checks else digit
+
+
+def split_path(path: str) -> list[str]:
+    """Path segments as the matcher sees them (a trailing slash is ignored)."""
+    body = path[1:] if path.startswith("/") else path
+    if not body:
+        return []
+    parts = body.split("/")
+    if parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+# -- match conditions ----------------------------------------------------------------------
+
+QUERY_MODES = ("exact", "contains", "notcontains", "prefix", "exists")
+HEADER_MODES = ("exactheader", "headerprefix", "contains", "notcontains", "exists",
+                "notexists")
+
+
+@dataclass(frozen=True)
+class ValueMatch:
+    """A YARP header or query-parameter match."""
+
+    name: str
+    mode: str  # folded
+    values: tuple[str, ...]
+    case_sensitive: bool
+
+    def _cmp(self, a: str) -> str:
+        return a if self.case_sensitive else a.lower()
+
+    def test(self, present: list[str] | None) -> bool:
+        mode = self.mode
+        if mode == "notexists":
+            return present is None
+        if present is None:
+            return False
+        if mode == "exists":
+            return True
+        wanted = [self._cmp(v) for v in self.values]
+        got = [self._cmp(v) for v in present]
+        if mode in ("exact", "exactheader"):
+            return any(g == w for g in got for w in wanted)
+        if mode in ("prefix", "headerprefix"):
+            return any(g.startswith(w) for g in got for w in wanted)
+        if mode == "contains":
+            return any(w in g for g in got for w in wanted)
+        if mode == "notcontains":
+            return all(w not in g for g in got for w in wanted)
+        return False
+
+
+def _host_matches(pattern: str, host: str) -> bool:
+    p_host, _, p_port = pattern.lower().partition(":")
+    h_host, _, h_port = host.lower().partition(":")
+    if p_port and p_port != "*" and p_port != h_port:
+        return False
+    if p_host in ("", "*"):
+        return True
+    if p_host.startswith("*."):
+        return h_host.endswith(p_host[1:])
+    return p_host == h_host
+
+
+# -- transforms ----------------------------------------------------------------------------
+
+_ACTIONS = ("Set", "Append", "Remove", "Off")
+_WHEN = ("Success", "Always", "Failure")
+
+
+@dataclass(frozen=True)
+class _TransformSpec:
+    name: str
+    #: exactly one of these companion keys is required (empty: none)
+    one_of: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    value: str = "any"  # any | path | bool | action | template | forwarded
+
+
+_SPECS: dict[str, _TransformSpec] = {s.name.lower(): s for s in (
+    _TransformSpec("PathPattern", value="template"),
+    _TransformSpec("PathPrefix", value="path"),
+    _TransformSpec("PathRemovePrefix", value="path"),
+    _TransformSpec("PathSet", value="path"),
+    _TransformSpec("QueryValueParameter", one_of=("Set", "Append")),
+    _TransformSpec("QueryRouteParameter", one_of=("Set", "Append")),
+    _TransformSpec("QueryRemoveParameter"),
+    _TransformSpec("HttpMethodChange", one_of=("Set",)),
+    _TransformSpec("RequestHeadersCopy", value="bool"),
+    _TransformSpec("RequestHeaderOriginalHost", value="bool"),
+    _TransformSpec("RequestHeader", one_of=("Set", "Append")),
+    _TransformSpec("RequestHeaderRouteValue", one_of=("Set", "Append")),
+    _TransformSpec("RequestHeaderRemove"),
+    _TransformSpec("RequestHeadersAllowed"),
+    _TransformSpec("ResponseHeadersCopy", value="bool"),
+    _TransformSpec("ResponseHeader", one_of=("Set", "Append"), optional=("When",)),
+    _TransformSpec("ResponseHeaderRemove", optional=("When",)),
+    _TransformSpec("ResponseHeadersAllowed"),
+    _TransformSpec("ResponseTrailersCopy", value="bool"),
+    _TransformSpec("ResponseTrailer", one_of=("Set", "Append"), optional=("When",)),
+    _TransformSpec("ResponseTrailerRemove", optional=("When",)),
+    _TransformSpec("ResponseTrailersAllowed"),
+    _TransformSpec("X-Forwarded", optional=("For", "Proto", "Prefix", "Host", "HeaderPrefix"),
+                   value="action"),
+    _TransformSpec("Forwarded", optional=("ForFormat", "ByFormat", "Action"),
+                   value="forwarded"),
+    _TransformSpec("ClientCert"),
+)}
+
+
+@dataclass(frozen=True)
+class Transform:
+    kind: str  # the spec name
+    value: str
+    extra: Mapping[str, str] = field(default_factory=dict)  # companions, by spec spelling
+    template: RouteTemplate | None = None
+
+
+def compile_transform(raw: Mapping[str, Any], where: str) -> Transform:
+    """One element of a route's Transforms, validated as YARP does at startup."""
+    items = {str(k): ("" if v is None else v) for k, v in raw.items()}
+    if any(not isinstance(v, str) for v in items.values()):
+        raise ConfigError(f"{where}: a transform's values must be strings")
+    folded = {k.lower(): k for k in items}
+    primaries = [_SPECS[k] for k in folded if k in _SPECS]
+    if len(primaries) != 1:
+        raise ConfigError(f"{where}: Unknown transform: {';'.join(items)}")
+    spec = primaries[0]
+    value = str(items[folded[spec.name.lower()]])
+    allowed = {c.lower(): c for c in (*spec.one_of, *spec.optional)}
+    extra: dict[str, str] = {}
+    for key_folded, key in folded.items():
+        if key_folded == spec.name.lower():
+            continue
+        if key_folded not in allowed:
+            raise ConfigError(f"{where}: Unknown transform: {';'.join(items)}")
+        extra[allowed[key_folded]] = str(items[key])
+    if spec.one_of and sum(1 for c in spec.one_of if c in extra) != 1:
+        raise ConfigError(f"{where}: Unknown transform: {';'.join(items)}")
+    template = None
+    if spec.value == "template":
+        if not value.startswith("/"):
+            raise ConfigError(f"{where}: PathPattern '{value}' must start with '/'")
+        try:
+            template = RouteTemplate.parse(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: invalid PathPattern '{value}': {exc}") from None
+    elif spec.value == "path":
+        if value and not value.startswith("/"):
+            raise ConfigError(f"{where}: The path in '{spec.name}' must start with '/'")
+    elif spec.value == "bool":
+        if value.strip().lower() not in ("true", "false"):
+            raise ConfigError(f"{where}: '{value}' is not a valid Boolean for {spec.name}")
+    elif spec.value == "action":
+        if value not in _ACTIONS:
+            raise ConfigError(f"{where}: Unexpected value for X-Forwarded: {value}. Expected "
+                              "one of Set, Append, Remove, Off (case-sensitive)")
+        for key in ("For", "Proto", "Prefix", "Host"):
+            if key in extra and extra[key] not in _ACTIONS:
+                raise ConfigError(f"{where}: Unexpected value for X-Forwarded {key}: "
+                                  f"{extra[key]}. Expected one of {', '.join(_ACTIONS)}")
+    if "When" in extra and extra["When"] not in _WHEN:
+        raise ConfigError(f"{where}: Unexpected value for When: {extra['When']}")
+    return Transform(spec.name, value, extra, template)
+
+
+@dataclass
+class ForwardRequest:
+    """The request YARP sends to the destination (after transforms)."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+
+
+def apply_request_transforms(transforms: Sequence[Transform], req: ForwardRequest,
+                             route_values: Mapping[str, str], *, client_ip: str, host: str,
+                             scheme: str, path_base: str) -> None:
+    folded_values = {k.lower(): v for k, v in route_values.items()}
+    forwarded_default = True
+    for t in transforms:
+        kind, value, extra = t.kind, t.value, t.extra
+        if kind == "PathPattern" and t.template is not None:
+            req.path = t.template.bind(route_values)
+        elif kind == "PathPrefix":
+            req.path = value.rstrip("/") + req.path
+        elif kind == "PathRemovePrefix":
+            if value and req.path.lower().startswith(value.lower()):
+                rest = req.path[len(value):]
+                if rest == "" or rest.startswith("/"):
+                    req.path = rest or "/"
+        elif kind == "PathSet":
+            req.path = value or "/"
+        elif kind in ("QueryValueParameter", "QueryRouteParameter"):
+            # {"QueryValueParameter": NAME, "Set": VALUE}; {"QueryRouteParameter": NAME,
+            # "Set": ROUTE VALUE KEY}
+            name = value
+            given = extra.get("Set", extra.get("Append", ""))
+            new: str | None = given
+            if kind == "QueryRouteParameter":
+                new = folded_values.get(given.lower())
+                if new is None:
+                    continue
+            if "Set" in extra:
+                req.query = [(k, v) for k, v in req.query if k.lower() != name.lower()]
+            req.query.append((name, new or ""))
+        elif kind == "QueryRemoveParameter":
+            req.query = [(k, v) for k, v in req.query if k.lower() != value.lower()]
+        elif kind == "HttpMethodChange":
+            if req.method.upper() == value.upper():
+                req.method = extra["Set"].upper()
+        elif kind in ("RequestHeader", "RequestHeaderRouteValue"):
+            name = value.lower()
+            new_value = (extra.get("Set") or extra.get("Append") or "")
+            if kind == "RequestHeaderRouteValue":
+                new_value = folded_values.get(new_value.lower(), "")
+            if "Append" in extra and name in req.headers:
+                req.headers[name] = req.headers[name] + "," + new_value
+            else:
+                req.headers[name] = new_value
+        elif kind == "RequestHeaderRemove":
+            req.headers.pop(value.lower(), None)
+        elif kind == "RequestHeaderOriginalHost":
+            pass  # the emulated destinations do not look at Host
+        elif kind == "X-Forwarded":
+            forwarded_default = False
+            prefix = extra.get("HeaderPrefix", "X-Forwarded-").lower()
+            parts = {"For": client_ip, "Proto": scheme, "Host": host, "Prefix": path_base}
+            for key, header_value in parts.items():
+                action = extra.get(key, value)
+                name = prefix + key.lower()
+                if action == "Set":
+                    req.headers[name] = header_value
+                elif action == "Append":
+                    old = req.headers.get(name)
+                    req.headers[name] = f"{old},{header_value}" if old else header_value
+                elif action == "Remove":
+                    req.headers.pop(name, None)
+    if forwarded_default:
+        req.headers["x-forwarded-for"] = client_ip
+        req.headers["x-forwarded-proto"] = scheme
+        req.headers["x-forwarded-host"] = host
+        req.headers["x-forwarded-prefix"] = path_base
+
+
+def apply_response_transforms(transforms: Sequence[Transform], status: int,
+                              headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    success = status < 400
+    for t in transforms:
+        if t.kind not in ("ResponseHeader", "ResponseHeaderRemove"):
+            continue
+        when = t.extra.get("When", "Success")
+        if (when == "Success" and not success) or (when == "Failure" and success):
+            continue
+        name = t.value
+        if t.kind == "ResponseHeaderRemove":
+            headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+        elif "Set" in t.extra:
+            headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+            headers.append((name, t.extra["Set"]))
+        else:
+            headers.append((name, t.extra.get("Append", "")))
+    return headers
+
+
+# -- endpoints and selection ---------------------------------------------------------------
+
+
+@dataclass
+class Endpoint:
+    """A YARP route, or one of the gateway's own controller actions (``internal``)."""
+
+    id: str
+    template: RouteTemplate
+    order: int = 0
+    methods: frozenset[str] | None = None
+    hosts: tuple[str, ...] = ()
+    headers: tuple[ValueMatch, ...] = ()
+    query: tuple[ValueMatch, ...] = ()
+    cluster_id: str | None = None
+    transforms: tuple[Transform, ...] = ()
+    internal: str | None = None  # name of the internal handler
+    sort_key: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.sort_key = (self.order, self.template.precedence, 0 if self.hosts else 1,
+                         0 if self.methods else 1, -len(self.headers), -len(self.query))
+
+
+@dataclass
+class Selection:
+    endpoint: Endpoint | None
+    values: dict[str, str]
+    status: int = 200  # 404 none, 405 wrong method, 500 ambiguous
+    allow: tuple[str, ...] = ()
+    ambiguous: tuple[str, ...] = ()
+
+
+def sort_endpoints(endpoints: list[Endpoint]) -> list[Endpoint]:
+    return sorted(endpoints, key=lambda e: e.sort_key)
+
+
+class EndpointTable:
+    """Endpoints in selection order, indexed by a template's literal first segment.
+
+    A request can only match endpoints whose first segment is its own first segment or
+    not a literal; each index entry is already merged and sorted, so selection scans a
+    handful of candidates instead of every route.
+    """
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.endpoints = sort_endpoints(endpoints)
+        self.wild = [e for e in self.endpoints if e.template.first_literal is None]
+        self.by_first: dict[str, list[Endpoint]] = {}
+        for e in self.endpoints:
+            key = e.template.first_literal
+            if key is not None:
+                self.by_first.setdefault(key, [])
+        for key in self.by_first:
+            self.by_first[key] = [e for e in self.endpoints
+                                  if e.template.first_literal in (key, None)]
+
+    def candidates(self, segments: Sequence[str]) -> list[Endpoint]:
+        if not segments:
+            return self.wild
+        return self.by_first.get(segments[0].lower(), self.wild)
+
+    def __len__(self) -> int:
+        return len(self.endpoints)
+
+    def __iter__(self) -> Iterator[Endpoint]:
+        return iter(self.endpoints)
+
+
+def select(endpoints: Sequence[Endpoint] | EndpointTable, method: str, segments: Sequence[str],
+           host: str, header_lookup: Callable[[str], list[str] | None],
+           query_lookup: Callable[[str], list[str] | None]) -> Selection:
+    """Pick the endpoint for a request; a plain list must be sorted with `sort_endpoints`."""
+    if isinstance(endpoints, EndpointTable):
+        endpoints = endpoints.candidates(segments)
+    best: Endpoint | None = None
+    best_values: dict[str, str] = {}
+    ties: list[str] = []
+    allow: set[str] = set()
+    method_only_miss = False
+    method_u = method.upper()
+    for ep in endpoints:
+        if best is not None and ep.sort_key != best.sort_key:
+            break
+        values = ep.template.match(segments)
+        if values is None:
+            continue
+        if ep.hosts and not any(_host_matches(p, host) for p in ep.hosts):
+            continue
+        if any(not m.test(header_lookup(m.name)) for m in ep.headers):
+            continue
+        if any(not m.test(query_lookup(m.name)) for m in ep.query):
+            continue
+        if ep.methods is not None and method_u not in ep.methods:
+            method_only_miss = True
+            allow.update(ep.methods)
+            continue
+        if best is None:
+            best, best_values = ep, values
+        else:
+            ties.append(ep.id)
+    if best is None:
+        if method_only_miss:
+            return Selection(None, {}, 405, tuple(sorted(allow)))
+        return Selection(None, {}, 404)
+    if ties:
+        return Selection(None, {}, 500, ambiguous=(best.id, *ties))
+    return Selection(best, best_values)

@@ -1,0 +1,67 @@
+"""Glue between the emulated WinRM service and the emulated hosts.
+
+Each host of the site gets a `SimCommandHandler`: a command line that starts gwctl's
+packaged bootstrap (``powershell -EncodedCommand <bootstrap.ps1>``, see
+docs/remote-operations.md) runs the operation named on stdin with
+`gwctl.ops.pyimpl.DirectoryHost.dispatch_wire` on that host's directory; its app-pool
+operations recycle the emulated gateway in-process (`gwctl.sim.gateway.SimAppPools`), so
+``recycle_app_pool`` over WinRM behaves like "recycle VideoOS ApiGateway AppPool" on the
+real host. Any other command -- Ansible's ``raw`` tasks and module wrapper included -- is
+not run: it exits 1 with an explanation on stderr. The simulator is not Windows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gwctl.errors import OperationError
+from gwctl.ops.pyimpl import DirectoryHost, is_bootstrap_command
+from gwctl.sim.site import SiteRuntime
+from gwctl.sim.wsman import CommandHandler, CommandResult, command_line
+
+UNSUPPORTED = (
+    "gwctl simulator: this emulated host runs only gwctl's packaged remote operations "
+    "(powershell -EncodedCommand <gwctl bootstrap.ps1>); it is not Windows and does not "
+    "execute other commands or Ansible modules. Command refused: {command}\r\n"
+)
+
+
+class _NoAppPools:
+    """A host without a gateway (management server only) has no gateway app pool."""
+
+    def recycle(self, name: str) -> dict[str, Any]:
+        raise OperationError(f"application pool {name!r} does not exist", code="not_found")
+
+    def state(self, name: str) -> dict[str, Any]:
+        raise OperationError(f"application pool {name!r} does not exist", code="not_found")
+
+
+class SimCommandHandler:
+    """Runs the commands WinRM receives for one emulated host."""
+
+    def __init__(self, host: DirectoryHost) -> None:
+        self.host = host
+
+    def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
+        line = command_line(command, arguments)
+        if is_bootstrap_command(line):
+            stdout, code = self.host.dispatch_wire(stdin)
+            return CommandResult(stdout=stdout, stderr=b"", exit_code=code)
+        shown = line if len(line) <= 120 else line[:117] + "..."
+        return CommandResult(stderr=UNSUPPORTED.format(command=shown).encode("utf-8"),
+                             exit_code=1)
+
+
+def make_resolver(runtime: SiteRuntime) -> Any:
+    """Host name (case-insensitive) -> its command handler, None for unknown hosts."""
+    handlers: dict[str, CommandHandler] = {}
+    for name in runtime.state.hosts:
+        gw = runtime.gateways.get(name.lower())
+        directory = gw.directory if gw is not None else DirectoryHost(
+            runtime.state.host_root(name), app_pools=_NoAppPools())
+        handlers[name.lower()] = SimCommandHandler(directory)
+
+    def resolve(host_name: str) -> CommandHandler | None:
+        return handlers.get(host_name.lower())
+
+    return resolve
