@@ -39,7 +39,21 @@ def test_the_syntax_check_catches_errors() -> None:
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_script_parses(name: str) -> None:
+    # as shipped and as sent (with the shared library included)
     assert syntax_problems(script_path(name).read_bytes()) == []
+    assert syntax_problems(read_script(name).encode("utf-8")) == []
+
+
+def test_library_parses_and_is_included_once_per_operation() -> None:
+    library = script_path("ping").with_name("common.ps1")
+    assert syntax_problems(library.read_bytes()) == []
+    body = library.read_text("utf-8").split("\n\n", 1)[1]
+    for op in OPERATIONS:
+        sent = read_script(op)
+        assert "# gwctl-include:" not in sent
+        assert sent.count("function Fail(") <= 1
+        if "common.ps1" in script_path(op).read_text("utf-8"):
+            assert body.strip() in sent
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -89,7 +103,7 @@ def test_every_operation_has_script_handler_and_contract_row(op: str) -> None:
 
 def test_no_script_without_an_operation() -> None:
     shipped = {path.stem for path in script_path("ping").parent.glob("*.ps1")}
-    assert shipped == set(SCRIPTS)
+    assert shipped == {*SCRIPTS, "common"}
 
 
 def powershell_param_keys(op: str) -> set[str]:

@@ -814,3 +814,23 @@ def test_upgrade_leaves_a_half_upgraded_site(sim_factory: Factory) -> None:
                      ).status_code == 200
     assert (site.install_dir("demo-gw1") / "appsettings.json").read_text("utf-8") == (
         reference_base_text(Version.parse("2025 R2"), "http://demo-ms/", "http://demo-gw1"))
+
+
+def test_inventory_drives_the_winrm_transport(sim_site: SimSite) -> None:
+    winrm_transport = pytest.importorskip("gwctl.transport.winrm")
+    inv = yaml.safe_load(sim_site.inventory_path.read_text("utf-8"))
+    hosts = inv["all"]["children"]["demo"]["hosts"]
+    settings = winrm_transport.WinRMSettings.from_ansible_vars("demo-ms", hosts["demo-ms"])
+    transport = winrm_transport.WinRMTransport("demo-ms", settings)
+    try:
+        assert transport.run("ping", {})["hostname"] == "demo-ms"
+        versions = transport.run("read_versions", {
+            "install_dir": r"C:\Program Files\Milestone\XProtect API Gateway",
+            "server_config": r"C:\ProgramData\Milestone\XProtect Management Server"
+                             r"\ServerConfig.xml"})
+        assert versions["gateway"]["version"] == product_version("2025 R2")
+        assert versions["management_server"]["version"] == product_version("2025 R2")
+        state = transport.run("app_pool_state", {"name": APP_POOL})
+        assert state["state"] == "Started"
+    finally:
+        transport.close()

@@ -55,7 +55,7 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def plan_document(ps: Sequence[GatewayPlan]) -> dict[str, Any]:
-    """The stable JSON plan (documented in docs/plan-format.md)."""
+    """The stable JSON plan (documented in docs/json-output.md)."""
     return {
         "version": 1,
         "gateways": [p.to_json() for p in ps],

@@ -189,6 +189,7 @@ def _up(ns: argparse.Namespace) -> int:
         status = control.wait_until_ready(state_dir, pid, ns.timeout)
     except BaseException:
         control.stop(state_dir, timeout=5.0)
+        control.terminate(pid)  # the process we started, should it hang before its lock
         raise
     _print_up(status, ns.output)
     return 0

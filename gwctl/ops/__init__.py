@@ -7,6 +7,7 @@ directory-backed hosts and ``wire`` encodes/decodes the stdin/stdout format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -65,7 +66,34 @@ def script_path(op: str) -> Path:
     return Path(__file__).resolve().with_name(f"{op}.ps1")
 
 
+#: replaced by the text of the named library script when an operation is read for sending
+INCLUDE_PREFIX = "# gwctl-include: "
+LIBRARIES = ("common.ps1",)
+
+
+def assemble(text: str, read: Callable[[str], str]) -> str:
+    """An operation's text with its include lines replaced by the libraries they name.
+
+    The shared functions live once, in ``common.ps1``; each operation still travels as
+    one self-contained script, so the bootstrap and the host need no notion of includes.
+    """
+    out = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(INCLUDE_PREFIX):
+            name = line[len(INCLUDE_PREFIX):].strip()
+            if name not in LIBRARIES:
+                raise KeyError(f"unknown library script {name!r}")
+            out.append(read(name).rstrip("\n") + "\n")
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def _read_packaged(name: str) -> str:
+    return files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
 def read_script(op: str) -> str:
-    """Text of the packaged script of `op` (or of the bootstrap), as shipped."""
+    """Text of the script of `op` as it is sent (libraries included), or of the bootstrap."""
     _check_name(op)
-    return files(__name__).joinpath(f"{op}.ps1").read_text(encoding="utf-8")
+    return assemble(_read_packaged(f"{op}.ps1"), _read_packaged)

@@ -8,15 +8,7 @@
 # errors:  bad_params, not_found (no such pool), failed
 param($Params, [byte[]]$Payload)
 
-function Fail([string]$Code, [string]$Message, $Detail = @{}) {
-    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
-}
-
-function Assert-Params([string[]]$Allowed) {
-    foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
-        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
-    }
-}
+# gwctl-include: common.ps1
 
 function Get-PoolName {
     $v = $Params.name
@@ -24,15 +16,6 @@ function Get-PoolName {
         Fail 'bad_params' "parameter 'name' must be an application pool name"
     }
     $v
-}
-
-function Format-Utc([datetime]$Time) {
-    $inv = [Globalization.CultureInfo]::InvariantCulture
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", $inv)
-}
-
-function Test-WebAdministration {
-    try { Import-Module WebAdministration -ErrorAction Stop; return $true } catch { return $false }
 }
 
 function Invoke-AppCmd([string[]]$Arguments) {
@@ -43,23 +26,6 @@ function Invoke-AppCmd([string[]]$Arguments) {
         Fail 'failed' ('appcmd ' + $Arguments[0] + ' failed: ' + ($out -join ' ')) ([ordered]@{ exit_code = $LASTEXITCODE })
     }
     $out
-}
-
-function Find-Pool([string]$Name, [bool]$Web) {
-    if ($Web) {
-        $names = @(Get-ChildItem -Path 'IIS:\AppPools' | ForEach-Object { $_.Name })
-    } else {
-        $names = @(Invoke-AppCmd @('list', 'apppool', '/text:name'))
-    }
-    foreach ($n in $names) { if ($n -eq $Name) { return $n } }
-    Fail 'not_found' "application pool '$Name' does not exist"
-}
-
-function Get-PoolState([string]$Name, [bool]$Web) {
-    if ($Web) { return [string](Get-WebAppPoolState -Name $Name).Value }
-    $lines = @(Invoke-AppCmd @('list', 'apppool', "/apppool.name:$Name", '/text:state'))
-    if ($lines.Count -eq 0) { return 'Unknown' }
-    $lines[0].Trim()
 }
 
 function Get-WorkerStart([string]$Name) {

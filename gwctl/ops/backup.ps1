@@ -12,40 +12,7 @@
 # make retention delete the new backup) and a taken name is never overwritten.
 param($Params, [byte[]]$Payload)
 
-function Fail([string]$Code, [string]$Message, $Detail = @{}) {
-    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
-}
-
-function Assert-Params([string[]]$Allowed) {
-    foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
-        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
-    }
-}
-
-function Get-WinPath([string]$Name) {
-    $v = $Params.$Name
-    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
-        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
-    }
-    $v
-}
-
-function Get-Sha256([byte[]]$Bytes) {
-    $sha = [Security.Cryptography.SHA256]::Create()
-    try { ([BitConverter]::ToString($sha.ComputeHash($Bytes))).Replace('-', '').ToLowerInvariant() }
-    finally { $sha.Dispose() }
-}
-
-function Get-Backups([string]$Dir, [string]$Leaf) {
-    if (-not [IO.Directory]::Exists($Dir)) { return }
-    $found = foreach ($file in [IO.Directory]::GetFiles($Dir)) {
-        $n = [IO.Path]::GetFileName($file)
-        if ($n -cmatch '^(.+)\.(\d{8}T\d{12}Z)\.(bak|absent)$' -and $Matches[1] -eq $Leaf) {
-            [pscustomobject]@{ id = $Matches[2]; file = $file; absent = ($Matches[3] -ceq 'absent') }
-        }
-    }
-    $found | Sort-Object -Property id -Descending
-}
+# gwctl-include: common.ps1
 
 function ConvertFrom-BackupId([string]$Id) {
     $inv = [Globalization.CultureInfo]::InvariantCulture

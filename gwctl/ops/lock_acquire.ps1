@@ -18,62 +18,7 @@
 # mtime. The lock is not re-entrant: acquiring it twice answers locked.
 param($Params, [byte[]]$Payload)
 
-function Fail([string]$Code, [string]$Message, $Detail = @{}) {
-    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
-}
-
-function Assert-Params([string[]]$Allowed) {
-    foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
-        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
-    }
-}
-
-function Get-WinPath([string]$Name) {
-    $v = $Params.$Name
-    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
-        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
-    }
-    $v
-}
-
-function Format-Utc([datetime]$Time) {
-    $inv = [Globalization.CultureInfo]::InvariantCulture
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", $inv)
-}
-
-function ConvertTo-UtcDate($Value) {
-    # PowerShell 7's ConvertFrom-Json already turns ISO strings into DateTime
-    if ($Value -is [datetime]) { return $Value.ToUniversalTime() }
-    $inv = [Globalization.CultureInfo]::InvariantCulture
-    $styles = [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal'
-    [DateTime]::Parse([string]$Value, $inv, $styles)
-}
-
-function Read-Lock([string]$Path) {
-    try {
-        $raw = [IO.File]::ReadAllBytes($Path)
-        $mtime = [IO.File]::GetLastWriteTimeUtc($Path)
-    } catch {
-        if (-not [IO.File]::Exists($Path)) { return $null }
-        throw
-    }
-    $lock = [ordered]@{ raw = $raw; token = $null; owner = $null; acquired_at = $null; expires = $mtime.AddSeconds(30) }
-    try {
-        $record = (New-Object Text.UTF8Encoding $false).GetString($raw) | ConvertFrom-Json
-        $expires = ConvertTo-UtcDate $record.expires_at
-        $lock.acquired_at = Format-Utc (ConvertTo-UtcDate $record.acquired_at)
-        $lock.token = [string]$record.token
-        $lock.owner = [string]$record.owner
-        $lock.expires = $expires
-    } catch {
-        # unreadable: keeps the mtime-based expiry set above
-    }
-    $lock
-}
-
-function Get-Holder($Lock) {
-    [ordered]@{ owner = $Lock.owner; acquired_at = $Lock.acquired_at; expires_at = (Format-Utc $Lock.expires) }
-}
+# gwctl-include: common.ps1
 
 function New-LockFile([string]$Path, [byte[]]$Bytes) {
     # FileShare.Read: a concurrent reader sees an empty or partial file, not an error
@@ -85,21 +30,6 @@ function New-LockFile([string]$Path, [byte[]]$Bytes) {
     }
     try { $fs.Write($Bytes, 0, $Bytes.Length); $fs.Flush($true) } finally { $fs.Dispose() }
     $true
-}
-
-function Remove-IfUnchanged([string]$Path, [byte[]]$Raw) {
-    $id = [Guid]::NewGuid().ToString('N').Substring(0, 12)
-    $aside = [IO.Path]::Combine([IO.Path]::GetDirectoryName($Path), '.' + [IO.Path]::GetFileName($Path) + '.gwctl-' + $id + '.stale')
-    try { [IO.File]::Move($Path, $aside) } catch {
-        if ([IO.File]::Exists($Path)) { throw }
-        return $false
-    }
-    if ([Convert]::ToBase64String([IO.File]::ReadAllBytes($aside)) -ceq [Convert]::ToBase64String($Raw)) {
-        [IO.File]::Delete($aside)
-        return $true
-    }
-    try { [IO.File]::Move($aside, $Path) } catch { [IO.File]::Delete($aside) }
-    $false
 }
 
 function Get-Ttl {

@@ -5,9 +5,7 @@
 # result:  {hostname, powershell (version), implementation: "powershell"}
 param($Params, [byte[]]$Payload)
 
-function Fail([string]$Code, [string]$Message, $Detail = @{}) {
-    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
-}
+# gwctl-include: common.ps1
 
 foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
     Fail 'bad_params' "ping: unknown parameter '$n'"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gwctl.errors import OperationError
-from gwctl.ops import OPERATIONS, script_path
+from gwctl.ops import OPERATIONS, assemble, read_script
 from gwctl.ops.wire import (
     decode_stdin,
     format_result,
@@ -627,8 +627,13 @@ class DirectoryHost:
     def _check_script(op: str, script: bytes, scripts_dir: Path | None) -> None:
         if op not in OPERATIONS:
             raise OperationError(f"unknown operation {op!r}", code="unknown_op")
-        packaged = (scripts_dir / f"{op}.ps1") if scripts_dir else script_path(op)
-        if normalize_script(script) != normalize_script(packaged.read_bytes()):
+        if scripts_dir is None:
+            packaged = read_script(op).encode("utf-8")
+        else:
+            packaged = assemble((scripts_dir / f"{op}.ps1").read_text("utf-8"),
+                                lambda name: (scripts_dir / name).read_text("utf-8")
+                                ).encode("utf-8")
+        if normalize_script(script) != normalize_script(packaged):
             raise OperationError(
                 f"the script sent for {op!r} is not gwctl's packaged {op}.ps1",
                 code="unknown_script",

@@ -7,34 +7,7 @@
 # errors:  bad_params, io_error
 param($Params, [byte[]]$Payload)
 
-function Fail([string]$Code, [string]$Message, $Detail = @{}) {
-    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
-}
-
-function Assert-Params([string[]]$Allowed) {
-    foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
-        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
-    }
-}
-
-function Get-WinPath([string]$Name) {
-    $v = $Params.$Name
-    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
-        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
-    }
-    $v
-}
-
-function Get-Sha256([byte[]]$Bytes) {
-    $sha = [Security.Cryptography.SHA256]::Create()
-    try { ([BitConverter]::ToString($sha.ComputeHash($Bytes))).Replace('-', '').ToLowerInvariant() }
-    finally { $sha.Dispose() }
-}
-
-function Format-Utc([datetime]$Time) {
-    $inv = [Globalization.CultureInfo]::InvariantCulture
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", $inv)
-}
+# gwctl-include: common.ps1
 
 Assert-Params @('path')
 $path = Get-WinPath 'path'

@@ -13,23 +13,7 @@
 # null and a warning, not a failure: one broken source must not hide the other.
 param($Params, [byte[]]$Payload)
 
-function Fail([string]$Code, [string]$Message, $Detail = @{}) {
-    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
-}
-
-function Assert-Params([string[]]$Allowed) {
-    foreach ($n in @($Params.PSObject.Properties | ForEach-Object { $_.Name })) {
-        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
-    }
-}
-
-function Get-WinPath([string]$Name) {
-    $v = $Params.$Name
-    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
-        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
-    }
-    $v
-}
+# gwctl-include: common.ps1
 
 function Get-GatewayVersion($Warnings) {
     $roots = @(

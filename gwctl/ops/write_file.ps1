@@ -15,27 +15,7 @@
 # replace it with File.Replace (keeps the target's ACL) or File.Move when it is new.
 param($Params, [byte[]]$Payload)
 
-function Fail([string]$Code, [string]$Message, $Detail = @{}) {
-    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
-}
-
-function Assert-Params([string[]]$Allowed, [string[]]$Required) {
-    $names = @($Params.PSObject.Properties | ForEach-Object { $_.Name })
-    foreach ($n in $names) {
-        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
-    }
-    foreach ($n in $Required) {
-        if ($names -cnotcontains $n) { Fail 'bad_params' "parameter '$n' is required" }
-    }
-}
-
-function Get-WinPath([string]$Name) {
-    $v = $Params.$Name
-    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
-        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
-    }
-    $v
-}
+# gwctl-include: common.ps1
 
 function Get-Digest([string]$Name) {
     $v = $Params.$Name
@@ -43,39 +23,6 @@ function Get-Digest([string]$Name) {
         Fail 'bad_params' "parameter '$Name' must be a SHA-256 hex digest"
     }
     $v.ToLowerInvariant()
-}
-
-function Get-Sha256([byte[]]$Bytes) {
-    $sha = [Security.Cryptography.SHA256]::Create()
-    try { ([BitConverter]::ToString($sha.ComputeHash($Bytes))).Replace('-', '').ToLowerInvariant() }
-    finally { $sha.Dispose() }
-}
-
-function Write-Atomic([string]$Path, [byte[]]$Bytes) {
-    $dir = [IO.Path]::GetDirectoryName($Path)
-    $id = [Guid]::NewGuid().ToString('N').Substring(0, 12)
-    $tmp = [IO.Path]::Combine($dir, '.' + [IO.Path]::GetFileName($Path) + '.gwctl-' + $id + '.tmp')
-    try {
-        $fs = New-Object IO.FileStream -ArgumentList $tmp, ([IO.FileMode]::CreateNew), ([IO.FileAccess]::Write), ([IO.FileShare]::None)
-        try { $fs.Write($Bytes, 0, $Bytes.Length); $fs.Flush($true) } finally { $fs.Dispose() }
-        if ([IO.File]::Exists($Path)) { Replace-File $tmp $Path } else { [IO.File]::Move($tmp, $Path) }
-    } finally {
-        if ([IO.File]::Exists($tmp)) { [IO.File]::Delete($tmp) }
-    }
-}
-
-function Replace-File([string]$Source, [string]$Target) {
-    # readers (IIS, NLog's watcher) can hold the target for a moment: retry briefly
-    for ($i = 1; ; $i++) {
-        try {
-            # [NullString]: PowerShell would pass $null to a string parameter as ""
-            [IO.File]::Replace($Source, $Target, [NullString]::Value)
-            return
-        } catch {
-            if ($i -ge 5) { throw }
-            Start-Sleep -Milliseconds 200
-        }
-    }
 }
 
 Assert-Params @('path', 'sha256', 'expected_sha256') @('path', 'sha256', 'expected_sha256')

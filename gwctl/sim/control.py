@@ -58,6 +58,10 @@ class StateLock:
         self._fh = fh
         return True
 
+    @property
+    def held(self) -> bool:
+        return self._fh is not None
+
     def release(self) -> None:
         if self._fh is not None:
             with contextlib.suppress(OSError):
@@ -146,6 +150,18 @@ class AdminClient:
             message = decoded.get("error") if isinstance(decoded, dict) else None
             raise GwctlError(str(message or f"admin endpoint answered {res.status}"))
         return decoded
+
+
+def terminate(pid: int, timeout: float = 3.0) -> None:
+    """End process `pid` (one this program started): SIGTERM, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not pid_alive(pid):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def spawn_background(directory: Path, log_path: Path) -> int:

@@ -12,14 +12,15 @@ Pipeline of a request on the gateway's port (what IIS + ASP.NET Core + YARP do):
    allowed ``Origin`` carry the same headers; ``Enabled: false`` means no CORS headers;
 4. endpoint selection among the YARP routes and the gateway's own controllers (WebRTC
    signalling, ``/REST/v1/Internal/...`` commands), see `gwctl.sim.routing`;
-5. a YARP route: its cluster must exist (else 502) and have a destination (else 503); the
-   request is transformed and sent to the first destination. Destinations resolve by host
-   name to the emulated hosts of the site (scheme and port are not checked; ``127.0.0.1:
-   PORT`` of a gateway works too): the management server host serves the management
-   server, IDP and event server paths, and ``/API/...`` on a gateway host re-enters that
-   gateway (at most 4 hops). Any other address -- a dead or unknown host -- answers
-   **502 at once**: the simulator opens no outbound connection, and YARP answers 502 when
-   it cannot connect.
+5. a YARP route: its cluster must exist (else 502 -- the contract of issue 4; YARP's own
+   pipeline answers 503 "no cluster found", `MISSING_CLUSTER_STATUS` is the one place to
+   change) and have a destination (else 503); the request is transformed and sent to the
+   first destination. Destinations resolve by host name to the emulated hosts of the site
+   (scheme and port are not checked; ``127.0.0.1:PORT`` of a gateway works too): the
+   management server host serves the management server, IDP and event server paths, and
+   ``/API/...`` on a gateway host re-enters that gateway (at most 4 hops). Any other
+   address -- a dead or unknown host -- answers **502 at once**: the simulator opens no
+   outbound connection, and YARP answers 502 when it cannot connect.
 
 **Version mismatch.** From 2023 R3 a gateway's release must equal the management
 server's. The emulation (a choice; the vendor does not document the symptom) lets a
@@ -71,6 +72,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 MAX_BODY = 4 * 1024 * 1024
+MISSING_CLUSTER_STATUS = 502
 MAX_HOPS = 4
 SERVER_HEADER = (b"server", b"gwctl-sim")
 
@@ -371,7 +373,7 @@ class GatewayEmulator:
             return res
         cluster = rc.clusters.get(ep.cluster_id.lower()) if ep.cluster_id else None
         if cluster is None:
-            return SimResponse(502, b"", route=ep.id,
+            return SimResponse(MISSING_CLUSTER_STATUS, b"", route=ep.id,
                                note=f"cluster '{ep.cluster_id}' does not exist")
         if not cluster.destinations:
             return SimResponse(503, b"", route=ep.id, note=f"cluster '{cluster.id}' has no "

@@ -153,6 +153,7 @@ class GatewayLogs:
         self.settings: NlogSettings | None = None
         self._signature: tuple[int, int, int] | None = None
         self._access_fd: int | None = None
+        self._retired: list[int] = []
         self._stamp_sec = -1
         self._stamp_prefix = ""
         self._access_path: Path | None = None
@@ -241,8 +242,9 @@ class GatewayLogs:
             if path == self._access_path and self._access_fd is not None:
                 return
             if self._access_fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._access_fd)
+                # closed later (close()): a request on the event loop may be writing to it
+                # right now, and a closed descriptor number can be reused by another file
+                self._retired.append(self._access_fd)
             self._access_fd, self._access_path = None, path
             if path is None:
                 return
@@ -281,8 +283,10 @@ class GatewayLogs:
 
     def close(self) -> None:
         with self._lock:
-            if self._access_fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._access_fd)
+            fds = [*self._retired, *([self._access_fd] if self._access_fd is not None else [])]
             self._access_fd = None
             self._access_path = None
+            self._retired = []
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -283,7 +283,9 @@ class SimSite:
         self._sockets, self._admin_socket = [], None
         for gw in self.runtime.gateways.values():
             gw.logs.close()
-        if self._server is not None:
+        process = self.state.process
+        ours = self._lock.held and process is not None and process.pid == os.getpid()
+        if self._server is not None or ours:
             self.state.process = None
             with contextlib.suppress(OSError):
                 self.state.save()

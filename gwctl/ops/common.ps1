@@ -1,0 +1,147 @@
+# gwctl-library: common
+#
+# Functions shared by the operation scripts. Not sent on its own: an operation's include
+# line naming this file is replaced by its text when the operation is read for sending
+# (gwctl.ops.read_script), so every operation still travels as one self-contained
+# script. The functions read $Params from the operation's scope.
+
+function Fail([string]$Code, [string]$Message, $Detail = @{}) {
+    throw @{ gwctl_code = $Code; message = $Message; detail = $Detail }
+}
+
+function Assert-Params([string[]]$Allowed, [string[]]$Required = @()) {
+    $names = @($Params.PSObject.Properties | ForEach-Object { $_.Name })
+    foreach ($n in $names) {
+        if ($Allowed -cnotcontains $n) { Fail 'bad_params' "unknown parameter '$n'" }
+    }
+    foreach ($n in $Required) {
+        if ($names -cnotcontains $n) { Fail 'bad_params' "parameter '$n' is required" }
+    }
+}
+
+function Get-WinPath([string]$Name) {
+    $v = $Params.$Name
+    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
+        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
+    }
+    $v
+}
+
+function Get-Sha256([byte[]]$Bytes) {
+    $sha = [Security.Cryptography.SHA256]::Create()
+    try { ([BitConverter]::ToString($sha.ComputeHash($Bytes))).Replace('-', '').ToLowerInvariant() }
+    finally { $sha.Dispose() }
+}
+
+function Format-Utc([datetime]$Time) {
+    $inv = [Globalization.CultureInfo]::InvariantCulture
+    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", $inv)
+}
+
+function ConvertTo-UtcDate($Value) {
+    # PowerShell 7's ConvertFrom-Json already turns ISO strings into DateTime
+    if ($Value -is [datetime]) { return $Value.ToUniversalTime() }
+    $inv = [Globalization.CultureInfo]::InvariantCulture
+    $styles = [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal'
+    [DateTime]::Parse([string]$Value, $inv, $styles)
+}
+
+function Replace-File([string]$Source, [string]$Target) {
+    # readers (IIS, NLog's watcher) can hold the target for a moment: retry briefly
+    for ($i = 1; ; $i++) {
+        try {
+            # [NullString]: PowerShell would pass $null to a string parameter as ""
+            [IO.File]::Replace($Source, $Target, [NullString]::Value)
+            return
+        } catch {
+            if ($i -ge 5) { throw }
+            Start-Sleep -Milliseconds 200
+        }
+    }
+}
+
+function Write-Atomic([string]$Path, [byte[]]$Bytes) {
+    $dir = [IO.Path]::GetDirectoryName($Path)
+    $id = [Guid]::NewGuid().ToString('N').Substring(0, 12)
+    $tmp = [IO.Path]::Combine($dir, '.' + [IO.Path]::GetFileName($Path) + '.gwctl-' + $id + '.tmp')
+    try {
+        $fs = New-Object IO.FileStream -ArgumentList $tmp, ([IO.FileMode]::CreateNew), ([IO.FileAccess]::Write), ([IO.FileShare]::None)
+        try { $fs.Write($Bytes, 0, $Bytes.Length); $fs.Flush($true) } finally { $fs.Dispose() }
+        if ([IO.File]::Exists($Path)) { Replace-File $tmp $Path } else { [IO.File]::Move($tmp, $Path) }
+    } finally {
+        if ([IO.File]::Exists($tmp)) { [IO.File]::Delete($tmp) }
+    }
+}
+
+function Get-Backups([string]$Dir, [string]$Leaf) {
+    if (-not [IO.Directory]::Exists($Dir)) { return }
+    $found = foreach ($file in [IO.Directory]::GetFiles($Dir)) {
+        $n = [IO.Path]::GetFileName($file)
+        if ($n -cmatch '^(.+)\.(\d{8}T\d{12}Z)\.(bak|absent)$' -and $Matches[1] -eq $Leaf) {
+            [pscustomobject]@{ id = $Matches[2]; file = $file; absent = ($Matches[3] -ceq 'absent') }
+        }
+    }
+    $found | Sort-Object -Property id -Descending
+}
+
+function Read-Lock([string]$Path) {
+    try {
+        $raw = [IO.File]::ReadAllBytes($Path)
+        $mtime = [IO.File]::GetLastWriteTimeUtc($Path)
+    } catch {
+        if (-not [IO.File]::Exists($Path)) { return $null }
+        throw
+    }
+    $lock = [ordered]@{ raw = $raw; token = $null; owner = $null; acquired_at = $null; expires = $mtime.AddSeconds(30) }
+    try {
+        $record = (New-Object Text.UTF8Encoding $false).GetString($raw) | ConvertFrom-Json
+        $expires = ConvertTo-UtcDate $record.expires_at
+        $lock.acquired_at = Format-Utc (ConvertTo-UtcDate $record.acquired_at)
+        $lock.token = [string]$record.token
+        $lock.owner = [string]$record.owner
+        $lock.expires = $expires
+    } catch {
+        # unreadable: keeps the mtime-based expiry set above
+    }
+    $lock
+}
+
+function Get-Holder($Lock) {
+    [ordered]@{ owner = $Lock.owner; acquired_at = $Lock.acquired_at; expires_at = (Format-Utc $Lock.expires) }
+}
+
+function Remove-IfUnchanged([string]$Path, [byte[]]$Raw) {
+    $id = [Guid]::NewGuid().ToString('N').Substring(0, 12)
+    $aside = [IO.Path]::Combine([IO.Path]::GetDirectoryName($Path), '.' + [IO.Path]::GetFileName($Path) + '.gwctl-' + $id + '.stale')
+    try { [IO.File]::Move($Path, $aside) } catch {
+        if ([IO.File]::Exists($Path)) { throw }
+        return $false
+    }
+    if ([Convert]::ToBase64String([IO.File]::ReadAllBytes($aside)) -ceq [Convert]::ToBase64String($Raw)) {
+        [IO.File]::Delete($aside)
+        return $true
+    }
+    try { [IO.File]::Move($aside, $Path) } catch { [IO.File]::Delete($aside) }
+    $false
+}
+
+function Test-WebAdministration {
+    try { Import-Module WebAdministration -ErrorAction Stop; return $true } catch { return $false }
+}
+
+function Find-Pool([string]$Name, [bool]$Web) {
+    if ($Web) {
+        $names = @(Get-ChildItem -Path 'IIS:\AppPools' | ForEach-Object { $_.Name })
+    } else {
+        $names = @(Invoke-AppCmd @('list', 'apppool', '/text:name'))
+    }
+    foreach ($n in $names) { if ($n -eq $Name) { return $n } }
+    Fail 'not_found' "application pool '$Name' does not exist"
+}
+
+function Get-PoolState([string]$Name, [bool]$Web) {
+    if ($Web) { return [string](Get-WebAppPoolState -Name $Name).Value }
+    $lines = @(Invoke-AppCmd @('list', 'apppool', "/apppool.name:$Name", '/text:state'))
+    if ($lines.Count -eq 0) { return 'Unknown' }
+    $lines[0].Trim()
+}
