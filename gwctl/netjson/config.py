@@ -163,10 +163,11 @@ def _walk_value(value: Any, path: str, ptr: str, flat: FlatConfig, file: str | N
         for i, item in enumerate(value):
             _walk_value(item, f"{path}{SEP}{i}", f"{ptr}/{i}", flat, file)
     else:
-        flat.add(Entry(path, _python_scalar(value), file, pointer=ptr))
+        flat.add(Entry(path, scalar_text(value), file, pointer=ptr))
 
 
-def _python_scalar(value: Any) -> str | None:
+def scalar_text(value: Any) -> str | None:
+    """The configuration string of a Python scalar, as the JSON provider would store it."""
     if value is None:
         return ""
     if value is True:
@@ -314,4 +315,4 @@ def _walk_pairs(value: Any, path: str, flat: FlatConfig, file: str, depth: int) 
     elif isinstance(value, _Raw):
         flat.add(Entry(path, str(value), file))
     else:
-        flat.add(Entry(path, _python_scalar(value), file))
+        flat.add(Entry(path, scalar_text(value), file))

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from gwctl.netjson.config import scalar_text
+
 Key = tuple[str, ...]
 
 
@@ -33,16 +35,8 @@ def text(value: Any) -> str | None:
 
     A secret becomes its masked form: rules must never copy a secret into a message.
     """
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if value is True:
-        return "True"
-    if value is False:
-        return "False"
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
+    if value is None or isinstance(value, str | bool | int | float):
+        return scalar_text(value)
     if is_section(value):
         return None
     masked = getattr(value, "masked", None)

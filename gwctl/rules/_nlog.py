@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from xml.parsers import expat
 
 NLOG_NS = "http://www.nlog-project.org/schemas/NLog.xsd"
@@ -260,3 +262,17 @@ def loggers(nlog: XElem) -> list[XElem]:
         if section.tag.lower() == "rules":
             out.extend(el for el in section.iter("logger"))
     return out
+
+
+def layout_issues(target: Any) -> Iterator[tuple[Any, str, LayoutIssue]]:
+    """(element, attribute, issue) for every problem in every layout of the target's
+    nlog.config; the layout rules each pick the kinds they report."""
+    nlog = target.nlog.nlog if target.nlog is not None else None
+    if nlog is None:
+        return
+    for el in nlog.iter():
+        for attr, value in el.attrs.items():
+            if attr.lower() in NOT_LAYOUT or "{" not in value:
+                continue
+            for issue in scan_layout(value):
+                yield el, attr, issue

@@ -32,18 +32,11 @@ OPTIONS: Final[dict[str, Any]] = {}
 
 
 def check(target: Target, options: Options) -> Iterator[Problem]:
-    nlog = target.nlog.nlog if target.nlog is not None else None
-    if nlog is None:
-        return
-    for el in nlog.iter():
-        for attr, value in el.attrs.items():
-            if attr.lower() in _nlog.NOT_LAYOUT or "${" not in value:
-                continue
-            for issue in _nlog.scan_layout(value):
-                if issue.kind == "unclosed":
-                    message = f"{attr}: '${{' at {issue.token!r} has no closing '}}'"
-                elif issue.kind == "empty":
-                    message = f"{attr}: empty layout renderer '${{}}'"
-                else:
-                    continue
-                yield from target.report_xml(ID, LEVEL, message, el, attr, needle=issue.token)
+    for el, attr, issue in _nlog.layout_issues(target):
+        if issue.kind == "unclosed":
+            message = f"{attr}: '${{' at {issue.token!r} has no closing '}}'"
+        elif issue.kind == "empty":
+            message = f"{attr}: empty layout renderer '${{}}'"
+        else:
+            continue
+        yield from target.report_xml(ID, LEVEL, message, el, attr, needle=issue.token)

@@ -1,10 +1,10 @@
 """A route's ``ClusterId`` names no cluster: the gateway starts, and every request fails.
 
 YARP loads a route whose cluster does not exist without complaint, then fails each
-request it matches with a 5xx error (``gwctl sim`` answers 502 Bad Gateway). Cluster ids compare ignoring case against every cluster of
-the effective configuration (the base's ``managementserver``, ``apigateway``,
-``eventserver``, ... and the override's). A route without ``ClusterId`` fails the same
-way.
+request it matches with a 5xx error (``gwctl sim`` answers 502 Bad Gateway). Cluster ids
+compare ignoring case against every cluster of the effective configuration (the base's
+``managementserver``, ``apigateway``, ``eventserver``, ... and the override's). A route
+without ``ClusterId`` fails the same way.
 
 PASS::
 
