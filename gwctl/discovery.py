@@ -29,12 +29,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gwctl import redact
 from gwctl.errors import GwctlError, InputError
+from gwctl.fanout import fan_out
 from gwctl.hosts import Target, TransportFactory, open_transport, pair
 from gwctl.model import Fleet, Site
 from gwctl.versions import Version
@@ -334,12 +334,7 @@ def discover(fleet: Fleet, hosts: list[InventoryHost] | None, *,
                 urls = _well_known_urls(s, by_id)
                 if urls:
                     jobs.append((s.name, _bind_well_known(client, urls)))
-        if jobs:
-            with ThreadPoolExecutor(max_workers=min(workers, len(jobs)),
-                                    thread_name_prefix="gwctl-discover") as pool:
-                answers = list(pool.map(lambda job: job[1](), jobs))
-        else:
-            answers = []
+        answers = fan_out(lambda i: jobs[i][1](), len(jobs), workers=workers)
     for (kind, _), answer in zip(jobs, answers, strict=True):
         if kind == "host":
             assert isinstance(answer, GatewayDiscovery)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -180,15 +181,16 @@ def _canonical_xml(text: str) -> str | None:
 
 
 def plan_gateway(gw: Gateway, host: str, facts: HostFacts, rendered: list[RenderedFile],
-                 reference_base: FlatConfig) -> GatewayPlan:
+                 reference_base: Callable[[], FlatConfig]) -> GatewayPlan:
+    """`reference_base` is asked only when the host's own appsettings.json is missing or
+    unreadable."""
     plan = GatewayPlan(gw.id, host)
     base_live = facts.files.get(BASE_FILE)
+    err: str | None = "absent"
     if base_live is not None and base_live.exists:
         base, err = _flat(_text(base_live.content, BASE_FILE), gw.install_path(BASE_FILE))
-        if err:
-            base = reference_base
-    else:
-        base = reference_base
+    if err:
+        base = reference_base()
     for rf in rendered:
         live = facts.files.get(rf.name) or LiveFile(rf.name, gw.install_path(rf.name), False,
                                                      None, None)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gwctl import api, redact
 from gwctl.errors import GwctlError
 from gwctl.facts import gather
+from gwctl.fanout import fan_out
 from gwctl.hosts import Target, TransportFactory, open_transport
 from gwctl.model import Fleet
 from gwctl.plan import GatewayPlan, plan_gateway
@@ -42,8 +42,8 @@ class Planner:
         except GwctlError as exc:
             log.debug("%s: %s", target.name, exc)
             return GatewayPlan(gw.id, target.name, error=redact.scrub(str(exc)))
-        base = api.base_config(self.fleet, gw)
-        return plan_gateway(gw, target.name, facts, rendered, base)
+        return plan_gateway(gw, target.name, facts, rendered,
+                            lambda: api.base_config(self.fleet, gw))
 
     def plan_all(self, targets: list[Target], progress: Progress | None = None
                  ) -> list[GatewayPlan]:
@@ -52,10 +52,6 @@ class Planner:
             render_gateway(t.gateway, self.resolver)
         if not targets:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(targets))) as pool:
-            plans = []
-            for plan in pool.map(self.plan_one, targets):
-                if progress:
-                    progress(plan)
-                plans.append(plan)
-        return plans
+        return fan_out(lambda i: self.plan_one(targets[i]), len(targets),
+                       workers=self.workers, progress=progress)
+

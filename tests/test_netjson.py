@@ -179,3 +179,39 @@ def test_to_python_keeps_last_duplicate() -> None:
 
 def test_syntax_error_is_an_input_error() -> None:
     assert issubclass(JsonSyntaxError, InputError)
+
+
+json_texts = st.recursive(
+    st.sampled_from(['1', '1.50', '-0.5e3', 'true', 'null', '"s"', '"a\\\\"b"', '"//x"',
+                     '"/*y*/"', '",}"', '01', 'NaN', "'q'"]),
+    lambda c: st.one_of(
+        st.lists(c, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]"),
+        st.lists(st.tuples(st.sampled_from(['"k"', '"K"', '"a:b"', '"x"']), c), max_size=3)
+        .map(lambda kv: "{" + ",".join(f"{k}:{v}" for k, v in kv) + "}"),
+    ),
+    max_leaves=8,
+)
+noise = st.sampled_from(["", " ", "// c\n", "/* c */", ",", ",,", "\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_texts, st.lists(st.tuples(st.integers(0, 200), noise), max_size=3))
+def test_fast_flatten_agrees_with_the_faithful_parser(doc: str, inserts: list[tuple[int, str]]
+                                                      ) -> None:
+    from gwctl.netjson.config import flatten_text
+
+    text = "{\"r\":" + doc + "}"
+    for pos, extra in inserts:
+        pos = min(pos, len(text) - 1)
+        if text[pos] in "{}[],:":  # only between tokens, never inside a string
+            text = text[:pos] + extra + text[pos:]
+
+    def outcome(fn: object) -> object:
+        try:
+            flat = fn()  # type: ignore[operator]
+            return ("ok", flat.as_dict(), [d.key for d in flat.duplicates])
+        except InputError:
+            return "error"
+
+    assert outcome(lambda: flatten_text(text, file="t")) == \
+        outcome(lambda: flatten_document(parse(text, file="t")))

@@ -11,6 +11,7 @@ is why an override's array merges *by index* and why no override can delete a ke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -257,6 +258,19 @@ def _listify(node: Any) -> Any:
     return {k: _listify(v) for k, v in node.items()}
 
 
+_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
+# only a comma right after a value: '[,]' and ',,' must stay errors, as for the gateway
+_TRAILING_COMMA = re.compile(r'"(?:[^"\\]|\\.)*"|(?<=[^\s,\[{]),(?=\s*[}\]])')
+
+
+_MAYBE_TRAILING = re.compile(r",\s*[}\]]")
+
+
+def _keep_strings(m: re.Match[str]) -> str:
+    token = m.group()
+    return token if token.startswith('"') else " "
+
+
 class _Raw(str):
     """A number as written in the file (the configuration keeps "1.50" as it is)."""
 
@@ -276,6 +290,11 @@ def flatten_text(text: str, *, file: str) -> FlatConfig:
     """
     import json
 
+    # the dialect's extras, removed outside strings, so the C parser can take the rest
+    if "//" in text or "/*" in text:
+        text = _COMMENT.sub(_keep_strings, text)
+    if _MAYBE_TRAILING.search(text):
+        text = _TRAILING_COMMA.sub(_keep_strings, text)
     try:
         pairs = json.loads(text, object_pairs_hook=_Pairs, parse_float=_Raw, parse_int=_Raw,
                            parse_constant=_no_constant)

@@ -175,6 +175,9 @@ class _Parser:
         raise self.error("expected a value, found the end of the file", pos)
 
     def _string(self, text: str, pos: int) -> str:
+        if "\\" not in text:
+            # no escapes: the token regex already refused control characters
+            return text[1:-1]
         try:
             value: str = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -266,6 +266,8 @@ class WinRMTransport(Transport):
         self._lock = threading.Lock()
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
+        #: a finished command not yet signalled (see _execute)
+        self._unsignalled: str | None = None
         self._auth: str | None = None  # the transport that worked, once one has
         self._last_used = 0.0
         self._command_line: str | None = None
@@ -314,7 +316,7 @@ class WinRMTransport(Transport):
         """
         with self._lock:
             protocol, shell_id = self._protocol, self._shell_id
-            self._protocol = self._shell_id = None
+            self._protocol = self._shell_id = self._unsignalled = None
             if protocol is None:
                 return
             try:
@@ -341,8 +343,12 @@ class WinRMTransport(Transport):
         # the result is in hand: a failing clean-up must not turn a done operation into an
         # error the engine would take for "not done"
         try:
-            protocol.cleanup_command(shell_id, command_id)
-            if not self.reuse_shell:
+            if self.reuse_shell:
+                # signalled before the next command, or never: deleting the shell ends its
+                # commands, and a one-operation session (a diff) saves a round trip
+                self._unsignalled = command_id
+            else:
+                protocol.cleanup_command(shell_id, command_id)
                 self._shell_id = None
                 protocol.close_shell(shell_id, close_session=False)
         except Exception as exc:
@@ -354,6 +360,7 @@ class WinRMTransport(Transport):
         command_line = self._bootstrap_command()
         for renewed in (False, True):
             protocol, shell_id = self._shell()
+            self._signal_previous(protocol, shell_id)
             try:
                 # console_mode_stdin=False: stdin is a pipe fed by Send, as in Ansible
                 command_id = protocol.run_command(shell_id, command_line, console_mode_stdin=False)
@@ -371,6 +378,16 @@ class WinRMTransport(Transport):
             except Exception as exc:
                 raise self._map(exc, f"starting {op}") from exc
         raise AssertionError("unreachable")
+
+    def _signal_previous(self, protocol: Protocol, shell_id: str) -> None:
+        command_id, self._unsignalled = self._unsignalled, None
+        if command_id is None:
+            return
+        try:
+            protocol.cleanup_command(shell_id, command_id)
+        except Exception as exc:
+            # the command had finished; a lost Signal only delays the host's clean-up
+            log.debug("%s: signalling finished command %s: %s", self.name, command_id, exc)
 
     def _receive(
         self, protocol: Protocol, shell_id: str, command_id: str, op: str
@@ -468,6 +485,7 @@ class WinRMTransport(Transport):
     def _reset(self) -> None:
         """Forget the session and shell after a failure: the next call starts afresh."""
         protocol, self._protocol, self._shell_id = self._protocol, None, None
+        self._unsignalled = None
         if protocol is not None:
             protocol.transport.close_session()
 
