@@ -1,0 +1,67 @@
+"""Inventories are read with ansible-core's own code: INI, YAML, groups, vault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+
+from gwctl.cli.main import main
+from gwctl.errors import InputError
+from gwctl.inventory import load_inventory
+
+if TYPE_CHECKING:
+    from gwctl.sim.server import SimSite
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_example_ini_inventory() -> None:
+    hosts = {h.name: h for h in load_inventory(str(ROOT / "inventory.example"))}
+    assert set(hosts) == {"hq-gw1", "hq-gw2", "branch-gw1"}
+    gw = hosts["hq-gw2"]
+    assert sorted(gw.groups) == ["gateways", "hq"]
+    assert gw.vars["ansible_host"] == "hq-gw2.example.com"
+    assert gw.vars["ansible_port"] == 5986
+    assert gw.vars["ansible_winrm_transport"] == "ntlm"
+    assert gw.vars["ansible_winrm_server_cert_validation"] == "validate"
+    assert type(gw.vars["ansible_user"]) is str
+
+
+def test_templated_variables_are_resolved(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yml"
+    inv.write_text(yaml.safe_dump({"all": {"hosts": {"g1": {
+        "ansible_host": "10.0.0.5", "gwctl_gateway_url": "https://{{ ansible_host }}/api"}}}}))
+    (host,) = load_inventory(str(inv))
+    assert host.vars["gwctl_gateway_url"] == "https://10.0.0.5/api"
+
+
+def test_missing_inventory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such inventory file"):
+        load_inventory(str(tmp_path / "nope.yml"))
+
+
+def test_vaulted_password_works_and_never_shows(sim_site: SimSite, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    _, password = sim_site.windows_admin
+    vault_pw = tmp_path / "vault-pass.txt"
+    vault_pw.write_text("correct horse battery staple\n")
+    lib = VaultLib([("default", VaultSecret(b"correct horse battery staple"))])
+    ciphertext = lib.encrypt(password).decode()
+    text = sim_site.inventory_path.read_text().replace(
+        f"ansible_password: {password}",
+        "ansible_password: !vault |\n" + "".join(
+            f"            {line}\n" for line in ciphertext.splitlines()).rstrip("\n"))
+    assert password not in text
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(text)
+    code = main(["diff", "-f", str(sim_site.fleet_path), "-i", str(inv),
+                 "--vault-password-file", str(vault_pw)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "2 gateway(s): 0 with drift, 0 unreachable/failed" in out
+    assert password not in out + err
