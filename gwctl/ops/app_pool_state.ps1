@@ -10,24 +10,6 @@ param($Params, [byte[]]$Payload)
 
 # gwctl-include: common.ps1
 
-function Get-PoolName {
-    $v = $Params.name
-    if ($v -isnot [string] -or $v.Length -eq 0 -or $v -match '["\x00-\x1f]') {
-        Fail 'bad_params' "parameter 'name' must be an application pool name"
-    }
-    $v
-}
-
-function Invoke-AppCmd([string[]]$Arguments) {
-    $ErrorActionPreference = 'Continue'
-    $appcmd = [IO.Path]::Combine($env:windir, 'system32\inetsrv\appcmd.exe')
-    $out = @(& $appcmd @Arguments 2>&1 | ForEach-Object { [string]$_ })
-    if ($LASTEXITCODE -ne 0) {
-        Fail 'failed' ('appcmd ' + $Arguments[0] + ' failed: ' + ($out -join ' ')) ([ordered]@{ exit_code = $LASTEXITCODE })
-    }
-    $out
-}
-
 function Get-WorkerStart([string]$Name) {
     # w3wp.exe carries its pool as -ap "<name>"; the filter is a constant, the name
     # only ever compared

@@ -145,3 +145,23 @@ function Get-PoolState([string]$Name, [bool]$Web) {
     if ($lines.Count -eq 0) { return 'Unknown' }
     $lines[0].Trim()
 }
+
+function Get-PoolName {
+    $v = $Params.name
+    # IIS refuses these in pool names, and appcmd's /apppool.name: could not carry them
+    if ($v -isnot [string] -or $v.Length -eq 0 -or $v -match '["\x00-\x1f]') {
+        Fail 'bad_params' "parameter 'name' must be an application pool name"
+    }
+    $v
+}
+
+function Invoke-AppCmd([string[]]$Arguments) {
+    # appcmd writes its errors to stdout and stderr; neither may stop the script here
+    $ErrorActionPreference = 'Continue'
+    $appcmd = [IO.Path]::Combine($env:windir, 'system32\inetsrv\appcmd.exe')
+    $out = @(& $appcmd @Arguments 2>&1 | ForEach-Object { [string]$_ })
+    if ($LASTEXITCODE -ne 0) {
+        Fail 'failed' ('appcmd ' + $Arguments[0] + ' failed: ' + ($out -join ' ')) ([ordered]@{ exit_code = $LASTEXITCODE })
+    }
+    $out
+}
