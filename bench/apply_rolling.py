@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 WORK = HERE / ".work" / "apply_rolling"
@@ -28,7 +26,7 @@ GATEWAYS = 40
 def main() -> int:
     import shutil
 
-    from simproc import sim_process
+    from simproc import fleet_with_change, sim_process
 
     from gwctl import api
     from gwctl import apply as apply_mod
@@ -71,15 +69,7 @@ def main() -> int:
 
     apply_mod.check = timed_check  # type: ignore[assignment]
     with sim_process(WORK / "sim", gateways=GATEWAYS) as state:
-        doc = yaml.safe_load((state / "fleet.yaml").read_text())
-        (site,) = doc["sites"].values()
-        site["settings"] = {"cors": {"enabled": True,
-                                     "allow_origins": ["https://portal.example.com"],
-                                     "allow_headers": ["Authorization", "Content-Type"],
-                                     "allow_methods": ["GET", "POST", "PATCH"]}}
-        fleet_file = WORK / "fleet.yaml"
-        fleet_file.write_text(yaml.safe_dump(doc, sort_keys=False))
-        fleet = api.load(fleet_file).fleet
+        fleet = api.load(fleet_with_change(state, WORK / "fleet.yaml")).fleet
         assert fleet is not None
         hosts = load_inventory(str(state / "inventory.yml"))
         targets, _ = pair(fleet, list(fleet.gateways()), hosts)

@@ -6,7 +6,6 @@ as site_dir: ...`` -- yields once the site answers; stops it afterwards.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -53,6 +52,18 @@ def sim_process(state: Path, *, gateways: int, winrm_latency_ms: float = 0.0
             proc.kill()
 
 
-def status_json(path: Path) -> dict[str, object]:
-    data: dict[str, object] = json.loads(path.read_text())
-    return data
+#: the change the deployment benchmarks roll out: CORS for a browser client
+CORS_CHANGE = {"cors": {"enabled": True, "allow_origins": ["https://portal.example.com"],
+                        "allow_headers": ["Authorization", "Content-Type"],
+                        "allow_methods": ["GET", "POST", "PATCH"]}}
+
+
+def fleet_with_change(state: Path, out: Path) -> Path:
+    """The simulator's own fleet file with `CORS_CHANGE` as site settings, written to `out`."""
+    import yaml
+
+    doc = yaml.safe_load((state / "fleet.yaml").read_text())
+    (site,) = doc["sites"].values()
+    site["settings"] = CORS_CHANGE
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out

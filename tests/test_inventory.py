@@ -65,3 +65,13 @@ def test_vaulted_password_works_and_never_shows(sim_site: SimSite, tmp_path: Pat
     assert code == 0, out + err
     assert "2 gateway(s): 0 with drift, 0 unreachable/failed" in out
     assert password not in out + err
+
+
+def test_plugin_inventories_still_reach_the_auto_plugin(tmp_path: Path) -> None:
+    # gwctl tries the static formats first; a plugin configuration must still load
+    inv = tmp_path / "gateways.yml"
+    inv.write_text("plugin: ansible.builtin.generator\n"
+                   "hosts:\n  name: \"{{ site }}-gw1\"\n"
+                   "layers:\n  site: [hq, branch]\n")
+    names = sorted(h.name for h in load_inventory(str(inv)))
+    assert names == ["branch-gw1", "hq-gw1"]
