@@ -49,16 +49,6 @@ def validate(path: str | Path) -> LoadResult:
     return result
 
 
-def management_url(fleet: Fleet, gw: Gateway) -> str:
-    ms = fleet.site_of(gw).management_server
-    return f"{'https' if ms.encryption else 'http'}://{ms.host}"
-
-
-def gateway_root_url(gw: Gateway) -> str:
-    url = gw.url
-    return url[: -len("/api")] if url.lower().endswith("/api") else url
-
-
 def base_config(fleet: Fleet, gw: Gateway, base_text: str | None = None,
                 base_name: str | None = None) -> FlatConfig:
     """The host's base file when given, else the bundled reference base for its version."""
@@ -66,7 +56,7 @@ def base_config(fleet: Fleet, gw: Gateway, base_text: str | None = None,
         return flatten_document(parse(base_text, file=base_name or "appsettings.json"))
     from gwctl.bases import reference_base
 
-    return reference_base(gw.version, management_url(fleet, gw), gateway_root_url(gw))
+    return reference_base(gw.version, fleet.site_of(gw).management_server.url, gw.root_url)
 
 
 def effective(fleet: Fleet, gw: Gateway, base_text: str | None = None,

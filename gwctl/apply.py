@@ -85,6 +85,18 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
         return result
     if options.gate is not None and not _gate(target, plan, options.gate, result):
         return result
+    with_host_lock(target, transports, options, result,
+                   lambda t: _run(target, plan, changes, t, options, result))
+    return result
+
+
+def with_host_lock(target: Target, transports: TransportFactory, options: ApplyOptions,
+                   result: GatewayResult, work: Callable[[Transport], None]) -> None:
+    """Run `work` on a transport to the host while holding the host lock.
+
+    A `GwctlError` from taking the lock or from `work` marks `result` failed. The lock is
+    released in every case (over a fresh connection if this one broke).
+    """
     # chosen here, not by the host: if the answer to lock_acquire is lost, the same token
     # both re-acquires (finding we hold it) and releases the lock
     token = secrets.token_hex(16)
@@ -96,13 +108,12 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
             transport.close()
             transport = transports(target.host)
             _lock(transport, token, options, result)
-        _run(target, plan, changes, transport, options, result)
+        work(transport)
     except GwctlError as exc:
         result.outcome = "failed"
         result.detail = redact.scrub(str(exc))
     finally:
         _release(target, transport, transports, token, result)
-    return result
 
 
 def _gate(target: Target, plan: GatewayPlan,

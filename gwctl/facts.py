@@ -36,14 +36,6 @@ class HostFacts:
         return self.files[name]
 
 
-def read_live_file(transport: Transport, path: str, name: str) -> LiveFile:
-    result = transport.run("read_file", {"path": path})
-    if not result.get("exists"):
-        return LiveFile(name, path, False, None, None)
-    content = base64.b64decode(result.get("content_b64") or "")
-    return LiveFile(name, path, True, content, result.get("sha256"))
-
-
 def read_live_files(transport: Transport, paths: dict[str, str]) -> dict[str, LiveFile]:
     """Several files in one operation (one WinRM command instead of one per file)."""
     result = transport.run("stat", {"paths": list(paths.values()), "content": True})

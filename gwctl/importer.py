@@ -223,14 +223,14 @@ def import_host(transport: Any, host: Any, *, site: str | None = None,
     """Read a host's live files over `transport` and return the fleet YAML text."""
     import yaml
 
-    from gwctl.facts import BASE_FILE, read_live_file
+    from gwctl.facts import BASE_FILE, read_live_files
     from gwctl.model import DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
     from gwctl.render.files import APPSETTINGS, NLOG
     from gwctl.textio import decode
 
     directory = (install_dir or DEFAULT_INSTALL_DIR).rstrip("\\")
-    files = {n: read_live_file(transport, f"{directory}\\{n}", n)
-             for n in (BASE_FILE, APPSETTINGS, NLOG)}
+    files = read_live_files(transport, {n: f"{directory}\\{n}"
+                                        for n in (BASE_FILE, APPSETTINGS, NLOG)})
 
     def text(name: str) -> str | None:
         f = files[name]

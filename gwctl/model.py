@@ -10,6 +10,7 @@ one route to the fleet's routes or override one field of it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,6 +36,11 @@ class ManagementServer:
     encryption: bool
     server_config: str
     pointer: str
+
+    @property
+    def url(self) -> str:
+        """Base URL of the management server (https when it uses encryption)."""
+        return f"{'https' if self.encryption else 'http'}://{self.host}"
 
 
 @dataclass
@@ -63,6 +69,11 @@ class Gateway:
     def environment(self) -> str:
         env = self.settings.get("environment", "production")
         return str(env)
+
+    @property
+    def root_url(self) -> str:
+        """The gateway's site URL: its API URL without the ``/api`` suffix."""
+        return re.sub(r"/api/?$", "", self.url, flags=re.IGNORECASE)
 
     def install_path(self, filename: str) -> str:
         return self.install_dir.rstrip("\\") + "\\" + filename
@@ -189,7 +200,6 @@ def _gateway(site: Site, name: str, gw_data: dict[str, Any], defaults: dict[str,
         return None
     host = str(gw_data["host"])
     colocated = bool(gw_data.get("colocated", host.lower() == ms.host.lower()))
-    scheme = "https" if ms.encryption else "http"
     settings = merge(site.settings, gw_data.get("settings") or {})
     return Gateway(
         name=name,
@@ -202,7 +212,8 @@ def _gateway(site: Site, name: str, gw_data: dict[str, Any], defaults: dict[str,
                                                                 DEFAULT_INSTALL_DIR))),
         backup_dir=str(gw_data.get("backup_dir", defaults.get("backup_dir",
                                                               DEFAULT_BACKUP_DIR))),
-        url=str(gw_data.get("url", f"{scheme}://{host}/api")).rstrip("/"),
+        url=str(gw_data.get("url", f"{'https' if ms.encryption else 'http'}://{host}/api")
+                ).rstrip("/"),
         settings=settings,
         pointer=ptr,
         layers=(ptr + "/settings", site.pointer + "/settings", "/defaults/settings"),

@@ -16,7 +16,7 @@ from gwctl.fanout import fan_out
 from gwctl.hosts import Target, TransportFactory, open_transport
 from gwctl.model import Fleet
 from gwctl.plan import GatewayPlan, plan_gateway
-from gwctl.render.files import render_gateway
+from gwctl.render.files import RenderedFile, render_gateway
 from gwctl.secrets import SecretResolver
 
 log = logging.getLogger("gwctl.plan")
@@ -33,9 +33,11 @@ class Planner:
     transports: TransportFactory = open_transport
     workers: int = DEFAULT_WORKERS
 
-    def plan_one(self, target: Target) -> GatewayPlan:
+    def plan_one(self, target: Target, rendered: list[RenderedFile] | None = None
+                 ) -> GatewayPlan:
         gw = target.gateway
-        rendered = render_gateway(gw, self.resolver)
+        if rendered is None:
+            rendered = render_gateway(gw, self.resolver)
         try:
             with self.transports(target.host) as transport:
                 facts = gather(transport, gw)
@@ -47,11 +49,8 @@ class Planner:
 
     def plan_all(self, targets: list[Target], progress: Progress | None = None
                  ) -> list[GatewayPlan]:
-        # secrets are resolved up front so that a missing one fails before any host is read
-        for t in targets:
-            render_gateway(t.gateway, self.resolver)
-        if not targets:
-            return []
-        return fan_out(lambda i: self.plan_one(targets[i]), len(targets),
+        # rendered up front so that a missing secret fails before any host is read
+        rendered = [render_gateway(t.gateway, self.resolver) for t in targets]
+        return fan_out(lambda i: self.plan_one(targets[i], rendered[i]), len(targets),
                        workers=self.workers, progress=progress)
 

@@ -9,13 +9,10 @@ recycled (when appsettings changed) and the gateway health-checked.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from gwctl import redact
-from gwctl.apply import LOCK_PATH, ApplyOptions, GatewayResult
-from gwctl.errors import GwctlError, OperationError
+from gwctl.apply import ApplyOptions, GatewayResult, with_host_lock
 from gwctl.health import check
 from gwctl.hosts import Target, TransportFactory
 from gwctl.model import APP_POOL
@@ -59,41 +56,32 @@ def rollback_gateway(target: Target, transports: TransportFactory,
     result = GatewayResult(target.gateway.id, target.name, "unchanged")
     gw = target.gateway
     changed: list[str] = []
-    try:
-        with transports(target.host) as t:
-            lock = t.run("lock_acquire", {"path": LOCK_PATH, "owner": options.owner,
-                                          "ttl_seconds": options.lock_ttl_s,
-                                          "token": secrets.token_hex(16)})
-            try:
-                chosen = choose_backups(t, target)
-                if not chosen:
-                    result.outcome, result.detail = "failed", "no backups to roll back to"
-                    return result
-                for c in chosen:
-                    t.run("backup", {"path": c.path, "backup_dir": gw.backup_dir,
-                                     "keep": options.backups_kept})
-                for c in chosen:
-                    r = t.run("restore", {"path": c.path, "backup_dir": gw.backup_dir,
-                                          "backup_id": c.backup_id})
-                    result.steps.append(f"restored {c.name} from {c.backup_id}")
-                    if r.get("changed"):
-                        changed.append(c.name)
-                if APPSETTINGS in changed:
-                    t.run("recycle_app_pool", {"name": APP_POOL})
-                    result.recycled = True
-            finally:
-                t.run("lock_release", {"path": LOCK_PATH, "token": lock["token"]})
-    except OperationError as exc:
-        result.outcome = "failed"
-        result.detail = redact.scrub(str(exc))
-        return result
-    except GwctlError as exc:
-        result.outcome, result.detail = "failed", redact.scrub(str(exc))
+
+    def restore(t: Transport) -> None:
+        chosen = choose_backups(t, target)
+        if not chosen:
+            result.outcome, result.detail = "failed", "no backups to roll back to"
+            return
+        for c in chosen:
+            t.run("backup", {"path": c.path, "backup_dir": gw.backup_dir,
+                             "keep": options.backups_kept})
+        for c in chosen:
+            r = t.run("restore", {"path": c.path, "backup_dir": gw.backup_dir,
+                                  "backup_id": c.backup_id})
+            result.steps.append(f"restored {c.name} from {c.backup_id}")
+            if r.get("changed"):
+                changed.append(c.name)
+        if APPSETTINGS in changed:
+            t.run("recycle_app_pool", {"name": APP_POOL})
+            result.recycled = True
+
+    with_host_lock(target, transports, options, result, restore)
+    if result.outcome == "failed":
         return result
     health = check(target.url, options.health)
     if not health.ok:
         result.outcome, result.detail = "failed", f"after rollback: {health.detail}"
     else:
         result.outcome = "rolled back" if changed else "unchanged"
-        result.detail = ", ".join(result.steps)
+        result.detail = ", ".join(s for s in result.steps if s.startswith("restored"))
     return result

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gwctl.cli.common import add_fleet_option
+from gwctl.cli.deploy_common import add_inventory_options, add_workers_option
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -32,18 +33,15 @@ if TYPE_CHECKING:
 
 def add_discovery_options(p: argparse.ArgumentParser, *, inventory_required: bool) -> None:
     """Options shared by versions, check-versions and upgrade-plan."""
-    p.add_argument("-i", "--inventory", required=inventory_required, metavar="PATH",
-                   help="Ansible inventory (host names are gateway names); "
-                        + ("discovery reads the installed versions through it"
-                           if inventory_required else
-                           "with it, installed versions are discovered; without it, the "
-                           "declared versions are used"))
-    p.add_argument("--vault-password-file", metavar="FILE",
-                   help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
+    add_inventory_options(
+        p, required=inventory_required,
+        help="Ansible inventory (host names are gateway names); "
+             + ("discovery reads the installed versions through it" if inventory_required
+                else "with it, installed versions are discovered; without it, the "
+                     "declared versions are used"))
     p.add_argument("--site", action="append", metavar="NAME",
                    help="only this site (repeatable)")
-    p.add_argument("--workers", type=int, default=32, metavar="N",
-                   help="hosts contacted at the same time (default 32)")
+    add_workers_option(p)
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="HTTP timeout for /.well-known/uris (default 5; WinRM timeouts come "
                         "from the inventory)")

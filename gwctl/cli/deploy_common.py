@@ -17,11 +17,17 @@ if TYPE_CHECKING:
     from gwctl.problems import Problem
 
 
-def add_inventory_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-i", "--inventory", required=True, metavar="PATH",
-                   help="Ansible inventory (INI or YAML); host names are gateway names")
+def add_inventory_options(p: argparse.ArgumentParser, *, required: bool = True,
+                          help: str = "Ansible inventory (INI or YAML); host names are "
+                                      "gateway names") -> None:
+    p.add_argument("-i", "--inventory", required=required, metavar="PATH", help=help)
     p.add_argument("--vault-password-file", metavar="FILE",
                    help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
+
+
+def add_workers_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=32, metavar="N",
+                   help="hosts contacted at the same time (default 32)")
 
 
 def add_selection_options(p: argparse.ArgumentParser) -> None:
@@ -30,8 +36,7 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--gateway", metavar="NAME", help="only this gateway (NAME or SITE/NAME)")
     group.add_argument("--site", metavar="NAME", help="only this site's gateways")
-    p.add_argument("--workers", type=int, default=32, metavar="N",
-                   help="hosts contacted at the same time (default 32)")
+    add_workers_option(p)
 
 
 @dataclass

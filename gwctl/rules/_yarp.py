@@ -486,20 +486,21 @@ def routes(target: Any) -> list[Route]:
     return cached
 
 
-def override_route_ids(target: Any) -> frozenset[str]:
-    ids: frozenset[str] | None = target.memo.get("override-route-ids")
+def _section_ids(target: Any, memo_key: str, tree: Any, path: Key) -> frozenset[str]:
+    """The folded member names of one section, memoised per target."""
+    ids: frozenset[str] | None = target.memo.get(memo_key)
     if ids is None:
-        ids = frozenset(k.lower() for k, _ in _cfg.items(_cfg.walk(target.override, ROUTES)))
-        target.memo["override-route-ids"] = ids
+        ids = frozenset(k.lower() for k, _ in _cfg.items(_cfg.walk(tree, path)))
+        target.memo[memo_key] = ids
     return ids
+
+
+def override_route_ids(target: Any) -> frozenset[str]:
+    return _section_ids(target, "override-route-ids", target.override, ROUTES)
 
 
 def cluster_ids(target: Any) -> frozenset[str]:
-    ids: frozenset[str] | None = target.memo.get("cluster-ids")
-    if ids is None:
-        ids = frozenset(k.lower() for k, _ in _cfg.items(_cfg.walk(target.view, CLUSTERS)))
-        target.memo["cluster-ids"] = ids
-    return ids
+    return _section_ids(target, "cluster-ids", target.view, CLUSTERS)
 
 
 def _covers_set(c: frozenset[Any], s: frozenset[Any]) -> bool:

@@ -9,7 +9,6 @@ rule.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,15 +109,6 @@ class BaseCache:
             found = (tree, list(_leaves_with(tree, (_MS_SENTINEL, _GW_SENTINEL))))
             self._releases[version.release_key] = found
         return found
-
-
-def management_url(encryption: bool, host: str) -> str:
-    return f"{'https' if encryption else 'http'}://{host}"
-
-
-def gateway_root_url(url: str) -> str:
-    """The gateway's site URL: its API URL without the ``/api`` suffix."""
-    return re.sub(r"/api/?$", "", url, flags=re.IGNORECASE)
 
 
 # -- fleet mode --------------------------------------------------------------------------------
@@ -232,7 +222,7 @@ def fleet_targets(fleet: Fleet, rendered: Mapping[str, Rendered] | None,
     nlogs: NlogCache = shared.setdefault("nlogs", NlogCache())
     for site in fleet.sites:
         ms = site.management_server
-        ms_url = management_url(ms.encryption, ms.host)
+        ms_url = ms.url
         for gw in site.gateways:
             problems: list[Problem] = []
             r = rendered.get(gw.id) if rendered is not None else None
@@ -255,7 +245,7 @@ def fleet_targets(fleet: Fleet, rendered: Mapping[str, Rendered] | None,
                 gw=gw, version=gw.version, environment=gw.environment,
                 encryption=ms.encryption, nlog_version=int(nlog_settings.get("version", 5)),
                 override=override,
-                base=bases.tree(gw.version, ms_url, gateway_root_url(gw.url)),
+                base=bases.tree(gw.version, ms_url, gw.root_url),
                 nlog=nlogs.get(r.nlog, gw.id) if r.nlog is not None else None,
                 shared=shared)
             target.duplicates = dups
