@@ -244,6 +244,23 @@ class ShellManager:
             if cmd is not None:
                 cmd.terminated = True
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait (bounded) until no command handler is running; True if none is.
+
+        A dropped connection does not stop a command the service already started, so a test
+        that counts what ran must wait for the service's own record, not for the client.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                runners = list(self._runners)
+            if not runners:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            runners[0].join(remaining)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Forget every shell and wait (bounded) for running handlers."""
         self._stopping.set()
