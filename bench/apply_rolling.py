@@ -29,15 +29,15 @@ def main() -> int:
     from simproc import fleet_with_change, sim_process
 
     from gwctl import api
-    from gwctl import apply as apply_mod
-    from gwctl.apply import ApplyOptions, GatewayResult, apply_gateway
-    from gwctl.health import HealthSettings
-    from gwctl.hosts import Target, open_transport, pair
-    from gwctl.inventory import load_inventory
-    from gwctl.plan import GatewayPlan
-    from gwctl.planner import Planner
-    from gwctl.rollout import rollout
-    from gwctl.secrets import SecretResolver
+    from gwctl.deploy import apply as apply_mod
+    from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.gateway_plan import GatewayPlan
+    from gwctl.deploy.health import HealthSettings
+    from gwctl.deploy.rollout import rollout
+    from gwctl.fleet.secrets import SecretResolver
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import Target, open_transport, pair
     from gwctl.transport.base import Transport
 
     shutil.rmtree(WORK, ignore_errors=True)

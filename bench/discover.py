@@ -9,7 +9,7 @@ Every gateway host is emulated on loopback by the simulator's WS-Management endp
 management server host a ServerConfig.xml. The endpoint waits ``--latency-ms`` before
 every HTTP response (each WinRM round trip, NTLM handshakes included); a small HTTP
 server answers ``/.well-known/uris`` with the same latency. Discovery itself is
-`gwctl.discovery.discover`, the code ``gwctl versions`` runs, over real pywinrm/NTLM.
+`gwctl.versions.discovery.discover`, the code ``gwctl versions`` runs, over real pywinrm/NTLM.
 
 The harness (`emulated_fleet`) is also used by tests/test_discovery.py.
 Target: under 3 s for 200 gateways at 20 ms (bounded concurrency, ``--workers``).
@@ -33,12 +33,12 @@ from typing import Any
 
 import yaml
 
-from gwctl.fleetsrc import combine
-from gwctl.inventory import InventoryHost
-from gwctl.model import DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG, Fleet, build_fleet
+from gwctl.fleet.model import DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG, Fleet, build_fleet
+from gwctl.fleet.source import combine
+from gwctl.fleet.yaml_reader import load_yaml_text
+from gwctl.hosts.inventory import InventoryHost
 from gwctl.ops.pyimpl import GATEWAY_PRODUCT, DirectoryHost
 from gwctl.sim.wsman import CommandResult, FaultTable, WsmanServer
-from gwctl.yamlsrc import load_yaml_text
 
 USER, PASSWORD = "gwctl-bench", "Bench-pa55word!"
 
@@ -323,7 +323,7 @@ def _closed_port() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gwctl.discovery import discover
+    from gwctl.versions.discovery import discover
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gateways", type=int, default=200)

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleetgen import write_fleet
 
 from gwctl import api
-from gwctl.checks import Rendered, validate_fleet
 from gwctl.problems import Problem
 from gwctl.render.appsettings import render_appsettings
 from gwctl.render.nlog import render_nlog
+from gwctl.rules.runner import Rendered, validate_fleet
 
 TARGET_SECONDS = 2.0
 

@@ -32,7 +32,7 @@ import sys, time
 from pathlib import Path
 from gwctl import api
 from gwctl.render.files import render_gateway, write_rendered
-from gwctl.secrets import SecretResolver
+from gwctl.fleet.secrets import SecretResolver
 t0 = time.perf_counter()
 res = api.load(sys.argv[1])
 assert res.fleet is not None and res.ok, res.problems[:3]

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gwctl.fleetsrc import load_fleet_source
-from gwctl.model import Fleet, Gateway, build_fleet
+from gwctl.fleet.model import Fleet, Gateway, build_fleet
+from gwctl.fleet.schema import validate_source
+from gwctl.fleet.source import load_fleet_source
 from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
 from gwctl.netjson.parser import parse
 from gwctl.problems import Problem, has_errors
 from gwctl.render.appsettings import render_appsettings
-from gwctl.schema import validate_source
 
 
 @dataclass
@@ -42,7 +42,7 @@ def validate(path: str | Path) -> LoadResult:
     """`load` plus every semantic rule."""
     result = load(path)
     if result.fleet is not None:
-        from gwctl.checks import validate_fleet
+        from gwctl.rules.runner import validate_fleet
 
         result.problems.extend(validate_fleet(result.fleet))
     result.problems.sort(key=Problem.sort_key)
@@ -54,7 +54,7 @@ def base_config(fleet: Fleet, gw: Gateway, base_text: str | None = None,
     """The host's base file when given, else the bundled reference base for its version."""
     if base_text is not None:
         return flatten_document(parse(base_text, file=base_name or "appsettings.json"))
-    from gwctl.bases import reference_base
+    from gwctl.render.bases import reference_base
 
     return reference_base(gw.version, fleet.site_of(gw).management_server.url, gw.root_url)
 

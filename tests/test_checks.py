@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 
 from gwctl import api
-from gwctl.bases import reference_base
-from gwctl.checks import Rendered, lint_files, validate_fleet
 from gwctl.errors import InputError, UsageError
-from gwctl.fleetsrc import combine
-from gwctl.model import Fleet, build_fleet
+from gwctl.fleet.model import Fleet, build_fleet
+from gwctl.fleet.source import combine
+from gwctl.fleet.yaml_reader import load_yaml_text
 from gwctl.problems import Problem
 from gwctl.render.appsettings import render_appsettings
+from gwctl.render.bases import reference_base
 from gwctl.render.nlog import render_nlog
 from gwctl.rules import _cfg, registry
+from gwctl.rules.runner import Rendered, lint_files, validate_fleet
 from gwctl.rules.sources import BaseCache, rendered_duplicates, unflatten
-from gwctl.versions import Version
-from gwctl.yamlsrc import load_yaml_text
+from gwctl.versions.release import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,7 +96,7 @@ def test_appsettings_json_alone_is_linted_without_a_base_underneath(tmp_path: Pa
 
 
 def reference_base_text_2025() -> str:
-    from gwctl.bases import reference_base_text
+    from gwctl.render.bases import reference_base_text
 
     return reference_base_text(Version.parse("2025 R2"), "https://ms", "https://ms")
 

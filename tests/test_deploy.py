@@ -17,12 +17,12 @@ import httpx
 import pytest
 import yaml
 
-from gwctl.apply import LOCK_PATH, ApplyOptions, apply_gateway
 from gwctl.cli.main import main
+from gwctl.deploy.apply import LOCK_PATH, ApplyOptions, apply_gateway
+from gwctl.deploy.health import HealthSettings
 from gwctl.errors import TransportError
-from gwctl.health import HealthSettings
-from gwctl.hosts import Target, open_transport
-from gwctl.inventory import InventoryHost
+from gwctl.hosts.inventory import InventoryHost
+from gwctl.hosts.targets import Target, open_transport
 from gwctl.transport.base import Transport
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def test_bad_change_is_rolled_back_and_stops_the_rollout(
 
 def _target(site: SimSite, name: str) -> Target:
     from gwctl import api
-    from gwctl.inventory import load_inventory
+    from gwctl.hosts.inventory import load_inventory
 
     fleet = api.load(site.fleet_path).fleet
     assert fleet is not None
@@ -179,9 +179,9 @@ def _target(site: SimSite, name: str) -> Target:
 
 def _plan(site: SimSite, fleet_path: Path, name: str) -> tuple[Target, Any]:
     from gwctl import api
-    from gwctl.inventory import load_inventory
-    from gwctl.planner import Planner
-    from gwctl.secrets import SecretResolver
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.fleet.secrets import SecretResolver
+    from gwctl.hosts.inventory import load_inventory
 
     fleet = api.load(fleet_path).fleet
     assert fleet is not None

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gwctl.discovery import (
+from gwctl.versions.discovery import (
     SOURCE_REGISTRY,
     SOURCE_SERVER_CONFIG,
     SOURCE_WELL_KNOWN,
@@ -24,7 +24,7 @@ from gwctl.discovery import (
     discover,
     read_well_known,
 )
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -140,7 +140,7 @@ def test_discovery_needs_no_inventory_for_well_known(emulated: Callable[..., Any
 
 def test_simulated_site(sim_factory: Callable[..., Any]) -> None:
     from gwctl import api
-    from gwctl.inventory import load_inventory
+    from gwctl.hosts.inventory import load_inventory
 
     site = sim_factory(site="hq", version="2024 R2", gateways=3,
                        gateway_versions={"hq-gw2": "2024 R1"})

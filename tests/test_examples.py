@@ -30,9 +30,9 @@ import pytest
 import yaml
 
 from gwctl import api
-from gwctl.checks import lint_files, validate_fleet
 from gwctl.problems import Level, Problem
 from gwctl.rules import all_rules
+from gwctl.rules.runner import lint_files, validate_fleet
 
 EXAMPLES = Path(__file__).parent / "examples"
 CASES = sorted(p for kind in ("positive", "negative") for p in (EXAMPLES / kind).iterdir()
@@ -103,7 +103,7 @@ def test_every_rule_has_a_positive_and_a_negative_case() -> None:
     covered: dict[str, set[str]] = {"positive": set(), "negative": set()}
     for case in CASES:
         covered[case.parent.name].update(load_expect(case).get("covers") or [])
-    # the version rules are gwctl.versioncheck's, tested table-driven in its own tests
+    # the version rules are gwctl.versions.checks's, tested table-driven in its own tests
     ids = {r.ID for r in all_rules() if not r.ID.startswith("version-")}
     assert ids - covered["positive"] == set(), "rules without a positive case"
     assert ids - covered["negative"] == set(), "rules without a negative case"

@@ -1,4 +1,4 @@
-"""gwctl.features: the feature table and the questions asked of it."""
+"""gwctl.versions.features: the feature table and the questions asked of it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import textwrap
 import pytest
 import yaml
 
-from gwctl import features
 from gwctl.errors import InputError
-from gwctl.features import (
+from gwctl.versions import features
+from gwctl.versions.features import (
     Feature,
     UnknownFeatureError,
     all_features,
@@ -21,7 +21,7 @@ from gwctl.features import (
     load_features,
     supports,
 )
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 V = Version.parse
 BOUNDARIES = [

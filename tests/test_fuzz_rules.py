@@ -16,13 +16,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gwctl.checks import lint_files, validate_fleet
 from gwctl.errors import InputError
-from gwctl.fleetsrc import combine
-from gwctl.model import build_fleet
+from gwctl.fleet.model import build_fleet
+from gwctl.fleet.schema import validate_source
+from gwctl.fleet.source import combine
+from gwctl.fleet.yaml_reader import load_yaml_text
 from gwctl.problems import Problem
-from gwctl.schema import validate_source
-from gwctl.yamlsrc import load_yaml_text
+from gwctl.rules.runner import lint_files, validate_fleet
 
 EXAMPLES = Path(__file__).parent / "examples"
 JSON_SEEDS = sorted(EXAMPLES.glob("*/*/*.json"))

@@ -11,8 +11,8 @@ import pytest
 
 from gwctl.cli.main import main
 from gwctl.errors import InputError
+from gwctl.fleet.yaml_reader import load_yaml_text
 from gwctl.textio import decode
-from gwctl.yamlsrc import load_yaml_text
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet.yaml"
 

@@ -10,7 +10,7 @@ import yaml
 
 from gwctl.cli.main import main
 from gwctl.errors import InputError
-from gwctl.inventory import load_inventory
+from gwctl.hosts.inventory import load_inventory
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite

@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 
 from gwctl import api
 from gwctl.errors import SecretError
-from gwctl.fleetsrc import combine
-from gwctl.model import Fleet, build_fleet
+from gwctl.fleet.model import Fleet, build_fleet
+from gwctl.fleet.secrets import SecretResolver
+from gwctl.fleet.source import combine
+from gwctl.fleet.yaml_reader import load_yaml_text
 from gwctl.netjson.parser import parse
 from gwctl.render.appsettings import overlay, render_appsettings
 from gwctl.render.files import render_gateway, write_rendered
 from gwctl.render.jsonout import dumps
 from gwctl.render.nlog import RenderError, render_nlog
-from gwctl.secrets import SecretResolver
-from gwctl.yamlsrc import load_yaml_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,12 +13,12 @@ import httpx
 import pytest
 import yaml
 
-from gwctl.bases import reference_base_text
-from gwctl.model import APP_POOL
+from gwctl.fleet.model import APP_POOL
+from gwctl.render.bases import reference_base_text
 from gwctl.sim.server import SimSite
 from gwctl.sim.state import DEFAULT_NLOG_CONFIG, SimState, product_version
 from gwctl.sim.webrtc import sdp_is_well_formed
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,9 +18,9 @@ from test_version_rules import (
     remote,
 )
 
-from gwctl.upgrade import UpgradePlan, plan_upgrade, render_markdown, render_text
-from gwctl.versioncheck import site_states
-from gwctl.versions import Version
+from gwctl.versions.checks import site_states
+from gwctl.versions.release import Version
+from gwctl.versions.upgrade import UpgradePlan, plan_upgrade, render_markdown, render_text
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,8 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
-from gwctl import versioncheck as vc
-from gwctl.discovery import (
+from gwctl.fleet.model import Fleet, build_fleet
+from gwctl.fleet.source import combine
+from gwctl.fleet.yaml_reader import load_yaml_text
+from gwctl.problems import Level, active
+from gwctl.versions import checks as vc
+from gwctl.versions.discovery import (
     SOURCE_REGISTRY,
     SOURCE_SERVER_CONFIG,
     SOURCE_WELL_KNOWN,
@@ -27,11 +31,7 @@ from gwctl.discovery import (
     Reading,
     SiteDiscovery,
 )
-from gwctl.fleetsrc import combine
-from gwctl.model import Fleet, build_fleet
-from gwctl.problems import Level, active
-from gwctl.versions import Version
-from gwctl.yamlsrc import load_yaml_text
+from gwctl.versions.release import Version
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -471,8 +471,8 @@ class FakeTransport:
 
 
 def _gate_target(fleet: Fleet, name: str) -> Any:
-    from gwctl.hosts import Target
-    from gwctl.inventory import InventoryHost
+    from gwctl.hosts.inventory import InventoryHost
+    from gwctl.hosts.targets import Target
 
     return Target(fleet.gateway(name), InventoryHost(name, [], {
         "gwctl_gateway_url": "http://127.0.0.1:9/api"}))  # discard port: nothing answers
@@ -485,8 +485,8 @@ def _answer(gw: str | None, ms: str | None = None) -> dict[str, Any]:
 
 
 def test_apply_gate_decisions() -> None:
-    from gwctl.discovery import HttpSettings
     from gwctl.errors import TransportError
+    from gwctl.versions.discovery import HttpSettings
 
     fleet = make_fleet("2025 R2", {"g1": COLO, "g2": remote("g2")}, settings=ICE_TURN)
     answers = {"g1": FakeTransport(_answer("25.2.1.1", "25.2.1.1")),

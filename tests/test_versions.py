@@ -1,4 +1,4 @@
-"""gwctl.versions: parsing, formatting, ordering and navigation of XProtect releases."""
+"""gwctl.versions.release: parsing, formatting, ordering and navigation of XProtect releases."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gwctl import features, versions
 from gwctl.errors import InputError
-from gwctl.versions import MAX_YEAR, MIN_YEAR, Version, releases_in_year
+from gwctl.versions import features
+from gwctl.versions import release as versions
+from gwctl.versions.release import MAX_YEAR, MIN_YEAR, Version, releases_in_year
 
 # The releases where feature and rule boundaries sit.
 BOUNDARIES = [
@@ -333,7 +334,7 @@ def test_constants_come_from_the_feature_table(name: str, release: str, feature_
 
 
 def test_constants_import_by_name() -> None:
-    from gwctl.versions import CORS_SINCE, GATEWAY_MIN
+    from gwctl.versions.release import CORS_SINCE, GATEWAY_MIN
 
     assert (Version(2022, 1), Version(2022, 3)) == (GATEWAY_MIN, CORS_SINCE)
 

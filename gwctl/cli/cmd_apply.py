@@ -25,11 +25,11 @@ from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from gwctl.apply import GatewayResult
-    from gwctl.hosts import Target
-    from gwctl.model import Fleet
-    from gwctl.plan import GatewayPlan
-    from gwctl.versioncheck import ApplyGate
+    from gwctl.deploy.apply import GatewayResult
+    from gwctl.deploy.gateway_plan import GatewayPlan
+    from gwctl.fleet.model import Fleet
+    from gwctl.hosts.targets import Target
+    from gwctl.versions.checks import ApplyGate
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -58,14 +58,14 @@ def register(p: argparse.ArgumentParser) -> None:
 def execute(ns: argparse.Namespace) -> int:
     import os
 
-    from gwctl.apply import ApplyOptions, GatewayResult, apply_gateway
     from gwctl.cli.cmd_diff import print_plans
     from gwctl.cli.deploy_common import progress_printer, select
-    from gwctl.health import HealthSettings
-    from gwctl.hosts import open_transport
-    from gwctl.planner import Planner
-    from gwctl.rollout import parse_batch, rollout
-    from gwctl.secrets import SecretResolver
+    from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.health import HealthSettings
+    from gwctl.deploy.rollout import parse_batch, rollout
+    from gwctl.fleet.secrets import SecretResolver
+    from gwctl.hosts.targets import open_transport
 
     if ns.canary < 0 or ns.max_failures < 0:
         raise UsageError("--canary and --max-failures must not be negative")
@@ -124,9 +124,9 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
                   human: TextIO) -> ApplyGate:
     """The version gate, asked now for every gateway that would change (concurrently),
     so that refusals show before the confirmation; apply_gateway asks it again (cached)."""
-    from gwctl.discovery import HttpSettings
-    from gwctl.hosts import open_transport
-    from gwctl.versioncheck import ApplyGate
+    from gwctl.hosts.targets import open_transport
+    from gwctl.versions.checks import ApplyGate
+    from gwctl.versions.discovery import HttpSettings
 
     if ns.allow_version_mismatch:
         print("WARNING: --allow-version-mismatch: the version gate will NOT stop pushes to "

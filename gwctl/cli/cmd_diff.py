@@ -20,7 +20,7 @@ from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
-    from gwctl.plan import GatewayPlan
+    from gwctl.deploy.gateway_plan import GatewayPlan
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -32,9 +32,9 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.deploy_common import progress_printer, select
-    from gwctl.plan import GatewayPlan
-    from gwctl.planner import Planner
-    from gwctl.secrets import SecretResolver
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.gateway_plan import GatewayPlan
+    from gwctl.fleet.secrets import SecretResolver
 
     sel = select(ns)
     if sel is None:

@@ -23,9 +23,9 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.hosts import open_transport
-    from gwctl.importer import import_host
-    from gwctl.inventory import load_inventory
+    from gwctl.deploy.importer import import_host
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import open_transport
 
     hosts = {h.name: h for h in load_inventory(ns.inventory,
                                                vault_password_file=ns.vault_password_file)}

@@ -30,7 +30,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.checks import lint_files
+    from gwctl.rules.runner import lint_files
 
     problems = lint_files(list(ns.files), base=ns.base, environment=ns.environment,
                           version=ns.gw_version, nlog_version=ns.nlog_version, kind=ns.kind,

@@ -24,9 +24,9 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl import api
+    from gwctl.fleet.secrets import SecretResolver
     from gwctl.problems import has_errors
     from gwctl.render.files import render_gateway, write_all
-    from gwctl.secrets import SecretResolver
 
     result = api.validate(ns.fleet)
     if result.fleet is None or has_errors(result.problems):

@@ -21,12 +21,12 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl import api
-    from gwctl.apply import ApplyOptions
     from gwctl.cli.common import report
-    from gwctl.health import HealthSettings
-    from gwctl.hosts import open_transport, pair
-    from gwctl.inventory import load_inventory
-    from gwctl.rollback import rollback_gateway
+    from gwctl.deploy.apply import ApplyOptions
+    from gwctl.deploy.health import HealthSettings
+    from gwctl.deploy.rollback import rollback_gateway
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import open_transport, pair
 
     result = api.load(ns.fleet)
     if result.fleet is None:

@@ -14,7 +14,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.schema import schema_text
+    from gwctl.fleet.schema import schema_text
 
     sys.stdout.write(schema_text())
     return 0

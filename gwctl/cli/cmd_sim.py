@@ -197,7 +197,7 @@ def _up(ns: argparse.Namespace) -> int:
 
 def _check_reuse(ns: argparse.Namespace, state: Any) -> None:
     from gwctl.errors import UsageError
-    from gwctl.versions import Version
+    from gwctl.versions.release import Version
 
     conflicts = []
     if ns.site is not None and ns.site != state.site:
@@ -341,7 +341,7 @@ def _fault(ns: argparse.Namespace) -> int:
 
 def _upgrade(ns: argparse.Namespace) -> int:
     from gwctl.sim import control
-    from gwctl.versions import Version
+    from gwctl.versions.release import Version
 
     Version.parse(ns.version)  # a clear error before the simulator is asked
     result = control.AdminClient.for_state(ns.state).call(

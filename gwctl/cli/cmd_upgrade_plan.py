@@ -39,9 +39,9 @@ def register(p: argparse.ArgumentParser) -> None:
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.cmd_versions import load_fleet, run_discovery
     from gwctl.cli.common import report
-    from gwctl.upgrade import plan_upgrade, render_markdown, render_text
-    from gwctl.versioncheck import site_states
-    from gwctl.versions import Version
+    from gwctl.versions.checks import site_states
+    from gwctl.versions.release import Version
+    from gwctl.versions.upgrade import plan_upgrade, render_markdown, render_text
 
     try:
         target = Version.parse(ns.to).as_release()

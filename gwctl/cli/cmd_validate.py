@@ -17,7 +17,6 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl import api
-
     result = api.validate(ns.fleet)
     count = sum(1 for _ in result.fleet.gateways()) if result.fleet else 0
     return report(result.problems, ns.output, ok_message=f"{ns.fleet}: ok ({count} gateways)")

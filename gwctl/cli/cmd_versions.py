@@ -25,10 +25,10 @@ from gwctl.cli.deploy_common import add_inventory_options, add_workers_option
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from gwctl.discovery import Discovery, HttpSettings
-    from gwctl.model import Fleet
+    from gwctl.fleet.model import Fleet
     from gwctl.problems import Problem
-    from gwctl.versioncheck import GatewayState, SiteState
+    from gwctl.versions.checks import GatewayState, SiteState
+    from gwctl.versions.discovery import Discovery, HttpSettings
 
 
 def add_discovery_options(p: argparse.ArgumentParser, *, inventory_required: bool) -> None:
@@ -62,7 +62,7 @@ def load_fleet(path: str) -> tuple[Fleet | None, list[Problem]]:
 
 
 def http_settings(ns: argparse.Namespace) -> HttpSettings:
-    from gwctl.discovery import HttpSettings
+    from gwctl.versions.discovery import HttpSettings
 
     if ns.timeout <= 0:
         raise UsageError("--timeout must be positive")
@@ -71,9 +71,9 @@ def http_settings(ns: argparse.Namespace) -> HttpSettings:
 
 
 def run_discovery(ns: argparse.Namespace, fleet: Fleet) -> Discovery:
-    from gwctl import redact
-    from gwctl.discovery import discover
-    from gwctl.inventory import load_inventory
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.output import redact
+    from gwctl.versions.discovery import discover
 
     if ns.workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -91,7 +91,7 @@ def version_problems(fleet: Fleet, discovery: Discovery | None,
                      sites: Iterable[str] | None) -> list[Problem]:
     """The version rules' problems, with the fleet's ``rules:`` settings and inline
     suppressions applied."""
-    from gwctl.versioncheck import VersionScope, version_rule_problems
+    from gwctl.versions.checks import VersionScope, version_rule_problems
 
     return version_rule_problems(VersionScope(fleet, discovery, sites))
 
@@ -117,7 +117,7 @@ def _gw_row(g: GatewayState) -> tuple[str, ...]:
 
 def print_text(states: Sequence[SiteState], problems: Sequence[Problem],
                discovery: Discovery | None) -> None:
-    from gwctl.reporters import report_text
+    from gwctl.output.reporters import report_text
 
     out = sys.stdout
     for s in states:
@@ -191,8 +191,8 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.common import report
-    from gwctl.reporters import json_document
-    from gwctl.versioncheck import site_states
+    from gwctl.output.reporters import json_document
+    from gwctl.versions.checks import site_states
 
     fleet, load_problems = load_fleet(ns.fleet)
     if fleet is None:

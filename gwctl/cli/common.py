@@ -22,7 +22,7 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
 
 
 def report(problems: Sequence[Problem], output: str, *, ok_message: str) -> int:
-    from gwctl.reporters import report_github, report_json, report_text
+    from gwctl.output.reporters import report_github, report_json, report_text
 
     ordered = sorted(problems, key=Problem.sort_key)
     if output == "json":

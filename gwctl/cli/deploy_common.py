@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from gwctl.cli.common import add_fleet_option
 
 if TYPE_CHECKING:
-    from gwctl.hosts import Target
-    from gwctl.model import Fleet, Gateway
-    from gwctl.plan import GatewayPlan
+    from gwctl.deploy.gateway_plan import GatewayPlan
+    from gwctl.fleet.model import Fleet, Gateway
+    from gwctl.hosts.targets import Target
     from gwctl.problems import Problem
 
 
@@ -51,8 +51,8 @@ def select(ns: argparse.Namespace) -> Selection | None:
     """Validate the fleet, read the inventory, pair; None (after reporting) on errors."""
     from gwctl import api
     from gwctl.cli.common import report
-    from gwctl.hosts import pair, select_gateways
-    from gwctl.inventory import load_inventory
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import pair, select_gateways
     from gwctl.problems import has_errors
 
     result = api.validate(ns.fleet)
@@ -61,8 +61,7 @@ def select(ns: argparse.Namespace) -> Selection | None:
         return None
     gateways = select_gateways(result.fleet, gateway=ns.gateway, site=ns.site)
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
-    from gwctl import redact
-
+    from gwctl.output import redact
     for h in hosts:
         pw = h.vars.get("ansible_password")
         if isinstance(pw, str):

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if ns.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from gwctl.redact import install_log_filter
+    from gwctl.output.redact import install_log_filter
 
     install_log_filter()
     module = importlib.import_module(f"gwctl.cli.{ns._module}")

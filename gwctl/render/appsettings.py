@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gwctl.features import supports
-from gwctl.model import Gateway
+from gwctl.fleet.model import Gateway
+from gwctl.fleet.secrets import Secret
 from gwctl.netjson.config import fold
 from gwctl.problems import pointer
-from gwctl.secrets import Secret
+from gwctl.versions.features import supports
 
 SETTINGS_ORDER = ("logging", "cors", "webrtc", "reverse_proxy")
 

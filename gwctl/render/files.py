@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gwctl.model import Gateway
+from gwctl.fleet.model import Gateway
+from gwctl.fleet.secrets import SecretResolver
 from gwctl.render.appsettings import render_appsettings
 from gwctl.render.jsonout import dumps
 from gwctl.render.nlog import render_nlog
-from gwctl.secrets import SecretResolver
 
 APPSETTINGS = "appsettings.Production.json"
 NLOG = "nlog.config"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 
 from gwctl.errors import GwctlError
-from gwctl.secrets import Secret, SecretResolver
+from gwctl.fleet.secrets import Secret, SecretResolver
 
 SecretMode = Literal["resolve", "mask"]
 #: Secret is a dataclass: without PASSTHROUGH orjson would serialise its fields

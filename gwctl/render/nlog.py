@@ -21,7 +21,7 @@ import jinja2
 import jinja2.sandbox
 
 from gwctl.errors import InputError
-from gwctl.model import Gateway
+from gwctl.fleet.model import Gateway
 
 NLOG_NS = "{http://www.nlog-project.org/schemas/NLog.xsd}"
 DEFAULT_LOG_DIRECTORY = r"C:\ProgramData\Milestone\ApiGateway\Logs"

@@ -117,7 +117,7 @@ def registry() -> Registry:
         ),
         fleet=(
             gateway_name_duplicate, gateway_host_duplicate, gateway_url_http,
-            # versions (gwctl.versioncheck)
+            # versions (gwctl.versions.checks)
             version_site_without_gateway, version_no_colocated_gateway,
             version_gateway_behind, version_gateway_ahead, version_prerelease_gateway,
             version_below_minimum, version_declared_vs_discovered, version_colocation,

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from gwctl.features import feature, supports
 from gwctl.problems import Level, Problem
 from gwctl.rules import _cors
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
+from gwctl.versions.features import feature, supports
 
 ID: Final = "cors-version"
 LEVEL: Final = Level.ERROR

@@ -24,11 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from gwctl.fleet.secrets import is_reference
 from gwctl.problems import Level, Problem, pointer
 from gwctl.rules import _cfg
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetTarget, Target
-from gwctl.secrets import is_reference
 
 ID: Final = "ice-credential-clear-text"
 LEVEL: Final = Level.WARNING

@@ -30,11 +30,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from gwctl.features import feature, supports
 from gwctl.problems import Level, Problem, pointer
 from gwctl.rules import _cfg, _ice
 from gwctl.rules.base import Options
 from gwctl.rules.target import FleetTarget, Target
+from gwctl.versions.features import feature, supports
 
 ID: Final = "ice-servers-version"
 LEVEL: Final = Level.ERROR

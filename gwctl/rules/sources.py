@@ -13,12 +13,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gwctl.bases import reference_base, reference_base_text
 from gwctl.errors import InputError
 from gwctl.netjson.config import FlatConfig, TopLevelNotObject, flatten_document, flatten_value
 from gwctl.netjson.config import unflatten as _unflatten
 from gwctl.netjson.parser import JsonDocument, JsonSyntaxError, parse
 from gwctl.problems import Level, Location, Problem
+from gwctl.render.bases import reference_base, reference_base_text
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
 from gwctl.rules._nlog import NlogDoc, parse_nlog
@@ -32,10 +32,10 @@ from gwctl.rules.target import (
     find_json,
 )
 from gwctl.textio import read_text
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
-    from gwctl.model import Fleet, Gateway
+    from gwctl.fleet.model import Fleet, Gateway
 
 #: stand-ins for the URLs of the bundled base, substituted per gateway (see BaseCache)
 _MS_SENTINEL = "https://gwctl-management-server.invalid"
@@ -77,7 +77,7 @@ def _leaves_with(tree: Any, needles: tuple[str, ...], key: Key = ()) -> Iterator
 class BaseCache:
     """Reference base trees: parsed once per release, URLs substituted per gateway.
 
-    `gwctl.bases.reference_base_text` only substitutes the management server and gateway
+    `gwctl.render.bases.reference_base_text` only substitutes the management server and gateway
     URLs into the release's text, so parsing it once with sentinel URLs and replacing the
     sentinels in the few values that hold them gives exactly the tree of the real URLs at
     a fraction of the cost (a fleet has as many gateway URLs as gateways).

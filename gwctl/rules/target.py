@@ -31,10 +31,10 @@ from gwctl.problems import Level, Location, Problem, escape_pointer_token
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
 from gwctl.rules._nlog import NlogDoc, XElem
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
-    from gwctl.model import Fleet, Gateway
+    from gwctl.fleet.model import Fleet, Gateway
 
 Mode = Literal["fleet", "file"]
 ENVIRONMENTS = ("production", "test", "development")

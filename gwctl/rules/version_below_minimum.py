@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from gwctl import versioncheck
 from gwctl.problems import Level, Problem
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
+from gwctl.versions import checks as versioncheck
 
 ID: Final = versioncheck.BELOW_MINIMUM
 LEVEL: Final = Level.ERROR

@@ -9,7 +9,7 @@ each gateway's explicitly declared version against the installed-products regist
 every declared gateway against the presence of an installation on its host. Releases are
 compared; builds too when the declaration names one (``25.2.5804.1``).
 
-Source: PRODUCT.md › Versions; discovery sources in docs of ``gwctl.discovery``.
+Source: PRODUCT.md › Versions; discovery sources in docs of ``gwctl.versions.discovery``.
 
 PASS (installed 25.2.5804.1)::
 
@@ -27,10 +27,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from gwctl import versioncheck
 from gwctl.problems import Level, Problem
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
+from gwctl.versions import checks as versioncheck
 
 ID: Final = versioncheck.DECLARED_VS_DISCOVERED
 LEVEL: Final = Level.ERROR

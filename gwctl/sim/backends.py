@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from gwctl.features import supports
 from gwctl.sim.messages import JSON_TYPE, SimResponse, empty, json_response, rest_error
 from gwctl.sim.routing import ForwardRequest
 from gwctl.sim.state import SimState
-from gwctl.versions import Version
+from gwctl.versions.features import supports
+from gwctl.versions.release import Version
 
 TOKEN_LIFETIME = 3600
 GATEWAY_SERVICE_TYPE = "e46b7bf9-03ce-44eb-bbdc-8ba16d0aaa80"

@@ -45,8 +45,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from gwctl.errors import OperationError
-from gwctl.features import supports
-from gwctl.model import APP_POOL
+from gwctl.fleet.model import APP_POOL
 from gwctl.ops.pyimpl import DirectoryHost
 from gwctl.sim.logs import GatewayLogs
 from gwctl.sim.messages import SimResponse, empty, iis_error, json_response
@@ -62,7 +61,8 @@ from gwctl.sim.routing import (
 from gwctl.sim.running import RunningConfig, load_running_config
 from gwctl.sim.state import HostState, utc_now_text
 from gwctl.sim.webrtc import WebRtcService
-from gwctl.versions import Version
+from gwctl.versions.features import supports
+from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
     from gwctl.sim.site import SiteRuntime

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gwctl.errors import OperationError
-from gwctl.model import DEFAULT_INSTALL_DIR
+from gwctl.fleet.model import DEFAULT_INSTALL_DIR
 from gwctl.ops.pyimpl import DirectoryHost
 
 ACCESS_LOG = "gateway-access.log"

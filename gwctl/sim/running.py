@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gwctl.errors import InputError
-from gwctl.features import supports
 from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
 from gwctl.netjson.parser import parse
 from gwctl.sim.routing import (
@@ -48,7 +47,8 @@ from gwctl.sim.routing import (
 )
 from gwctl.sim.state import utc_now_text
 from gwctl.textio import decode
-from gwctl.versions import Version
+from gwctl.versions.features import supports
+from gwctl.versions.release import Version
 
 log = logging.getLogger("gwctl.sim")
 
@@ -296,13 +296,13 @@ STARTUP_RULES = frozenset({
 def startup_problem(files: Sequence[Path], base: Path | None, version: Version) -> str | None:
     """The first start-up failure gwctl's own rules find in the live files, if any.
 
-    The checks are those of ``gwctl lint-file`` (`gwctl.checks.lint_files`, limited to
+    The checks are those of ``gwctl lint-file`` (`gwctl.rules.runner.lint_files`, limited to
     `STARTUP_RULES`), so the simulator and the linter agree on what stops a gateway; the
     compile step after it (which the emulation needs anyway) catches the rest.
     """
     try:
-        from gwctl.checks import lint_files
         from gwctl.problems import Level
+        from gwctl.rules.runner import lint_files
     except ImportError:  # pragma: no cover - the rules package is optional here
         return None
     try:

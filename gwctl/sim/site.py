@@ -15,10 +15,9 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, urlencode, urlsplit
 
-from gwctl.bases import reference_base_text
 from gwctl.errors import UsageError
-from gwctl.features import supports
-from gwctl.model import APP_POOL
+from gwctl.fleet.model import APP_POOL
+from gwctl.render.bases import reference_base_text
 from gwctl.sim.backends import GatewayEntry, ManagementServer
 from gwctl.sim.gateway import MAX_HOPS, GatewayEmulator, IncomingRequest
 from gwctl.sim.messages import SimResponse, iis_error, json_response
@@ -29,7 +28,8 @@ from gwctl.sim.state import (
     write_installed_products,
     write_server_config,
 )
-from gwctl.versions import Version
+from gwctl.versions.features import supports
+from gwctl.versions.release import Version
 
 WELL_KNOWN = "/managementserver/.well-known/uris"
 

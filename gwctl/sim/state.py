@@ -71,11 +71,11 @@ from typing import Any
 
 import yaml
 
-from gwctl.bases import reference_base_text
 from gwctl.errors import InputError, UsageError
-from gwctl.model import APP_POOL, DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
+from gwctl.fleet.model import APP_POOL, DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
+from gwctl.render.bases import reference_base_text
 from gwctl.sim.faults import Faults
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 FORMAT = "gwctl-sim/1"
 STATE_FILE = "state.json"

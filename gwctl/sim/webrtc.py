@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gwctl.features import supports
 from gwctl.sim.messages import SimResponse, json_response
 from gwctl.sim.running import IceServer
-from gwctl.versions import Version
+from gwctl.versions.features import supports
+from gwctl.versions.release import Version
 
 MAX_SESSIONS = 1000
 MAX_SPEED = 32.0

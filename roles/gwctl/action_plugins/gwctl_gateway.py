@@ -27,14 +27,14 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         result: dict[str, Any] = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         try:
-            from gwctl.ansible_bridge import converge
+            from gwctl.ansible.bridge import converge
         except ImportError as exc:
             raise AnsibleActionFail(f"gwctl is not importable by the controller's Python: {exc}"
                                     ) from exc
         args = self._task.args
         if "fleet" not in args:
             raise AnsibleActionFail("the 'fleet' option is required")
-        from gwctl.inventory import CONNECTION_VARS, GWCTL_VARS
+        from gwctl.hosts.inventory import CONNECTION_VARS, GWCTL_VARS
 
         host_vars = {k: self._templar.template(task_vars[k])
                      for k in (*CONNECTION_VARS, *GWCTL_VARS) if k in task_vars}

@@ -21,7 +21,7 @@ The 2021 R2 *pre-release of the API Gateway* is not a separate version: the VMS 
 2021 R2 was a normal release that shipped a pre-release gateway, and both report ``21.2``.
 So `Version` has no pre-release flag; the feature table records the fact (row
 ``gateway-prerelease``, constant `GATEWAY_PRERELEASE`) and rules ask
-`gwctl.features.gateway_stage`.
+`gwctl.versions.features.gateway_stage`.
 
 The boundary constants (`GATEWAY_MIN`, `CORS_SINCE`, ...) are *not* written here: each is
 the ``since`` of a row in ``gwctl/data/features.yaml``, looked up on first access, so a date
@@ -347,13 +347,13 @@ if TYPE_CHECKING:
 else:
 
     def __getattr__(name: str) -> Version:
-        # Lazy (PEP 562) because gwctl.features imports this module: resolving the
+        # Lazy (PEP 562) because gwctl.versions.features imports this module: resolving the
         # constants at import time would be circular. Only defined outside TYPE_CHECKING
         # so that mypy still rejects misspelt constant names.
         feature_id = _CONSTANT_FEATURES.get(name)
         if feature_id is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from gwctl.features import feature
+        from gwctl.versions.features import feature
 
         value = feature(feature_id).since
         globals()[name] = value  # later lookups skip __getattr__

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from gwctl import redact
 from gwctl.errors import InputError
-from gwctl.facts import BASE_FILE, HostFacts, LiveFile
-from gwctl.model import Gateway
+from gwctl.fleet.model import Gateway
+from gwctl.hosts.facts import BASE_FILE, HostFacts, LiveFile
 from gwctl.netjson.config import Effective, FlatConfig, flatten_text
+from gwctl.output import redact
 from gwctl.render.files import APPSETTINGS, NLOG, RenderedFile
 from gwctl.textio import decode
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gwctl.errors import InputError, TransportError
-from gwctl.inventory import InventoryHost
-from gwctl.model import Fleet, Gateway
+from gwctl.fleet.model import Fleet, Gateway
+from gwctl.hosts.inventory import InventoryHost
 from gwctl.transport.base import Transport
 
 

@@ -30,23 +30,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gwctl.features import gateway_stage, supports
-from gwctl.model import Gateway
+from gwctl.fleet.model import Gateway
 from gwctl.render.appsettings import render_appsettings
-from gwctl.versioncheck import (
+from gwctl.versions.checks import (
     GatewayState,
     SiteState,
     missing,
     rendered_requirements,
     requirements,
 )
-from gwctl.versions import Version
+from gwctl.versions.features import gateway_stage, supports
+from gwctl.versions.release import Version
 
 Status = Literal["done", "todo"]
 
 
 def _v(name: str) -> Version:
-    import gwctl.versions as versions
+    import gwctl.versions.release as versions
 
     value = getattr(versions, name)
     assert isinstance(value, Version)

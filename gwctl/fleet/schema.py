@@ -7,7 +7,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from gwctl.fleetsrc import FleetSource
+from gwctl.fleet.source import FleetSource
 from gwctl.problems import Level, Problem, escape_pointer_token
 
 RULE = "schema"

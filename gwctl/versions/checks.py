@@ -2,7 +2,7 @@
 
 The rules (one module each under ``gwctl/rules/version_*.py``, documented there with PASS
 and FAIL examples) all run on a `SiteState`: a site of the fleet with, optionally, what
-discovery found on its hosts (`gwctl.discovery`). Without discovery every version is the
+discovery found on its hosts (`gwctl.versions.discovery`). Without discovery every version is the
 declared one (``gwctl validate``, ``gwctl check-versions`` without ``-i``); with it, an
 installed version beats a declared one, and two more rules compare them.
 
@@ -52,25 +52,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from gwctl.features import feature, gateway_stage, supports
-from gwctl.model import Fleet, Gateway, ManagementServer, Site
+from gwctl.fleet.model import Fleet, Gateway, ManagementServer, Site
 from gwctl.netjson.config import fold
 from gwctl.problems import Level, Problem, pointer
 from gwctl.rules.target import FleetScope
-from gwctl.versions import Version
+from gwctl.versions.features import feature, gateway_stage, supports
+from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
-    from gwctl.discovery import (
+    from gwctl.deploy.gateway_plan import GatewayPlan
+    from gwctl.hosts.targets import Target, TransportFactory
+    from gwctl.versions.discovery import (
         Discovery,
         GatewayDiscovery,
         HttpSettings,
         Reading,
         SiteDiscovery,
     )
-    from gwctl.hosts import Target, TransportFactory
-    from gwctl.plan import GatewayPlan
 
-log = logging.getLogger("gwctl.versions")
+log = logging.getLogger("gwctl.versions.release")
 
 # -- rule ids ------------------------------------------------------------------------------
 
@@ -86,8 +86,8 @@ DISCOVERY_FAILED = "version-discovery-failed"
 
 
 def _v(name: str) -> Version:
-    """A boundary release, from the feature table (gwctl.versions' constants)."""
-    import gwctl.versions as versions
+    """A boundary release, from the feature table (gwctl.versions.release' constants)."""
+    import gwctl.versions.release as versions
 
     value = getattr(versions, name)
     assert isinstance(value, Version)
@@ -624,10 +624,10 @@ def scope_problems(rule_id: str, scope: FleetScope) -> Iterator[Problem]:
 
 
 def version_rule_problems(scope: VersionScope) -> list[Problem]:
-    """Every version rule over `scope` through the rule runner (`gwctl.checks`), so the
+    """Every version rule over `scope` through the rule runner (`gwctl.rules.runner`), so the
     fleet's ``rules:`` settings and inline ``# gwctl: disable=ID -- reason`` directives
     apply as in ``gwctl validate`` (disabled and suppressed problems are kept, marked)."""
-    from gwctl.checks import validate_fleet
+    from gwctl.rules.runner import validate_fleet
 
     return validate_fleet(scope.fleet, only=set(RULES), scope=scope)
 
@@ -834,7 +834,7 @@ class ApplyGate:
     def __init__(self, fleet: Fleet, transports: TransportFactory | None = None, *,
                  allow_mismatch: bool = False, http: HttpSettings | None = None,
                  workers: int = 32) -> None:
-        from gwctl.hosts import open_transport
+        from gwctl.hosts.targets import open_transport
 
         self.fleet = fleet
         self.transports = transports or open_transport
@@ -869,7 +869,7 @@ class ApplyGate:
             return list(pool.map(self.evaluate, targets))
 
     def _decide(self, target: Target) -> GateDecision:
-        from gwctl.discovery import discover_target
+        from gwctl.versions.discovery import discover_target
 
         gw = target.gateway
         ms = self.fleet.site_of(gw).management_server

@@ -12,10 +12,10 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from gwctl.features import supports
 from gwctl.netjson.config import FlatConfig, flatten_document
 from gwctl.netjson.parser import parse
-from gwctl.versions import Version
+from gwctl.versions.features import supports
+from gwctl.versions.release import Version
 
 BASE_RELEASE = "2025 R2"
 

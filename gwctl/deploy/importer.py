@@ -223,8 +223,8 @@ def import_host(transport: Any, host: Any, *, site: str | None = None,
     """Read a host's live files over `transport` and return the fleet YAML text."""
     import yaml
 
-    from gwctl.facts import BASE_FILE, read_live_files
-    from gwctl.model import DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
+    from gwctl.fleet.model import DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
+    from gwctl.hosts.facts import BASE_FILE, read_live_files
     from gwctl.render.files import APPSETTINGS, NLOG
     from gwctl.textio import decode
 
@@ -288,12 +288,12 @@ def verify(doc: dict[str, Any], base_text: str | None, live_override: str | None
     """Differences between what the imported fleet renders and what the host runs now."""
     from pathlib import Path
 
-    from gwctl.fleetsrc import combine
-    from gwctl.model import build_fleet
+    from gwctl.fleet.model import build_fleet
+    from gwctl.fleet.source import combine
+    from gwctl.fleet.yaml_reader import YamlSource
     from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
-    from gwctl.redact import is_secret_key
+    from gwctl.output.redact import is_secret_key
     from gwctl.render.appsettings import render_appsettings
-    from gwctl.yamlsrc import YamlSource
 
     fleet, problems = build_fleet(combine([YamlSource("<imported>", doc)], Path(".")))
     if fleet is None:

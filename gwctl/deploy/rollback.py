@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gwctl.apply import ApplyOptions, GatewayResult, with_host_lock
-from gwctl.health import check
-from gwctl.hosts import Target, TransportFactory
-from gwctl.model import APP_POOL
+from gwctl.deploy.apply import ApplyOptions, GatewayResult, with_host_lock
+from gwctl.deploy.health import check
+from gwctl.fleet.model import APP_POOL
+from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.render.files import APPSETTINGS, NLOG
 from gwctl.transport.base import Transport
 

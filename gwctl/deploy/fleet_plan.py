@@ -9,17 +9,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gwctl import api, redact
+from gwctl import api
+from gwctl.deploy.gateway_plan import GatewayPlan, plan_gateway
 from gwctl.errors import GwctlError
-from gwctl.facts import gather
-from gwctl.fanout import fan_out
-from gwctl.hosts import Target, TransportFactory, open_transport
-from gwctl.model import Fleet
-from gwctl.plan import GatewayPlan, plan_gateway
+from gwctl.fleet.model import Fleet
+from gwctl.fleet.secrets import SecretResolver
+from gwctl.hosts.facts import gather
+from gwctl.hosts.fanout import fan_out
+from gwctl.hosts.targets import Target, TransportFactory, open_transport
+from gwctl.output import redact
 from gwctl.render.files import RenderedFile, render_gateway
-from gwctl.secrets import SecretResolver
 
-log = logging.getLogger("gwctl.plan")
+log = logging.getLogger("gwctl.deploy.gateway_plan")
 
 DEFAULT_WORKERS = 32
 

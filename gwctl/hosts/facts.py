@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from gwctl.model import APP_POOL, Gateway
+from gwctl.fleet.model import APP_POOL, Gateway
 from gwctl.render.files import APPSETTINGS, NLOG
 from gwctl.transport.base import Transport
 

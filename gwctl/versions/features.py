@@ -19,7 +19,7 @@ from typing import Any, Final, Literal, cast, get_args
 import yaml
 
 from gwctl.errors import InputError
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 __all__ = [
     "DATA_FILE",

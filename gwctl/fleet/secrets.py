@@ -53,8 +53,7 @@ class SecretResolver:
         self._cache: dict[str, str] = {}
 
     def resolve(self, secret: Secret) -> str:
-        from gwctl import redact
-
+        from gwctl.output import redact
         if not secret.is_reference:
             redact.register(secret.declared)
             return secret.declared

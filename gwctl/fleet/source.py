@@ -15,8 +15,8 @@ from typing import Any
 from deepmerge import Merger
 
 from gwctl.errors import InputError
+from gwctl.fleet.yaml_reader import Suppression, YamlSource, load_yaml
 from gwctl.problems import Location
-from gwctl.yamlsrc import Suppression, YamlSource, load_yaml
 
 
 def _merge_dicts(config: Merger, path: list[str], base: dict[str, Any],

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from gwctl.errors import InputError
-from gwctl.fleetsrc import FleetSource, merge
+from gwctl.fleet.source import FleetSource, merge
 from gwctl.problems import Level, Location, Problem, pointer
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 DEFAULT_INSTALL_DIR = r"C:\Program Files\Milestone\XProtect API Gateway"
 DEFAULT_BACKUP_DIR = r"C:\ProgramData\gwctl\backups"

@@ -19,18 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from gwctl import redact
+from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
+from gwctl.deploy.health import HealthSettings, check
 from gwctl.errors import GwctlError, OperationError, TransportError
-from gwctl.health import HealthSettings, check
-from gwctl.hosts import Target, TransportFactory
-from gwctl.model import APP_POOL
-from gwctl.plan import FileChange, GatewayPlan
+from gwctl.fleet.model import APP_POOL
+from gwctl.hosts.targets import Target, TransportFactory
+from gwctl.output import redact
 from gwctl.transport.base import Transport
 
 if TYPE_CHECKING:
-    from gwctl.versioncheck import GateDecision
+    from gwctl.versions.checks import GateDecision
 
-log = logging.getLogger("gwctl.apply")
+log = logging.getLogger("gwctl.deploy.apply")
 
 LOCK_PATH = r"C:\ProgramData\gwctl\apply.lock"
 LOCK_TTL_S = 900
@@ -46,7 +46,7 @@ class ApplyOptions:
     backups_kept: int = BACKUPS_KEPT
     owner: str = field(default_factory=lambda: (
         f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"))
-    #: the version gate (gwctl.versioncheck.ApplyGate), asked before a gateway is touched
+    #: the version gate (gwctl.versions.checks.ApplyGate), asked before a gateway is touched
     gate: Callable[[Target, GatewayPlan], GateDecision] | None = None
 
 

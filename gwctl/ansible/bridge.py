@@ -12,8 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gwctl import api, redact
-from gwctl.model import Fleet
+from gwctl import api
+from gwctl.fleet.model import Fleet
+from gwctl.output import redact
 from gwctl.problems import Level
 
 
@@ -28,13 +29,13 @@ def _fleet(path: str, mtime: float) -> tuple[Fleet | None, list[str]]:
 def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
              check: bool, want_diff: bool, health_timeout: float = 30.0,
              allow_version_mismatch: bool = False) -> dict[str, Any]:
-    from gwctl.apply import ApplyOptions, apply_gateway
-    from gwctl.health import HealthSettings
-    from gwctl.hosts import open_transport, pair
-    from gwctl.inventory import InventoryHost
-    from gwctl.planner import Planner
-    from gwctl.secrets import SecretResolver
-    from gwctl.versioncheck import ApplyGate
+    from gwctl.deploy.apply import ApplyOptions, apply_gateway
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.health import HealthSettings
+    from gwctl.fleet.secrets import SecretResolver
+    from gwctl.hosts.inventory import InventoryHost
+    from gwctl.hosts.targets import open_transport, pair
+    from gwctl.versions.checks import ApplyGate
 
     loaded, errors = _fleet(fleet, Path(fleet).stat().st_mtime if Path(fleet).exists() else 0)
     if loaded is None:

@@ -29,10 +29,10 @@ from gwctl.rules import get_rule, registry
 from gwctl.rules.base import BOTH_MODES, GatewayRule, RuleInfo
 from gwctl.rules.sources import file_targets, fleet_targets
 from gwctl.rules.target import ENVIRONMENTS, FleetScope, Rendered, Target
-from gwctl.versions import Version
+from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
-    from gwctl.model import Fleet
+    from gwctl.fleet.model import Fleet
 
 __all__ = ["Rendered", "lint_files", "validate_fleet"]
 

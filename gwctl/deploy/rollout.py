@@ -11,10 +11,10 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from gwctl.apply import GatewayResult
+from gwctl.deploy.apply import GatewayResult
+from gwctl.deploy.gateway_plan import GatewayPlan
 from gwctl.errors import UsageError
-from gwctl.hosts import Target
-from gwctl.plan import GatewayPlan
+from gwctl.hosts.targets import Target
 
 Applier = Callable[[Target, GatewayPlan], GatewayResult]
 Report = Callable[[GatewayResult], None]

@@ -32,19 +32,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gwctl import redact
 from gwctl.errors import GwctlError, InputError
-from gwctl.fanout import fan_out
-from gwctl.hosts import Target, TransportFactory, open_transport, pair
-from gwctl.model import Fleet, Site
-from gwctl.versions import Version
+from gwctl.fleet.model import Fleet, Site
+from gwctl.hosts.fanout import fan_out
+from gwctl.hosts.targets import Target, TransportFactory, open_transport, pair
+from gwctl.output import redact
+from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
     import httpx
 
-    from gwctl.inventory import InventoryHost
+    from gwctl.hosts.inventory import InventoryHost
 
-log = logging.getLogger("gwctl.discovery")
+log = logging.getLogger("gwctl.versions.discovery")
 
 WELL_KNOWN = "/.well-known/uris"
 DEFAULT_WORKERS = 32

@@ -1,0 +1,1 @@
+"""The Ansible front end: what the role's action plugin calls."""

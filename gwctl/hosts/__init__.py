@@ -1,0 +1,2 @@
+"""Reaching hosts: the Ansible inventory, pairing gateways with hosts, fan-out, and facts
+(read-only)."""

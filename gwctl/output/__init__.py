@@ -1,0 +1,1 @@
+"""Presenting results: problem reporters and secret redaction."""

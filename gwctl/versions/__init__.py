@@ -1,0 +1,1 @@
+"""XProtect releases, the feature table, site version state, discovery and upgrade plans."""
