@@ -81,6 +81,9 @@ def print_plans(plans: Sequence[GatewayPlan]) -> None:
             continue
         out.write(f"~ {p.gateway} ({p.host}): "
                   f"{'recycle needed' if p.needs_recycle else 'no recycle needed'}\n")
+        if p.pending is not None:
+            out.write(f"  configuration on disk not yet active: {p.pending.describe()}; "
+                      "apply completes it\n")
         for f in p.files:
             if f.action == "unchanged":
                 continue

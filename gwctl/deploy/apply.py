@@ -1,9 +1,12 @@
 """Applying a plan to one gateway: nothing on a host is ever left half-written.
 
-Per gateway: take the host lock -> check the live files are still what the plan saw
-(no lost update) -> back up -> write atomically (temp file + replace, on the host) ->
-recycle the app pool only if appsettings changed (nlog.config reloads itself) -> health
-check through that gateway -> on failure restore the backups, recycle, re-check.
+Per gateway: take the host lock -> check the live files (and the activation record) are
+still what the plan saw (no lost update) -> back up -> mark the activation pending ->
+write atomically (temp file + replace, on the host) -> recycle the app pool only if
+appsettings changed (nlog.config reloads itself) -> health check through that gateway ->
+mark the activation done; on failure restore the files from before the apply, recycle,
+re-check. An activation left pending by an apply that was cut short is completed by the
+next apply even when no byte differs (`gwctl.deploy.activation`).
 The lock is released in every case; if the connection itself broke, a fresh one is
 opened to release it (a lock that still cannot be released expires by its TTL).
 """
@@ -11,14 +14,16 @@ opened to release it (a lock that still cannot be released expires by its TTL).
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import os
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
 from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
 from gwctl.deploy.health import HealthSettings, check
 from gwctl.errors import GwctlError, OperationError, TransportError
@@ -81,7 +86,7 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
     if plan.error:
         result.outcome, result.detail = "failed", plan.error
         return result
-    if not changes:
+    if not changes and plan.pending is None:
         return result
     if options.gate is not None and not _gate(target, plan, options.gate, result):
         return result
@@ -157,26 +162,41 @@ def _lock(transport: Transport, token: str, options: ApplyOptions,
 def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport: Transport,
          options: ApplyOptions, result: GatewayResult) -> None:
     gw = target.gateway
-    now = transport.run("stat", {"paths": [c.path for c in changes]}).get("files") or {}
+    paths = [c.path for c in changes] + [ACTIVATION_PATH]
+    now = transport.run("stat", {"paths": paths}).get("files") or {}
     for change in changes:
         live = now.get(change.path) or {}
         if (live.get("sha256") or None) != (change.old_sha256 or None):
             raise OperationError(f"{change.name} changed on the host since the plan was made; "
                                  "run diff again", code="conflict")
+    if ((now.get(ACTIVATION_PATH) or {}).get("sha256") or "absent") != plan.activation_sha256:
+        raise OperationError("another apply or rollback ran on the host since the plan was "
+                             "made; run diff again", code="conflict")
     result.steps.append("verified")
-    backups: list[tuple[FileChange, str]] = []
+    pending = plan.pending
+    if pending is not None:
+        log.warning("%s: completing an interrupted activation: %s", target.name,
+                    pending.describe())
+        result.steps.append("completing interrupted activation")
+    # the restore points of an interrupted apply are the files from before it began: the
+    # last ones known to pass a health check, never the half-written state found now
+    points = dict(pending.restore_points) if pending else {}
     for change in changes:
         b = transport.run("backup", {"path": change.path, "backup_dir": gw.backup_dir,
                                      "keep": options.backups_kept})
-        backups.append((change, str(b["backup_id"])))
-    result.steps.append("backed up")
+        points.setdefault(change.name, str(b["backup_id"]))
+    if changes:
+        result.steps.append("backed up")
+    recycle = plan.needs_recycle
+    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points)
+    marker = mark_activation(transport, record, plan.activation_sha256)
     try:
         for change in changes:
             transport.run("write_file", {"path": change.path, "sha256": change.new_sha256,
                                          "expected_sha256": change.old_sha256 or "absent"},
                           plan.payloads[change.name])
             result.steps.append(f"wrote {change.name}")
-        if plan.needs_recycle:
+        if recycle:
             transport.run("recycle_app_pool", {"name": APP_POOL})
             result.recycled = True
             result.steps.append("recycled")
@@ -184,25 +204,42 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
         if not health.ok:
             raise _Failed(f"health check failed: {health.detail}")
         result.steps.append("healthy")
+        mark_activation(transport, replace(record, state="active", at=now_text()), marker)
         result.outcome = "changed"
     except (_Failed, GwctlError) as exc:
         reason = redact.scrub(str(exc))
         log.warning("%s: %s; rolling back", target.name, reason)
-        _rollback(target, transport, backups, plan.needs_recycle, options, result, reason)
+        _rollback(target, transport, record, marker, options, result, reason)
 
 
-def _rollback(target: Target, transport: Transport, backups: list[tuple[FileChange, str]],
-              recycle: bool, options: ApplyOptions, result: GatewayResult, reason: str) -> None:
+def mark_activation(transport: Transport, record: Activation, expected: str) -> str:
+    """Write the host's activation record over the one whose digest is `expected`
+    ("absent": none); the new digest, the next write's guard."""
+    data = record.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    transport.run("write_file", {"path": ACTIVATION_PATH, "sha256": digest,
+                                 "expected_sha256": expected}, data)
+    return digest
+
+
+def _rollback(target: Target, transport: Transport, record: Activation, marker: str,
+              options: ApplyOptions, result: GatewayResult, reason: str) -> None:
     gw = target.gateway
     try:
-        for change, backup_id in backups:
-            transport.run("restore", {"path": change.path, "backup_dir": gw.backup_dir,
-                                      "backup_id": backup_id})
+        # still pending until the restored files pass the health check: a rollback cut
+        # short must not leave the host looking settled
+        marker = mark_activation(transport, replace(record, step="rollback", at=now_text()), marker)
+        for name, backup_id in sorted(record.restore_points.items()):
+            transport.run("restore", {"path": gw.install_path(name),
+                                      "backup_dir": gw.backup_dir, "backup_id": backup_id})
         result.steps.append("restored")
-        if recycle:
+        if record.recycle:
             transport.run("recycle_app_pool", {"name": APP_POOL})
             result.steps.append("recycled")
         health = check(target.url, options.health)
+        if health.ok:
+            done = replace(record, state="active", step="rollback", at=now_text())
+            mark_activation(transport, done, marker)
     except GwctlError as exc:
         result.outcome = "failed"
         result.detail = f"{reason}; rollback failed: {redact.scrub(str(exc))}"

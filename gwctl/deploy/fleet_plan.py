@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gwctl import api
+from gwctl.deploy.activation import ACTIVATION, ACTIVATION_PATH
 from gwctl.deploy.gateway_plan import GatewayPlan, plan_gateway
 from gwctl.errors import GwctlError
 from gwctl.fleet.model import Fleet
@@ -41,7 +42,7 @@ class Planner:
             rendered = render_gateway(gw, self.resolver)
         try:
             with self.transports(target.host) as transport:
-                facts = gather(transport, gw)
+                facts = gather(transport, gw, extra={ACTIVATION: ACTIVATION_PATH})
         except GwctlError as exc:
             log.debug("%s: %s", target.name, exc)
             return GatewayPlan(gw.id, target.name, error=redact.scrub(str(exc)))

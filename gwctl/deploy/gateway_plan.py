@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from gwctl.deploy.activation import ACTIVATION, Activation, parse
 from gwctl.errors import InputError
 from gwctl.fleet.model import Gateway
 from gwctl.hosts.facts import BASE_FILE, HostFacts, LiveFile
@@ -69,13 +70,24 @@ class GatewayPlan:
     error: str | None = None
     #: what is written, kept out of every display
     payloads: dict[str, bytes] = field(default_factory=dict, repr=False)
+    #: the host's activation record as read (gwctl.deploy.activation), and its digest for
+    #: the lost-update check ("absent" when there is none)
+    activation: Activation | None = None
+    activation_sha256: str = "absent"
+
+    @property
+    def pending(self) -> Activation | None:
+        """The record of an apply or rollback whose activation never finished, if any."""
+        return self.activation if self.activation and self.activation.pending else None
 
     @property
     def changed(self) -> bool:
-        return any(f.action != "unchanged" for f in self.files)
+        return self.pending is not None or any(f.action != "unchanged" for f in self.files)
 
     @property
     def needs_recycle(self) -> bool:
+        if self.pending is not None and self.pending.recycle:
+            return True
         return any(f.action != "unchanged" and f.needs_recycle for f in self.files)
 
     @property
@@ -90,6 +102,9 @@ class GatewayPlan:
             "error": self.error, "recycle": self.needs_recycle,
             "files": [f.to_json() for f in self.files],
             "semantic": [c.to_json() for c in self.semantic],
+            "pending_activation": (None if self.pending is None else
+                                   {**self.pending.to_json(),
+                                    "detail": self.pending.describe()}),
         }
 
 
@@ -191,6 +206,10 @@ def plan_gateway(gw: Gateway, host: str, facts: HostFacts, rendered: list[Render
         base, err = _flat(_text(base_live.content, BASE_FILE), gw.install_path(BASE_FILE))
     if err:
         base = reference_base()
+    record = facts.files.get(ACTIVATION)
+    if record is not None and record.exists:
+        plan.activation = parse(record.content)
+        plan.activation_sha256 = record.sha256 or "absent"
     for rf in rendered:
         live = facts.files.get(rf.name) or LiveFile(rf.name, gw.install_path(rf.name), False,
                                                      None, None)

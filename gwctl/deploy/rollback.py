@@ -4,15 +4,18 @@ The backups an apply takes of several files carry nearly the same time stamp; ro
 restores, for each managed file, its newest backup if that backup belongs to the most
 recent apply (taken within `SAME_APPLY_S` of the newest backup of any file). The current
 files are backed up first, so a rollback can itself be rolled back. Then the app pool is
-recycled (when appsettings changed) and the gateway health-checked.
+recycled (when appsettings changed) and the gateway health-checked. Like an apply, a
+rollback marks the host's activation pending before it restores anything and done only
+after the health check passed (`gwctl.deploy.activation`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gwctl.deploy.apply import ApplyOptions, GatewayResult, with_host_lock
+from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
+from gwctl.deploy.apply import ApplyOptions, GatewayResult, mark_activation, with_host_lock
 from gwctl.deploy.health import check
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
@@ -62,6 +65,12 @@ def rollback_gateway(target: Target, transports: TransportFactory,
         if not chosen:
             result.outcome, result.detail = "failed", "no backups to roll back to"
             return
+        found = t.run("stat", {"paths": [ACTIVATION_PATH]}).get("files") or {}
+        record = Activation("pending", gw.id, options.owner, now_text(), "rollback",
+                            any(c.name == APPSETTINGS for c in chosen),
+                            {c.name: c.backup_id for c in chosen})
+        marker = mark_activation(t, record,
+                                 (found.get(ACTIVATION_PATH) or {}).get("sha256") or "absent")
         for c in chosen:
             t.run("backup", {"path": c.path, "backup_dir": gw.backup_dir,
                              "keep": options.backups_kept})
@@ -71,17 +80,16 @@ def rollback_gateway(target: Target, transports: TransportFactory,
             result.steps.append(f"restored {c.name} from {c.backup_id}")
             if r.get("changed"):
                 changed.append(c.name)
-        if APPSETTINGS in changed:
+        if record.recycle:
             t.run("recycle_app_pool", {"name": APP_POOL})
             result.recycled = True
-
-    with_host_lock(target, transports, options, result, restore)
-    if result.outcome == "failed":
-        return result
-    health = check(target.url, options.health)
-    if not health.ok:
-        result.outcome, result.detail = "failed", f"after rollback: {health.detail}"
-    else:
+        health = check(target.url, options.health)
+        if not health.ok:
+            result.outcome, result.detail = "failed", f"after rollback: {health.detail}"
+            return
+        mark_activation(t, replace(record, state="active", at=now_text()), marker)
         result.outcome = "rolled back" if changed else "unchanged"
         result.detail = ", ".join(s for s in result.steps if s.startswith("restored"))
+
+    with_host_lock(target, transports, options, result, restore)
     return result

@@ -52,7 +52,10 @@ def read_live_files(transport: Transport, paths: dict[str, str]) -> dict[str, Li
 
 
 def gather(transport: Transport, gw: Gateway, names: tuple[str, ...] = (
-        BASE_FILE, APPSETTINGS, NLOG), *, with_app_pool: bool = False) -> HostFacts:
-    files = read_live_files(transport, {n: gw.install_path(n) for n in names})
+        BASE_FILE, APPSETTINGS, NLOG), *, with_app_pool: bool = False,
+           extra: dict[str, str] | None = None) -> HostFacts:
+    """The gateway's files `names` and the `extra` files (name -> path) in one operation."""
+    files = read_live_files(transport, {**{n: gw.install_path(n) for n in names},
+                                        **(extra or {})})
     pool = transport.run("app_pool_state", {"name": APP_POOL}) if with_app_pool else {}
     return HostFacts(files, pool)
