@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from gwctl.errors import OperationError
-from gwctl.ops.pyimpl import DirectoryHost, FileAppPools, split_windows_path
+from gwctl.ops.pyimpl import DirectoryHost, FileAppPools
+from gwctl.ops.winpaths import split_windows_path
 
 GW_DIR = r"C:\Program Files\Milestone\XProtect API Gateway"
 APPSETTINGS = GW_DIR + r"\appsettings.Production.json"
@@ -521,12 +522,12 @@ def test_stale_takeover_does_not_remove_a_lock_taken_over_meanwhile(
     host: DirectoryHost, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Between reading a stale lock and renaming it, another acquirer replaced it."""
-    from gwctl.ops import pyimpl
+    from gwctl.ops import locks
 
     acquire(host, "crashed", 10)
     clock.advance(11)
     other = DirectoryHost(host.root, clock=clock)
-    real_read_lock = pyimpl._read_lock
+    real_read_lock = locks.read_lock
     winner: dict[str, Any] = {}
     raced: list[bool] = []
 
@@ -537,7 +538,7 @@ def test_stale_takeover_does_not_remove_a_lock_taken_over_meanwhile(
             winner.update(acquire(other, "winner"))  # takes over the stale lock first
         return seen
 
-    monkeypatch.setattr(pyimpl, "_read_lock", read_then_lose_the_race)
+    monkeypatch.setattr(locks, "read_lock", read_then_lose_the_race)
     error = failure(acquire, host, "loser")
     assert error.code == "locked"
     monkeypatch.undo()

@@ -10,7 +10,8 @@ import tree_sitter
 import tree_sitter_powershell
 
 from gwctl.ops import BOOTSTRAP, HEADER_PREFIX, OPERATIONS, read_script, script_path
-from gwctl.ops.pyimpl import PARAM_KEYS, DirectoryHost
+from gwctl.ops.params import PARAM_KEYS
+from gwctl.ops.pyimpl import DirectoryHost
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = (REPO / "docs" / "remote-operations.md").read_text(encoding="utf-8")
@@ -126,7 +127,6 @@ def test_every_error_code_is_documented() -> None:
     for name in SCRIPTS:
         used |= set(re.findall(r"Fail '([a-z_]+)'", read_script(name)))
         used |= set(re.findall(r"\$r\.code = '([a-z_]+)'", read_script(name)))
-    pyimpl = (REPO / "gwctl" / "ops" / "pyimpl.py").read_text(encoding="utf-8")
-    wire = (REPO / "gwctl" / "ops" / "wire.py").read_text(encoding="utf-8")
-    used |= set(re.findall(r'code="([a-z_]+)"', pyimpl + wire))
+    for module in (REPO / "gwctl" / "ops").glob("*.py"):
+        used |= set(re.findall(r'code="([a-z_]+)"', module.read_text(encoding="utf-8")))
     assert used <= documented_codes(), used - documented_codes()
