@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upgrade-plan": ("cmd_upgrade_plan", "plan the upgrade of each site to a target release"),
     "import": ("cmd_import", "print fleet YAML for an existing, hand-edited gateway"),
     "rollback": ("cmd_rollback", "restore a gateway's files from the last apply's backups"),
+    "unlock": ("cmd_unlock", "remove a host lock left behind by a run that died"),
     "schema": ("cmd_schema", "print the fleet file's JSON Schema"),
     "rules": ("cmd_rules", "list the semantic rules, or show one rule's documentation"),
     "sim": ("cmd_sim", "run an emulated XProtect site on loopback (not Windows, not IIS)"),

@@ -13,20 +13,18 @@ opened to release it (a lock that still cannot be released expires by its TTL).
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
 from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
 from gwctl.deploy.health import HealthSettings, check
-from gwctl.errors import GwctlError, OperationError, TransportError
+from gwctl.deploy.hostlock import LOCK_PATH, LOCK_TTL_S, owner_name, with_host_lock
+from gwctl.deploy.results import GatewayResult, Outcome
+from gwctl.errors import GwctlError, OperationError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.output import redact
@@ -37,41 +35,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gwctl.deploy.apply")
 
-LOCK_PATH = r"C:\ProgramData\gwctl\apply.lock"
-LOCK_TTL_S = 900
+__all__ = ["LOCK_PATH", "ApplyOptions", "GatewayResult", "Outcome", "apply_gateway",
+           "mark_activation"]
+
 BACKUPS_KEPT = 10
-
-Outcome = Literal["unchanged", "changed", "rolled back", "failed", "skipped"]
-
 
 @dataclass
 class ApplyOptions:
     health: HealthSettings = field(default_factory=HealthSettings)
     lock_ttl_s: int = LOCK_TTL_S
     backups_kept: int = BACKUPS_KEPT
-    owner: str = field(default_factory=lambda: (
-        f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"))
+    owner: str = field(default_factory=owner_name)
     #: the version gate (gwctl.versions.checks.ApplyGate), asked before a gateway is touched
     gate: Callable[[Target, GatewayPlan], GateDecision] | None = None
-
-
-@dataclass
-class GatewayResult:
-    gateway: str
-    host: str
-    outcome: Outcome
-    detail: str = ""
-    recycled: bool = False
-    steps: list[str] = field(default_factory=list)
-    #: the version gate's decision (GateDecision.to_json), when a gate was asked
-    version_gate: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = {"gateway": self.gateway, "host": self.host, "outcome": self.outcome,
-                "detail": self.detail, "recycled": self.recycled, "steps": self.steps}
-        if self.version_gate is not None:
-            data["version_gate"] = self.version_gate
-        return data
 
 
 class _Failed(Exception):
@@ -90,35 +66,9 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
         return result
     if options.gate is not None and not _gate(target, plan, options.gate, result):
         return result
-    with_host_lock(target, transports, options, result,
+    with_host_lock(target, transports, options.owner, options.lock_ttl_s, result,
                    lambda t: _run(target, plan, changes, t, options, result))
     return result
-
-
-def with_host_lock(target: Target, transports: TransportFactory, options: ApplyOptions,
-                   result: GatewayResult, work: Callable[[Transport], None]) -> None:
-    """Run `work` on a transport to the host while holding the host lock.
-
-    A `GwctlError` from taking the lock or from `work` marks `result` failed. The lock is
-    released in every case (over a fresh connection if this one broke).
-    """
-    # chosen here, not by the host: if the answer to lock_acquire is lost, the same token
-    # both re-acquires (finding we hold it) and releases the lock
-    token = secrets.token_hex(16)
-    transport = transports(target.host)
-    try:
-        try:
-            _lock(transport, token, options, result)
-        except TransportError:
-            transport.close()
-            transport = transports(target.host)
-            _lock(transport, token, options, result)
-        work(transport)
-    except GwctlError as exc:
-        result.outcome = "failed"
-        result.detail = redact.scrub(str(exc))
-    finally:
-        _release(target, transport, transports, token, result)
 
 
 def _gate(target: Target, plan: GatewayPlan,
@@ -141,22 +91,6 @@ def _gate(target: Target, plan: GatewayPlan,
                     target.name, decision.summary())
         result.steps.append("version gate overridden")
     return True
-
-
-def _lock(transport: Transport, token: str, options: ApplyOptions,
-          result: GatewayResult) -> None:
-    try:
-        transport.run("lock_acquire", {"path": LOCK_PATH, "owner": options.owner,
-                                       "ttl_seconds": options.lock_ttl_s, "token": token})
-    except OperationError as exc:
-        if exc.code == "locked":
-            holder = getattr(exc, "detail", None) or {}
-            who = holder.get("owner", "another apply") if isinstance(holder, dict) else holder
-            until = holder.get("expires_at", "?") if isinstance(holder, dict) else "?"
-            raise OperationError(f"host is locked by {who} (until {until})",
-                                 code="locked") from None
-        raise
-    result.steps.append("locked")
 
 
 def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport: Transport,
@@ -249,28 +183,6 @@ def _rollback(target: Target, transport: Transport, record: Activation, marker: 
                               f"; after rollback still unhealthy: {health.detail}")
     if not health.ok:
         result.outcome = "failed"
-
-
-def _release(target: Target, transport: Transport, transports: TransportFactory,
-             token: str, result: GatewayResult) -> None:
-    if "locked" not in result.steps and result.detail.startswith("host is locked by"):
-        transport.close()
-        return
-    for attempt in (transport, None):
-        try:
-            t = attempt or transports(target.host)
-            with t:
-                answer = t.run("lock_release", {"path": LOCK_PATH, "token": token})
-            if answer.get("released"):
-                result.steps.append("unlocked")
-            return
-        except OperationError as exc:
-            # not_owner: the lock is someone else's (ours expired and was taken over)
-            log.debug("%s: releasing the lock: %s", target.name, exc)
-            return
-        except GwctlError as exc:
-            log.debug("%s: releasing the lock: %s", target.name, exc)
-    result.steps.append("lock left to expire")
 
 
 Apply = Callable[[Target, GatewayPlan], GatewayResult]

@@ -15,8 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
-from gwctl.deploy.apply import ApplyOptions, GatewayResult, mark_activation, with_host_lock
+from gwctl.deploy.apply import ApplyOptions, mark_activation
 from gwctl.deploy.health import check
+from gwctl.deploy.hostlock import with_host_lock
+from gwctl.deploy.results import GatewayResult
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.render.files import APPSETTINGS, NLOG
@@ -91,5 +93,5 @@ def rollback_gateway(target: Target, transports: TransportFactory,
         result.outcome = "rolled back" if changed else "unchanged"
         result.detail = ", ".join(s for s in result.steps if s.startswith("restored"))
 
-    with_host_lock(target, transports, options, result, restore)
+    with_host_lock(target, transports, options.owner, options.lock_ttl_s, result, restore)
     return result

@@ -84,6 +84,9 @@ function Get-Backups([string]$Dir, [string]$Leaf) {
     $found | Sort-Object -Property id -Descending
 }
 
+# the longest a lock may be asked for (ttl_seconds), and the longest any lock lives
+$MaxLockSeconds = 86400
+
 function Read-Lock([string]$Path) {
     try {
         $raw = [IO.File]::ReadAllBytes($Path)
@@ -96,7 +99,13 @@ function Read-Lock([string]$Path) {
     try {
         $record = (New-Object Text.UTF8Encoding $false).GetString($raw) | ConvertFrom-Json
         $expires = ConvertTo-UtcDate $record.expires_at
-        $lock.acquired_at = Format-Utc (ConvertTo-UtcDate $record.acquired_at)
+        $acquired = ConvertTo-UtcDate $record.acquired_at
+        # whatever the file says, no lock outlives the longest TTL anyone may ask for
+        $cap = $acquired
+        if ($mtime -lt $cap) { $cap = $mtime }
+        $cap = $cap.AddSeconds($MaxLockSeconds)
+        if ($cap -lt $expires) { $expires = $cap }
+        $lock.acquired_at = Format-Utc $acquired
         $lock.token = [string]$record.token
         $lock.owner = [string]$record.owner
         $lock.expires = $expires

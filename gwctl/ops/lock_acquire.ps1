@@ -3,10 +3,13 @@
 # Takes the host-wide gwctl lock (a file), or says who holds it.
 # params:  path (absolute Windows path of the lock file; its directory is created)
 #          owner (free text naming the holder, e.g. "ci@runner-7 pid 4711")
-#          ttl_seconds (number in (0, 604800]: the lock expires after that)
+#          ttl_seconds (number in (0, 86400]: the lock expires after that)
 #          token (optional, 32 lowercase hex digits chosen by the caller: acquiring again
 #          with the token of the live lock succeeds, so a caller whose first answer was
 #          lost can find out that it holds the lock)
+#          take_over (optional {owner, acquired_at} of a holder, exactly as 'locked'
+#          reported it: the caller has proven that holder dead, so its live lock is
+#          taken over as if it had expired; any other holder still answers locked)
 # result:  {token, owner, acquired_at, expires_at}; keep the token to release
 # errors:  bad_params, locked (detail {owner, acquired_at, expires_at} of the holder),
 #          io_error
@@ -15,7 +18,9 @@
 # first renamed to a unique name, and only if the renamed file still holds what was read
 # is it deleted (a lock taken over meanwhile by someone else goes back). A lock file
 # that cannot be parsed (its writer may be filling it in) is live for 30 s after its
-# mtime. The lock is not re-entrant: acquiring it twice answers locked.
+# mtime; no lock lives longer than 86400 s from the earlier of its acquired_at and its
+# mtime, whatever expires_at says. The lock is not re-entrant: acquiring it twice
+# answers locked.
 param($Params, [byte[]]$Payload)
 
 # gwctl-include: common.ps1
@@ -35,13 +40,22 @@ function New-LockFile([string]$Path, [byte[]]$Bytes) {
 function Get-Ttl {
     $v = $Params.ttl_seconds
     $isNumber = $v -is [int] -or $v -is [long] -or $v -is [double] -or $v -is [decimal]
-    if (-not $isNumber -or $v -le 0 -or $v -gt 604800) {
-        Fail 'bad_params' "parameter 'ttl_seconds' must be a number in (0, 604800]"
+    if (-not $isNumber -or $v -le 0 -or $v -gt $MaxLockSeconds) {
+        Fail 'bad_params' "parameter 'ttl_seconds' must be a number in (0, $MaxLockSeconds]"
     }
     [double]$v
 }
 
-Assert-Params @('path', 'owner', 'ttl_seconds', 'token')
+function Get-TakeOver {
+    $v = $Params.take_over
+    if ($null -eq $v) { return $null }
+    $names = @($v.PSObject.Properties | ForEach-Object { $_.Name } | Sort-Object)
+    $ok = ($names -join ',') -ceq 'acquired_at,owner' -and $v.owner -is [string] -and $v.owner.Length -gt 0 -and $v.acquired_at -is [string] -and $v.acquired_at.Length -gt 0
+    if (-not $ok) { Fail 'bad_params' "parameter 'take_over' must be {owner, acquired_at} of a holder" }
+    $v
+}
+
+Assert-Params @('path', 'owner', 'ttl_seconds', 'token', 'take_over')
 $path = Get-WinPath 'path'
 $owner = $Params.owner
 if ($owner -isnot [string] -or $owner.Length -eq 0) {
@@ -52,6 +66,7 @@ $token = $Params.token
 if ($null -ne $token -and ($token -isnot [string] -or $token -cnotmatch '^[0-9a-f]{32}$')) {
     Fail 'bad_params' "parameter 'token' must be 32 lowercase hex digits"
 }
+$takeOver = Get-TakeOver
 $null = [IO.Directory]::CreateDirectory([IO.Path]::GetDirectoryName($path))
 $utf8 = New-Object Text.UTF8Encoding $false
 $holder = $null
@@ -72,7 +87,8 @@ for ($round = 0; $round -lt 5; $round++) {
         if ($null -ne $token -and $holder.token -ceq $token) {
             return [ordered]@{ token = $token; owner = $holder.owner; acquired_at = $holder.acquired_at; expires_at = (Format-Utc $holder.expires) }
         }
-        Fail 'locked' ("$path is locked by " + $holder.owner) (Get-Holder $holder)
+        $proven = $null -ne $takeOver -and $holder.owner -ceq $takeOver.owner -and $holder.acquired_at -ceq $takeOver.acquired_at
+        if (-not $proven) { Fail 'locked' ("$path is locked by " + $holder.owner) (Get-Holder $holder) }
     }
     $null = Remove-IfUnchanged $path $holder.raw
 }

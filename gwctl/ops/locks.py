@@ -2,7 +2,11 @@
 
 The record is ``{token, owner, acquired_at, expires_at}``; an expired lock may be taken
 over, an unreadable one (being written, or damaged) counts as live for a grace period
-after its mtime. Only the holder of the token releases it.
+after its mtime. Whatever the file says, a lock lives at most `MAX_TTL_SECONDS` from the
+earlier of its ``acquired_at`` and its mtime, so a damaged or planted far-future
+``expires_at`` cannot block a host for ever. A caller that has proven the holder dead
+(gwctl: same controller, process gone) names it in ``take_over`` and gets the lock.
+Only the holder of the token releases it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ __all__ = ["lock_acquire", "lock_release", "read_lock"]
 
 #: an unreadable lock file is young when its writer may still be filling it in
 UNREADABLE_LOCK_GRACE = timedelta(seconds=30)
-MAX_TTL_SECONDS = 7 * 24 * 3600
+#: the longest a lock may be asked for, and the longest any lock lives
+MAX_TTL_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,14 @@ class Lock:
 def _parse_lock(raw: bytes, mtime: datetime) -> Lock:
     try:
         record = json.loads(raw.decode("utf-8"))
+        acquired = parse_utc(str(record["acquired_at"]))
+        cap = timedelta(seconds=MAX_TTL_SECONDS)
         return Lock(
             raw,
             str(record["token"]),
             str(record["owner"]),
-            str(record["acquired_at"]),
-            parse_utc(str(record["expires_at"])),
+            utc_text(acquired),
+            min(parse_utc(str(record["expires_at"])), acquired + cap, mtime + cap),
         )
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         # being written right now, or damaged: live for a grace period after its mtime
@@ -103,6 +110,7 @@ def lock_acquire(
     token = p.optional_text("token")
     if token is not None and not re.fullmatch(r"[0-9a-f]{32}", token):
         raise bad("lock_acquire: token must be 32 lowercase hex digits")
+    take_over = p.holder("take_over")
     lock_file = map_path(path)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     holder: Lock | None = None
@@ -118,7 +126,8 @@ def lock_acquire(
                 return {"token": token, "owner": holder.owner,
                         "acquired_at": holder.acquired_at,
                         "expires_at": utc_text(holder.expires)}
-            raise _locked(path, holder)
+            if take_over != (holder.owner, holder.acquired_at):
+                raise _locked(path, holder)
         if holder is not None:
             _detach(lock_file, holder.raw)
     # five rounds of losing races against other acquirers: someone has it now

@@ -28,7 +28,7 @@ PARAM_KEYS: dict[str, frozenset[str]] = {
     "recycle_app_pool": frozenset({"name"}),
     "app_pool_state": frozenset({"name"}),
     "read_versions": frozenset({"install_dir", "server_config"}),
-    "lock_acquire": frozenset({"path", "owner", "ttl_seconds", "token"}),
+    "lock_acquire": frozenset({"path", "owner", "ttl_seconds", "token", "take_over"}),
     "lock_release": frozenset({"path", "token"}),
 }
 
@@ -94,6 +94,16 @@ class Params:
         if not _DIGEST.match(value):
             raise bad(f"{self.op}: parameter {key!r} must be a SHA-256 hex digest")
         return value.lower()
+
+    def holder(self, key: str) -> tuple[str, str] | None:
+        """An optional ``{owner, acquired_at}`` naming a lock holder, as ``locked`` reports it."""
+        value = self._get(key, False)
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"owner", "acquired_at"} or not all(
+                isinstance(v, str) and v for v in value.values()):
+            raise bad(f"{self.op}: parameter {key!r} must be {{owner, acquired_at}} of a holder")
+        return value["owner"], value["acquired_at"]
 
     def expected_digest(self, key: str) -> str | None:
         value = self._get(key, True)

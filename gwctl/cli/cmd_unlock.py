@@ -1,0 +1,56 @@
+"""Remove the gwctl host lock that a run left behind on an inventory host.
+
+A run that dies (kill -9, a crash, a cut network) can leave the host lock in place;
+every later apply or rollback is then refused with "host is locked by ...". gwctl takes
+such a lock over by itself when the owner named in it is a process of this controller
+that no longer runs; a lock from another controller expires after its TTL (15 minutes
+for gwctl's runs, never more than a day). `gwctl unlock` removes it now: it shows the
+holder and asks (or needs --yes), and it removes only the lock it showed, never one that
+a new run has taken meanwhile. Make sure the holder is really gone: the lock is what
+keeps two runs from writing one gateway at the same time.
+Exit 0 when the host is unlocked (or was not locked), 1 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gwctl.cli.deploy_common import add_inventory_options
+from gwctl.errors import EXIT_FAILED, EXIT_OK, InputError, UsageError
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", required=True, metavar="NAME", help="inventory host to unlock")
+    add_inventory_options(p)
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def execute(ns: argparse.Namespace) -> int:
+    from gwctl.deploy.hostlock import break_lock, owner_name, probe
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import open_transport
+
+    if not ns.yes and not sys.stdin.isatty():
+        raise UsageError("stdin is not a terminal: pass --yes to unlock without confirmation")
+    hosts = {h.name: h for h in load_inventory(ns.inventory,
+                                               vault_password_file=ns.vault_password_file)}
+    host = hosts.get(ns.host)
+    if host is None:
+        raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)
+    me = f"{owner_name()} (gwctl unlock)"
+    with open_transport(host) as transport:
+        holder = probe(transport, me)
+        if holder is None:
+            print(f"{ns.host}: not locked")
+            return EXIT_OK
+        who = (f"{holder.get('owner') or 'an unreadable lock'} since "
+               f"{holder.get('acquired_at') or '?'} (expires {holder.get('expires_at', '?')})")
+        print(f"{ns.host}: locked by {who}")
+        if not ns.yes:
+            answer = input("Remove this lock? Only 'yes' is accepted: ")
+            if answer.strip() != "yes":
+                print("unlock cancelled", file=sys.stderr)
+                return EXIT_FAILED
+        break_lock(transport, me, holder)
+    print(f"{ns.host}: lock of {holder.get('owner')} removed")
+    return EXIT_OK

@@ -1,0 +1,172 @@
+"""The host lock: one apply, rollback or unlock at a time per gateway host.
+
+The lock is a file on the host (``LOCK_PATH``) taken with the ``lock_acquire`` operation
+and released with ``lock_release`` (docs/remote-operations.md). Its owner is written as
+``user@controller pid N``, so that a lock left behind by a gwctl process that died
+(kill -9, a crash, a cut network) can be recognised: when the owner names *this*
+controller and that process no longer runs, the lock is taken over with a warning.
+A lock of another controller, or of a process that still runs, is never taken over; it
+expires by its TTL (at most a day, whatever the lock file says), or an operator removes
+it with ``gwctl unlock``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import re
+import secrets
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from gwctl.deploy.results import GatewayResult
+from gwctl.errors import GwctlError, OperationError, TransportError
+from gwctl.hosts.targets import Target, TransportFactory
+from gwctl.output import redact
+from gwctl.transport.base import Transport
+
+log = logging.getLogger("gwctl.deploy.hostlock")
+
+LOCK_PATH = r"C:\ProgramData\gwctl\apply.lock"
+LOCK_TTL_S = 900
+
+_OWNER = re.compile(r"^(?P<user>.*)@(?P<host>[^\s@]+) pid (?P<pid>\d+)$")
+
+
+def owner_name() -> str:
+    """This process as a lock owner: ``user@controller pid N``."""
+    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # it exists, it is just not ours to signal
+        return True
+    return True
+
+
+def holder_is_dead(owner: str | None) -> bool:
+    """True only when `owner` names this controller and a process that no longer runs."""
+    match = _OWNER.match(owner or "")
+    if match is None or match["host"].lower() != socket.gethostname().lower():
+        return False
+    pid = int(match["pid"])
+    return pid != os.getpid() and pid > 0 and not _process_exists(pid)
+
+
+def _holder(exc: OperationError) -> dict[str, Any]:
+    detail = getattr(exc, "detail", None)
+    return detail if isinstance(detail, dict) else {}
+
+
+def acquire(transport: Transport, token: str, owner: str, ttl_s: int,
+            steps: list[str]) -> None:
+    """Take the lock with the caller's `token`; take over a provably dead holder's lock.
+
+    Raises `OperationError` (code ``locked``) naming a live holder.
+    """
+    params: dict[str, Any] = {"path": LOCK_PATH, "owner": owner, "ttl_seconds": ttl_s,
+                              "token": token}
+    try:
+        transport.run("lock_acquire", params)
+    except OperationError as exc:
+        if exc.code != "locked":
+            raise
+        holder = _holder(exc)
+        if not holder_is_dead(holder.get("owner")):
+            raise OperationError(
+                f"host is locked by {holder.get('owner') or 'another apply'} (until "
+                f"{holder.get('expires_at', '?')}); if that run is gone, 'gwctl unlock' "
+                "removes the lock", code="locked") from None
+        log.warning("%s: taking over the lock of %s (acquired %s): that process no longer "
+                    "runs on this controller", transport.name, holder.get("owner"),
+                    holder.get("acquired_at"))
+        transport.run("lock_acquire", {**params, "take_over": {
+            "owner": holder.get("owner"), "acquired_at": holder.get("acquired_at")}})
+        steps.append(f"took over the lock of {holder.get('owner')} (process gone)")
+    steps.append("locked")
+
+
+def with_host_lock(target: Target, transports: TransportFactory, owner: str, ttl_s: int,
+                   result: GatewayResult, work: Callable[[Transport], None]) -> None:
+    """Run `work` on a transport to the host while holding the host lock.
+
+    A `GwctlError` from taking the lock or from `work` marks `result` failed. The lock is
+    released in every case (over a fresh connection if this one broke).
+    """
+    # chosen here, not by the host: if the answer to lock_acquire is lost, the same token
+    # both re-acquires (finding we hold it) and releases the lock
+    token = secrets.token_hex(16)
+    transport = transports(target.host)
+    try:
+        try:
+            acquire(transport, token, owner, ttl_s, result.steps)
+        except TransportError:
+            transport.close()
+            transport = transports(target.host)
+            acquire(transport, token, owner, ttl_s, result.steps)
+        work(transport)
+    except GwctlError as exc:
+        result.outcome = "failed"
+        result.detail = redact.scrub(str(exc))
+    finally:
+        _release(target, transport, transports, token, result)
+
+
+def _release(target: Target, transport: Transport, transports: TransportFactory,
+             token: str, result: GatewayResult) -> None:
+    if "locked" not in result.steps and result.detail.startswith("host is locked by"):
+        transport.close()
+        return
+    for attempt in (transport, None):
+        try:
+            t = attempt or transports(target.host)
+            with t:
+                answer = t.run("lock_release", {"path": LOCK_PATH, "token": token})
+            if answer.get("released"):
+                result.steps.append("unlocked")
+            return
+        except OperationError as exc:
+            # not_owner: the lock is someone else's (ours expired and was taken over)
+            log.debug("%s: releasing the lock: %s", target.name, exc)
+            return
+        except GwctlError as exc:
+            log.debug("%s: releasing the lock: %s", target.name, exc)
+    result.steps.append("lock left to expire")
+
+
+def probe(transport: Transport, owner: str) -> dict[str, Any] | None:
+    """Who holds the host lock (``{owner, acquired_at, expires_at}``), or None when nobody.
+
+    Asks by trying to take the lock; a lock taken this way is released at once.
+    """
+    token = secrets.token_hex(16)
+    try:
+        transport.run("lock_acquire", {"path": LOCK_PATH, "owner": owner, "ttl_seconds": 60,
+                                       "token": token})
+    except OperationError as exc:
+        if exc.code != "locked":
+            raise
+        return _holder(exc)
+    transport.run("lock_release", {"path": LOCK_PATH, "token": token})
+    return None
+
+
+def break_lock(transport: Transport, owner: str, holder: dict[str, Any]) -> None:
+    """Remove the lock of `holder` (as `probe` reported it), and only that one: a lock
+    taken meanwhile by another run answers ``locked`` and stays."""
+    if not holder.get("owner") or not holder.get("acquired_at"):
+        raise OperationError("the lock file is being written or is unreadable; it expires "
+                             f"at {holder.get('expires_at', '?')}", code="locked")
+    token = secrets.token_hex(16)
+    transport.run("lock_acquire", {"path": LOCK_PATH, "owner": owner, "ttl_seconds": 60,
+                                   "token": token, "take_over": {
+                                       "owner": holder["owner"],
+                                       "acquired_at": holder["acquired_at"]}})
+    transport.run("lock_release", {"path": LOCK_PATH, "token": token})

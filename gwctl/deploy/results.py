@@ -1,0 +1,27 @@
+"""What happened to one gateway: the outcome of an apply or a rollback, with its steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["unchanged", "changed", "rolled back", "failed", "skipped"]
+
+
+@dataclass
+class GatewayResult:
+    gateway: str
+    host: str
+    outcome: Outcome
+    detail: str = ""
+    recycled: bool = False
+    steps: list[str] = field(default_factory=list)
+    #: the version gate's decision (GateDecision.to_json), when a gate was asked
+    version_gate: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"gateway": self.gateway, "host": self.host, "outcome": self.outcome,
+                "detail": self.detail, "recycled": self.recycled, "steps": self.steps}
+        if self.version_gate is not None:
+            data["version_gate"] = self.version_gate
+        return data
