@@ -579,7 +579,6 @@ TRANSFORMS: dict[str, TransformSpec] = {s.key.lower(): s for s in _SPECS}
 _ORDER_OF = {s.key.lower(): i for i, s in enumerate(_SPECS)}
 _ALLOWED = {s.key.lower(): frozenset({s.key.lower(), *(k.lower() for k in s.optional),
                                       *(k.lower() for k in s.one_of)}) for s in _SPECS}
-TRANSFORM_KEYS = tuple(s.key for s in _SPECS)
 _FORWARDED_TOKENS = frozenset({"for", "by", "host", "proto"})
 
 
@@ -675,11 +674,6 @@ def merge_conflicts(target: Any) -> dict[tuple[str, int], tuple[Any, Any, Any]]:
     target.memo["tconflicts"] = found
     return found
 
-
-
-def signatures(target: Any) -> dict[str, Signature | None]:
-    """Signature of every effective route by folded id."""
-    return {r.id.lower(): r.facts.signature for r in routes(target)}
 
 def match_key(target: Any, route: Route) -> Key:
     """Where to report a finding about what a route matches: its Path, else the route."""

@@ -20,9 +20,10 @@ instead of 13.2 ms (Basic) and 9.6 instead of 12.3 ms (NTLM). Windows counts eve
 command against the shell's operation quota (ERROR_WSMAN_QUOTA_MAX_OPERATIONS): when it is
 hit, the shell is replaced, as Ansible does.
 
-Retries: only operations in `RETRYABLE_OPS` are retried, and only after a connection-level
-failure (refused, reset, dropped, timed out). Any other operation that breaks in transit
-raises `TransportError`: whether it took effect is unknown, the engine decides.
+Retries: only the read-only operations of `gwctl.ops.RETRYABLE_OPS` are retried, and only
+after a connection-level failure (refused, reset, dropped, timed out). Any other operation
+that breaks in transit raises `TransportError`: whether it took effect is unknown, the
+engine decides.
 """
 
 from __future__ import annotations
@@ -48,15 +49,11 @@ from winrm.exceptions import (
 from winrm.protocol import Protocol
 
 from gwctl.errors import InputError, OperationError, TransportError
-from gwctl.ops import OPERATIONS, wire
+from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.transport.base import Transport
 
 log = logging.getLogger("gwctl.transport")
 
-#: operations retried after a connection failure; running them twice equals running once
-RETRYABLE_OPS: frozenset[str] = frozenset(
-    {"ping", "read_file", "stat", "list_backups", "app_pool_state", "read_versions"}
-)
 AUTH_TRANSPORTS = ("basic", "ntlm", "kerberos", "credssp", "certificate", "plaintext", "ssl")
 CMD_LINE_LIMIT = 8191  # cmd.exe
 DEFAULT_CHUNK_SIZE = 32 * 1024
