@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 from gwctl.errors import UsageError
 from gwctl.netjson.config import Effective, flatten_value
 from gwctl.problems import Level
-from gwctl.rules import _cfg, _ice, _nlog, _yarp, all_rules, get_rule, registry, rule_doc
+from gwctl.rules import (
+    _cfg,
+    _ice,
+    _nlog,
+    _route_template,
+    _yarp_routes,
+    _yarp_transforms,
+    all_rules,
+    get_rule,
+    registry,
+    rule_doc,
+)
 from gwctl.rules.cluster_destination_address import address_problem
 from gwctl.rules.cors_origin_format import problem_with
 
@@ -127,15 +138,15 @@ _SEGMENT = st.one_of(st.from_regex(r"[A-Za-z0-9._~-]{1,6}", fullmatch=True),
 def test_fast_template_path_agrees_with_the_full_parser(segments: list[str], slash: bool) -> None:
     template = "/" + "/".join(segments) + ("/" if slash and segments else "")
     try:
-        full: Any = _yarp.parse_template_full(template)
-    except _yarp.TemplateError as exc:
+        full: Any = _route_template.parse_template_full(template)
+    except _route_template.TemplateError as exc:
         full = ("error", type(exc))
-    fast = _yarp._simple(template[1:])
+    fast = _route_template._simple(template[1:])
     if fast is not None:
         assert fast == full
     try:
-        got: Any = _yarp.parse_template(template)
-    except _yarp.TemplateError as exc:
+        got: Any = _route_template.parse_template(template)
+    except _route_template.TemplateError as exc:
         got = ("error", type(exc))
     assert got == full
 
@@ -145,7 +156,7 @@ def test_fast_template_path_agrees_with_the_full_parser(segments: list[str], sla
     "api/{id:int:min(1)}/{name?}", "/files/{name}.{ext?}", "/a/{x=3}", "~/a", "/{{literal}}",
     "/a/{id:length(2,5)}", "/"])
 def test_valid_templates(template: str) -> None:
-    _yarp.parse_template(template)
+    _route_template.parse_template(template)
 
 
 @pytest.mark.parametrize("template, reason", [
@@ -155,12 +166,13 @@ def test_valid_templates(template: str) -> None:
     ("/{x}/{X}", "more than once"), ("/{*x?}", "optional"), ("/{x=1?}", "default"),
     ("~a", "'~'"), ("/{}", "empty"), ("/{a}{b}", "follow"), ("/x{**y}", "whole segment")])
 def test_invalid_templates(template: str, reason: str) -> None:
-    with pytest.raises(_yarp.TemplateError, match=re.escape(reason)):
-        _yarp.parse_template(template)
+    with pytest.raises(_route_template.TemplateError, match=re.escape(reason)):
+        _route_template.parse_template(template)
 
 
-def _facts(path: str, order: int = 0, **match: Any) -> _yarp.RouteFacts:
-    return _yarp.RouteFacts({"ClusterId": "c", "Order": order, "Match": {"Path": path, **match}})
+def _facts(path: str, order: int = 0, **match: Any) -> _yarp_routes.RouteFacts:
+    return _yarp_routes.RouteFacts(
+        {"ClusterId": "c", "Order": order, "Match": {"Path": path, **match}})
 
 
 @pytest.mark.parametrize("custom, stock, expected", [
@@ -177,8 +189,10 @@ def _facts(path: str, order: int = 0, **match: Any) -> _yarp.RouteFacts:
     (_facts("/ws/{**r}", -1), _facts("/rest/v1/{**r}"), None),
     (_facts("/rest/v1/{a}/{**r}", -1), _facts("/rest/v1/{**r}"), None),
 ])
-def test_outranks(custom: _yarp.RouteFacts, stock: _yarp.RouteFacts, expected: str | None) -> None:
-    assert _yarp.outranks(custom, stock) == expected
+def test_outranks(
+    custom: _yarp_routes.RouteFacts, stock: _yarp_routes.RouteFacts, expected: str | None
+) -> None:
+    assert _yarp_routes.outranks(custom, stock) == expected
 
 
 @pytest.mark.parametrize("transform, ok", [
@@ -196,7 +210,7 @@ def test_outranks(custom: _yarp.RouteFacts, stock: _yarp.RouteFacts, expected: s
     ({"PathPattern": "/x", "PathPrefix": "/y"}, False), ({"Nope": "x"}, False), ({}, False),
 ])
 def test_transforms(transform: dict[str, str], ok: bool) -> None:
-    assert (_yarp.check_transform(transform) == []) is ok
+    assert (_yarp_transforms.check_transform(transform) == []) is ok
 
 
 # -- URLs -----------------------------------------------------------------------------------------
