@@ -19,7 +19,8 @@ from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.ops.pyimpl import DirectoryHost
 from gwctl.sim.wsman import CommandResult, WsmanServer, command_line
 from gwctl.transport import winrm as winrm_transport
-from gwctl.transport.winrm import WinRMSettings, WinRMTransport
+from gwctl.transport.winrm import WinRMTransport
+from gwctl.transport.winrm_settings import WinRMSettings
 
 pytestmark = pytest.mark.timeout(30)
 
