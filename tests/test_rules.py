@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.resources
+import inspect
 import re
-from typing import Any
+import textwrap
+from typing import Any, get_type_hints
 
 import pytest
 from hypothesis import given, settings
@@ -24,8 +28,10 @@ from gwctl.rules import (
     registry,
     rule_doc,
 )
+from gwctl.rules.base import BOTH_MODES
 from gwctl.rules.cluster_destination_address import address_problem
 from gwctl.rules.cors_origin_format import problem_with
+from gwctl.rules.target import FleetScope, Target
 
 # -- the registry ----------------------------------------------------------------------------------
 
@@ -40,23 +46,57 @@ def test_ids_are_unique_kebab_case_with_levels_and_options() -> None:
         assert isinstance(r.OPTIONS, dict)
 
 
+#: a FAIL example is a literal block (``FAIL (why)::``, blank line, indented lines)
+_FAIL_EXAMPLE = re.compile(r"^FAIL\b[^\n]*::\n\n {4}\S", re.M)
+
+
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.ID)
 def test_every_rule_documents_itself_with_pass_and_fail(rule: Any) -> None:
-    doc = rule.__doc__ or ""
+    doc = textwrap.dedent(rule.__doc__ or "")
     summary = doc.strip().splitlines()[0]
     assert 20 < len(summary) <= 100, summary
-    assert "PASS" in doc and "FAIL" in doc
+    # what passes may be told in words (a host that answers); what fails is shown
+    assert re.search(r"^PASS\b", doc, re.M), "no PASS example"
+    assert _FAIL_EXAMPLE.search(doc), "no FAIL example"
     text = rule_doc(rule.ID)
     assert text.startswith(f"{rule.ID} ({rule.LEVEL})")
     for name in rule.OPTIONS:
         assert name in text
 
 
-def test_gateway_and_fleet_rules_have_checks() -> None:
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.ID)
+def test_every_rule_is_a_module_named_after_its_id(rule: Any) -> None:
+    assert rule.__name__ == "gwctl.rules." + rule.ID.replace("-", "_")
+    assert isinstance(rule.LEVEL, Level)
+    modes = getattr(rule, "MODES", BOTH_MODES)
+    assert modes and modes <= BOTH_MODES, modes
+
+
+def test_rules_are_registered_where_the_runner_calls_them_right() -> None:
     reg = registry()
-    for r in (*reg.gateway, *reg.fleet):
-        assert callable(r.check)
+    for scope, rules in ((Target, reg.gateway), (FleetScope, reg.fleet)):
+        for r in rules:
+            first = next(iter(inspect.signature(r.check).parameters))
+            assert get_type_hints(r.check)[first] is scope, r.ID
+    # the readers and the runner report these themselves: a check would never run
+    for r in reg.meta:
+        assert not hasattr(r, "check"), r.ID
     assert {r.ID for r in reg.meta} >= {"json-syntax", "xml-syntax", "rule-config"}
+
+
+#: modules of gwctl/rules/ that rules run on, not rules (private helpers start with _)
+_MACHINERY = {"base", "target", "sources", "runner"}
+
+
+def test_every_rule_module_is_in_the_registry() -> None:
+    files = importlib.resources.files("gwctl.rules").iterdir()
+    public = {f.name.removesuffix(".py") for f in files
+              if f.name.endswith(".py") and not f.name.startswith("_")}
+    registered = {r.__name__.rpartition(".")[2] for r in all_rules()}
+    assert public - _MACHINERY - registered == set(), "rule modules missing from the registry"
+    assert public >= _MACHINERY
+    for name in _MACHINERY:
+        assert not hasattr(importlib.import_module(f"gwctl.rules.{name}"), "ID"), name
 
 
 def test_unknown_rule_is_a_usage_error_with_close_matches() -> None:
