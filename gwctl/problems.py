@@ -78,7 +78,3 @@ def escape_pointer_token(token: str | int) -> str:
 
 def pointer(*tokens: str | int) -> str:
     return "".join("/" + escape_pointer_token(t) for t in tokens)
-
-
-def join_pointer(base: str, *tokens: str | int) -> str:
-    return base + pointer(*tokens)

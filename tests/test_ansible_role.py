@@ -69,3 +69,17 @@ def test_invalid_fleet_fails_the_task(sim_site: SimSite, tmp_path: Path) -> None
     r = playbook(sim_site, fleet)
     assert r.returncode != 0
     assert "the fleet does not validate" in r.stdout and "cors-wildcard-origin" in r.stdout
+
+
+def test_mistyped_option_fails_the_task_before_any_host_is_touched(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    doc = yaml.safe_load(sim_site.fleet_path.read_text())
+    (site,) = doc["sites"].values()
+    site["settings"] = {"cors": {"enabled": True, "allow_origins": ["https://p.example.com"]}}
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(doc))
+    r = playbook(sim_site, fleet, "-e", "gwctl_health_timeout=soon")
+    assert r.returncode != 0
+    assert "argument 'health_timeout' is of type" in r.stdout, r.stdout + r.stderr
+    assert "unable to convert to float" in r.stdout
+    assert not sim_site.production_path("demo-gw1").exists()

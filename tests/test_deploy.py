@@ -235,7 +235,8 @@ class _FaultOnNthOp(Transport):
 
 
 def _small_chunks(host: InventoryHost) -> Transport:
-    from gwctl.transport.winrm import WinRMSettings, WinRMTransport
+    from gwctl.transport.winrm import WinRMTransport
+    from gwctl.transport.winrm_settings import WinRMSettings
 
     return WinRMTransport(host.name, WinRMSettings.from_ansible_vars(host.name, host.vars),
                           chunk_size=1024)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.resources
+import inspect
 import re
-from typing import Any
+import textwrap
+from typing import Any, get_type_hints
 
 import pytest
 from hypothesis import given, settings
@@ -12,9 +16,22 @@ from hypothesis import strategies as st
 from gwctl.errors import UsageError
 from gwctl.netjson.config import Effective, flatten_value
 from gwctl.problems import Level
-from gwctl.rules import _cfg, _ice, _nlog, _yarp, all_rules, get_rule, registry, rule_doc
+from gwctl.rules import (
+    _cfg,
+    _ice,
+    _nlog,
+    _route_template,
+    _yarp_routes,
+    _yarp_transforms,
+    all_rules,
+    get_rule,
+    registry,
+    rule_doc,
+)
+from gwctl.rules.base import BOTH_MODES
 from gwctl.rules.cluster_destination_address import address_problem
 from gwctl.rules.cors_origin_format import problem_with
+from gwctl.rules.target import FleetScope, Target
 
 # -- the registry ----------------------------------------------------------------------------------
 
@@ -29,23 +46,57 @@ def test_ids_are_unique_kebab_case_with_levels_and_options() -> None:
         assert isinstance(r.OPTIONS, dict)
 
 
+#: a FAIL example is a literal block (``FAIL (why)::``, blank line, indented lines)
+_FAIL_EXAMPLE = re.compile(r"^FAIL\b[^\n]*::\n\n {4}\S", re.M)
+
+
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.ID)
 def test_every_rule_documents_itself_with_pass_and_fail(rule: Any) -> None:
-    doc = rule.__doc__ or ""
+    doc = textwrap.dedent(rule.__doc__ or "")
     summary = doc.strip().splitlines()[0]
     assert 20 < len(summary) <= 100, summary
-    assert "PASS" in doc and "FAIL" in doc
+    # what passes may be told in words (a host that answers); what fails is shown
+    assert re.search(r"^PASS\b", doc, re.M), "no PASS example"
+    assert _FAIL_EXAMPLE.search(doc), "no FAIL example"
     text = rule_doc(rule.ID)
     assert text.startswith(f"{rule.ID} ({rule.LEVEL})")
     for name in rule.OPTIONS:
         assert name in text
 
 
-def test_gateway_and_fleet_rules_have_checks() -> None:
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.ID)
+def test_every_rule_is_a_module_named_after_its_id(rule: Any) -> None:
+    assert rule.__name__ == "gwctl.rules." + rule.ID.replace("-", "_")
+    assert isinstance(rule.LEVEL, Level)
+    modes = getattr(rule, "MODES", BOTH_MODES)
+    assert modes and modes <= BOTH_MODES, modes
+
+
+def test_rules_are_registered_where_the_runner_calls_them_right() -> None:
     reg = registry()
-    for r in (*reg.gateway, *reg.fleet):
-        assert callable(r.check)
+    for scope, rules in ((Target, reg.gateway), (FleetScope, reg.fleet)):
+        for r in rules:
+            first = next(iter(inspect.signature(r.check).parameters))
+            assert get_type_hints(r.check)[first] is scope, r.ID
+    # the readers and the runner report these themselves: a check would never run
+    for r in reg.meta:
+        assert not hasattr(r, "check"), r.ID
     assert {r.ID for r in reg.meta} >= {"json-syntax", "xml-syntax", "rule-config"}
+
+
+#: modules of gwctl/rules/ that rules run on, not rules (private helpers start with _)
+_MACHINERY = {"base", "target", "sources", "runner"}
+
+
+def test_every_rule_module_is_in_the_registry() -> None:
+    files = importlib.resources.files("gwctl.rules").iterdir()
+    public = {f.name.removesuffix(".py") for f in files
+              if f.name.endswith(".py") and not f.name.startswith("_")}
+    registered = {r.__name__.rpartition(".")[2] for r in all_rules()}
+    assert public - _MACHINERY - registered == set(), "rule modules missing from the registry"
+    assert public >= _MACHINERY
+    for name in _MACHINERY:
+        assert not hasattr(importlib.import_module(f"gwctl.rules.{name}"), "ID"), name
 
 
 def test_unknown_rule_is_a_usage_error_with_close_matches() -> None:
@@ -127,15 +178,15 @@ _SEGMENT = st.one_of(st.from_regex(r"[A-Za-z0-9._~-]{1,6}", fullmatch=True),
 def test_fast_template_path_agrees_with_the_full_parser(segments: list[str], slash: bool) -> None:
     template = "/" + "/".join(segments) + ("/" if slash and segments else "")
     try:
-        full: Any = _yarp.parse_template_full(template)
-    except _yarp.TemplateError as exc:
+        full: Any = _route_template.parse_template_full(template)
+    except _route_template.TemplateError as exc:
         full = ("error", type(exc))
-    fast = _yarp._simple(template[1:])
+    fast = _route_template._simple(template[1:])
     if fast is not None:
         assert fast == full
     try:
-        got: Any = _yarp.parse_template(template)
-    except _yarp.TemplateError as exc:
+        got: Any = _route_template.parse_template(template)
+    except _route_template.TemplateError as exc:
         got = ("error", type(exc))
     assert got == full
 
@@ -145,7 +196,7 @@ def test_fast_template_path_agrees_with_the_full_parser(segments: list[str], sla
     "api/{id:int:min(1)}/{name?}", "/files/{name}.{ext?}", "/a/{x=3}", "~/a", "/{{literal}}",
     "/a/{id:length(2,5)}", "/"])
 def test_valid_templates(template: str) -> None:
-    _yarp.parse_template(template)
+    _route_template.parse_template(template)
 
 
 @pytest.mark.parametrize("template, reason", [
@@ -155,12 +206,13 @@ def test_valid_templates(template: str) -> None:
     ("/{x}/{X}", "more than once"), ("/{*x?}", "optional"), ("/{x=1?}", "default"),
     ("~a", "'~'"), ("/{}", "empty"), ("/{a}{b}", "follow"), ("/x{**y}", "whole segment")])
 def test_invalid_templates(template: str, reason: str) -> None:
-    with pytest.raises(_yarp.TemplateError, match=re.escape(reason)):
-        _yarp.parse_template(template)
+    with pytest.raises(_route_template.TemplateError, match=re.escape(reason)):
+        _route_template.parse_template(template)
 
 
-def _facts(path: str, order: int = 0, **match: Any) -> _yarp.RouteFacts:
-    return _yarp.RouteFacts({"ClusterId": "c", "Order": order, "Match": {"Path": path, **match}})
+def _facts(path: str, order: int = 0, **match: Any) -> _yarp_routes.RouteFacts:
+    return _yarp_routes.RouteFacts(
+        {"ClusterId": "c", "Order": order, "Match": {"Path": path, **match}})
 
 
 @pytest.mark.parametrize("custom, stock, expected", [
@@ -177,8 +229,10 @@ def _facts(path: str, order: int = 0, **match: Any) -> _yarp.RouteFacts:
     (_facts("/ws/{**r}", -1), _facts("/rest/v1/{**r}"), None),
     (_facts("/rest/v1/{a}/{**r}", -1), _facts("/rest/v1/{**r}"), None),
 ])
-def test_outranks(custom: _yarp.RouteFacts, stock: _yarp.RouteFacts, expected: str | None) -> None:
-    assert _yarp.outranks(custom, stock) == expected
+def test_outranks(
+    custom: _yarp_routes.RouteFacts, stock: _yarp_routes.RouteFacts, expected: str | None
+) -> None:
+    assert _yarp_routes.outranks(custom, stock) == expected
 
 
 @pytest.mark.parametrize("transform, ok", [
@@ -196,7 +250,7 @@ def test_outranks(custom: _yarp.RouteFacts, stock: _yarp.RouteFacts, expected: s
     ({"PathPattern": "/x", "PathPrefix": "/y"}, False), ({"Nope": "x"}, False), ({}, False),
 ])
 def test_transforms(transform: dict[str, str], ok: bool) -> None:
-    assert (_yarp.check_transform(transform) == []) is ok
+    assert (_yarp_transforms.check_transform(transform) == []) is ok
 
 
 # -- URLs -----------------------------------------------------------------------------------------

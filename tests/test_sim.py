@@ -818,9 +818,11 @@ def test_upgrade_leaves_a_half_upgraded_site(sim_factory: Factory) -> None:
 
 def test_inventory_drives_the_winrm_transport(sim_site: SimSite) -> None:
     winrm_transport = pytest.importorskip("gwctl.transport.winrm")
+    from gwctl.transport.winrm_settings import WinRMSettings
+
     inv = yaml.safe_load(sim_site.inventory_path.read_text("utf-8"))
     hosts = inv["all"]["children"]["demo"]["hosts"]
-    settings = winrm_transport.WinRMSettings.from_ansible_vars("demo-ms", hosts["demo-ms"])
+    settings = WinRMSettings.from_ansible_vars("demo-ms", hosts["demo-ms"])
     transport = winrm_transport.WinRMTransport("demo-ms", settings)
     try:
         assert transport.run("ping", {})["hostname"] == "demo-ms"

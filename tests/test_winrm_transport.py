@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from gwctl.errors import InputError, OperationError, TransportError
-from gwctl.ops import wire
+from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.ops.pyimpl import DirectoryHost
 from gwctl.sim.wsman import CommandResult, WsmanServer, command_line
 from gwctl.transport import winrm as winrm_transport
-from gwctl.transport.winrm import WinRMSettings, WinRMTransport
+from gwctl.transport.winrm import WinRMTransport
+from gwctl.transport.winrm_settings import WinRMSettings
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -336,6 +337,13 @@ def test_idempotent_ops_are_retried_after_a_drop(
     with transport(server, connect_retries=1) as t, pytest.raises(TransportError):
         t.run("read_file", {"path": TARGET})
     assert len(hosts["gw1"].stdins) == 5
+
+
+def test_only_read_only_operations_are_retried() -> None:
+    # a retried write could answer "unchanged" for its own landed change
+    changes_the_host = {"write_file", "backup", "restore", "recycle_app_pool",
+                        "lock_acquire", "lock_release"}
+    assert set(OPERATIONS) - changes_the_host == RETRYABLE_OPS
 
 
 def test_lost_response_of_a_write_is_reported_not_retried(

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gwctl.errors import EXIT_FAILED, EXIT_OK
+from gwctl.output.reporters import FORMATS, REPORTERS
 from gwctl.problems import Problem, has_errors
 
 
@@ -17,18 +18,11 @@ def add_fleet_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", choices=("text", "json", "github"), default="text",
+    parser.add_argument("--output", choices=FORMATS, default="text",
                         help="report format (json is stable; github prints annotations)")
 
 
 def report(problems: Sequence[Problem], output: str, *, ok_message: str) -> int:
-    from gwctl.output.reporters import report_github, report_json, report_text
-
     ordered = sorted(problems, key=Problem.sort_key)
-    if output == "json":
-        report_json(ordered, sys.stdout)
-    elif output == "github":
-        report_github(ordered, sys.stdout)
-    else:
-        report_text(ordered, sys.stdout, ok_message=ok_message)
+    REPORTERS[output](ordered, sys.stdout, ok_message)
     return EXIT_FAILED if has_errors(list(ordered)) else EXIT_OK

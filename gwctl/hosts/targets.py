@@ -68,7 +68,8 @@ def open_transport(host: InventoryHost) -> Transport:
         if connection == "psrp":
             raise TransportError(f"{host.name}: ansible_connection=psrp is not supported by "
                                  "gwctl; use winrm")
-        from gwctl.transport.winrm import WinRMSettings, WinRMTransport
+        from gwctl.transport.winrm import WinRMTransport
+        from gwctl.transport.winrm_settings import WinRMSettings
 
         return WinRMTransport(host.name, WinRMSettings.from_ansible_vars(host.name, host.vars))
     if connection == "local":

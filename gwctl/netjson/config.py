@@ -206,10 +206,6 @@ class Effective:
     def entry(self, key: str) -> Entry | None:
         return self.entries.get(fold(key))
 
-    def keys_under(self, prefix: str) -> list[str]:
-        p = fold(prefix) + SEP
-        return [self._spelling[k] for k in self.entries if k.startswith(p)]
-
     def tree(self, prefix: str = "") -> Any:
         """The nested view a configuration binder sees (strings and None at the leaves)."""
         items = self.entries.items()

@@ -27,24 +27,14 @@ OPERATIONS: tuple[str, ...] = (
     "lock_release",
 )
 
-#: operations a transport may retry after an exchange broke mid-way, because running them
-#: twice has the effect of running them once: write_file answers changed=false when the
-#: target already holds the payload (before its expected_sha256 check), restore lands the
-#: same bytes again, lock_release of a released lock answers released=false. Not so:
-#: backup (one more backup, retention), recycle_app_pool, lock_acquire (a retry would
-#: find its own lock and answer ``locked``).
-IDEMPOTENT_OPS: frozenset[str] = frozenset(
-    {
-        "ping",
-        "read_file",
-        "stat",
-        "write_file",
-        "list_backups",
-        "restore",
-        "app_pool_state",
-        "read_versions",
-        "lock_release",
-    }
+#: operations a transport may run again after an exchange broke mid-way: the read-only
+#: ones, which neither change the host nor answer differently for having run before. Any
+#: other operation is reported as failed instead, and the engine reads the host to learn
+#: whether it took effect: run again, write_file and restore would answer changed=false
+#: for their own landed change, lock_release released=false for its own release, backup
+#: would add a backup, recycle_app_pool recycle twice and lock_acquire meet its own lock.
+RETRYABLE_OPS: frozenset[str] = frozenset(
+    {"ping", "read_file", "stat", "list_backups", "app_pool_state", "read_versions"}
 )
 
 #: name of the script that starts every operation (not an operation itself)

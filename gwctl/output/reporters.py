@@ -16,8 +16,6 @@ from typing import Any, TextIO
 
 from gwctl.problems import Level, Problem
 
-FORMATS = ("text", "json", "github")
-
 
 def summary(problems: Sequence[Problem]) -> dict[str, int]:
     live = [p for p in problems if p.suppressed is None]
@@ -86,8 +84,13 @@ def report_github(problems: Sequence[Problem], out: TextIO) -> None:
         out.write(f"::{kind} {','.join(props)}::{_gh_escape(p.message)}\n")
 
 
-REPORTERS: dict[str, Callable[..., None]] = {
-    "text": report_text,
-    "json": report_json,
-    "github": report_github,
+#: writes problems to a stream; the third argument is what text prints when nothing is wrong
+Reporter = Callable[[Sequence[Problem], TextIO, str], None]
+
+#: ``--output`` format -> its reporter, in the order the choices are listed
+REPORTERS: dict[str, Reporter] = {
+    "text": lambda problems, out, ok_message: report_text(problems, out, ok_message=ok_message),
+    "json": lambda problems, out, _ok_message: report_json(problems, out),
+    "github": lambda problems, out, _ok_message: report_github(problems, out),
 }
+FORMATS = tuple(REPORTERS)

@@ -17,8 +17,6 @@ from gwctl.netjson.config import fold
 from gwctl.problems import pointer
 from gwctl.versions.features import supports
 
-SETTINGS_ORDER = ("logging", "cors", "webrtc", "reverse_proxy")
-
 
 def render_appsettings(gw: Gateway) -> dict[str, Any]:
     """The override document for `gw`, secrets as `Secret` objects."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _cfg, _yarp
+from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules._cfg import Key
 from gwctl.rules.target import Target
 
@@ -33,7 +33,7 @@ def _findings(matchers: list[Any], section: str, what: str, modes: tuple[str, ..
             out.append((f"{where}: Mode {mode_raw!r} is not one of {', '.join(modes)} (YARP "
                         "cannot load the route)", (*key, "Mode")))
             continue
-        values = _yarp.string_list(_cfg.get(m, "Values"))
+        values = _yarp_routes.string_list(_cfg.get(m, "Values"))
         label = f"{what} {name!r}" if name else where
         if mode in no_values and values:
             out.append((f"{label}: Values must not be given with Mode {mode} (YARP refuses "
@@ -50,7 +50,7 @@ def _findings(matchers: list[Any], section: str, what: str, modes: tuple[str, ..
 def check_matchers(target: Target, rule: str, level: Level, section: str, what: str,
                    modes: tuple[str, ...], no_values: tuple[str, ...]) -> Iterator[Problem]:
     """Name set; Mode a known value (ignoring case); Values present unless the mode takes none."""
-    for route in _yarp.routes(target):
+    for route in _yarp_routes.routes(target):
         facts = route.facts
         matchers = facts.query if section == "QueryParameters" else facts.headers
         if not matchers:

@@ -188,7 +188,6 @@ def parse_nlog(text: str, file: str) -> NlogDoc:
 # -- layouts ---------------------------------------------------------------------------------
 
 _MISSING_DOLLAR = re.compile(r"(?<![$\\{])\{([A-Za-z][A-Za-z0-9_.-]*):[^{}]*\}")
-_VAR_REF = re.compile(r"\$\{var:([^:}]+)[^}]*\}", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -237,10 +236,6 @@ def variables(nlog: XElem) -> dict[str, XElem]:
         if el.tag.lower() == "variable" and el.attr("name"):
             out[(el.attr("name") or "").lower()] = el
     return out
-
-
-def var_refs(value: str) -> list[str]:
-    return [m.group(1).lower() for m in _VAR_REF.finditer(value)]
 
 
 def targets(nlog: XElem) -> list[XElem]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _cfg, _yarp
+from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules._cfg import Key
 from gwctl.rules._shared import dotted, list_paths, show
 from gwctl.rules.base import Options
@@ -41,12 +41,12 @@ def _base_lists(target: Target) -> list[tuple[Key, list[Any]]]:
     for name, section in _cfg.items(target.base):
         if name.lower() != "reverseproxy":
             out.extend(list_paths(section, (name,)))
-    touched = _yarp.override_route_ids(target) & target.stock_route_ids
+    touched = _yarp_routes.override_route_ids(target) & target.stock_route_ids
     if touched:
-        routes = _cfg.walk(target.base, _yarp.ROUTES)
+        routes = _cfg.walk(target.base, _yarp_routes.ROUTES)
         for rid, route in _cfg.items(routes):
             if rid.lower() in touched:
-                out.extend(list_paths(route, (*_yarp.ROUTES, rid)))
+                out.extend(list_paths(route, (*_yarp_routes.ROUTES, rid)))
     return out
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _cfg, _yarp
+from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -48,7 +48,7 @@ def address_problem(address: str) -> str | None:
 
 def destinations(target: Target) -> Iterator[tuple[str, str, Any]]:
     """(cluster id, destination name, destination) of the effective configuration."""
-    for cid, cluster in _cfg.items(_cfg.walk(target.view, _yarp.CLUSTERS)):
+    for cid, cluster in _cfg.items(_cfg.walk(target.view, _yarp_routes.CLUSTERS)):
         for name, dest in _cfg.items(_cfg.get(cluster, "Destinations")):
             yield cid, name, dest
 
@@ -57,7 +57,7 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
     for cid, name, dest in destinations(target):
-        key = (*_yarp.CLUSTERS, cid, "Destinations", name)
+        key = (*_yarp_routes.CLUSTERS, cid, "Destinations", name)
         address = _cfg.text(_cfg.get(dest, "Address")) if isinstance(dest, dict) else None
         if not address:
             message = (f"cluster {cid!r}, destination {name!r} has no Address: YARP refuses "

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _cfg, _yarp
+from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.cluster_destination_address import destinations
 from gwctl.rules.target import Target
@@ -46,4 +46,4 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
                        "management server uses encryption: tokens would cross the network "
                        "unencrypted; use https")
             yield from target.report(ID, LEVEL, message,
-                                     (*_yarp.CLUSTERS, cid, "Destinations", name, "Address"))
+                                     (*_yarp_routes.CLUSTERS, cid, "Destinations", name, "Address"))

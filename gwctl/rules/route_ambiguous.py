@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _yarp
+from gwctl.rules import _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -40,8 +40,8 @@ OPTIONS: Final[dict[str, Any]] = {}
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    seen: dict[_yarp.Signature, _yarp.Route] = {}
-    for route in _yarp.routes(target):
+    seen: dict[_yarp_routes.Signature, _yarp_routes.Route] = {}
+    for route in _yarp_routes.routes(target):
         sig = route.facts.signature
         if route.stock or sig is None:
             continue
@@ -52,5 +52,5 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
         message = (f"route {route.id!r} matches exactly the requests of route {first.id!r} "
                    f"with the same Order {sig.order}: each such request fails with "
                    "AmbiguousMatchException (HTTP 500); change one route's Order or match")
-        yield from target.report(ID, LEVEL, message, _yarp.match_key(target, route),
+        yield from target.report(ID, LEVEL, message, _yarp_routes.match_key(target, route),
                                  extra={"other": first.id})

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _yarp
+from gwctl.rules import _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -35,8 +35,8 @@ OPTIONS: Final[dict[str, Any]] = {}
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    clusters = _yarp.cluster_ids(target)
-    for route in _yarp.routes(target):
+    clusters = _yarp_routes.cluster_ids(target)
+    for route in _yarp_routes.routes(target):
         cluster = route.facts.cluster
         if cluster and cluster.lower() in clusters:
             continue

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _yarp
+from gwctl.rules import _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -34,7 +34,7 @@ OPTIONS: Final[dict[str, Any]] = {}
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    for route in _yarp.routes(target):
+    for route in _yarp_routes.routes(target):
         f = route.facts
         if f.has_match and (f.path or any(f.hosts)):
             for i, host in enumerate(f.hosts):

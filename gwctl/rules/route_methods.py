@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _yarp
+from gwctl.rules import _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -31,7 +31,7 @@ VALID = ("HEAD", "OPTIONS", "GET", "PUT", "POST", "PATCH", "DELETE", "TRACE")
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    for route in _yarp.routes(target):
+    for route in _yarp_routes.routes(target):
         seen: set[str] = set()
         for i, method in enumerate(route.facts.methods):
             key = (*route.key, "Match", "Methods", str(i))

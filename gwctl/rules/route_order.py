@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _cfg, _yarp
+from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -30,7 +30,7 @@ OPTIONS: Final[dict[str, Any]] = {}
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    for route in _yarp.routes(target):
+    for route in _yarp_routes.routes(target):
         value = route.facts.order_raw
         if value is not None and route.facts.order is None:
             shown = _cfg.text(value)

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _cfg, _yarp
+from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -44,13 +44,13 @@ def _describe(ids: list[str]) -> str:
     return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
 
 
-StockIndex = tuple[dict[str, list[_yarp.Route]], list[_yarp.Route]]
+StockIndex = tuple[dict[str, list[_yarp_routes.Route]], list[_yarp_routes.Route]]
 
 
-def _index(stock: list[_yarp.Route]) -> StockIndex:
+def _index(stock: list[_yarp_routes.Route]) -> StockIndex:
     """Stock routes by folded first literal segment, and those starting otherwise."""
-    by_first: dict[str, list[_yarp.Route]] = {}
-    anywhere: list[_yarp.Route] = []
+    by_first: dict[str, list[_yarp_routes.Route]] = {}
+    anywhere: list[_yarp_routes.Route] = []
     for r in stock:
         first = r.facts.first_literal
         if first is None:
@@ -63,12 +63,12 @@ def _index(stock: list[_yarp.Route]) -> StockIndex:
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None or not target.stock_route_ids:
         return
-    all_routes = _yarp.routes(target)
+    all_routes = _yarp_routes.routes(target)
     # untouched stock routes are the same objects for every gateway of a release: the
     # stock index and the results for a custom route's signature are shared then
-    touched = _yarp.override_route_ids(target) & target.stock_route_ids
+    touched = _yarp_routes.override_route_ids(target) & target.stock_route_ids
     scope = None if touched else ("route-shadows-stock",
-                                  id(_cfg.walk(target.base, _yarp.ROUTES)))
+                                  id(_cfg.walk(target.base, _yarp_routes.ROUTES)))
     index = target.shared.get(scope) if scope is not None else None
     if index is None:
         index = _index([r for r in all_routes if r.stock and r.facts.signature is not None])
@@ -87,7 +87,7 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
             candidates = (by_first.get(first, []) + anywhere if first is not None
                           else [r for group in by_first.values() for r in group] + anywhere)
             found = [(s.id, kind) for s in candidates
-                     if (kind := _yarp.outranks(route.facts, s.facts)) is not None]
+                     if (kind := _yarp_routes.outranks(route.facts, s.facts)) is not None]
             if key is not None:
                 target.shared[key] = found
         if not found:
@@ -103,5 +103,5 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
                          f"{sig.order}, equally specific): those requests fail with "
                          "AmbiguousMatchException (HTTP 500)")
         message = f"custom route {route.id!r} " + "; it ".join(parts)
-        yield from target.report(ID, LEVEL, message, _yarp.match_key(target, route),
+        yield from target.report(ID, LEVEL, message, _yarp_routes.match_key(target, route),
                                  extra={"stock_routes": [i for i, _ in found]})

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _yarp
+from gwctl.rules import _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -36,7 +36,7 @@ OPTIONS: Final[dict[str, Any]] = {}
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    for route in _yarp.routes(target):
+    for route in _yarp_routes.routes(target):
         f = route.facts
         if f.template_error is not None:
             message = (f"route {route.id!r}: Path {f.path!r} is not a route template: "

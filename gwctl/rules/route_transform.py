@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _yarp
+from gwctl.rules import _yarp_routes, _yarp_transforms
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
@@ -45,9 +45,9 @@ OPTIONS: Final[dict[str, Any]] = {}
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    conflicts = _yarp.merge_conflicts(target)
-    for route in _yarp.routes(target):
-        for i, errors in _yarp.transform_errors(route.facts):
+    conflicts = _yarp_transforms.merge_conflicts(target)
+    for route in _yarp_routes.routes(target):
+        for i, errors in _yarp_transforms.transform_errors(route.facts):
             if (route.id.lower(), i) in conflicts:
                 continue
             key = (*route.key, "Transforms", str(i))

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
-from gwctl.rules import _yarp
+from gwctl.rules import _yarp_routes, _yarp_transforms
 from gwctl.rules._shared import show
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
@@ -37,15 +37,15 @@ OPTIONS: Final[dict[str, Any]] = {}
 
 
 def check(target: Target, options: Options) -> Iterator[Problem]:
-    conflicts = _yarp.merge_conflicts(target)
+    conflicts = _yarp_transforms.merge_conflicts(target)
     if not conflicts:
         return
-    for route in _yarp.routes(target):
+    for route in _yarp_routes.routes(target):
         for (rid, i), (_base, over, merged) in conflicts.items():
             if rid != route.id.lower():
                 continue
             extra = [k for k in merged if k.lower() not in {o.lower() for o in over}]
-            broken = _yarp.check_transform(merged)
+            broken = _yarp_transforms.check_transform(merged)
             consequence = ("YARP rejects it and the gateway does not start" if broken
                            else "the gateway silently keeps them")
             message = (f"transform {i} of stock route {route.id!r} merges by index with the "

@@ -20,44 +20,32 @@ instead of 13.2 ms (Basic) and 9.6 instead of 12.3 ms (NTLM). Windows counts eve
 command against the shell's operation quota (ERROR_WSMAN_QUOTA_MAX_OPERATIONS): when it is
 hit, the shell is replaced, as Ansible does.
 
-Retries: only operations in `RETRYABLE_OPS` are retried, and only after a connection-level
-failure (refused, reset, dropped, timed out). Any other operation that breaks in transit
-raises `TransportError`: whether it took effect is unknown, the engine decides.
+Retries: only the read-only operations of `gwctl.ops.RETRYABLE_OPS` are retried, and only
+after a connection-level failure (refused, reset, dropped, timed out). Any other operation
+that breaks in transit raises `TransportError`: whether it took effect is unknown, the
+engine decides. Which failures those are is `gwctl.transport.winrm_errors`'s to say; where
+and how to connect, `gwctl.transport.winrm_settings`'s.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-import requests
-from winrm.exceptions import (
-    InvalidCredentialsError,
-    WinRMError,
-    WinRMOperationTimeoutError,
-    WinRMTransportError,
-    WSManFaultError,
-)
+from winrm.exceptions import WinRMError, WinRMOperationTimeoutError, WSManFaultError
 from winrm.protocol import Protocol
 
-from gwctl.errors import InputError, OperationError, TransportError
-from gwctl.ops import OPERATIONS, wire
+from gwctl.errors import OperationError, TransportError
+from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.transport.base import Transport
+from gwctl.transport.winrm_errors import BrokenExchange, broken_exchange, clean_clixml
+from gwctl.transport.winrm_settings import WinRMSettings
 
 log = logging.getLogger("gwctl.transport")
 
-#: operations retried after a connection failure; running them twice equals running once
-RETRYABLE_OPS: frozenset[str] = frozenset(
-    {"ping", "read_file", "stat", "list_backups", "app_pool_state", "read_versions"}
-)
-AUTH_TRANSPORTS = ("basic", "ntlm", "kerberos", "credssp", "certificate", "plaintext", "ssl")
 CMD_LINE_LIMIT = 8191  # cmd.exe
 DEFAULT_CHUNK_SIZE = 32 * 1024
 # http.sys closes idle keep-alive connections after 120 s; an NTLM-encrypted session cannot
@@ -75,171 +63,6 @@ _SHELL_NOT_FOUND = 2150858843
 
 _warned_lock = threading.Lock()
 _warned_hosts: set[str] = set()
-
-
-# ------------------------------------------------------------------------------ settings
-
-
-@dataclass(frozen=True)
-class WinRMSettings:
-    """Where and how to reach one host; names follow Ansible's winrm connection plugin.
-
-    Unset `scheme`/`port`/`transport` are resolved as Ansible does: port 5986 and https by
-    default, http when the port is 5985, the port from the scheme when only that is given;
-    transport kerberos for ``user@REALM`` users, else ``ssl`` on https and ``plaintext`` on
-    http (both are Basic). `transport` may list several, comma-separated, tried in order
-    on the first connection.
-    """
-
-    host: str
-    port: int | None = None
-    scheme: str | None = None
-    path: str = "/wsman"
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    transport: str | None = None
-    server_cert_validation: str = "validate"
-    ca_trust_path: str | None = None
-    cert_pem: str | None = None
-    cert_key_pem: str | None = None
-    message_encryption: str = "auto"
-    operation_timeout_sec: int = 20
-    read_timeout_sec: int = 30
-    connect_retries: int = 2
-    retry_delay_sec: float = 0.5
-    command_timeout_sec: float = 600.0
-    proxy: str | None = "legacy_requests"
-
-    def __post_init__(self) -> None:
-        def fix(name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-
-        if self.scheme is not None and self.scheme not in ("http", "https"):
-            raise InputError(
-                f"{self.host}: WinRM scheme must be http or https, not {self.scheme!r}"
-            )
-        if self.port is None:
-            fix("port", 5985 if self.scheme == "http" else 5986)
-        if self.scheme is None:
-            fix("scheme", "http" if self.port == 5985 else "https")
-        if not self.path.startswith("/"):
-            fix("path", "/" + self.path)
-        if self.transport is None:
-            default = "ssl" if self.scheme == "https" else "plaintext"
-            fix("transport", "kerberos" if self.user and "@" in self.user else default)
-        unknown = [t for t in self.transports if t not in AUTH_TRANSPORTS]
-        if unknown or not self.transports:
-            raise InputError(
-                f"{self.host}: unknown WinRM transport {', '.join(unknown) or '(empty)'}; "
-                f"use {', '.join(AUTH_TRANSPORTS)}"
-            )
-        if self.server_cert_validation not in ("validate", "ignore"):
-            raise InputError(f"{self.host}: server_cert_validation must be validate or ignore")
-        if self.message_encryption not in ("auto", "always", "never"):
-            raise InputError(f"{self.host}: message_encryption must be auto, always or never")
-        if not 1 <= self.operation_timeout_sec < self.read_timeout_sec:
-            raise InputError(
-                f"{self.host}: read_timeout_sec ({self.read_timeout_sec}) must exceed "
-                f"operation_timeout_sec ({self.operation_timeout_sec}), both positive"
-            )
-        needs_password = [t for t in self.transports if t not in ("kerberos", "certificate")]
-        if needs_password and not (self.cert_pem and self.transports == ["ssl"]):
-            if not self.user:
-                raise InputError(f"{self.host}: WinRM transport {needs_password[0]} needs a user")
-            if self.password is None:
-                raise InputError(
-                    f"{self.host}: WinRM transport {needs_password[0]} needs a password"
-                )
-        if "certificate" in self.transports and not (self.cert_pem and self.cert_key_pem):
-            raise InputError(
-                f"{self.host}: WinRM transport certificate needs cert_pem and cert_key_pem"
-            )
-
-    @property
-    def transports(self) -> list[str]:
-        return [t.strip().lower() for t in (self.transport or "").split(",") if t.strip()]
-
-    @property
-    def endpoint(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.path}"
-
-    @property
-    def insecure_reasons(self) -> tuple[str, ...]:
-        """Why someone on the network path could read or alter the traffic (none on loopback)."""
-        if _is_loopback(self.host):
-            return ()
-        reasons = []
-        if self.scheme == "https" and self.server_cert_validation == "ignore":
-            reasons.append("server certificate validation is off")
-        if self.scheme == "http" and any(t in ("basic", "plaintext") for t in self.transports):
-            reasons.append("Basic authentication over http sends the password unencrypted")
-        if self.scheme == "http" and self.message_encryption == "never":
-            reasons.append("message encryption is off over http")
-        return tuple(reasons)
-
-    @classmethod
-    def from_ansible_vars(cls, name: str, vars: Mapping[str, Any]) -> WinRMSettings:
-        """Settings from a host's Ansible variables (same names and defaults as Ansible)."""
-
-        def pick(*names: str) -> Any:
-            # Ansible: the later names in an option's variable list take precedence
-            for var in reversed(names):
-                if vars.get(var) is not None:
-                    return vars[var]
-            return None
-
-        def text(*names: str) -> str | None:
-            value = pick(*names)
-            return None if value is None else str(value)
-
-        def number(default: int, *names: str) -> int:
-            value = pick(*names)
-            if value is None:
-                return default
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                raise InputError(f"{name}: {names[-1]} must be an integer, not {value!r}") from None
-
-        transport = pick("ansible_winrm_transport")
-        if isinstance(transport, (list, tuple)):
-            transport = ",".join(str(t) for t in transport)
-        connection_timeout = pick("ansible_winrm_connection_timeout")
-        op_default, read_default = 20, 30
-        if connection_timeout is not None:
-            # Ansible: connection_timeout sets both, the read timeout 10 s longer
-            op_default = number(20, "ansible_winrm_connection_timeout")
-            read_default = op_default + 10
-        return cls(
-            host=text("ansible_host", "ansible_winrm_host") or name,
-            port=number(5986, "ansible_port", "ansible_winrm_port"),
-            scheme=text("ansible_winrm_scheme"),
-            path=text("ansible_winrm_path") or "/wsman",
-            user=text("ansible_user", "ansible_winrm_user"),
-            password=text("ansible_password", "ansible_winrm_pass", "ansible_winrm_password"),
-            transport=None if transport is None else str(transport),
-            server_cert_validation=text("ansible_winrm_server_cert_validation") or "validate",
-            ca_trust_path=text("ansible_winrm_ca_trust_path"),
-            cert_pem=text("ansible_winrm_cert_pem"),
-            cert_key_pem=text("ansible_winrm_cert_key_pem"),
-            message_encryption=text("ansible_winrm_message_encryption") or "auto",
-            operation_timeout_sec=number(op_default, "ansible_winrm_operation_timeout_sec"),
-            read_timeout_sec=number(read_default, "ansible_winrm_read_timeout_sec"),
-            proxy=text("ansible_winrm_proxy") or "legacy_requests",
-        )
-
-
-# ----------------------------------------------------------------------------- transport
-
-
-class _Broken(Exception):
-    """An exchange failed in transit; `retryable` when nothing suggests the host acted."""
-
-    def __init__(self, error: TransportError, retryable: bool) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retryable = retryable
 
 
 class WinRMTransport(Transport):
@@ -292,7 +115,7 @@ class WinRMTransport(Transport):
                 try:
                     stdout, stderr, code = self._execute(op, stdin)
                     break
-                except _Broken as broken:
+                except BrokenExchange as broken:
                     self._reset()
                     if not broken.retryable or attempt == attempts:
                         raise broken.error from broken.__cause__
@@ -323,7 +146,7 @@ class WinRMTransport(Transport):
                 if shell_id is not None:
                     protocol.close_shell(shell_id)
             except Exception as exc:
-                raise self._map(exc, "closing the shell").error from exc
+                raise broken_exchange(exc, "closing the shell", self._error).error from exc
             finally:
                 protocol.transport.close_session()
 
@@ -335,10 +158,10 @@ class WinRMTransport(Transport):
             for chunk, last in _chunks(stdin, self.chunk_size):
                 protocol.send_command_input(shell_id, command_id, chunk, end=last)
             stdout, stderr, code = self._receive(protocol, shell_id, command_id, op)
-        except _Broken:
+        except BrokenExchange:
             raise
         except Exception as exc:
-            raise self._map(exc, f"running {op}") from exc
+            raise broken_exchange(exc, f"running {op}", self._error) from exc
         self._last_used = time.monotonic()
         # the result is in hand: a failing clean-up must not turn a done operation into an
         # error the engine would take for "not done"
@@ -352,7 +175,8 @@ class WinRMTransport(Transport):
                 self._shell_id = None
                 protocol.close_shell(shell_id, close_session=False)
         except Exception as exc:
-            log.warning("%s: clean-up after %s failed: %s", self.name, op, self._map(exc, "").error)
+            broken = broken_exchange(exc, "", self._error)
+            log.warning("%s: clean-up after %s failed: %s", self.name, op, broken.error)
             self._reset()
         return stdout, stderr, code
 
@@ -368,7 +192,7 @@ class WinRMTransport(Transport):
             except WSManFaultError as exc:
                 codes = {exc.wsman_fault_code, exc.wmierror_code}
                 if renewed or not codes & {_QUOTA_MAX_OPERATIONS, _SHELL_NOT_FOUND}:
-                    raise self._map(exc, f"starting {op}") from exc
+                    raise broken_exchange(exc, f"starting {op}", self._error) from exc
                 # the shell is used up or gone (host restarted, idle timeout): take a new one
                 log.info(
                     "%s: shell %s unusable (%s), opening a new one", self.name, shell_id, exc.reason
@@ -376,7 +200,7 @@ class WinRMTransport(Transport):
                 self._shell_id = None
                 self._forget_shell(protocol, shell_id)
             except Exception as exc:
-                raise self._map(exc, f"starting {op}") from exc
+                raise broken_exchange(exc, f"starting {op}", self._error) from exc
         raise AssertionError("unreachable")
 
     def _signal_previous(self, protocol: Protocol, shell_id: str) -> None:
@@ -408,7 +232,7 @@ class WinRMTransport(Transport):
                         protocol.cleanup_command(shell_id, command_id)
                     except Exception as exc:
                         log.debug("%s: terminating %s failed: %s", self.name, op, exc)
-                    raise _Broken(error, retryable=False) from None
+                    raise BrokenExchange(error, retryable=False) from None
                 continue
             stdout.append(out)
             stderr.append(err)
@@ -426,7 +250,7 @@ class WinRMTransport(Transport):
             try:
                 self._shell_id = str(self._protocol.open_shell(codepage=65001))
             except Exception as exc:
-                raise self._map(exc, "opening a shell") from exc
+                raise broken_exchange(exc, "opening a shell", self._error) from exc
             self._last_used = time.monotonic()
             return self._protocol, self._shell_id
         failures: list[str] = []
@@ -440,17 +264,19 @@ class WinRMTransport(Transport):
             except Exception as exc:
                 if protocol is not None:
                     protocol.transport.close_session()
-                broken = self._map(exc, "opening a shell")
+                broken = broken_exchange(exc, "opening a shell", self._error)
                 if len(candidates) == 1:
                     raise broken from exc
                 failures.append(f"{auth}: {broken.error.message}")
                 if broken.retryable:  # the host is unreachable: other methods will not help
-                    raise _Broken(self._error("; ".join(failures)), True) from exc
+                    raise BrokenExchange(self._error("; ".join(failures)), True) from exc
                 continue
             self._protocol, self._shell_id, self._auth = protocol, shell_id, auth
             self._last_used = time.monotonic()
             return protocol, shell_id
-        raise _Broken(self._error("no WinRM transport worked: " + "; ".join(failures)), False)
+        raise BrokenExchange(
+            self._error("no WinRM transport worked: " + "; ".join(failures)), False
+        )
 
     def _new_protocol(self, auth: str) -> Protocol:
         s = self.settings
@@ -470,7 +296,7 @@ class WinRMTransport(Transport):
                 proxy=s.proxy,
             )
         except (WinRMError, ValueError) as exc:
-            raise _Broken(
+            raise BrokenExchange(
                 self._error(f"cannot set up WinRM transport {auth}: {exc}"), False
             ) from exc
         _read_environment_once(protocol)
@@ -504,7 +330,7 @@ class WinRMTransport(Transport):
 
     def _result(self, op: str, stdout: bytes, stderr: bytes, code: int) -> dict[str, Any]:
         try:
-            return wire.parse_result(stdout, code, _clean_clixml(stderr).encode("utf-8"))
+            return wire.parse_result(stdout, code, clean_clixml(stderr).encode("utf-8"))
         except OperationError as exc:
             raise OperationError(
                 f"{self.name}: {op}: {exc.message}", code=exc.code, detail=exc.detail
@@ -516,51 +342,6 @@ class WinRMTransport(Transport):
 
     def _error(self, what: str) -> TransportError:
         return TransportError(f"{self.name} ({self.settings.endpoint}): {what}")
-
-    def _map(self, exc: BaseException, doing: str) -> _Broken:
-        """Translate a pywinrm/requests failure; never put request content in the text."""
-        prefix = f"{doing}: " if doing else ""
-        if isinstance(exc, _Broken):
-            return exc
-        if isinstance(exc, InvalidCredentialsError):
-            return _Broken(
-                self._error(f"{prefix}the host rejected the credentials (HTTP 401)"), False
-            )
-        if isinstance(exc, requests.exceptions.SSLError):
-            return _Broken(self._error(f"{prefix}TLS failed: {_root_cause(exc)}"), False)
-        if isinstance(exc, requests.exceptions.Timeout):
-            return _Broken(self._error(f"{prefix}timed out: {_root_cause(exc)}"), True)
-        if isinstance(
-            exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
-        ):
-            return _Broken(self._error(f"{prefix}connection failed: {_root_cause(exc)}"), True)
-        if isinstance(exc, WSManFaultError):
-            code = exc.wsman_fault_code or exc.wmierror_code
-            return _Broken(self._error(f"{prefix}WS-Management fault {code}: {exc.reason}"), False)
-        if isinstance(exc, WinRMOperationTimeoutError):
-            return _Broken(self._error(f"{prefix}WS-Management operation timeout"), True)
-        if isinstance(exc, WinRMTransportError):
-            # 400: an encrypted message the host could not decrypt, i.e. never processed
-            return _Broken(self._error(f"{prefix}HTTP {exc.code} from the host"), exc.code == 400)
-        if isinstance(exc, WinRMError):
-            return _Broken(self._error(f"{prefix}{exc}"), False)
-        if isinstance(exc, (ET.ParseError, StopIteration, AssertionError, KeyError, ValueError)):
-            return _Broken(
-                self._error(f"{prefix}malformed WS-Management response ({type(exc).__name__})"),
-                False,
-            )
-        if isinstance(exc, OSError):
-            return _Broken(self._error(f"{prefix}{exc.strerror or exc}"), True)
-        raise exc
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _read_environment_once(protocol: Protocol) -> None:
@@ -581,43 +362,6 @@ def _read_environment_once(protocol: Protocol) -> None:
 def _chunks(data: bytes, size: int) -> Iterator[tuple[bytes, bool]]:
     for start in range(0, len(data), size):
         yield data[start : start + size], start + size >= len(data)
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error, without its wrapping noise."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    last = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        last = current
-        nxt = getattr(current, "reason", None)
-        if not isinstance(nxt, BaseException):
-            args = [a for a in current.args if isinstance(a, BaseException)]
-            nxt = args[0] if args else (current.__cause__ or current.__context__)
-        current = nxt
-    text = str(last)
-    if isinstance(last, OSError) and last.strerror:
-        text = last.strerror
-    # urllib3 prefixes "<connection object at 0x...>: "
-    return re.sub(r"^<[^>]*>: ", "", text) or type(last).__name__
-
-
-def _clean_clixml(stderr: bytes) -> str:
-    """PowerShell sends errors as CLIXML over WinRM; keep their text only."""
-    text = stderr.decode("utf-8", errors="replace")
-    if not text.startswith("#< CLIXML"):
-        return text
-    try:
-        root = ET.fromstring(text.split("\n", 1)[1] if "\n" in text else "")
-    except ET.ParseError:
-        return text
-    lines = [
-        (node.text or "").replace("_x000D__x000A_", "\n")
-        for node in root.iter()
-        if node.tag.endswith("}S") and node.get("S") == "Error"
-    ]
-    return "".join(lines) or text
 
 
 def _warn_once(name: str, endpoint: str, reasons: tuple[str, ...]) -> None:

@@ -8,7 +8,9 @@ automatic rollback. Rolling order, canaries and failure budgets are Ansible's ow
 (``serial``, ``max_fail_percentage``).
 
 Options: ``fleet`` (path, required), ``health_timeout`` (seconds, default 30),
-``allow_version_mismatch`` (bool, default false).
+``allow_version_mismatch`` (bool, default false). They are checked by Ansible's own
+argument-spec validator, so a missing, unknown or mistyped option fails the task with
+Ansible's usual message, before gwctl is asked anything.
 """
 
 from __future__ import annotations
@@ -18,35 +20,38 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "fleet": {"type": "str", "required": True},
+    "health_timeout": {"type": "float", "default": 30.0},
+    "allow_version_mismatch": {"type": "bool", "default": False},
+}
+
 
 class ActionModule(ActionBase):  # type: ignore[misc]
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("fleet", "health_timeout", "allow_version_mismatch"))
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
         task_vars = task_vars or {}
+        _, args = self.validate_argument_spec(ARGUMENT_SPEC)
         try:
             from gwctl.ansible.bridge import converge
         except ImportError as exc:
             raise AnsibleActionFail(f"gwctl is not importable by the controller's Python: {exc}"
                                     ) from exc
-        args = self._task.args
-        if "fleet" not in args:
-            raise AnsibleActionFail("the 'fleet' option is required")
         from gwctl.hosts.inventory import CONNECTION_VARS, GWCTL_VARS
 
         host_vars = {k: self._templar.template(task_vars[k])
                      for k in (*CONNECTION_VARS, *GWCTL_VARS) if k in task_vars}
         outcome = converge(
-            fleet=str(args["fleet"]),
+            fleet=args["fleet"],
             host=str(task_vars.get("inventory_hostname")),
             groups=list(task_vars.get("group_names", [])),
             host_vars=host_vars,
             check=bool(self._play_context.check_mode),
             want_diff=bool(self._task.diff),
-            health_timeout=float(args.get("health_timeout", 30)),
-            allow_version_mismatch=bool(args.get("allow_version_mismatch", False)),
+            health_timeout=args["health_timeout"],
+            allow_version_mismatch=args["allow_version_mismatch"],
         )
         result.update(outcome)
         return result
