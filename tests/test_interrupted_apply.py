@@ -42,7 +42,8 @@ from gwctl.fleet.secrets import SecretResolver
 from gwctl.hosts.inventory import InventoryHost, load_inventory
 from gwctl.hosts.targets import Target
 from gwctl.transport.base import Transport
-from gwctl.transport.winrm import WinRMSettings, WinRMTransport
+from gwctl.transport.winrm import WinRMTransport
+from gwctl.transport.winrm_settings import WinRMSettings
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
