@@ -332,10 +332,13 @@ def test_idempotent_ops_are_retried_after_a_drop(
     server.faults.set("gw1", drop_at="receive", drop_times=2)
     with transport(server) as t:
         assert "hostname" in t.run("ping", {})
+    # the dropped attempts' commands may still be finishing on the server
+    assert server.shells.wait_idle(5)
     assert len(hosts["gw1"].stdins) == 3
     server.faults.set("gw1", drop_at="receive", drop_times=10)
     with transport(server, connect_retries=1) as t, pytest.raises(TransportError):
         t.run("read_file", {"path": TARGET})
+    assert server.shells.wait_idle(5)
     assert len(hosts["gw1"].stdins) == 5
 
 
