@@ -56,6 +56,12 @@ from gwctl.fleet.model import Fleet, Gateway, ManagementServer, Site
 from gwctl.netjson.config import fold
 from gwctl.problems import Level, Problem, pointer
 from gwctl.rules.target import FleetScope
+from gwctl.versions.boundaries import (
+    COLOCATED_MANDATORY_SINCE,
+    GATEWAY_MIN,
+    MANDATORY_GATEWAY_SINCE,
+    VERSION_MATCH_SINCE,
+)
 from gwctl.versions.features import feature, gateway_stage, supports
 from gwctl.versions.release import Version
 
@@ -84,14 +90,6 @@ DECLARED_VS_DISCOVERED = "version-declared-vs-discovered"
 COLOCATION = "version-colocation"
 DISCOVERY_FAILED = "version-discovery-failed"
 
-
-def _v(name: str) -> Version:
-    """A boundary release, from the feature table (gwctl.versions.release' constants)."""
-    import gwctl.versions.release as versions
-
-    value = getattr(versions, name)
-    assert isinstance(value, Version)
-    return value
 
 
 def _release(v: Version) -> str:
@@ -333,14 +331,14 @@ def _site_pointer(state: SiteState) -> str:
 
 
 def check_site_without_gateway(state: SiteState) -> Iterator[Finding]:
-    since = _v("MANDATORY_GATEWAY_SINCE")
+    since = MANDATORY_GATEWAY_SINCE
     ms_v = state.ms_version
     if ms_v.release_key < since.release_key or state.present:
         return
     absent = [g.gateway.name for g in state.gateways if g.installed is False]
     detail = (f" (declared but not installed: {', '.join(absent)})" if absent else "")
     where = (" on the management server host" if ms_v.release_key >=
-             _v("COLOCATED_MANDATORY_SINCE").release_key else "")
+             COLOCATED_MANDATORY_SINCE.release_key else "")
     yield Finding(
         f"site {state.name} has no API Gateway{detail}; its management server runs "
         f"{state.ms_describe()}, and since {since} every site needs at least one: install "
@@ -350,7 +348,7 @@ def check_site_without_gateway(state: SiteState) -> Iterator[Finding]:
 
 
 def check_no_colocated_gateway(state: SiteState) -> Iterator[Finding]:
-    since = _v("COLOCATED_MANDATORY_SINCE")
+    since = COLOCATED_MANDATORY_SINCE
     ms_v = state.ms_version
     present = state.present
     if ms_v.release_key < since.release_key or not present:
@@ -377,7 +375,7 @@ def _versions_extra(state: SiteState, g: GatewayState, move: str) -> dict[str, A
 
 
 def check_gateway_behind(state: SiteState) -> Iterator[Finding]:
-    since = _v("VERSION_MATCH_SINCE")
+    since = VERSION_MATCH_SINCE
     ms_v = state.ms_version
     if ms_v.release_key < since.release_key:
         return
@@ -424,7 +422,7 @@ def check_prerelease_gateway(state: SiteState) -> Iterator[Finding]:
 
 
 def check_below_minimum(state: SiteState) -> Iterator[Finding]:
-    minimum = _v("GATEWAY_MIN")
+    minimum = GATEWAY_MIN
     ms_v = state.ms_version
     present = state.present
     if present and ms_v.release_key < minimum.release_key:
@@ -805,7 +803,7 @@ def gate_reasons(gw: Gateway, gateway_version: Version, ms_version: Version,
     """Why the configuration rendered for `gw` must not be pushed to a gateway that runs
     `gateway_version` under a management server on `ms_version` (empty: it may)."""
     reasons = []
-    since = _v("VERSION_MATCH_SINCE")
+    since = VERSION_MATCH_SINCE
     newer = max(gateway_version, ms_version)
     if (not gateway_version.same_release(ms_version)
             and newer.release_key >= since.release_key):
