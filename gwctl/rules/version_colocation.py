@@ -32,15 +32,54 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
+from gwctl.rules import _versions
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
-from gwctl.versions import checks as versioncheck
+from gwctl.versions.state import GatewayState
 
-ID: Final = versioncheck.COLOCATION
+ID: Final = "version-colocation"
 LEVEL: Final = Level.WARNING
 OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
 
 def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
-    yield from versioncheck.scope_problems(ID, scope)
+    for state in _versions.states(scope):
+        for g in state.gateways:
+            message = _contradiction(g, state.ms.host, state.ms.server_config)
+            if message is None:
+                continue
+            c = g.colocation
+            yield from scope.report(
+                ID, LEVEL, message,
+                g.gateway.pointer + ("/colocated" if c.declared is not None else "/host"),
+                subject=g.id,
+                extra={"colocated": c.colocated, "declared": c.declared,
+                       "host_match": c.host_match, "server_config_found": c.evidence})
+
+
+def _contradiction(g: GatewayState, ms_host: str, server_config: str) -> str | None:
+    c = g.colocation
+    gw = g.gateway
+    if c.evidence and c.declared is False:
+        return (f"gateway {gw.name} is declared colocated: false, but the management "
+                f"server's ServerConfig.xml is on its host {gw.host}: it is co-located "
+                f"(upgraded with the management server); remove colocated: false")
+    if c.evidence and c.declared is None and c.host_match is None:
+        return (f"gateway {gw.name} runs on the management server host (its "
+                f"ServerConfig.xml is there), but its host '{gw.host}' is spelled unlike "
+                f"the management server's '{ms_host}': write the same host name or set "
+                f"colocated: true")
+    if c.declared is False and c.host_match is not None:
+        return (f"gateway {gw.name} is on the management server's host ('{gw.host}') but "
+                f"declared colocated: false: a gateway on the management server host is "
+                f"co-located (upgraded with the management server)")
+    if c.declared is None and c.host_match == "short" and not c.evidence:
+        return (f"gateway {gw.name}'s host '{gw.host}' and the management server's "
+                f"'{ms_host}' name the same host: gwctl counts the gateway as co-located; "
+                f"spell both the same or set colocated: true")
+    if c.colocated and c.evidence is False:
+        return (f"gateway {gw.name} is counted as co-located ({c.why}), but its host has "
+                f"no {server_config}: check the host names, or the management "
+                f"server's server_config path")
+    return None

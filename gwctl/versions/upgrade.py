@@ -37,15 +37,10 @@ from gwctl.versions.boundaries import (
     GATEWAY_MIN,
     MANDATORY_GATEWAY_SINCE,
 )
-from gwctl.versions.checks import (
-    GatewayState,
-    SiteState,
-    missing,
-    rendered_requirements,
-    requirements,
-)
 from gwctl.versions.features import gateway_stage, supports
 from gwctl.versions.release import Version
+from gwctl.versions.requirements import missing, rendered_requirements, requirements
+from gwctl.versions.state import GatewayState, SiteState
 
 Status = Literal["done", "todo"]
 
