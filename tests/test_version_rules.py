@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from gwctl.deploy.gate import ApplyGate, gate_reasons
+from gwctl.fleet.colocation import same_host
 from gwctl.fleet.model import Fleet, build_fleet
 from gwctl.fleet.source import combine
 from gwctl.fleet.yaml_reader import load_yaml_text
@@ -35,7 +36,7 @@ from gwctl.versions.discovery import (
 )
 from gwctl.versions.release import Version
 from gwctl.versions.requirements import missing, requirements
-from gwctl.versions.state import same_host
+from gwctl.versions.state import site_states
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -157,7 +158,7 @@ ROWS = [
         {"g1": {"host": "MS.Example.COM.", "colocated": False}, "g2": remote("g2")},
         {"version-colocation@s/g1"}),
     Row("2024R2-colocated-short-name", "2024 R2", {"g1": {"host": "ms"}, "g2": remote("g2")},
-        {"version-colocation@s/g1"}),
+        set()),
     Row("2024R2-colocated-declared-alias", "2024 R2",
         {"g1": {"host": "10.0.0.5", "colocated": True}}, set()),
     Row("2024R2-colocated-by-serverconfig", "2024 R2",
@@ -378,6 +379,31 @@ sites:
 ])
 def test_same_host(a: str, b: str, expected: str | None) -> None:
     assert same_host(a, b) == expected
+
+
+@pytest.mark.parametrize(("gateway", "colocated"), [
+    ({"host": "MS.Example.COM."}, True),
+    ({"host": "MS.Example.COM.", "colocated": False}, True),  # the same machine regardless
+    ({"host": "ms"}, True),
+    ({"host": "ms", "colocated": False}, False),
+    ({"host": "10.0.0.5", "colocated": True}, True),
+    ({"host": "g2.example.com"}, False),
+])
+def test_the_model_and_the_rules_agree_on_colocation(gateway: dict[str, Any],
+                                                      colocated: bool) -> None:
+    fleet = make_fleet("2025 R2", {"g1": gateway})
+    (state,) = site_states(fleet)
+    assert fleet.gateway("g1").colocated is colocated
+    assert state.gateways[0].colocated is colocated
+
+
+def test_discovery_evidence_overrules_the_fleet() -> None:
+    fleet = make_fleet("2025 R2", {"g1": {"host": "10.0.0.5", "colocated": False}})
+    disc = discovery_for(fleet, Found(server_config="25.2.1.1", server_config_on="g1",
+                                      gateways={"g1": "25.2.1.1"}))
+    (state,) = site_states(fleet, disc)
+    assert not fleet.gateway("g1").colocated
+    assert state.gateways[0].colocated and state.gateways[0].colocation.evidence
 
 
 # -- what configuration needs, and the apply gate's reasons ---------------------------------

@@ -2,11 +2,14 @@
 
 A co-located gateway is upgraded together with the management server, and from 2024 R2
 one is mandatory, so counting a co-located gateway as remote (or the reverse) gives wrong
-upgrade plans and wrong ``version-no-colocated-gateway`` findings. Reported when:
-discovery found the management server's ServerConfig.xml on a gateway's host that the
-fleet counts as remote; the gateway's host equals the management server's but the fleet
-says ``colocated: false``; the hosts differ only as short name and FQDN (gwctl's rules count
-that as co-located, the fleet model does not); or a gateway counted as co-located has no
+upgrade plans and wrong ``version-no-colocated-gateway`` findings. gwctl counts a gateway
+as co-located when its host equals the management server's (ignoring case and a trailing
+dot), else as ``colocated:`` says, else when one host is the short name of the other
+(``hq-ms`` / ``hq-ms.example.com``); discovery's evidence (the management server's
+ServerConfig.xml on the gateway's host) beats all of that. Reported when: the fleet says
+``colocated: false`` for a gateway on the management server's host; discovery found
+ServerConfig.xml on the host of a gateway declared ``colocated: false``, or whose host is
+spelled unlike the management server's; or a gateway counted as co-located has no
 ServerConfig.xml on its host.
 
 Source: vendor manual 2025 R2, Upgrade › Upgrading the API Gateway ("An API Gateway that
@@ -74,10 +77,6 @@ def _contradiction(g: GatewayState, ms_host: str, server_config: str) -> str | N
         return (f"gateway {gw.name} is on the management server's host ('{gw.host}') but "
                 f"declared colocated: false: a gateway on the management server host is "
                 f"co-located (upgraded with the management server)")
-    if c.declared is None and c.host_match == "short" and not c.evidence:
-        return (f"gateway {gw.name}'s host '{gw.host}' and the management server's "
-                f"'{ms_host}' name the same host: gwctl counts the gateway as co-located; "
-                f"spell both the same or set colocated: true")
     if c.colocated and c.evidence is False:
         return (f"gateway {gw.name} is counted as co-located ({c.why}), but its host has "
                 f"no {server_config}: check the host names, or the management "

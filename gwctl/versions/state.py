@@ -6,24 +6,18 @@ gateway without ``version`` has its management server's); with it, an installed 
 beats a declared one. The version rules (``gwctl rules version-...``), ``gwctl versions``
 and upgrade plans all read sites through it.
 
-**Co-location.** A gateway is co-located with its management server when discovery found
-the management server's ServerConfig.xml on its host; else when its host name equals the
-management server's ignoring case and a trailing dot (the same machine, whatever
-``colocated: false`` says); else when the fleet says so
-(``colocated:``); else when one host is a short name equal to the first label of the
-other's FQDN (``hq-ms`` and ``hq-ms.example.com``). The fleet model compares host names
-exactly, so a co-located gateway spelled differently is counted as remote there:
-`version-colocation` reports every such contradiction, and the version rules use the
-co-location derived here.
+A gateway is co-located as the fleet says (`gwctl.fleet.colocation`, the model's
+``Gateway.colocated``) unless discovery found the management server's ServerConfig.xml on
+its host, which makes it co-located whatever the fleet says.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from gwctl.fleet.colocation import Colocation
 from gwctl.fleet.model import Fleet, Gateway, ManagementServer, Site
 from gwctl.versions.release import Version
 
@@ -34,92 +28,6 @@ if TYPE_CHECKING:
 def release_label(v: Version) -> str:
     """``2025 R2`` or ``2025 R2 (25.2.1234.5)`` when a build is known."""
     return f"{v.name} ({v.full})" if v.build is not None else v.name
-
-
-# -- co-location -----------------------------------------------------------------------------
-
-
-def _norm_host(host: str) -> str:
-    return host.strip().rstrip(".").lower()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def same_host(a: str, b: str) -> Literal["exact", "short"] | None:
-    """Do two host names name the same machine, without asking DNS?
-
-    ``exact``: equal ignoring case and a trailing dot. ``short``: one is a single label
-    equal to the other's first label (``hq-ms`` vs ``hq-ms.example.com``). IP addresses
-    only match exactly.
-    """
-    x, y = _norm_host(a), _norm_host(b)
-    if not x or not y:
-        return None
-    if x == y:
-        return "exact"
-    if _is_ip(x) or _is_ip(y):
-        return None
-    if ("." in x) != ("." in y):
-        short, long_ = (x, y) if "." not in x else (y, x)
-        if long_.split(".", 1)[0] == short:
-            return "short"
-    return None
-
-
-def declared_colocated(gw: Gateway) -> bool | None:
-    """The gateway's ``colocated:`` as written in the fleet (None when not written)."""
-    try:
-        raw = gw.source.data["sites"][gw.site_name]["gateways"][gw.name]
-    except (KeyError, TypeError):
-        return None
-    value = raw.get("colocated") if isinstance(raw, dict) else None
-    return value if isinstance(value, bool) else None
-
-
-@dataclass(frozen=True)
-class Colocation:
-    colocated: bool
-    why: str
-    #: how the fleet alone decides (the model's ``Gateway.colocated``)
-    model: bool
-    declared: bool | None
-    host_match: Literal["exact", "short"] | None
-    #: discovery: True ServerConfig.xml found on the host, False reached but absent
-    evidence: bool | None
-
-
-def colocation(gw: Gateway, ms: ManagementServer,
-               found: GatewayDiscovery | None = None) -> Colocation:
-    """Is `gw` on the management server's host? Evidence first, then names, then the fleet.
-
-    1. discovery found the management server's ServerConfig.xml on the gateway's host;
-    2. the host names are equal (ignoring case and a trailing dot): the same machine,
-       whatever ``colocated: false`` says;
-    3. the fleet's ``colocated:``;
-    4. a short name equal to the first label of the other's FQDN.
-    """
-    declared = declared_colocated(gw)
-    match = same_host(gw.host, ms.host)
-    evidence = found.server_config_found if found is not None else None
-
-    def result(value: bool, why: str) -> Colocation:
-        return Colocation(value, why, gw.colocated, declared, match, evidence)
-
-    if evidence:
-        return result(True, "the management server's ServerConfig.xml is on its host")
-    if match == "exact":
-        return result(True, "same host as the management server")
-    if declared is not None:
-        return result(declared, f"declared colocated: {str(declared).lower()}")
-    if match == "short":
-        return result(True, f"'{gw.host}' and '{ms.host}' name the same host")
-    return result(False, "not on the management server's host")
 
 
 # -- states ----------------------------------------------------------------------------------
@@ -224,11 +132,11 @@ class SiteState:
 
 
 def site_state(site: Site, found: SiteDiscovery | None = None) -> SiteState:
-    ms = site.management_server
     gateways = []
     for gw in site.gateways:
         g_found = found.gateways.get(gw.id) if found is not None else None
-        gateways.append(GatewayState(gw, colocation(gw, ms, g_found), g_found))
+        evidence = g_found.server_config_found if g_found is not None else None
+        gateways.append(GatewayState(gw, gw.colocation.with_evidence(evidence), g_found))
     return SiteState(site, gateways, found)
 
 
