@@ -12,10 +12,10 @@ from pathlib import Path
 from gwctl.fleet.model import Fleet, Gateway, build_fleet
 from gwctl.fleet.schema import validate_source
 from gwctl.fleet.source import load_fleet_source
-from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
-from gwctl.netjson.parser import parse
+from gwctl.netjson.config import Effective, flatten_value
 from gwctl.problems import Problem, has_errors
 from gwctl.render.appsettings import render_appsettings
+from gwctl.render.bases import base_config as base_config  # library users call api.base_config
 
 
 @dataclass
@@ -47,16 +47,6 @@ def validate(path: str | Path) -> LoadResult:
         result.problems.extend(validate_fleet(result.fleet))
     result.problems.sort(key=Problem.sort_key)
     return result
-
-
-def base_config(fleet: Fleet, gw: Gateway, base_text: str | None = None,
-                base_name: str | None = None) -> FlatConfig:
-    """The host's base file when given, else the bundled reference base for its version."""
-    if base_text is not None:
-        return flatten_document(parse(base_text, file=base_name or "appsettings.json"))
-    from gwctl.render.bases import reference_base
-
-    return reference_base(gw.version, fleet.site_of(gw).management_server.url, gw.root_url)
 
 
 def effective(fleet: Fleet, gw: Gateway, base_text: str | None = None,

@@ -18,8 +18,8 @@ from test_version_rules import (
     remote,
 )
 
-from gwctl.versions.checks import site_states
 from gwctl.versions.release import Version
+from gwctl.versions.state import site_states
 from gwctl.versions.upgrade import UpgradePlan, plan_upgrade, render_markdown, render_text
 
 pytestmark = pytest.mark.timeout(60)

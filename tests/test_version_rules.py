@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
+from gwctl.deploy.gate import ApplyGate, gate_reasons
+from gwctl.fleet.colocation import same_host
 from gwctl.fleet.model import Fleet, build_fleet
 from gwctl.fleet.source import combine
 from gwctl.fleet.yaml_reader import load_yaml_text
 from gwctl.problems import Level, active
-from gwctl.versions import checks as vc
+from gwctl.rules import get_rule, version_rule_ids
+from gwctl.rules.runner import validate_versions
 from gwctl.versions.discovery import (
     SOURCE_REGISTRY,
     SOURCE_SERVER_CONFIG,
@@ -32,6 +35,8 @@ from gwctl.versions.discovery import (
     SiteDiscovery,
 )
 from gwctl.versions.release import Version
+from gwctl.versions.requirements import missing, requirements
+from gwctl.versions.state import site_states
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -153,7 +158,7 @@ ROWS = [
         {"g1": {"host": "MS.Example.COM.", "colocated": False}, "g2": remote("g2")},
         {"version-colocation@s/g1"}),
     Row("2024R2-colocated-short-name", "2024 R2", {"g1": {"host": "ms"}, "g2": remote("g2")},
-        {"version-colocation@s/g1"}),
+        set()),
     Row("2024R2-colocated-declared-alias", "2024 R2",
         {"g1": {"host": "10.0.0.5", "colocated": True}}, set()),
     Row("2024R2-colocated-by-serverconfig", "2024 R2",
@@ -224,7 +229,7 @@ ROWS = [
 def findings(row: Row) -> tuple[set[str], list[Any]]:
     fleet = make_fleet(row.ms, row.gateways)
     disc = discovery_for(fleet, row.found) if row.found is not None else None
-    problems = vc.check_versions(fleet, disc)
+    problems = validate_versions(fleet, disc)
     return {f"{p.rule}@{p.subject}" for p in problems}, problems
 
 
@@ -234,12 +239,12 @@ def test_rule_table(row: Row) -> None:
     assert got == row.expected, [p.message for p in problems]
     for p in problems:
         assert p.file == "fleet.yaml" and p.line is not None, p
-        assert p.level is vc.RULES[p.rule].level
+        assert p.level is get_rule(p.rule).LEVEL
 
 
 def test_table_covers_every_rule_and_boundary() -> None:
     fired = {e.split("@")[0] for r in ROWS for e in r.expected}
-    assert fired == set(vc.RULES)
+    assert fired == set(version_rule_ids())
     releases = {Version.parse(r.ms).name for r in ROWS}
     assert set(BOUNDARIES) <= releases
 
@@ -310,18 +315,17 @@ def test_ahead_says_the_management_server_moves_first() -> None:
 
 def test_declared_version_points_at_the_version_key() -> None:
     fleet = make_fleet("2025 R2", {"g1": COLO, "g2": remote("g2", "2025 R1")})
-    (p,) = vc.check_versions(fleet)
+    (p,) = validate_versions(fleet)
     assert p.path == "/sites/s/gateways/g2/version"
     loc = fleet.source.locate("/sites/s/gateways/g2/version")
     assert (p.file, p.line, p.column) == (loc.file, loc.line, loc.column)
     assert loc.line is not None and loc.line > 1
 
 
-def test_rule_modules_match_the_spec() -> None:
-    for rule_id, spec in vc.RULES.items():
+def test_rule_modules_are_documented_fleet_rules() -> None:
+    for rule_id in version_rule_ids():
         mod = importlib.import_module("gwctl.rules." + rule_id.replace("-", "_"))
-        assert rule_id == mod.ID
-        assert mod.LEVEL is spec.level
+        assert mod is get_rule(rule_id)
         doc = mod.__doc__ or ""
         assert "PASS" in doc and "FAIL" in doc and "Source:" in doc, rule_id
         assert frozenset({"fleet"}) == mod.MODES
@@ -339,11 +343,11 @@ def test_rule_module_check_runs_on_a_fleet_scope() -> None:
 def test_rules_config_and_inline_suppression() -> None:
     fleet = make_fleet("2025 R2", {"g1": COLO, "g2": remote("g2", "2025 R1")},
                        rules={"version-gateway-behind": {"level": "warning"}})
-    (p,) = vc.version_rule_problems(vc.VersionScope(fleet))
+    (p,) = validate_versions(fleet)
     assert p.level is Level.WARNING
     fleet = make_fleet("2025 R2", {"g1": COLO, "g2": remote("g2", "2025 R1")},
                        rules={"version-gateway-behind": {"enabled": False, "reason": "CHG-7"}})
-    (p,) = vc.version_rule_problems(vc.VersionScope(fleet))
+    (p,) = validate_versions(fleet)
     assert p.suppressed == "disabled in rules: CHG-7" and not active([p])
     text = f"""
 sites:
@@ -356,7 +360,7 @@ sites:
     source = combine([load_yaml_text(text, file="fleet.yaml")], Path("."))
     fleet2, _ = build_fleet(source)
     assert fleet2 is not None
-    (p,) = vc.version_rule_problems(vc.VersionScope(fleet2))
+    (p,) = validate_versions(fleet2)
     assert p.suppressed == "CHG-42"
 
 
@@ -374,7 +378,32 @@ sites:
     ("", "ms", None),
 ])
 def test_same_host(a: str, b: str, expected: str | None) -> None:
-    assert vc.same_host(a, b) == expected
+    assert same_host(a, b) == expected
+
+
+@pytest.mark.parametrize(("gateway", "colocated"), [
+    ({"host": "MS.Example.COM."}, True),
+    ({"host": "MS.Example.COM.", "colocated": False}, True),  # the same machine regardless
+    ({"host": "ms"}, True),
+    ({"host": "ms", "colocated": False}, False),
+    ({"host": "10.0.0.5", "colocated": True}, True),
+    ({"host": "g2.example.com"}, False),
+])
+def test_the_model_and_the_rules_agree_on_colocation(gateway: dict[str, Any],
+                                                      colocated: bool) -> None:
+    fleet = make_fleet("2025 R2", {"g1": gateway})
+    (state,) = site_states(fleet)
+    assert fleet.gateway("g1").colocated is colocated
+    assert state.gateways[0].colocated is colocated
+
+
+def test_discovery_evidence_overrules_the_fleet() -> None:
+    fleet = make_fleet("2025 R2", {"g1": {"host": "10.0.0.5", "colocated": False}})
+    disc = discovery_for(fleet, Found(server_config="25.2.1.1", server_config_on="g1",
+                                      gateways={"g1": "25.2.1.1"}))
+    (state,) = site_states(fleet, disc)
+    assert not fleet.gateway("g1").colocated
+    assert state.gateways[0].colocated and state.gateways[0].colocation.evidence
 
 
 # -- what configuration needs, and the apply gate's reasons ---------------------------------
@@ -404,7 +433,7 @@ def test_gate_feature_boundaries(settings: dict[str, Any], version: str, blocked
     fleet = make_fleet(version, {"g1": COLO}, settings=settings)
     gw = fleet.gateway("g1")
     v = Version.parse(version)
-    reasons = vc.gate_reasons(gw, v, v)
+    reasons = gate_reasons(gw, v, v)
     assert bool(reasons) is blocked, reasons
     if blocked:
         assert all("lacks" in r for r in reasons)
@@ -420,7 +449,7 @@ def test_gate_feature_boundaries(settings: dict[str, Any], version: str, blocked
 ])
 def test_gate_version_match(gw_v: str, ms_v: str, refused: bool, side: str | None) -> None:
     fleet = make_fleet(ms_v, {"g1": COLO})
-    reasons = vc.gate_reasons(fleet.gateway("g1"), Version.parse(gw_v), Version.parse(ms_v))
+    reasons = gate_reasons(fleet.gateway("g1"), Version.parse(gw_v), Version.parse(ms_v))
     assert bool(reasons) is refused
     if side:
         assert side in reasons[0]
@@ -430,11 +459,11 @@ def test_gate_refuses_shape_rendered_for_another_release() -> None:
     # declared 2023 R3 renders WebRTC:iceServers; a gateway still on 2023 R2 reads STUN
     fleet = make_fleet("2023 R3", {"g1": COLO}, settings=ICE_ONE)
     gw = fleet.gateway("g1")
-    reasons = vc.gate_reasons(gw, Version.parse("2023 R2"), Version.parse("2023 R2"))
+    reasons = gate_reasons(gw, Version.parse("2023 R2"), Version.parse("2023 R2"))
     assert any("WebRTC:iceServers" in r and "2023 R2 lacks" in r for r in reasons), reasons
     # and the reverse: declared 2023 R2 renders the single-STUN shape, 2023 R3 installed
     fleet = make_fleet("2023 R2", {"g1": COLO}, settings=ICE_ONE)
-    reasons = vc.gate_reasons(fleet.gateway("g1"), Version.parse("2023 R3"),
+    reasons = gate_reasons(fleet.gateway("g1"), Version.parse("2023 R3"),
                               Version.parse("2023 R3"))
     assert any("single-STUN" in r for r in reasons), reasons
 
@@ -442,10 +471,10 @@ def test_gate_refuses_shape_rendered_for_another_release() -> None:
 def test_raw_appsettings_requirements() -> None:
     fleet = make_fleet("2023 R2", {"g1": COLO}, settings={"appsettings": {
         "webrtc": {"STUN": {"Hostname": {"Address": "stun:x"}}}, "Cors": {"Enabled": True}}})
-    reqs = vc.requirements(fleet.gateway("g1"))
+    reqs = requirements(fleet.gateway("g1"))
     raw = {r.any_of for r in reqs if r.raw}
     assert ("webrtc-stun-single",) in raw and ("cors",) in raw
-    assert [r.what for r in vc.missing(reqs, Version.parse("2023 R3"))] == [
+    assert [r.what for r in missing(reqs, Version.parse("2023 R3"))] == [
         "WebRTC:STUN, the single-STUN shape (raw appsettings)"]
 
 
@@ -492,7 +521,7 @@ def test_apply_gate_decisions() -> None:
     answers = {"g1": FakeTransport(_answer("25.2.1.1", "25.2.1.1")),
                "g2": FakeTransport(_answer("25.1.1.1"))}
     http = HttpSettings(connect_timeout_s=0.5, timeout_s=0.5)
-    gate = vc.ApplyGate(fleet, lambda h: answers[h.name], http=http)  # type: ignore[arg-type,return-value]
+    gate = ApplyGate(fleet, lambda h: answers[h.name], http=http)  # type: ignore[arg-type,return-value]
     ok, refused = gate.prefetch([_gate_target(fleet, "g1"), _gate_target(fleet, "g2")])
     assert not ok.refused and ok.management_server_source.startswith("installed")
     assert refused.blocks and "upgrade the gateway first" in refused.summary()
@@ -502,12 +531,12 @@ def test_apply_gate_decisions() -> None:
     # cached: the rollout's call does not read the host again
     assert gate(_gate_target(fleet, "g2"), None) is refused and answers["g2"].calls == 1
     # an unreachable host: the declared version decides (and apply fails on its own)
-    down = vc.ApplyGate(fleet, lambda h: FakeTransport(TransportError("refused")),  # type: ignore[arg-type,return-value]
+    down = ApplyGate(fleet, lambda h: FakeTransport(TransportError("refused")),  # type: ignore[arg-type,return-value]
                         http=http)
     d = down.evaluate(_gate_target(fleet, "g2"))
     assert not d.refused and any("gateway version not read" in n for n in d.notes)
     # the override records, never hides
-    forced = vc.ApplyGate(fleet, lambda h: answers[h.name], allow_mismatch=True, http=http)  # type: ignore[arg-type,return-value]
+    forced = ApplyGate(fleet, lambda h: answers[h.name], allow_mismatch=True, http=http)  # type: ignore[arg-type,return-value]
     f = forced.evaluate(_gate_target(fleet, "g2"))
     assert f.refused and f.overridden and not f.blocks
     assert f.to_json()["allowed"] is True and f.to_json()["reasons"]

@@ -10,8 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gwctl.errors import InputError
-from gwctl.versions import features
-from gwctl.versions import release as versions
+from gwctl.versions import boundaries, features
 from gwctl.versions.release import MAX_YEAR, MIN_YEAR, Version, releases_in_year
 
 # The releases where feature and rule boundaries sit.
@@ -326,22 +325,21 @@ def test_releases_in_year() -> None:
     ],
 )
 def test_constants_come_from_the_feature_table(name: str, release: str, feature_id: str) -> None:
-    value = getattr(versions, name)
+    value = getattr(boundaries, name)
     assert value == Version.parse(release)
     assert value is features.feature(feature_id).since
-    assert name in dir(versions)
-    assert name in versions.__all__
+    assert name in boundaries.__all__
 
 
 def test_constants_import_by_name() -> None:
-    from gwctl.versions.release import CORS_SINCE, GATEWAY_MIN
+    from gwctl.versions.boundaries import CORS_SINCE, GATEWAY_MIN
 
     assert (Version(2022, 1), Version(2022, 3)) == (GATEWAY_MIN, CORS_SINCE)
 
 
 def test_unknown_module_attribute() -> None:
     with pytest.raises(AttributeError, match="NOT_A_CONSTANT"):
-        _ = versions.NOT_A_CONSTANT  # type: ignore[attr-defined]
+        _ = boundaries.NOT_A_CONSTANT  # type: ignore[attr-defined]
 
 
 # -- properties ------------------------------------------------------------------------

@@ -31,11 +31,11 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
              allow_version_mismatch: bool = False) -> dict[str, Any]:
     from gwctl.deploy.apply import ApplyOptions, apply_gateway
     from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.gate import ApplyGate
     from gwctl.deploy.health import HealthSettings
     from gwctl.fleet.secrets import SecretResolver
     from gwctl.hosts.inventory import InventoryHost
     from gwctl.hosts.targets import open_transport, pair
-    from gwctl.versions.checks import ApplyGate
 
     loaded, errors = _fleet(fleet, Path(fleet).stat().st_mtime if Path(fleet).exists() else 0)
     if loaded is None:

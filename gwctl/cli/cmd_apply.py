@@ -26,10 +26,10 @@ from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from gwctl.deploy.apply import GatewayResult
+    from gwctl.deploy.gate import ApplyGate
     from gwctl.deploy.gateway_plan import GatewayPlan
     from gwctl.fleet.model import Fleet
     from gwctl.hosts.targets import Target
-    from gwctl.versions.checks import ApplyGate
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -124,8 +124,8 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
                   human: TextIO) -> ApplyGate:
     """The version gate, asked now for every gateway that would change (concurrently),
     so that refusals show before the confirmation; apply_gateway asks it again (cached)."""
+    from gwctl.deploy.gate import ApplyGate
     from gwctl.hosts.targets import open_transport
-    from gwctl.versions.checks import ApplyGate
     from gwctl.versions.discovery import HttpSettings
 
     if ns.allow_version_mismatch:

@@ -39,8 +39,8 @@ def register(p: argparse.ArgumentParser) -> None:
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.cmd_versions import load_fleet, run_discovery
     from gwctl.cli.common import report
-    from gwctl.versions.checks import site_states
     from gwctl.versions.release import Version
+    from gwctl.versions.state import site_states
     from gwctl.versions.upgrade import plan_upgrade, render_markdown, render_text
 
     try:

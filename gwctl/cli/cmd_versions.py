@@ -27,8 +27,8 @@ from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 if TYPE_CHECKING:
     from gwctl.fleet.model import Fleet
     from gwctl.problems import Problem
-    from gwctl.versions.checks import GatewayState, SiteState
     from gwctl.versions.discovery import Discovery, HttpSettings
+    from gwctl.versions.state import GatewayState, SiteState
 
 
 def add_discovery_options(p: argparse.ArgumentParser, *, inventory_required: bool) -> None:
@@ -91,9 +91,9 @@ def version_problems(fleet: Fleet, discovery: Discovery | None,
                      sites: Iterable[str] | None) -> list[Problem]:
     """The version rules' problems, with the fleet's ``rules:`` settings and inline
     suppressions applied."""
-    from gwctl.versions.checks import VersionScope, version_rule_problems
+    from gwctl.rules.runner import validate_versions
 
-    return version_rule_problems(VersionScope(fleet, discovery, sites))
+    return validate_versions(fleet, discovery, sites=sites)
 
 
 def _gw_row(g: GatewayState) -> tuple[str, ...]:
@@ -192,7 +192,7 @@ def register(p: argparse.ArgumentParser) -> None:
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.common import report
     from gwctl.output.reporters import json_document
-    from gwctl.versions.checks import site_states
+    from gwctl.versions.state import site_states
 
     fleet, load_problems = load_fleet(ns.fleet)
     if fleet is None:

@@ -31,7 +31,7 @@ from gwctl.output import redact
 from gwctl.transport.base import Transport
 
 if TYPE_CHECKING:
-    from gwctl.versions.checks import GateDecision
+    from gwctl.deploy.gate import GateDecision
 
 log = logging.getLogger("gwctl.deploy.apply")
 
@@ -46,7 +46,7 @@ class ApplyOptions:
     lock_ttl_s: int = LOCK_TTL_S
     backups_kept: int = BACKUPS_KEPT
     owner: str = field(default_factory=owner_name)
-    #: the version gate (gwctl.versions.checks.ApplyGate), asked before a gateway is touched
+    #: the version gate (gwctl.deploy.gate.ApplyGate), asked before a gateway is touched
     gate: Callable[[Target, GatewayPlan], GateDecision] | None = None
 
 

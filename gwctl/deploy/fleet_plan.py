@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gwctl import api
 from gwctl.deploy.activation import ACTIVATION, ACTIVATION_PATH
 from gwctl.deploy.gateway_plan import GatewayPlan, plan_gateway
 from gwctl.errors import GwctlError
@@ -19,6 +18,7 @@ from gwctl.hosts.facts import gather
 from gwctl.hosts.fanout import fan_out
 from gwctl.hosts.targets import Target, TransportFactory, open_transport
 from gwctl.output import redact
+from gwctl.render.bases import base_config
 from gwctl.render.files import RenderedFile, render_gateway
 
 log = logging.getLogger("gwctl.deploy.gateway_plan")
@@ -47,7 +47,7 @@ class Planner:
             log.debug("%s: %s", target.name, exc)
             return GatewayPlan(gw.id, target.name, error=redact.scrub(str(exc)))
         return plan_gateway(gw, target.name, facts, rendered,
-                            lambda: api.base_config(self.fleet, gw))
+                            lambda: base_config(self.fleet, gw))
 
     def plan_all(self, targets: list[Target], progress: Progress | None = None
                  ) -> list[GatewayPlan]:

@@ -1,2 +1,2 @@
-"""Loading the fleet: YAML with positions, files and directories merged, the model, the
-schema and secret references."""
+"""Loading the fleet: YAML with positions, files and directories merged, the model (with
+co-location), the schema and secret references."""

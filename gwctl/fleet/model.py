@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gwctl.errors import InputError
+from gwctl.fleet.colocation import Colocation, fleet_colocation
 from gwctl.fleet.source import FleetSource, merge
 from gwctl.problems import Level, Location, Problem, pointer
 from gwctl.versions.release import Version
@@ -48,7 +49,8 @@ class Gateway:
     name: str
     site_name: str
     host: str
-    colocated: bool
+    #: on the management server's host, as the fleet tells it (`gwctl.fleet.colocation`)
+    colocation: Colocation
     version: Version
     #: whether `version` was written in the fleet (else it is the management server's)
     version_declared: bool
@@ -64,6 +66,10 @@ class Gateway:
     @property
     def id(self) -> str:
         return f"{self.site_name}/{self.name}"
+
+    @property
+    def colocated(self) -> bool:
+        return self.colocation.colocated
 
     @property
     def environment(self) -> str:
@@ -199,13 +205,12 @@ def _gateway(site: Site, name: str, gw_data: dict[str, Any], defaults: dict[str,
     if version is None:
         return None
     host = str(gw_data["host"])
-    colocated = bool(gw_data.get("colocated", host.lower() == ms.host.lower()))
     settings = merge(site.settings, gw_data.get("settings") or {})
     return Gateway(
         name=name,
         site_name=site.name,
         host=host,
-        colocated=colocated,
+        colocation=fleet_colocation(host, ms.host, gw_data.get("colocated")),
         version=version,
         version_declared=declared,
         install_dir=str(gw_data.get("install_dir", defaults.get("install_dir",

@@ -12,6 +12,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+from gwctl.fleet.model import Fleet, Gateway
 from gwctl.netjson.config import FlatConfig, flatten_document
 from gwctl.netjson.parser import parse
 from gwctl.versions.features import supports
@@ -74,3 +75,11 @@ def reference_base_text(version: Version, management_url: str, gateway_url: str)
 def reference_base(version: Version, management_url: str, gateway_url: str) -> FlatConfig:
     text = reference_base_text(version, management_url, gateway_url)
     return flatten_document(parse(text, file=f"<reference appsettings.json {version.name}>"))
+
+
+def base_config(fleet: Fleet, gw: Gateway, base_text: str | None = None,
+                base_name: str | None = None) -> FlatConfig:
+    """The host's base file when given, else the bundled reference base for its version."""
+    if base_text is not None:
+        return flatten_document(parse(base_text, file=base_name or "appsettings.json"))
+    return reference_base(gw.version, fleet.site_of(gw).management_server.url, gw.root_url)

@@ -117,7 +117,8 @@ def registry() -> Registry:
         ),
         fleet=(
             gateway_name_duplicate, gateway_host_duplicate, gateway_url_http,
-            # versions (gwctl.versions.checks)
+            # versions (read through gwctl.versions.state; version_rule_ids() finds them
+            # by their "version-" prefix)
             version_site_without_gateway, version_no_colocated_gateway,
             version_gateway_behind, version_gateway_ahead, version_prerelease_gateway,
             version_below_minimum, version_declared_vs_discovered, version_colocation,
@@ -144,6 +145,11 @@ def rule_ids() -> list[str]:
     return list(_by_id())
 
 
+def version_rule_ids() -> list[str]:
+    """The version rules (``version-*``): what ``gwctl check-versions`` runs."""
+    return [r.ID for r in registry().fleet if r.ID.startswith("version-")]
+
+
 def get_rule(rule_id: str) -> RuleInfo:
     """The rule module with this id; `UsageError` naming close matches otherwise."""
     found = _by_id().get(rule_id)
@@ -167,4 +173,5 @@ def rule_doc(rule_id: str) -> str:
     return "\n".join(head) + "\n" + textwrap.dedent(body).rstrip() + "\n"
 
 
-__all__ = ["Registry", "all_rules", "get_rule", "registry", "rule_doc", "rule_ids"]
+__all__ = ["Registry", "all_rules", "get_rule", "registry", "rule_doc", "rule_ids",
+           "version_rule_ids"]

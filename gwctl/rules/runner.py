@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from gwctl.errors import UsageError
 from gwctl.problems import Level, Location, Problem, pointer
-from gwctl.rules import get_rule, registry
+from gwctl.rules import get_rule, registry, version_rule_ids
+from gwctl.rules._versions import VersionScope
 from gwctl.rules.base import BOTH_MODES, GatewayRule, RuleInfo
 from gwctl.rules.sources import file_targets, fleet_targets
 from gwctl.rules.target import ENVIRONMENTS, FleetScope, Rendered, Target
@@ -33,8 +34,9 @@ from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
     from gwctl.fleet.model import Fleet
+    from gwctl.versions.discovery import Discovery
 
-__all__ = ["Rendered", "lint_files", "validate_fleet"]
+__all__ = ["Rendered", "lint_files", "validate_fleet", "validate_versions"]
 
 DEFAULT_RELEASE = "2025 R2"
 NO_REASON = "no reason given"
@@ -281,6 +283,16 @@ def _validate_fleet(fleet: Fleet, only: set[str] | None, rendered: Mapping[str, 
     if selected is not None:
         problems = [p for p in problems if p.rule in selected or p.rule == "internal-error"]
     return sorted(problems, key=Problem.sort_key)
+
+
+def validate_versions(fleet: Fleet, discovery: Discovery | None = None, *,
+                      sites: Iterable[str] | None = None) -> list[Problem]:
+    """The version rules only (``version-*``), as `validate_fleet` runs them: the fleet's
+    ``rules:`` settings and inline directives apply. With `discovery`, installed versions
+    win over declared ones and only the discovered sites are checked; `sites` limits the
+    run to those sites."""
+    return validate_fleet(fleet, only=set(version_rule_ids()),
+                          scope=VersionScope(fleet, discovery, sites))
 
 
 def lint_files(paths: list[str], *, base: str | None, environment: str = "production",

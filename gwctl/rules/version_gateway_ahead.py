@@ -30,15 +30,28 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
+from gwctl.rules import _versions
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
-from gwctl.versions import checks as versioncheck
 
-ID: Final = versioncheck.GATEWAY_AHEAD
+ID: Final = "version-gateway-ahead"
 LEVEL: Final = Level.ERROR
 OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
 
 def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
-    yield from versioncheck.scope_problems(ID, scope)
+    for state in _versions.states(scope):
+        ms_v = state.ms_version
+        for g in state.present:
+            if g.version.release_key <= ms_v.release_key:
+                continue
+            yield from scope.report(
+                ID, LEVEL,
+                f"gateway {g.gateway.name} is on {g.describe()}, ahead of its management "
+                f"server ({state.ms_describe()}): the management server must be upgraded to "
+                f"{g.version.name} first — a gateway is installed from its management "
+                f"server's download page, so this one was upgraded ahead of it (or its "
+                f"version is declared wrongly)",
+                g.version_pointer, subject=g.id,
+                extra=_versions.versions_extra(state, g, "management_server"))

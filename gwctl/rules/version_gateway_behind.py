@@ -31,15 +31,37 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
+from gwctl.rules import _versions
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
-from gwctl.versions import checks as versioncheck
+from gwctl.versions.boundaries import VERSION_MATCH_SINCE
 
-ID: Final = versioncheck.GATEWAY_BEHIND
+ID: Final = "version-gateway-behind"
 LEVEL: Final = Level.ERROR
 OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
 
 def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
-    yield from versioncheck.scope_problems(ID, scope)
+    since = VERSION_MATCH_SINCE
+    for state in _versions.states(scope):
+        ms_v = state.ms_version
+        if ms_v.release_key < since.release_key:
+            continue
+        for g in state.present:
+            if g.version.release_key >= ms_v.release_key:
+                continue
+            if g.colocated:
+                how = (f"it is on the management server host and is upgraded with it: run "
+                       f"the XProtect VMS Products installer of {ms_v.name} on "
+                       f"{state.ms.host} again and keep the API Gateway selected")
+            else:
+                how = (f"run the API Gateway installer from the management server's download "
+                       f"page on {g.gateway.host}, right after the management server upgrade")
+            yield from scope.report(
+                ID, LEVEL,
+                f"gateway {g.gateway.name} is on {g.describe()} but its management server is "
+                f"on {state.ms_describe()}; since {since} they must match: upgrade the "
+                f"gateway to {ms_v.name} ({how})",
+                g.version_pointer, subject=g.id,
+                extra=_versions.versions_extra(state, g, "gateway"))

@@ -33,15 +33,34 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
+from gwctl.rules import _versions
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
-from gwctl.versions import checks as versioncheck
+from gwctl.versions.boundaries import COLOCATED_MANDATORY_SINCE
 
-ID: Final = versioncheck.NO_COLOCATED_GATEWAY
+ID: Final = "version-no-colocated-gateway"
 LEVEL: Final = Level.ERROR
 OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
 
 def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
-    yield from versioncheck.scope_problems(ID, scope)
+    since = COLOCATED_MANDATORY_SINCE
+    for state in _versions.states(scope):
+        ms_v = state.ms_version
+        present = state.present
+        if ms_v.release_key < since.release_key or not present:
+            continue
+        if any(g.colocated for g in present):
+            continue
+        remote = ", ".join(f"{g.gateway.name} on {g.gateway.host}" for g in present)
+        yield from scope.report(
+            ID, LEVEL,
+            f"site {state.name} has no API Gateway on the management server host "
+            f"{state.ms.host} (only remote gateways: {remote}); since {since} a co-located "
+            f"gateway is mandatory: select the API Gateway when installing or upgrading the "
+            f"management server and declare it (same host as the management server, or "
+            f"colocated: true)",
+            _versions.site_pointer(state), subject=state.name,
+            extra={"management_server_version": ms_v.name, "since": since.name,
+                   "remote_gateways": [g.gateway.name for g in present]})

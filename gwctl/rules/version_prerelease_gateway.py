@@ -25,15 +25,25 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
+from gwctl.rules import _versions
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
-from gwctl.versions import checks as versioncheck
+from gwctl.versions.features import gateway_stage
 
-ID: Final = versioncheck.PRERELEASE_GATEWAY
+ID: Final = "version-prerelease-gateway"
 LEVEL: Final = Level.ERROR
 OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
 
 def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
-    yield from versioncheck.scope_problems(ID, scope)
+    for state in _versions.states(scope):
+        for g in state.present:
+            if gateway_stage(g.version) != "prerelease":
+                continue
+            yield from scope.report(
+                ID, LEVEL,
+                f"gateway {g.gateway.name} is on {g.describe()}, the pre-release of the API "
+                f"Gateway: uninstall it before installing a later release (upgrading over "
+                f"the 2021 R2 pre-release is not supported)",
+                g.version_pointer, subject=g.id, extra={"gateway_version": g.version.name})

@@ -32,15 +32,31 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
+from gwctl.rules import _versions
 from gwctl.rules.base import FLEET_ONLY, Options
 from gwctl.rules.target import FleetScope
-from gwctl.versions import checks as versioncheck
+from gwctl.versions.boundaries import COLOCATED_MANDATORY_SINCE, MANDATORY_GATEWAY_SINCE
 
-ID: Final = versioncheck.SITE_WITHOUT_GATEWAY
+ID: Final = "version-site-without-gateway"
 LEVEL: Final = Level.ERROR
 OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
 
 def check(scope: FleetScope, options: Options) -> Iterator[Problem]:
-    yield from versioncheck.scope_problems(ID, scope)
+    since = MANDATORY_GATEWAY_SINCE
+    for state in _versions.states(scope):
+        ms_v = state.ms_version
+        if ms_v.release_key < since.release_key or state.present:
+            continue
+        absent = [g.gateway.name for g in state.gateways if g.installed is False]
+        detail = (f" (declared but not installed: {', '.join(absent)})" if absent else "")
+        where = (" on the management server host" if ms_v.release_key >=
+                 COLOCATED_MANDATORY_SINCE.release_key else "")
+        yield from scope.report(
+            ID, LEVEL,
+            f"site {state.name} has no API Gateway{detail}; its management server runs "
+            f"{state.ms_describe()}, and since {since} every site needs at least one: "
+            f"install one{where} and declare it in the fleet",
+            _versions.site_pointer(state), subject=state.name,
+            extra={"management_server_version": ms_v.name, "since": since.name})

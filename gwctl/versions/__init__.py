@@ -1,1 +1,2 @@
-"""XProtect releases, the feature table, site version state, discovery and upgrade plans."""
+"""XProtect releases, the feature table and its boundary releases, site version state, what
+a configuration needs, discovery and upgrade plans."""

@@ -20,12 +20,10 @@ What is accepted (and why):
 The 2021 R2 *pre-release of the API Gateway* is not a separate version: the VMS release
 2021 R2 was a normal release that shipped a pre-release gateway, and both report ``21.2``.
 So `Version` has no pre-release flag; the feature table records the fact (row
-``gateway-prerelease``, constant `GATEWAY_PRERELEASE`) and rules ask
-`gwctl.versions.features.gateway_stage`.
+``gateway-prerelease``) and rules ask `gwctl.versions.features.gateway_stage`.
 
-The boundary constants (`GATEWAY_MIN`, `CORS_SINCE`, ...) are *not* written here: each is
-the ``since`` of a row in ``gwctl/data/features.yaml``, looked up on first access, so a date
-lives in exactly one place.
+The boundary releases rules compare against (`GATEWAY_MIN`, `CORS_SINCE`, ...) are not
+written here but read from the feature table: `gwctl.versions.boundaries`.
 """
 
 from __future__ import annotations
@@ -36,23 +34,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import total_ordering
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from gwctl.errors import InputError
 
 __all__ = [
-    "COLOCATED_MANDATORY_SINCE",
-    "CORS_SINCE",
-    "DEVICE_ID_SINCE",
-    "GATEWAY_MIN",
-    "GATEWAY_PRERELEASE",
-    "ICE_SERVERS_SINCE",
-    "MANDATORY_GATEWAY_SINCE",
     "MAX_RELEASE",
     "MAX_YEAR",
     "MIN_YEAR",
-    "VERSION_MATCH_SINCE",
-    "WEBRTC_DEFAULT",
     "Version",
     "releases_in_year",
 ]
@@ -315,49 +304,3 @@ class Version:
             raise InputError(f"no release before {self}: gwctl knows years from {MIN_YEAR}")
         return Version(self.year - 1, releases_in_year(self.year - 1))
 
-
-# -- boundary releases, derived from the feature table ---------------------------------
-
-#: constant name -> id of the feature row whose ``since`` it is
-_CONSTANT_FEATURES: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "GATEWAY_MIN": "gateway-requires-vms",
-        "GATEWAY_PRERELEASE": "gateway-prerelease",
-        "CORS_SINCE": "cors",
-        "WEBRTC_DEFAULT": "webrtc-default-on",
-        "ICE_SERVERS_SINCE": "webrtc-ice-servers",
-        "MANDATORY_GATEWAY_SINCE": "gateway-mandatory",
-        "VERSION_MATCH_SINCE": "version-match",
-        "COLOCATED_MANDATORY_SINCE": "colocated-gateway-mandatory",
-        "DEVICE_ID_SINCE": "webrtc-session-deviceId",
-    }
-)
-
-if TYPE_CHECKING:
-    # Declared for type checkers; at run time module __getattr__ below supplies them.
-    GATEWAY_MIN: Version
-    GATEWAY_PRERELEASE: Version
-    CORS_SINCE: Version
-    WEBRTC_DEFAULT: Version
-    ICE_SERVERS_SINCE: Version
-    MANDATORY_GATEWAY_SINCE: Version
-    VERSION_MATCH_SINCE: Version
-    COLOCATED_MANDATORY_SINCE: Version
-    DEVICE_ID_SINCE: Version
-else:
-
-    def __getattr__(name: str) -> Version:
-        # Lazy (PEP 562) because gwctl.versions.features imports this module: resolving the
-        # constants at import time would be circular. Only defined outside TYPE_CHECKING
-        # so that mypy still rejects misspelt constant names.
-        feature_id = _CONSTANT_FEATURES.get(name)
-        if feature_id is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from gwctl.versions.features import feature
-
-        value = feature(feature_id).since
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(globals()) | set(_CONSTANT_FEATURES))

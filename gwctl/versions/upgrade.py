@@ -32,25 +32,18 @@ from typing import Any, Literal
 
 from gwctl.fleet.model import Gateway
 from gwctl.render.appsettings import render_appsettings
-from gwctl.versions.checks import (
-    GatewayState,
-    SiteState,
-    missing,
-    rendered_requirements,
-    requirements,
+from gwctl.versions.boundaries import (
+    COLOCATED_MANDATORY_SINCE,
+    GATEWAY_MIN,
+    MANDATORY_GATEWAY_SINCE,
 )
 from gwctl.versions.features import gateway_stage, supports
 from gwctl.versions.release import Version
+from gwctl.versions.requirements import missing, rendered_requirements, requirements
+from gwctl.versions.state import GatewayState, SiteState
 
 Status = Literal["done", "todo"]
 
-
-def _v(name: str) -> Version:
-    import gwctl.versions.release as versions
-
-    value = getattr(versions, name)
-    assert isinstance(value, Version)
-    return value
 
 
 @dataclass
@@ -265,9 +258,9 @@ def plan_site(state: SiteState, target: Version, commands: Commands) -> SitePlan
                  + (f" — its co-located gateway(s) {names} are upgraded with it" if names
                     else ""))
         how = [f"run the XProtect VMS Products installer of {target} on {ms.host}"]
-        if not colocated and target.release_key >= _v("COLOCATED_MANDATORY_SINCE").release_key:
+        if not colocated and target.release_key >= COLOCATED_MANDATORY_SINCE.release_key:
             how.append("select the API Gateway in the installer: a gateway on the management "
-                       f"server host is mandatory from {_v('COLOCATED_MANDATORY_SINCE')}")
+                       f"server host is mandatory from {COLOCATED_MANDATORY_SINCE}")
     for g in colocated:
         if gateway_stage(g.version) == "prerelease":
             how.insert(0, f"first uninstall the 2021 R2 pre-release of the API Gateway on "
@@ -328,7 +321,7 @@ def _url(g: GatewayState) -> str:
 
 
 def _blocks(state: SiteState, target: Version, plan: SitePlan) -> None:
-    minimum = _v("GATEWAY_MIN")
+    minimum = GATEWAY_MIN
     if target.release_key < minimum.release_key:
         plan.blocks.append(Block(
             "below-minimum", f"target {target} is older than {minimum}: the API Gateway "
@@ -346,18 +339,18 @@ def _blocks(state: SiteState, target: Version, plan: SitePlan) -> None:
                 "downgrade", f"gateway {g.gateway.name} is on {c.current.name}, newer than "
                 f"the target {target}: downgrades are not supported", g.id,
                 g.version_pointer))
-    if not state.present and target.release_key >= _v("MANDATORY_GATEWAY_SINCE").release_key:
+    if not state.present and target.release_key >= MANDATORY_GATEWAY_SINCE.release_key:
         plan.blocks.append(Block(
             "missing-gateway", f"site {state.name} has no API Gateway, mandatory from "
-            f"{_v('MANDATORY_GATEWAY_SINCE')}: install one on the management server host "
+            f"{MANDATORY_GATEWAY_SINCE}: install one on the management server host "
             f"and declare it in the fleet first", state.name,
             state.site.pointer + "/gateways"))
     elif (state.present and not any(g.colocated for g in state.present)
-          and target.release_key >= _v("COLOCATED_MANDATORY_SINCE").release_key):
+          and target.release_key >= COLOCATED_MANDATORY_SINCE.release_key):
         plan.blocks.append(Block(
             "missing-colocated-gateway", f"site {state.name} has no API Gateway on the "
             f"management server host {state.ms.host}, mandatory from "
-            f"{_v('COLOCATED_MANDATORY_SINCE')}: select the API Gateway when upgrading the "
+            f"{COLOCATED_MANDATORY_SINCE}: select the API Gateway when upgrading the "
             f"management server and declare it in the fleet (same host, or colocated: true) "
             f"before planning", state.name, state.site.pointer + "/gateways"))
 
