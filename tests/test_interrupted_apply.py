@@ -266,8 +266,58 @@ def test_interrupted_rollback_is_finished_by_the_next_run(
         _, after = h.plan(fleet)
         assert after.pending is None and after.changed, where
 
-    seen = run_matrix(harness, BAD, dead_owner, 0.3, verify)
+    seen = run_matrix(harness, BAD, dead_owner, 0.15, verify)
     assert seen == {"kill:rolled back", "cut:rolled back"}, seen
+
+
+def test_interrupted_rollback_command_is_finished_by_the_next_one(
+        harness: Harness, dead_owner: str) -> None:
+    from gwctl.deploy.rollback import rollback_gateway
+
+    h = harness
+    fleet = h.fleet(GOOD)
+    target, _ = h.plan(fleet)
+
+    def applied() -> None:
+        _, plan = h.plan(fleet)
+        assert apply_gateway(target, plan, fast_transport,
+                             options("setup", 5.0)).outcome == "changed"
+
+    applied()
+    new = h.disk()
+    counting = RunState(h.site, "none", 0)
+    rollback_gateway(target, lambda host: Interrupting(fast_transport(host), counting),
+                     options(dead_owner, 5.0))
+    assert h.disk() == h.old and len(counting.ops) >= 10, counting.ops
+    for mode in ("kill", "cut"):
+        for at in range(1, len(counting.ops) + 1):
+            where = f"rollback: {mode} before op {at} ({counting.ops[at - 1]})"
+            h.reset()
+            applied()
+            state = RunState(h.site, mode, at)
+            try:
+                rollback_gateway(target, lambda host, s=state: Interrupting(
+                    fast_transport(host), s), options(dead_owner, 5.0))
+            except Killed:
+                pass
+            finally:
+                h.site.wsman.faults.clear(GW)
+                h.site.wsman.shells.forget_shells(GW)
+            for name in MANAGED:
+                assert h.disk()[name] in (h.old[name], new[name]), f"{where}: {name} torn"
+            check_never_falsely_in_sync(h, fleet, where)
+            landed = h.disk() == h.old and not h.activation().pending
+            final = rollback_gateway(target, fast_transport, options("rerun", 5.0))
+            where += f", then rollback again: {final.outcome} {final.detail} {final.steps}"
+            assert final.outcome == "rolled back", where
+            # a rollback cut short is finished; one that finished (only its lock release
+            # was lost) is undone by the next, as any rollback is
+            assert h.disk() == (new if landed else h.old), where
+            assert h.running_matches_disk(), where
+            record = h.activation()
+            assert record is not None and not record.pending, where
+            assert not h.lock_left(), where
+    h.reset()
 
 
 def test_diff_reports_pending_activation_as_drift(

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import httpx
 
+#: how long one request may take, whatever the overall deadline
+REQUEST_TIMEOUT_S = 5.0
+
 
 @dataclass(frozen=True)
 class HealthSettings:
@@ -31,7 +34,9 @@ def check(url: str, settings: HealthSettings) -> HealthResult:
     start = time.monotonic()
     deadline = start + settings.timeout_s
     last = "no answer"
-    with httpx.Client(verify=settings.verify_tls, timeout=min(5.0, settings.timeout_s)) as client:
+    # the deadline bounds how long we keep asking, not one answer: a short deadline on a
+    # loaded controller must not turn a gateway's slow-but-healthy answer into a failure
+    with httpx.Client(verify=settings.verify_tls, timeout=REQUEST_TIMEOUT_S) as client:
         while True:
             try:
                 r = client.get(f"{url}/.well-known/uris")

@@ -6,15 +6,19 @@ recent apply (taken within `SAME_APPLY_S` of the newest backup of any file). The
 files are backed up first, so a rollback can itself be rolled back. Then the app pool is
 recycled (when appsettings changed) and the gateway health-checked. Like an apply, a
 rollback marks the host's activation pending before it restores anything and done only
-after the health check passed (`gwctl.deploy.activation`).
+after the health check passed (`gwctl.deploy.activation`). When the host's activation is
+pending (an apply or a rollback was cut short), rollback goes to that record's restore
+points -- the files from before the interrupted run -- instead of the newest backups,
+which may be copies of the half-written state.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
+from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text, parse
 from gwctl.deploy.apply import ApplyOptions, mark_activation
 from gwctl.deploy.health import check
 from gwctl.deploy.hostlock import with_host_lock
@@ -63,16 +67,26 @@ def rollback_gateway(target: Target, transports: TransportFactory,
     changed: list[str] = []
 
     def restore(t: Transport) -> None:
-        chosen = choose_backups(t, target)
+        found = (t.run("stat", {"paths": [ACTIVATION_PATH], "content": True}).get("files")
+                 or {}).get(ACTIVATION_PATH) or {}
+        record = parse(base64.b64decode(found["content_b64"])
+                       if found.get("exists") and found.get("content_b64") else None)
+        if record is not None and record.pending and record.restore_points:
+            # an apply or rollback was cut short: finish going back to the files from
+            # before it, not to the backups it took of the half-written state
+            chosen = [Chosen(n, gw.install_path(n), i, datetime.min)
+                      for n, i in sorted(record.restore_points.items())]
+            result.steps.append(f"resuming the interrupted {record.step} of "
+                                f"{record.owner or 'an unknown run'}")
+        else:
+            chosen = choose_backups(t, target)
         if not chosen:
             result.outcome, result.detail = "failed", "no backups to roll back to"
             return
-        found = t.run("stat", {"paths": [ACTIVATION_PATH]}).get("files") or {}
-        record = Activation("pending", gw.id, options.owner, now_text(), "rollback",
-                            any(c.name == APPSETTINGS for c in chosen),
-                            {c.name: c.backup_id for c in chosen})
-        marker = mark_activation(t, record,
-                                 (found.get(ACTIVATION_PATH) or {}).get("sha256") or "absent")
+        pending = Activation("pending", gw.id, options.owner, now_text(), "rollback",
+                             any(c.name == APPSETTINGS for c in chosen),
+                             {c.name: c.backup_id for c in chosen})
+        marker = mark_activation(t, pending, found.get("sha256") or "absent")
         for c in chosen:
             t.run("backup", {"path": c.path, "backup_dir": gw.backup_dir,
                              "keep": options.backups_kept})
@@ -82,15 +96,16 @@ def rollback_gateway(target: Target, transports: TransportFactory,
             result.steps.append(f"restored {c.name} from {c.backup_id}")
             if r.get("changed"):
                 changed.append(c.name)
-        if record.recycle:
+        if pending.recycle:
             t.run("recycle_app_pool", {"name": APP_POOL})
             result.recycled = True
         health = check(target.url, options.health)
         if not health.ok:
             result.outcome, result.detail = "failed", f"after rollback: {health.detail}"
             return
-        mark_activation(t, replace(record, state="active", at=now_text()), marker)
-        result.outcome = "rolled back" if changed else "unchanged"
+        mark_activation(t, replace(pending, state="active", at=now_text()), marker)
+        resumed = record is not None and record.pending
+        result.outcome = "rolled back" if changed or resumed else "unchanged"
         result.detail = ", ".join(s for s in result.steps if s.startswith("restored"))
 
     with_host_lock(target, transports, options.owner, options.lock_ttl_s, result, restore)
