@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gwctl.errors import InputError
+from gwctl.output import redact
 
 #: variables gwctl reads from a host; everything else stays in Ansible's hands
 CONNECTION_VARS = (
@@ -146,7 +147,10 @@ def load_inventory(path: str, *, vault_password_file: str | None = None,
             wanted = {k: _resolve(templar, raw[k]) for k in (*CONNECTION_VARS, *GWCTL_VARS)
                       if k in raw}
             groups = [g for g in _plain(raw.get("group_names", [])) if g != "ungrouped"]
-            hosts.append(InventoryHost(host.name, groups, _plain(wanted)))
+            host_vars = _plain(wanted)
+            # a password (vaulted or not) must never show, whichever command reads it
+            redact.register_all(host_vars)
+            hosts.append(InventoryHost(host.name, groups, host_vars))
     except AnsibleError as exc:
         message = str(exc).splitlines()[0]
         raise InputError(f"inventory: {message}", file=path, rule="inventory") from None
