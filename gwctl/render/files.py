@@ -1,10 +1,20 @@
-"""The files gwctl owns on a gateway host, rendered to bytes."""
+"""The files gwctl owns on a gateway host, rendered to bytes, and written to a directory.
+
+Rendered files hold resolved secrets: they are written readable by their owner only
+(mode 0600), through a temporary file created exclusively under a random name next to
+the target and renamed over it, so that nothing planted in the output directory -- a
+symbolic link at a predictable name, a linked site or gateway directory -- can redirect
+the write elsewhere.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwctl.errors import InputError
 from gwctl.fleet.model import Gateway
 from gwctl.fleet.secrets import SecretResolver
 from gwctl.render.appsettings import render_appsettings
@@ -37,16 +47,42 @@ def render_gateway(gw: Gateway, resolver: SecretResolver | None) -> list[Rendere
     return files
 
 
+#: exclusive creation that never follows a link (O_NOFOLLOW where the platform has it)
+_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+           | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def _real_directory(path: Path) -> None:
+    """Create `path` if needed; refuse one that is a link (it could lead anywhere)."""
+    if path.is_symlink():
+        raise InputError("refusing to write through a symbolic link", file=str(path))
+    path.mkdir(exist_ok=True)
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Replace `path` atomically with `content`, readable by its owner only."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, _CREATE, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(tmp, path)  # replaces a link at `path` itself, never its target
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_rendered(out_dir: Path, gw: Gateway, files: list[RenderedFile]) -> list[Path]:
-    """Write to ``out_dir/<site>/<gateway>/``, each file atomically."""
-    target = out_dir / gw.site_name / gw.name
-    target.mkdir(parents=True, exist_ok=True)
+    """Write to ``out_dir/<site>/<gateway>/``, each file atomically and privately."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / gw.site_name
+    _real_directory(target)
+    target = target / gw.name
+    _real_directory(target)
     written = []
     for f in files:
         path = target / f.name
-        tmp = path.with_name(f".{f.name}.tmp")
-        tmp.write_bytes(f.content)
-        tmp.replace(path)
+        _write_private(path, f.content)
         written.append(path)
     return written
 
