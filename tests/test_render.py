@@ -124,6 +124,37 @@ def test_secrets_resolve_only_when_asked_and_are_masked_otherwise(tmp_path: Path
     assert info.value.file == "fleet.yaml" and info.value.line == 9
 
 
+def test_references_resolve_in_raw_appsettings_routes_and_nlog_attributes(
+        tmp_path: Path) -> None:
+    from gwctl.rules.runner import validate_fleet
+
+    (tmp_path / "client.txt").write_text("client-from-file\n")
+    fleet = fleet_from(SITE.format(version="2025 R2", settings="""      appsettings:
+        Auth: {ClientSecret: "file:client.txt", Docs: "file:///C:/docs/index.html"}
+      reverse_proxy:
+        clusters:
+          vendor: {Destinations: {d1: {Address: "env:VENDOR_ADDRESS"}}}
+      nlog:
+        extra_targets:
+          - {name: db, type: Database, attributes: {connectionString: "env:NLOG_DB"}}"""),
+        tmp_path)
+    gw = fleet.gateway("g1")
+    env = {"VENDOR_ADDRESS": "https://u:pw-from-env@vendor.example/", "NLOG_DB": "Pwd=db-pw"}
+    appsettings, nlog = render_gateway(gw, SecretResolver(tmp_path, env))
+    data = json.loads(appsettings.content)
+    assert data["Auth"] == {"ClientSecret": "client-from-file",
+                            "Docs": "file:///C:/docs/index.html"}  # a URL, not a reference
+    assert data["ReverseProxy"]["Clusters"]["vendor"]["Destinations"]["d1"] == {
+        "Address": "https://u:pw-from-env@vendor.example/"}
+    assert b'connectionString="Pwd=db-pw"' in nlog.content
+    for shown in (appsettings.display, nlog.display):
+        for secret in ("client-from-file", "pw-from-env", "db-pw"):
+            assert secret not in shown
+    assert "(secret env:NLOG_DB)" in nlog.display
+    # a reference is known only when rendering: no rule judges its masked form
+    assert [p.rule for p in validate_fleet(fleet) if p.rule.startswith("cluster")] == []
+
+
 def test_single_stun_form_for_2023_r1() -> None:
     fleet = one("webrtc:\n  ice_servers: [{url: 'stun:s.example:3478'}]", version="2023 R1")
     assert render_appsettings(fleet.gateway("g1"))["WebRTC"] == {

@@ -19,7 +19,7 @@ from gwctl.fleet.model import Gateway
 from gwctl.fleet.secrets import SecretResolver
 from gwctl.render.appsettings import render_appsettings
 from gwctl.render.jsonout import dumps
-from gwctl.render.nlog import render_nlog
+from gwctl.render.nlog import has_references, render_nlog
 
 APPSETTINGS = "appsettings.Production.json"
 NLOG = "nlog.config"
@@ -42,9 +42,15 @@ def render_gateway(gw: Gateway, resolver: SecretResolver | None) -> list[Rendere
     content = (dumps(data, secrets="resolve", resolver=resolver) if resolver else shown)
     files = [RenderedFile(APPSETTINGS, content.encode("utf-8"), shown, True)]
     if "nlog" in gw.settings:
-        text = render_nlog(gw).replace("\r\n", "\n").replace("\n", "\r\n")
-        files.append(RenderedFile(NLOG, text.encode("utf-8"), text, False))
+        shown_nlog = _crlf(render_nlog(gw))
+        nlog = (_crlf(render_nlog(gw, resolver=resolver))
+                if resolver and has_references(gw) else shown_nlog)
+        files.append(RenderedFile(NLOG, nlog.encode("utf-8"), shown_nlog, False))
     return files
+
+
+def _crlf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
 #: exclusive creation that never follows a link (O_NOFOLLOW where the platform has it)
