@@ -133,8 +133,14 @@ def load_inventory(path: str, *, vault_password_file: str | None = None,
     secrets = _vault_secrets(vault_password_file)
     loader = DataLoader()
     loader.set_vault_secrets(secrets)
-    if secrets and VaultSecretsContext.current(optional=True) is None:
+    context = VaultSecretsContext.current(optional=True)
+    if secrets and context is None:
         VaultSecretsContext.initialize(VaultSecretsContext(secrets))
+    elif secrets:
+        # the context is process-wide and set only once: a later inventory's vault
+        # password (another command of a long-lived process) joins the known ones
+        known = {s.bytes for _, s in context.secrets}
+        context.secrets.extend(s for s in secrets if s[1].bytes not in known)
     try:
         inventory = InventoryManager(loader=loader, sources=[path])
         if limit:
