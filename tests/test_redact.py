@@ -108,3 +108,19 @@ def test_log_filter_scrubs_other_libraries_and_tracebacks() -> None:
     text = logging.Formatter().format(record)
     assert "pw-in-url" not in text and "in-traceback" not in text
     assert "GET https://u:(secret)@h/x" in text and "ValueError: Password=(secret)" in text
+
+
+def test_debug_tracebacks_are_masked(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from gwctl.cli import cmd_validate
+    from gwctl.cli.main import main
+
+    def broken(ns: object) -> int:
+        raise RuntimeError("cannot connect to Server=db;Password=in-a-bug")
+
+    monkeypatch.setattr(cmd_validate, "execute", broken)
+    for args in (["--debug"], []):
+        assert main([*args, "validate", "-f", "fleet.yaml"]) == 1
+        err = capsys.readouterr().err
+        assert "in-a-bug" not in err and "Password=(secret)" in err
+    assert "Traceback (most recent call last)" not in err

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
@@ -91,11 +91,12 @@ def leak_forms(secret: str) -> set[str]:
             *_base64_cores(raw), *_base64_cores(utf16)}
 
 
-class NtlmRecorder:
-    """The NTLM tokens clients send to the simulator's acceptor."""
+class LogonRecorder:
+    """The logons clients make at the simulator: NTLM tokens, Basic logon count."""
 
     def __init__(self) -> None:
         self.tokens: list[bytes] = []
+        self.basic = 0
 
     def responses(self) -> list[bytes]:
         """The NtChallengeResponse (NTLMv2 response) of each AUTHENTICATE message."""
@@ -109,17 +110,22 @@ class NtlmRecorder:
 
 
 @pytest.fixture
-def ntlm_tokens(monkeypatch: pytest.MonkeyPatch) -> NtlmRecorder:
+def logons(monkeypatch: pytest.MonkeyPatch) -> LogonRecorder:
     from gwctl.sim.wsman import auth
 
-    recorder = NtlmRecorder()
-    original = auth.NtlmSession.step
+    recorder = LogonRecorder()
+    step, check_basic = auth.NtlmSession.step, auth.check_basic
 
-    def step(self: auth.NtlmSession, token: bytes) -> bytes | None:
+    def recording_step(self: auth.NtlmSession, token: bytes) -> bytes | None:
         recorder.tokens.append(token)
-        return original(self, token)
+        return step(self, token)
 
-    monkeypatch.setattr(auth.NtlmSession, "step", step)
+    def recording_check_basic(value: str, users: Mapping[str, str]) -> str:
+        recorder.basic += 1
+        return check_basic(value, users)
+
+    monkeypatch.setattr(auth.NtlmSession, "step", recording_step)
+    monkeypatch.setattr(auth, "check_basic", recording_check_basic)
     return recorder
 
 
@@ -158,6 +164,7 @@ def write_inventory(site: SimSite, directory: Path, transport: str, *,
                     vault: bool = False) -> Path:
     text = site.inventory_path.read_text().replace("ansible_winrm_transport: ntlm",
                                                    f"ansible_winrm_transport: {transport}")
+    assert f"ansible_winrm_transport: {transport}" in text
     if vault:
         from ansible.parsing.vault import VaultLib, VaultSecret
 
@@ -190,11 +197,11 @@ class Outputs:
     def add(self, label: str, text: str) -> None:
         self.texts.append((label, text))
 
-    def assert_clean(self, secrets: list[str], ntlm: NtlmRecorder) -> None:
+    def assert_clean(self, secrets: list[str], logons: LogonRecorder) -> None:
         forbidden = {form: secret for secret in secrets for form in leak_forms(secret)}
         forbidden.update({marker: "NTLM message" for marker in
                           ("TlRMTVNTUA", "NTLMSSP\0", "NTLMSSP\\x00", "4e544c4d53535000")})
-        for response in ntlm.responses():
+        for response in logons.responses():
             forbidden.update({form: "NTLMv2 response" for form in
                               (response.hex(), *_base64_cores(response[:48]))})
         for label, text in self.texts:
@@ -212,7 +219,7 @@ def _modes(directory: Path) -> Iterator[tuple[Path, int]]:
 def test_no_secret_leaves_any_command(
         transport: str, sim_factory: Callable[..., SimSite], tmp_path: Path,
         capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch, ntlm_tokens: NtlmRecorder) -> None:
+        monkeypatch: pytest.MonkeyPatch, logons: LogonRecorder) -> None:
     site = live_site(sim_factory)
     for name, value in FLEET_SECRETS.items():
         monkeypatch.setenv(name, value)
@@ -281,12 +288,13 @@ def test_no_secret_leaves_any_command(
     assert FLEET_SECRETS["GWCTL_LEAK_TURN"] in live_now
     assert FLEET_SECRETS["GWCTL_LEAK_SMTP"] in \
         (site.install_dir(GW) / "nlog.config").read_text()
-    if transport == "ntlm":
-        assert ntlm_tokens.responses(), "no NTLM logon was recorded"
+    # the transport under test is the one that logged on
+    assert bool(logons.responses()) == (transport == "ntlm")
+    assert bool(logons.basic) == (transport == "basic")
     _, windows_password = site.windows_admin
     run.assert_clean([*FLEET_SECRETS.values(), "Fleet-Db-Pw-8K3m", "Fleet-Turn-Rotated-5N0b",
                       *FILE_SECRETS.values(), *LIVE_SECRETS.values(), windows_password,
-                      health_password, VAULT_PASSWORD], ntlm_tokens)
+                      health_password, VAULT_PASSWORD], logons)
     assert "eyJhbGciOi" not in "\n".join(text for _, text in run.texts)  # no IDP token
 
 
