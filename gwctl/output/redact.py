@@ -8,7 +8,8 @@ into ``env:`` references) and logs.
   ``password``, ``passwd``, ``passphrase``, ``pwd``, ``secret``, ``credential``, ``token``,
   ``connectionstring`` or an ``apikey``/``privatekey``/``accesskey``-like compound (in any
   case and spelling: ``ClientSecret``, ``sharedSecret``, ``api_key``,
-  ``ansible_password``), or is exactly ``pass``, ``pw`` or ``sig`` -- unless the name ends
+  ``ansible_password``), or has ``pass``, ``pw`` or ``sig`` as a word of its own
+  (``ansible_become_pass``) -- unless the name ends
   in a word that names metadata rather than the secret (``TokenEndpoint``,
   ``PasswordFile``, ``CredentialType``, ``SecretName``). ``true``/``false`` and empty
   values are not secrets.
