@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gwctl import api
-from gwctl.errors import SecretError
+from gwctl.errors import InputError, SecretError
 from gwctl.fleet.model import Fleet, build_fleet
 from gwctl.fleet.secrets import SecretResolver
 from gwctl.fleet.source import combine
@@ -76,6 +77,35 @@ def test_bytes_are_deterministic_crlf_utf8_without_bom(tmp_path: Path) -> None:
     assert written[0].read_bytes() == content
 
 
+def test_rendered_files_are_private_and_no_planted_link_is_followed(tmp_path: Path) -> None:
+    fleet = api.load(ROOT / "examples" / "fleet.yaml").fleet
+    assert fleet is not None
+    resolver = SecretResolver(fleet.base_dir, {"HQ_TURN_CREDENTIAL": "s3cret"})
+    out = tmp_path / "out"
+    gw = fleet.gateway("hq-gw1")
+    target = out / gw.site_name / gw.name
+    target.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    (target / ".appsettings.Production.json.tmp").symlink_to(victim)  # the old temp name
+    (target / "nlog.config").symlink_to(victim)
+    written = write_rendered(out, gw, render_gateway(gw, resolver))
+    assert victim.read_text() == "untouched"
+    for path in written:
+        assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert b"s3cret" in written[0].read_bytes()
+    assert sorted(p.name for p in target.iterdir()) == [
+        ".appsettings.Production.json.tmp", "appsettings.Production.json", "nlog.config"]
+    # a linked gateway directory is refused, not written through
+    other = fleet.gateway("hq-gw2")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / other.site_name / other.name).symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(InputError, match="symbolic link"):
+        write_rendered(out, other, render_gateway(other, resolver))
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_secrets_resolve_only_when_asked_and_are_masked_otherwise(tmp_path: Path) -> None:
     (tmp_path / "turn.txt").write_text("from-file\n")
     fleet = fleet_from(SITE.format(version="2025 R2", settings="""      webrtc:
@@ -92,6 +122,37 @@ def test_secrets_resolve_only_when_asked_and_are_masked_otherwise(tmp_path: Path
     with pytest.raises(SecretError, match="T2 is not set") as info:
         render_gateway(gw, SecretResolver(tmp_path, {}))
     assert info.value.file == "fleet.yaml" and info.value.line == 9
+
+
+def test_references_resolve_in_raw_appsettings_routes_and_nlog_attributes(
+        tmp_path: Path) -> None:
+    from gwctl.rules.runner import validate_fleet
+
+    (tmp_path / "client.txt").write_text("client-from-file\n")
+    fleet = fleet_from(SITE.format(version="2025 R2", settings="""      appsettings:
+        Auth: {ClientSecret: "file:client.txt", Docs: "file:///C:/docs/index.html"}
+      reverse_proxy:
+        clusters:
+          vendor: {Destinations: {d1: {Address: "env:VENDOR_ADDRESS"}}}
+      nlog:
+        extra_targets:
+          - {name: db, type: Database, attributes: {connectionString: "env:NLOG_DB"}}"""),
+        tmp_path)
+    gw = fleet.gateway("g1")
+    env = {"VENDOR_ADDRESS": "https://u:pw-from-env@vendor.example/", "NLOG_DB": "Pwd=db-pw"}
+    appsettings, nlog = render_gateway(gw, SecretResolver(tmp_path, env))
+    data = json.loads(appsettings.content)
+    assert data["Auth"] == {"ClientSecret": "client-from-file",
+                            "Docs": "file:///C:/docs/index.html"}  # a URL, not a reference
+    assert data["ReverseProxy"]["Clusters"]["vendor"]["Destinations"]["d1"] == {
+        "Address": "https://u:pw-from-env@vendor.example/"}
+    assert b'connectionString="Pwd=db-pw"' in nlog.content
+    for shown in (appsettings.display, nlog.display):
+        for secret in ("client-from-file", "pw-from-env", "db-pw"):
+            assert secret not in shown
+    assert "(secret env:NLOG_DB)" in nlog.display
+    # a reference is known only when rendering: no rule judges its masked form
+    assert [p.rule for p in validate_fleet(fleet) if p.rule.startswith("cluster")] == []
 
 
 def test_single_stun_form_for_2023_r1() -> None:

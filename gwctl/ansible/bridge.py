@@ -40,8 +40,7 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
     loaded, errors = _fleet(fleet, Path(fleet).stat().st_mtime if Path(fleet).exists() else 0)
     if loaded is None:
         return {"failed": True, "msg": "the fleet does not validate:\n" + "\n".join(errors)}
-    if isinstance(host_vars.get("ansible_password"), str):
-        redact.register(host_vars["ansible_password"])
+    redact.register_all(host_vars)
     inv_host = InventoryHost(host, groups, host_vars)
     targets, _ = pair(loaded, list(loaded.gateways()), [inv_host])
     if not targets:

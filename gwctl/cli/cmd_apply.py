@@ -66,6 +66,7 @@ def execute(ns: argparse.Namespace) -> int:
     from gwctl.deploy.rollout import parse_batch, rollout
     from gwctl.fleet.secrets import SecretResolver
     from gwctl.hosts.targets import open_transport
+    from gwctl.output import redact
 
     if ns.canary < 0 or ns.max_failures < 0:
         raise UsageError("--canary and --max-failures must not be negative")
@@ -100,6 +101,8 @@ def execute(ns: argparse.Namespace) -> int:
                             verify_tls=not ns.insecure_health_check,
                             username=ns.health_user,
                             password=os.environ.get("GWCTL_HEALTH_PASSWORD"))
+    if health.password:
+        redact.register(health.password)
     options = ApplyOptions(health=health, gate=gate)
 
     def one(target: Target, plan: GatewayPlan) -> GatewayResult:

@@ -26,6 +26,7 @@ def register(p: argparse.ArgumentParser) -> None:
 def execute(ns: argparse.Namespace) -> int:
     from gwctl import api
     from gwctl.cli.common import report
+    from gwctl.output import redact
     from gwctl.problems import has_errors
     from gwctl.textio import read_text
 
@@ -41,7 +42,10 @@ def execute(ns: argparse.Namespace) -> int:
         for key, entry in eff.entries.items():
             if key.startswith(prefix) or key == prefix[:-1]:
                 src = entry.file or "?"
-                sys.stdout.write(f"{eff._spelling[key]} = {entry.value!r}  # {src}\n")
+                spelled = eff._spelling[key]
+                value = redact.mask_value(spelled, entry.value)
+                sys.stdout.write(f"{spelled} = {value!r}  # {src}\n")
         return 0
-    sys.stdout.write(json.dumps(eff.tree(ns.section or ""), indent=2, ensure_ascii=False) + "\n")
+    tree = redact.mask_tree(eff.tree(ns.section or ""), (ns.section or "").rsplit(":", 1)[-1])
+    sys.stdout.write(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
     return 0

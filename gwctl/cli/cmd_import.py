@@ -1,7 +1,9 @@
 """Bring an existing, hand-edited gateway under management: read its live
 appsettings.Production.json and nlog.config over its inventory connection and print a
 fleet YAML document (to stdout) that renders to the same effective configuration.
-Secrets are not copied: TURN credentials become env: references to fill in. Notes
+Secrets are not copied: each one (a TURN credential, a client secret, a connection
+string with a password, a URL with one in it, ...) becomes an env: reference, listed at
+the top with the key it stands for, to fill in before rendering. Notes
 about anything that could not be modelled are printed as YAML comments at the top."""
 
 from __future__ import annotations

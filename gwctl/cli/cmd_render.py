@@ -1,8 +1,9 @@
 """Render every gateway's files into OUT/<site>/<gateway>/: appsettings.Production.json
 (strict JSON, only the sections the fleet declares) and nlog.config (when the fleet
 declares nlog settings). Validation runs first; nothing is written when it finds errors.
-Secret references are resolved, so the output directory holds secrets: keep it out of
-version control."""
+Secret references are resolved, so the output directory holds secrets: files are
+written readable by their owner only (mode 0600), never through a symbolic link; keep
+the directory out of version control."""
 
 from __future__ import annotations
 

@@ -72,7 +72,6 @@ def http_settings(ns: argparse.Namespace) -> HttpSettings:
 
 def run_discovery(ns: argparse.Namespace, fleet: Fleet) -> Discovery:
     from gwctl.hosts.inventory import load_inventory
-    from gwctl.output import redact
     from gwctl.versions.discovery import discover
 
     if ns.workers < 1:
@@ -80,10 +79,6 @@ def run_discovery(ns: argparse.Namespace, fleet: Fleet) -> Discovery:
     for name in ns.site or ():
         fleet.site(name)
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
-    for h in hosts:
-        pw = h.vars.get("ansible_password")
-        if isinstance(pw, str):
-            redact.register(pw)
     return discover(fleet, hosts, sites=ns.site, workers=ns.workers, http=http_settings(ns))
 
 

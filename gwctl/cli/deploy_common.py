@@ -61,11 +61,6 @@ def select(ns: argparse.Namespace) -> Selection | None:
         return None
     gateways = select_gateways(result.fleet, gateway=ns.gateway, site=ns.site)
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
-    from gwctl.output import redact
-    for h in hosts:
-        pw = h.vars.get("ansible_password")
-        if isinstance(pw, str):
-            redact.register(pw)
     targets, missing = pair(result.fleet, gateways, hosts)
     return Selection(result.fleet, targets, missing, result.problems)
 

@@ -7,6 +7,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -75,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if ns.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from gwctl.output.redact import install_log_filter
+    from gwctl.output.log_scrub import install_log_filter
+    from gwctl.output.redact import scrub
 
     install_log_filter()
     module = importlib.import_module(f"gwctl.cli.{ns._module}")
@@ -83,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = module.execute(ns)
         return code
     except GwctlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -92,9 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so plainly, with a traceback only on request
         if ns.debug:
-            raise
-        print(f"internal error (a bug in gwctl, please report it): {type(exc).__name__}: "
-              f"{exc}; rerun with --debug for the traceback", file=sys.stderr)
+            # printed here rather than re-raised: the interpreter would print it unmasked
+            print(scrub(traceback.format_exc()), end="", file=sys.stderr)
+        else:
+            print(f"internal error (a bug in gwctl, please report it): {type(exc).__name__}: "
+                  f"{scrub(str(exc))}; rerun with --debug for the traceback",
+                  file=sys.stderr)
         return EXIT_FAILED
 
 

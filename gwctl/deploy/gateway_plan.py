@@ -129,12 +129,6 @@ def _flat(text: str, name: str) -> tuple[FlatConfig, str | None]:
         return FlatConfig(name), str(exc)
 
 
-def _masked(key: str, value: str | None, other: str | None) -> str | None:
-    if value is None or not redact.is_secret_key(key):
-        return redact.scrub(value) if value is not None else None
-    return "(secret, unchanged)" if value == other else "(secret, changed)"
-
-
 def semantic_diff(before: Effective, after: Effective) -> list[SemanticChange]:
     changes = []
     for key, entry in after.entries.items():
@@ -142,44 +136,27 @@ def semantic_diff(before: Effective, after: Effective) -> list[SemanticChange]:
         spelled = entry.key
         if old is None:
             changes.append(SemanticChange(spelled, "added", None,
-                                          _masked(spelled, entry.value, None)))
+                                          redact.mask_change(spelled, entry.value, None)))
         elif old.value != entry.value:
             changes.append(SemanticChange(spelled, "changed",
-                                          _masked(spelled, old.value, entry.value),
-                                          _masked(spelled, entry.value, old.value)))
+                                          redact.mask_change(spelled, old.value, entry.value),
+                                          redact.mask_change(spelled, entry.value, old.value)))
     for key, entry in before.entries.items():
         if key not in after.entries:
             changes.append(SemanticChange(entry.key, "removed",
-                                          _masked(entry.key, entry.value, None), None))
+                                          redact.mask_change(entry.key, entry.value, None), None))
     return sorted(changes, key=lambda c: c.key.lower())
 
 
 def _unified(old: str, new: str, path: str, *, json_text: bool) -> str:
-    if json_text:
-        old, new = _mask_pair(old, new)
-    else:
-        old, new = redact.scrub(old), redact.scrub(new)
+    """A unified diff with secrets masked: an unchanged secret shows no difference, a
+    changed one reads ``(secret, changed)``."""
+    mask = redact.mask_json_text if json_text else redact.scrub
+    old, new = mask(old), mask(new, old)
     lines = difflib.unified_diff(old.replace("\r\n", "\n").splitlines(keepends=True),
                                  new.replace("\r\n", "\n").splitlines(keepends=True),
                                  fromfile=f"{path} (live)", tofile=f"{path} (gwctl)")
     return "".join(lines)
-
-
-def _mask_pair(old: str, new: str) -> tuple[str, str]:
-    """Mask secrets so that an unchanged secret shows no difference and a changed one does."""
-    old_masked = redact.mask_json_text(old)
-    new_masked = redact.mask_json_text(new)
-    if old_masked == new_masked and old != new:
-        return old_masked, new_masked
-    # a secret that changed on an otherwise identical line must still show as a change
-    old_lines, new_lines = old.splitlines(), new.splitlines()
-    out_new = []
-    for i, line in enumerate(new_lines):
-        m_line = redact.mask_json_text(line)
-        if m_line != line and (i >= len(old_lines) or old_lines[i] != line):
-            m_line = redact.mask_json_text(line, "(secret, changed)")
-        out_new.append(m_line)
-    return old_masked, "\n".join(out_new) + ("\n" if new.endswith("\n") else "")
 
 
 def _canonical_xml(text: str) -> str | None:

@@ -3,10 +3,14 @@
 The live ``appsettings.Production.json`` is mapped onto gwctl's settings (CORS, WebRTC,
 Logging, ReverseProxy) and everything else goes to the raw ``appsettings`` escape
 hatch; ``nlog.config`` is mapped onto the ``nlog`` settings when it has the shape of the
-stock file. Secrets are never copied: a TURN credential becomes an ``env:`` reference
-the user must provide. The result is then rendered and compared with the live
-configuration; any difference is reported as a note, so an import that would change the
-gateway never goes unnoticed.
+stock file. Secrets are never copied: every value `gwctl.output.redact` classifies as
+secret -- a TURN credential, a ``ClientSecret``, a connection string with a password, an
+address with one in its user information, an nlog target's password -- becomes an
+``env:`` reference named after the gateway and the key (``GW1_AUTH_CLIENTSECRET``),
+listed at the top for the user to provide. The result is then rendered (with those
+references standing for the live values) and compared with the live configuration; any
+difference is reported as a note, so an import that would change the gateway never goes
+unnoticed.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from gwctl.netjson.config import fold
+from gwctl.netjson.config import SEP, fold
 from gwctl.netjson.parser import parse, to_python
+from gwctl.output import redact
 
 NLOG_NS = "{http://www.nlog-project.org/schemas/NLog.xsd}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -44,10 +49,39 @@ _STOCK_TARGET_ATTRS = {"name", "filename", "archivefilename", "createdirs", "lay
 
 @dataclass
 class Imported:
+    gateway: str
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    #: environment variables the user must set for the secret references made
-    secrets: list[str] = field(default_factory=list)
+    #: environment variable -> where its value was found, for the references made
+    secrets: dict[str, str] = field(default_factory=dict)
+    #: environment variable -> the live value (to verify the import; never printed)
+    values: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def reference(self, value: str, where: str, *name: str | int) -> str:
+        """An ``env:`` reference standing for `value`, named after the gateway and `name`."""
+        base = _env_name(self.gateway, *map(str, name))
+        env, n = base, 1
+        while env in self.values and self.values[env] != value:
+            n += 1
+            env = f"{base}_{n}"
+        self.secrets[env] = where
+        self.values[env] = value
+        return f"env:{env}"
+
+    def without_secrets(self, node: Any, path: tuple[str | int, ...]) -> Any:
+        """`node` (a subtree of the live file at `path`) with each secret value replaced
+        by a reference."""
+        if isinstance(node, dict):
+            return {k: self.without_secrets(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.without_secrets(v, (*path, i)) for i, v in enumerate(node)]
+        key = SEP.join(map(str, path))
+        if isinstance(node, int | float) and not isinstance(node, bool) \
+                and redact.is_secret_key(key):
+            node = str(node)
+        if isinstance(node, str) and redact.has_secret(key, node):
+            return self.reference(node, key, *path)
+        return node
 
 
 def _env_name(*parts: str) -> str:
@@ -55,7 +89,7 @@ def _env_name(*parts: str) -> str:
 
 
 def settings_from_appsettings(text: str, *, file: str, gateway: str) -> Imported:
-    out = Imported()
+    out = Imported(gateway)
     data = to_python(parse(text, file=file).root)
     if not isinstance(data, dict):
         out.notes.append("appsettings.Production.json is not an object; nothing imported")
@@ -66,24 +100,24 @@ def settings_from_appsettings(text: str, *, file: str, gateway: str) -> Imported
         if k == "cors" and isinstance(value, dict):
             out.settings["cors"] = _cors(value, raw, key)
         elif k == "webrtc" and isinstance(value, dict):
-            _webrtc(value, out, raw, key, gateway)
+            _webrtc(value, out, raw, key)
         elif k == "logging" and isinstance(value, dict) and set(map(fold, value)) == {"loglevel"}:
             levels = next(iter(value.values()))
             out.settings["logging"] = {"levels": {str(c): str(v) for c, v in levels.items()}}
         elif k == "reverseproxy" and isinstance(value, dict):
             rp = {fold(sk): sv for sk, sv in value.items()}
+            spelled = {fold(sk): sk for sk in value}
             section = {}
-            if "routes" in rp:
-                section["routes"] = rp.pop("routes")
-            if "clusters" in rp:
-                section["clusters"] = rp.pop("clusters")
+            for name in ("routes", "clusters"):
+                if name in rp:
+                    section[name] = out.without_secrets(rp.pop(name), (key, spelled[name]))
             out.settings["reverse_proxy"] = section
             if rp:
                 raw[key] = {sk: sv for sk, sv in value.items() if fold(sk) in rp}
         else:
             raw[key] = value
     if raw:
-        out.settings["appsettings"] = raw
+        out.settings["appsettings"] = out.without_secrets(raw, ())
         out.notes.append(f"kept as raw appsettings (not modelled): {', '.join(raw)}")
     return out
 
@@ -101,8 +135,7 @@ def _cors(value: dict[str, Any], raw: dict[str, Any], section: str) -> dict[str,
     return cors
 
 
-def _webrtc(value: dict[str, Any], out: Imported, raw: dict[str, Any], section: str,
-            gateway: str) -> None:
+def _webrtc(value: dict[str, Any], out: Imported, raw: dict[str, Any], section: str) -> None:
     servers: list[dict[str, Any]] = []
     for key, v in value.items():
         if fold(key) == "iceservers" and isinstance(v, list):
@@ -113,9 +146,9 @@ def _webrtc(value: dict[str, Any], out: Imported, raw: dict[str, Any], section: 
                 for ik, iv in item.items():
                     name = fold(ik)
                     if name == "credential":
-                        env = _env_name(gateway, "ice", str(i), "credential")
-                        server["credential"] = f"env:{env}"
-                        out.secrets.append(env)
+                        server["credential"] = out.reference(
+                            str(iv), SEP.join((section, key, str(i), ik)), "ice", i,
+                            "credential")
                     elif name in ("url", "username"):
                         server[name] = str(iv)
                 servers.append(server)
@@ -137,18 +170,22 @@ def _dig(value: dict[str, Any], *keys: str) -> Any:
     return value
 
 
-def settings_from_nlog(text: str) -> tuple[dict[str, Any] | None, list[str]]:
+def settings_from_nlog(text: str, out: Imported) -> dict[str, Any] | None:
+    """The ``nlog`` settings for a live nlog.config (None when it cannot be modelled;
+    `out` gets the notes and the secret references)."""
     try:
         root = ET.fromstring(text.encode("utf-8"))
     except ET.ParseError as exc:
-        return None, [f"nlog.config is not well-formed XML ({exc}); not imported"]
+        out.notes.append(f"nlog.config is not well-formed XML ({exc}); not imported")
+        return None
     ns = NLOG_NS if root.tag.startswith(NLOG_NS) else ""
     variables = {v.get("name", ""): v.get("value", "") for v in root.iter(f"{ns}variable")}
     targets = list(root.iter(f"{ns}target"))
     main = next((t for t in targets if t.get("name") == "logfile"), None)
     if main is None:
-        return None, ["nlog.config has no 'logfile' target: keep managing it by hand, or "
-                      "supply it as a template (nlog.template)"]
+        out.notes.append("nlog.config has no 'logfile' target: keep managing it by hand, or "
+                         "supply it as a template (nlog.template)")
+        return None
     nlog: dict[str, Any] = {}
     if "logDirectory" in variables:
         nlog["log_directory"] = variables["logDirectory"]
@@ -175,7 +212,8 @@ def settings_from_nlog(text: str) -> tuple[dict[str, Any] | None, list[str]]:
     for t in targets:
         if t is main:
             continue
-        attrs = {k: v for k, v in t.attrib.items() if k not in ("name", XSI_TYPE)}
+        attrs = {k: out.without_secrets(v, ("nlog", t.get("name", ""), k))
+                 for k, v in t.attrib.items() if k not in ("name", XSI_TYPE)}
         extras.append({"name": t.get("name", ""), "type": t.get(XSI_TYPE, ""),
                        "attributes": attrs})
     if extras:
@@ -192,12 +230,12 @@ def settings_from_nlog(text: str) -> tuple[dict[str, Any] | None, list[str]]:
         rules.append(rule)
     if rules:
         nlog["rules"] = rules
-    notes = []
     unknown = [a for a in main.attrib if a.lower() not in _STOCK_TARGET_ATTRS
                and a != XSI_TYPE]
     if unknown:
-        notes.append(f"nlog.config target 'logfile' attributes not imported: {', '.join(unknown)}")
-    return nlog, notes
+        out.notes.append("nlog.config target 'logfile' attributes not imported: "
+                         f"{', '.join(unknown)}")
+    return nlog
 
 
 def management_server(base_text: str | None, file: str) -> tuple[str, bool] | None:
@@ -241,15 +279,14 @@ def import_host(transport: Any, host: Any, *, site: str | None = None,
     gw_version = (versions.get("gateway") or {}).get("version")
     ms_version = (versions.get("management_server") or {}).get("version")
     name = str(host.vars.get("gwctl_gateway") or host.name)
-    imported = Imported()
+    imported = Imported(name)
     override = text(APPSETTINGS)
     if override is not None:
         imported = settings_from_appsettings(override, file=files[APPSETTINGS].path,
                                              gateway=name)
     nlog_text = text(NLOG)
     if nlog_text is not None:
-        nlog, notes = settings_from_nlog(nlog_text)
-        imported.notes.extend(notes)
+        nlog = settings_from_nlog(nlog_text, imported)
         if nlog is not None:
             imported.settings["nlog"] = nlog
     address = str(host.vars.get("ansible_host") or host.name)
@@ -275,25 +312,28 @@ def import_host(transport: Any, host: Any, *, site: str | None = None,
     if ms_version is None:
         imported.notes.append("the management server's version was not readable from this "
                               "host; the gateway's was used")
-    imported.notes.extend(verify(doc, text(BASE_FILE), override))
+    imported.notes.extend(verify(doc, text(BASE_FILE), override, imported.values))
     header = [f"# Imported by gwctl from inventory host {host.name}."]
-    header += [f"# NOTE: {n}" for n in imported.notes]
-    header += [f"# SECRET: set {s} (or change the reference) before rendering"
-               for s in imported.secrets]
+    header += [f"# NOTE: {redact.scrub(n)}" for n in imported.notes]
+    header += [f"# SECRET: set {env} to the value of {where} (or change the reference) "
+               "before rendering" for env, where in imported.secrets.items()]
     body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(header) + "\n" + body
 
 
-def verify(doc: dict[str, Any], base_text: str | None, live_override: str | None) -> list[str]:
-    """Differences between what the imported fleet renders and what the host runs now."""
+def verify(doc: dict[str, Any], base_text: str | None, live_override: str | None,
+           secrets: dict[str, str]) -> list[str]:
+    """Differences between what the imported fleet renders -- its references resolved to
+    the live `secrets` -- and what the host runs now."""
     from pathlib import Path
 
     from gwctl.fleet.model import build_fleet
+    from gwctl.fleet.secrets import SecretResolver
     from gwctl.fleet.source import combine
     from gwctl.fleet.yaml_reader import YamlSource
-    from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
-    from gwctl.output.redact import is_secret_key
+    from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_text
     from gwctl.render.appsettings import render_appsettings
+    from gwctl.render.jsonout import dumps
 
     fleet, problems = build_fleet(combine([YamlSource("<imported>", doc)], Path(".")))
     if fleet is None:
@@ -303,13 +343,14 @@ def verify(doc: dict[str, Any], base_text: str | None, live_override: str | None
             if base_text else FlatConfig())
     live = (flatten_document(parse(live_override, file="live"))
             if live_override else FlatConfig())
+    rendered = dumps(render_appsettings(gw), secrets="resolve",
+                     resolver=SecretResolver(Path("."), env=secrets))
     before = Effective([base, live])
-    after = Effective([base, flatten_value(render_appsettings(gw))])
+    after = Effective([base, flatten_text(rendered, file="rendered")])
     notes = []
     for key in sorted(set(before.entries) | set(after.entries)):
-        if is_secret_key(key):
-            continue
         old, new = before.get(key), after.get(key)
         if old != new:
+            old, new = redact.mask_change(key, old, new), redact.mask_change(key, new, old)
             notes.append(f"rendering the import would change {key}: {old!r} -> {new!r}")
     return notes

@@ -2,9 +2,11 @@
 
 A secret value in the fleet is either a reference -- ``env:NAME`` (an environment
 variable) or ``file:PATH`` (a file's content without its final newline; relative to the
-fleet file) -- or clear text, which works but is reported by a rule. Rendered data
-carries `Secret` objects; serialising them either resolves them (files for a host) or
-masks them (everything a person or a log sees).
+fleet file; ``file://`` URLs are not references) -- or clear text, which works but is
+reported by a rule. References work for TURN credentials and for any string value of the
+raw ``appsettings``, of ``reverse_proxy`` routes and clusters and of nlog extra targets'
+attributes. Rendered data carries `Secret` objects; serialising them either resolves them
+(files for a host) or masks them (everything a person or a log sees).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ PREFIXES = ("env:", "file:")
 
 
 def is_reference(value: str) -> bool:
-    return value.startswith(PREFIXES)
+    return value.startswith(PREFIXES) and not value.startswith("file://")
 
 
 @dataclass(frozen=True, slots=True)

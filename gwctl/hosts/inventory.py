@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gwctl.errors import InputError
+from gwctl.output import redact
 
 #: variables gwctl reads from a host; everything else stays in Ansible's hands
 CONNECTION_VARS = (
@@ -132,8 +133,14 @@ def load_inventory(path: str, *, vault_password_file: str | None = None,
     secrets = _vault_secrets(vault_password_file)
     loader = DataLoader()
     loader.set_vault_secrets(secrets)
-    if secrets and VaultSecretsContext.current(optional=True) is None:
+    context = VaultSecretsContext.current(optional=True)
+    if secrets and context is None:
         VaultSecretsContext.initialize(VaultSecretsContext(secrets))
+    elif secrets:
+        # the context is process-wide and set only once: a later inventory's vault
+        # password (another command of a long-lived process) joins the known ones
+        known = {s.bytes for _, s in context.secrets}
+        context.secrets.extend(s for s in secrets if s[1].bytes not in known)
     try:
         inventory = InventoryManager(loader=loader, sources=[path])
         if limit:
@@ -146,7 +153,10 @@ def load_inventory(path: str, *, vault_password_file: str | None = None,
             wanted = {k: _resolve(templar, raw[k]) for k in (*CONNECTION_VARS, *GWCTL_VARS)
                       if k in raw}
             groups = [g for g in _plain(raw.get("group_names", [])) if g != "ungrouped"]
-            hosts.append(InventoryHost(host.name, groups, _plain(wanted)))
+            host_vars = _plain(wanted)
+            # a password (vaulted or not) must never show, whichever command reads it
+            redact.register_all(host_vars)
+            hosts.append(InventoryHost(host.name, groups, host_vars))
     except AnsibleError as exc:
         message = str(exc).splitlines()[0]
         raise InputError(f"inventory: {message}", file=path, rule="inventory") from None

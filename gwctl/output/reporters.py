@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from gwctl.output.redact import scrub
 from gwctl.problems import Level, Problem
 
 
@@ -40,7 +41,7 @@ def report_text(problems: Sequence[Problem], out: TextIO, *, ok_message: str = "
         if p.suppressed is not None:
             continue
         subject = f" [{p.subject}]" if p.subject else ""
-        out.write(f"{_where(p)}: [{p.level}] {p.message}{subject} ({p.rule})\n")
+        out.write(f"{_where(p)}: [{p.level}] {scrub(p.message)}{subject} ({p.rule})\n")
     s = summary(problems)
     if s["errors"] or s["warnings"]:
         out.write(f"{s['errors']} error(s), {s['warnings']} warning(s)"
@@ -51,10 +52,15 @@ def report_text(problems: Sequence[Problem], out: TextIO, *, ok_message: str = "
 
 
 def json_document(problems: Sequence[Problem], **extra: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"version": 1, "problems": [p.to_json() for p in problems],
+    doc: dict[str, Any] = {"version": 1, "problems": [_problem_json(p) for p in problems],
                            "summary": summary(problems)}
     doc.update(extra)
     return doc
+
+
+def _problem_json(p: Problem) -> dict[str, Any]:
+    # messages quote the files they judge, and a live file holds secrets
+    return {**p.to_json(), "message": scrub(p.message)}
 
 
 def report_json(problems: Sequence[Problem], out: TextIO, **extra: Any) -> None:
@@ -81,7 +87,7 @@ def report_github(problems: Sequence[Problem], out: TextIO) -> None:
             props.append(f"line={p.line}")
         if p.column is not None:
             props.append(f"col={p.column}")
-        out.write(f"::{kind} {','.join(props)}::{_gh_escape(p.message)}\n")
+        out.write(f"::{kind} {','.join(props)}::{_gh_escape(scrub(p.message))}\n")
 
 
 #: writes problems to a stream; the third argument is what text prints when nothing is wrong

@@ -5,6 +5,10 @@ installer's ``appsettings.json``. Section and key names are spelled as the gatew
 own file spells them. The raw ``appsettings`` escape hatch is laid underneath the
 modelled sections, matching keys ignoring case, so a modelled value always wins (and a
 collision is reported by a rule rather than silently producing two spellings).
+
+Any string value of the raw ``appsettings`` and of ``reverse_proxy`` routes and clusters
+may be a secret reference (``env:NAME``, ``file:PATH``), like a TURN credential: a
+client secret, a connection string, a destination address with a password in it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from gwctl.fleet.model import Gateway
-from gwctl.fleet.secrets import Secret
+from gwctl.fleet.secrets import Secret, is_reference
 from gwctl.netjson.config import fold
 from gwctl.problems import pointer
 from gwctl.versions.features import supports
@@ -35,12 +39,32 @@ def render_appsettings(gw: Gateway) -> dict[str, Any]:
         section: dict[str, Any] = {}
         # shared with the fleet model, not copied: rendered data is read-only like the model
         if rp.get("routes"):
-            section["Routes"] = rp["routes"]
+            section["Routes"] = _references(gw, rp["routes"], ("reverse_proxy", "routes"))
         if rp.get("clusters"):
-            section["Clusters"] = rp["clusters"]
+            section["Clusters"] = _references(gw, rp["clusters"], ("reverse_proxy", "clusters"))
         if section:
             modelled["ReverseProxy"] = section
-    return overlay(s.get("appsettings") or {}, modelled)
+    return overlay(_references(gw, s.get("appsettings") or {}, ("appsettings",)), modelled)
+
+
+def _references(gw: Gateway, node: Any, path: tuple[str | int, ...]) -> Any:
+    """`node` with its secret references as `Secret` objects; `node` itself (not a
+    copy) when it holds none."""
+    if isinstance(node, str):
+        return Secret(node, gw.locate_setting(pointer(*path))) if is_reference(node) else node
+    items: list[tuple[Any, Any]]
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, list):
+        items = list(enumerate(node))
+    else:
+        return node
+    changed = {k: new for k, v in items if (new := _references(gw, v, (*path, k))) is not v}
+    if not changed:
+        return node
+    if isinstance(node, dict):
+        return {k: changed.get(k, v) for k, v in items}
+    return [changed.get(i, v) for i, v in items]
 
 
 def _cors(cors: dict[str, Any]) -> dict[str, Any]:

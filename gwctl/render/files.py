@@ -1,15 +1,25 @@
-"""The files gwctl owns on a gateway host, rendered to bytes."""
+"""The files gwctl owns on a gateway host, rendered to bytes, and written to a directory.
+
+Rendered files hold resolved secrets: they are written readable by their owner only
+(mode 0600), through a temporary file created exclusively under a random name next to
+the target and renamed over it, so that nothing planted in the output directory -- a
+symbolic link at a predictable name, a linked site or gateway directory -- can redirect
+the write elsewhere.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwctl.errors import InputError
 from gwctl.fleet.model import Gateway
 from gwctl.fleet.secrets import SecretResolver
 from gwctl.render.appsettings import render_appsettings
 from gwctl.render.jsonout import dumps
-from gwctl.render.nlog import render_nlog
+from gwctl.render.nlog import has_references, render_nlog
 
 APPSETTINGS = "appsettings.Production.json"
 NLOG = "nlog.config"
@@ -32,21 +42,53 @@ def render_gateway(gw: Gateway, resolver: SecretResolver | None) -> list[Rendere
     content = (dumps(data, secrets="resolve", resolver=resolver) if resolver else shown)
     files = [RenderedFile(APPSETTINGS, content.encode("utf-8"), shown, True)]
     if "nlog" in gw.settings:
-        text = render_nlog(gw).replace("\r\n", "\n").replace("\n", "\r\n")
-        files.append(RenderedFile(NLOG, text.encode("utf-8"), text, False))
+        shown_nlog = _crlf(render_nlog(gw))
+        nlog = (_crlf(render_nlog(gw, resolver=resolver))
+                if resolver and has_references(gw) else shown_nlog)
+        files.append(RenderedFile(NLOG, nlog.encode("utf-8"), shown_nlog, False))
     return files
 
 
+def _crlf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+#: exclusive creation that never follows a link (O_NOFOLLOW where the platform has it)
+_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+           | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def _real_directory(path: Path) -> None:
+    """Create `path` if needed; refuse one that is a link (it could lead anywhere)."""
+    if path.is_symlink():
+        raise InputError("refusing to write through a symbolic link", file=str(path))
+    path.mkdir(exist_ok=True)
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Replace `path` atomically with `content`, readable by its owner only."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, _CREATE, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(tmp, path)  # replaces a link at `path` itself, never its target
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_rendered(out_dir: Path, gw: Gateway, files: list[RenderedFile]) -> list[Path]:
-    """Write to ``out_dir/<site>/<gateway>/``, each file atomically."""
-    target = out_dir / gw.site_name / gw.name
-    target.mkdir(parents=True, exist_ok=True)
+    """Write to ``out_dir/<site>/<gateway>/``, each file atomically and privately."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / gw.site_name
+    _real_directory(target)
+    target = target / gw.name
+    _real_directory(target)
     written = []
     for f in files:
         path = target / f.name
-        tmp = path.with_name(f".{f.name}.tmp")
-        tmp.write_bytes(f.content)
-        tmp.replace(path)
+        _write_private(path, f.content)
         written.append(path)
     return written
 

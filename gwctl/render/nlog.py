@@ -4,7 +4,9 @@ Values are XML-escaped by the template engine; attribute names of extra targets 
 checked to be XML names (they cannot be escaped). The result is parsed back as XML and
 its rules are checked against its targets before anyone writes it to a host: NLog keeps
 its old configuration when a reload fails, so a broken file would silently stop
-logging changes from taking effect.
+logging changes from taking effect. An extra target's attribute value may be a secret
+reference (``env:NAME``, ``file:PATH``: a database target's connection string, a mail
+target's password), resolved only when the file is rendered for a host.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import jinja2.sandbox
 
 from gwctl.errors import InputError
 from gwctl.fleet.model import Gateway
+from gwctl.fleet.secrets import Secret, SecretResolver, is_reference
+from gwctl.problems import pointer
 
 NLOG_NS = "{http://www.nlog-project.org/schemas/NLog.xsd}"
 DEFAULT_LOG_DIRECTORY = r"C:\ProgramData\Milestone\ApiGateway\Logs"
@@ -47,7 +51,15 @@ class NlogArchive:
     suffix_format: str | None
 
 
-def nlog_context(gw: Gateway) -> dict[str, Any]:
+def has_references(gw: Gateway) -> bool:
+    """Whether rendering `gw`'s nlog.config needs secrets resolved."""
+    targets = (gw.settings.get("nlog") or {}).get("extra_targets") or []
+    return any(isinstance(v, str) and is_reference(v)
+               for t in targets for v in (t.get("attributes") or {}).values())
+
+
+def nlog_context(gw: Gateway, resolver: SecretResolver | None = None) -> dict[str, Any]:
+    """The template's variables; secret references resolved with `resolver`, else masked."""
     n: dict[str, Any] = gw.settings.get("nlog") or {}
     a: dict[str, Any] = n.get("archive") or {}
     version = int(n.get("version", 5))
@@ -68,6 +80,10 @@ def nlog_context(gw: Gateway) -> dict[str, Any]:
                 raise RenderError(f"nlog target {t['name']!r}: {key!r} is not a usable "
                                   "attribute name", file=loc.file, line=loc.line,
                                   column=loc.column, rule="nlog-render")
+            if isinstance(value, str) and is_reference(value):
+                secret = Secret(value, gw.locate_setting(
+                    pointer("nlog", "extra_targets", i, "attributes", key)))
+                value = resolver.resolve(secret) if resolver else secret.masked()
             attrs.append((key, _xml_value(value)))
         extra.append({"name": t["name"], "type": t["type"], "attributes": attrs})
     return {
@@ -120,8 +136,10 @@ def _user_template(path: str) -> jinja2.Template:
                           rule="nlog-render") from None
 
 
-def render_nlog(gw: Gateway, *, check: bool = True) -> str:
-    """The nlog.config text (LF line endings; the writer converts).
+def render_nlog(gw: Gateway, *, check: bool = True,
+                resolver: SecretResolver | None = None) -> str:
+    """The nlog.config text (LF line endings; the writer converts), secrets resolved with
+    `resolver`, else masked.
 
     ``check=False`` skips the check that rules name declared targets (the rules engine
     renders unchecked so that its finding can point at the offending rule); the result
@@ -134,7 +152,7 @@ def render_nlog(gw: Gateway, *, check: bool = True) -> str:
         path = "<built-in nlog.config template>"
         template = _builtin_template()
     try:
-        text = template.render(**nlog_context(gw))
+        text = template.render(**nlog_context(gw, resolver))
     except jinja2.TemplateError as exc:
         raise RenderError(f"rendering for {gw.id}: {exc}", file=path,
                           rule="nlog-render") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gwctl.output import redact
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
 
@@ -15,17 +16,13 @@ def show(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-#: keys whose values never appear in a message (live files hold TURN credentials in clear)
-SECRET_KEYS = frozenset({"credential", "password", "secret", "clientsecret", "apikey"})
-
-
-def _plain(value: Any) -> Any:
+def _plain(value: Any, name: str = "") -> Any:
+    """Leaves as configuration strings, secrets masked (live files hold them in clear)."""
     if isinstance(value, dict):
-        return {k: "(secret)" if k.lower() in SECRET_KEYS else _plain(v)
-                for k, v in value.items()}
+        return {k: _plain(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return _cfg.text(value)
+        return [_plain(v, name) for v in value]
+    return redact.mask_value(name, _cfg.text(value))
 
 
 def dotted(key: Key) -> str:

@@ -3,7 +3,8 @@
 YARP refuses a destination without an address at startup ("No address found for
 destination"), and builds each proxied request's URI from the address: a relative or
 malformed one (``vendor.example.com``, ``https//vendor``, ``ftp://...``) fails every
-request routed to the cluster.
+request routed to the cluster. An address written as a secret reference (``env:NAME``)
+is known only when files are rendered for a host, and is not checked.
 
 PASS::
 
@@ -20,6 +21,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final
 
+from gwctl.fleet.secrets import Secret
 from gwctl.problems import Level, Problem
 from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules.base import Options
@@ -58,7 +60,10 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
         return
     for cid, name, dest in destinations(target):
         key = (*_yarp_routes.CLUSTERS, cid, "Destinations", name)
-        address = _cfg.text(_cfg.get(dest, "Address")) if isinstance(dest, dict) else None
+        value = _cfg.get(dest, "Address") if isinstance(dest, dict) else None
+        if isinstance(value, Secret):
+            continue
+        address = _cfg.text(value)
         if not address:
             message = (f"cluster {cid!r}, destination {name!r} has no Address: YARP refuses "
                        "the configuration")
