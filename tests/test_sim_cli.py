@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gwctl.sim.control import pid_alive
+from gwctl.processes import pid_alive
 
 pytestmark = pytest.mark.timeout(60)
 

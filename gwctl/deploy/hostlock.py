@@ -25,6 +25,7 @@ from gwctl.deploy.results import GatewayResult
 from gwctl.errors import GwctlError, OperationError, TransportError
 from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.output import redact
+from gwctl.processes import pid_alive
 from gwctl.transport.base import Transport
 
 log = logging.getLogger("gwctl.deploy.hostlock")
@@ -40,24 +41,13 @@ def owner_name() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        # it exists, it is just not ours to signal
-        return True
-    return True
-
-
 def holder_is_dead(owner: str | None) -> bool:
     """True only when `owner` names this controller and a process that no longer runs."""
     match = _OWNER.match(owner or "")
     if match is None or match["host"].lower() != socket.gethostname().lower():
         return False
     pid = int(match["pid"])
-    return pid != os.getpid() and pid > 0 and not _process_exists(pid)
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def _holder(exc: OperationError) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gwctl.errors import GwctlError
+from gwctl.processes import pid_alive
 from gwctl.sim.state import LOCK_FILE, PID_FILE, SimState
 
 try:  # POSIX
@@ -90,22 +91,6 @@ def read_pid(directory: Path) -> int | None:
         return int((directory / PID_FILE).read_text("utf-8").strip())
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return fields[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class AdminClient:
