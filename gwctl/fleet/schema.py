@@ -55,6 +55,8 @@ def validate_source(source: FleetSource) -> list[Problem]:
     problems = []
     for err in _validator().iter_errors(source.data):
         ptr = "".join("/" + escape_pointer_token(p) for p in err.absolute_path)
+        if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+            ptr += "/" + escape_pointer_token(err.instance)  # the key, not its mapping
         message = _message(err)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = set(err.schema.get("properties", {}))
@@ -97,6 +99,11 @@ def _pattern_message(label: str, pattern: str, value: str) -> str:
         return f"{label} {shown} {host_path_problem(value)}"
     if pattern == defs["windowsPath"]["pattern"]:
         return f"{label} {shown} holds a control character (a line break or tab?)"
+    if pattern == defs["hostName"]["pattern"]:
+        return (f"{label} {shown} is not a host name or address (no spaces, control "
+                "characters or URL parts)")
+    if pattern == defs["gateway"]["properties"]["url"]["pattern"]:
+        return f"{label} {shown} is not a URL (it holds spaces or control characters)"
     return f"{value!r} is not a valid name (letters, digits, '.', '_', '-')"
 
 
