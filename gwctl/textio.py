@@ -43,10 +43,12 @@ def decode(data: bytes, *, file: str) -> str:
             try:
                 return body.decode(encoding)
             except UnicodeDecodeError as exc:
+                good = body[: exc.start].decode(encoding, "replace")
                 raise InputError(
                     f"not valid {encoding.upper()} despite its byte-order mark "
                     f"(byte offset {exc.start + len(bom)})",
                     file=file,
+                    line=good.count("\n") + 1,
                     rule="encoding",
                 ) from None
     try:

@@ -151,7 +151,7 @@ def _user_template(path: str) -> jinja2.Template:
     try:
         return env.from_string(read_text(path))
     except InputError as exc:
-        raise RenderError(f"cannot read nlog template: {exc.message}", file=path,
+        raise RenderError(f"cannot read nlog template {path}: {exc.message}", file=path,
                           line=exc.line, rule="nlog-render") from None
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(f"template syntax: {exc.message}", file=path, line=exc.lineno,

@@ -56,7 +56,8 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
     key = _too_deep(target.override, (), 1)
     if key is None:
         return
+    where = dotted(key) if len(key) <= 6 else f"{dotted(key[:3])}:...:{dotted(key[-2:])}"
     message = (f"appsettings.Production.json would nest deeper than {MAX_DEPTH} levels at "
-               f"{dotted(key)}: the gateway's JSON reader stops there and the gateway does "
-               "not start")
+               f"{where}: the gateway's JSON reader stops there and the gateway does not "
+               "start")
     yield from target.report(ID, LEVEL, message, key)
