@@ -8,6 +8,7 @@ under ``--debug``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,14 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_DRIFT = 2
 EXIT_USAGE = 64
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shown_file(name: str) -> str:
+    """A file name as one line of output: quoted and escaped when it holds a line break
+    or another control character (``'fleet\\n.yaml'``), as it is otherwise."""
+    return repr(name) if _UNPRINTABLE.search(name) else name
 
 
 class GwctlError(Exception):
@@ -41,7 +50,7 @@ class GwctlError(Exception):
     def __str__(self) -> str:
         where = ""
         if self.file:
-            where = self.file
+            where = shown_file(self.file)
             if self.line is not None:
                 where += f":{self.line}"
                 if self.column is not None:

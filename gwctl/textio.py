@@ -8,6 +8,8 @@ refuses (with a message naming the file) what .NET would misread.
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 from pathlib import Path
 
 from gwctl.errors import InputError
@@ -25,6 +27,14 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 
+def nul_hint(text: str) -> str:
+    """What to say about a NUL character: UTF-16 read as UTF-8 starts NUL after NUL."""
+    head = text[:64]
+    if head.count("\x00") * 4 >= len(head) > 0:
+        return "; it looks like UTF-16 without a byte-order mark: save it as UTF-8"
+    return ""
+
+
 def decode(data: bytes, *, file: str) -> str:
     """Decode by BOM, else strict UTF-8; never guess a legacy code page."""
     for bom, encoding in _BOMS:
@@ -33,10 +43,12 @@ def decode(data: bytes, *, file: str) -> str:
             try:
                 return body.decode(encoding)
             except UnicodeDecodeError as exc:
+                good = body[: exc.start].decode(encoding, "replace")
                 raise InputError(
                     f"not valid {encoding.upper()} despite its byte-order mark "
                     f"(byte offset {exc.start + len(bom)})",
                     file=file,
+                    line=good.count("\n") + 1,
                     rule="encoding",
                 ) from None
     try:
@@ -54,21 +66,56 @@ def decode(data: bytes, *, file: str) -> str:
         ) from None
 
 
-def read_text(path: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> str:
-    p = Path(path)
+def read_bytes(path: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`; `InputError` naming it otherwise.
+
+    Devices, FIFOs and sockets are refused before they are opened (``/dev/zero`` never
+    ends, a FIFO blocks until someone writes), and at most ``max_bytes + 1`` bytes are
+    read whatever the file system claims its size is (``/proc`` files say 0).
+    """
+    name = str(path)
     try:
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise InputError(
-                f"file is {size:,} bytes; the limit is {max_bytes:,}", file=str(path), rule="size"
-            )
-        data = p.read_bytes()
+        _check_regular(os.stat(path), name, max_bytes)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(path, flags), "rb") as handle:
+            # it may have been replaced by something else between the stat and the open
+            _check_regular(os.fstat(handle.fileno()), name, max_bytes)
+            data = handle.read(max_bytes + 1)
     except IsADirectoryError:
-        raise InputError("is a directory, expected a file", file=str(path)) from None
+        raise InputError("is a directory, expected a file", file=name) from None
     except FileNotFoundError:
-        raise InputError("no such file", file=str(path)) from None
+        raise InputError("no such file", file=name) from None
     except PermissionError:
-        raise InputError("permission denied", file=str(path)) from None
+        raise InputError("permission denied", file=name) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    return decode(data, file=str(path))
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from None
+    if len(data) > max_bytes:
+        raise InputError(f"file is larger than the limit of {max_bytes:,} bytes", file=name,
+                         rule="size")
+    return data
+
+
+def _check_regular(st: os.stat_result, name: str, max_bytes: int) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a directory, expected a file", file=name)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"is not a regular file but {_file_kind(st.st_mode)}; "
+                         "give the path of a file", file=name)
+    if st.st_size > max_bytes:
+        raise InputError(f"file is {st.st_size:,} bytes; the limit is {max_bytes:,}",
+                         file=name, rule="size")
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def read_text(path: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> str:
+    """A text file read with `read_bytes` and decoded with `decode`."""
+    return decode(read_bytes(path, max_bytes=max_bytes), file=str(path))

@@ -94,6 +94,26 @@ def test_fifty_megabyte_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 1 and "limit" in err and "Traceback" not in err
 
 
+def test_the_size_limit_does_not_trust_st_size(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from gwctl import textio
+
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"x" * 101)
+    # as for /proc files, which say they hold 0 bytes
+    monkeypatch.setattr(textio, "_check_regular", lambda st, name, max_bytes: None)
+    with pytest.raises(InputError, match="larger than the limit of 100 bytes"):
+        textio.read_bytes(big, max_bytes=100)
+    assert textio.read_bytes(big, max_bytes=101) == b"x" * 101
+
+
+def test_bom_encoding_errors_name_the_line() -> None:
+    data = codecs.BOM_UTF16_LE + "a: 1\nb: 2\n".encode("utf-16-le") + b"\x00\xd8"
+    with pytest.raises(InputError, match="despite its byte-order mark") as caught:
+        decode(data, file="x")
+    assert caught.value.line == 3
+
+
 def test_missing_file_and_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "validate", "-f", str(tmp_path / "nope.yaml"))
     assert code == 1 and "no such file" in err

@@ -75,3 +75,31 @@ def test_plugin_inventories_still_reach_the_auto_plugin(tmp_path: Path) -> None:
                    "layers:\n  site: [hq, branch]\n")
     names = sorted(h.name for h in load_inventory(str(inv)))
     assert names == ["branch-gw1", "hq-gw1"]
+
+
+def test_vaulted_values_without_a_password_say_what_to_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
+    ciphertext = VaultLib([("default", VaultSecret(b"right"))]).encrypt("s3cret").decode()
+    inv = tmp_path / "inventory.yml"
+    inv.write_text("all:\n  hosts:\n    g1:\n      ansible_password: !vault |\n" + "".join(
+        f"        {line}\n" for line in ciphertext.splitlines()))
+    with pytest.raises(InputError, match="ansible_password of host g1 is vault-encrypted and "
+                       "no vault password was given: pass --vault-password-file FILE or set "
+                       "ANSIBLE_VAULT_PASSWORD_FILE"):
+        load_inventory(str(inv))
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("wrong\n")
+    with pytest.raises(InputError, match="cannot be decrypted with the given vault password"):
+        load_inventory(str(inv), vault_password_file=str(wrong))
+
+
+def test_devices_are_neither_inventories_nor_password_files(tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yml"
+    inv.write_text("all:\n  hosts:\n    g1: {}\n")
+    with pytest.raises(InputError, match="not an inventory file or directory"):
+        load_inventory("/dev/zero")
+    with pytest.raises(InputError, match="vault password file: is not a regular file"):
+        load_inventory(str(inv), vault_password_file="/dev/zero")

@@ -205,6 +205,36 @@ def test_nlog_values_are_xml_escaped_and_parse_back() -> None:
     assert values["logDirectory"] == "D:\\Logs & Stuff"
 
 
+def test_nlog_line_breaks_and_tabs_survive_as_character_references() -> None:
+    # an XML parser reads a raw line break or tab in an attribute as a space
+    fleet = one('nlog:\n  layout: "a\\r\\nb\\t${message}"\n'
+                "  extra_targets:\n    - {name: c, type: Console, attributes: "
+                '{header: "x\\ny"}}')
+    text = render_nlog(fleet.gateway("g1"))
+    assert 'value="a&#13;&#10;b&#9;${message}"' in text and 'header="x&#10;y"' in text
+    root = ET.fromstring(text)
+    ns = "{http://www.nlog-project.org/schemas/NLog.xsd}"
+    values = {v.get("name"): v.get("value") for v in root.iter(f"{ns}variable")}
+    assert values["defaultLayout"] == "a\r\nb\t${message}"
+    assert next(root.iter(f"{ns}target")).get("name") == "logfile"
+
+
+def test_nlog_values_must_read_back_as_declared(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gwctl.render import nlog
+
+    monkeypatch.setattr(nlog, "_ATTRIBUTE_WHITESPACE", {})  # as before the escaping
+    fleet = one('nlog:\n  log_directory: "C:\\\\Logs\\nD"')
+    with pytest.raises(RenderError, match=r"variable logDirectory reads back as 'C:\\\\Logs D'"):
+        render_nlog(fleet.gateway("g1"))
+
+
+def test_characters_xml_cannot_carry_are_refused_at_their_setting() -> None:
+    fleet = one('nlog:\n  layout: "${message}\\x01"')
+    with pytest.raises(RenderError, match=r"cannot be written to nlog\.config") as caught:
+        render_nlog(fleet.gateway("g1"))
+    assert (caught.value.file, caught.value.line) == ("fleet.yaml", 7)
+
+
 def test_nlog6_has_no_archive_numbering() -> None:
     text = render_nlog(one("nlog: {version: 6}").gateway("g1"))
     assert "archiveNumbering" not in text

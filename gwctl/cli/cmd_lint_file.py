@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from gwctl.cli.common import add_output_option, report
+from gwctl.cli.common import add_output_option, report, report_unreadable
+from gwctl.errors import InputError
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -32,7 +33,10 @@ def register(p: argparse.ArgumentParser) -> None:
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.rules.runner import lint_files
 
-    problems = lint_files(list(ns.files), base=ns.base, environment=ns.environment,
-                          version=ns.gw_version, nlog_version=ns.nlog_version, kind=ns.kind,
-                          only=set(ns.only) if ns.only else None)
+    try:
+        problems = lint_files(list(ns.files), base=ns.base, environment=ns.environment,
+                              version=ns.gw_version, nlog_version=ns.nlog_version,
+                              kind=ns.kind, only=set(ns.only) if ns.only else None)
+    except InputError as exc:
+        return report_unreadable(exc, ns.output)
     return report(problems, ns.output, ok_message=f"{len(ns.files)} file(s): ok")

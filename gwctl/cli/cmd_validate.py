@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from gwctl.cli.common import add_fleet_option, add_output_option, report
+from gwctl.cli.common import add_fleet_option, add_output_option, report, report_unreadable
+from gwctl.errors import InputError
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -17,6 +18,9 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl import api
-    result = api.validate(ns.fleet)
+    try:
+        result = api.validate(ns.fleet)
+    except InputError as exc:
+        return report_unreadable(exc, ns.output)
     count = sum(1 for _ in result.fleet.gateways()) if result.fleet else 0
     return report(result.problems, ns.output, ok_message=f"{ns.fleet}: ok ({count} gateways)")

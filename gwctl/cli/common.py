@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gwctl.errors import EXIT_FAILED, EXIT_OK
+from gwctl.errors import EXIT_FAILED, EXIT_OK, InputError
 from gwctl.output.reporters import FORMATS, REPORTERS
-from gwctl.problems import Problem, has_errors
+from gwctl.problems import Level, Problem, has_errors
 
 
 def add_fleet_option(parser: argparse.ArgumentParser) -> None:
@@ -26,3 +26,14 @@ def report(problems: Sequence[Problem], output: str, *, ok_message: str) -> int:
     ordered = sorted(problems, key=Problem.sort_key)
     REPORTERS[output](ordered, sys.stdout, ok_message)
     return EXIT_FAILED if has_errors(list(ordered)) else EXIT_OK
+
+
+def report_unreadable(exc: InputError, output: str) -> int:
+    """An input that could not be read at all (syntax, encoding, size): in text output the
+    one-line error as for any command, in json and github output one problem, so that the
+    tools reading those formats see it (an annotation on the file and line)."""
+    if output == "text":
+        raise exc
+    problem = Problem(exc.rule or "input", Level.ERROR, exc.message, file=exc.file,
+                      line=exc.line, column=exc.column)
+    return report([problem], output, ok_message="")

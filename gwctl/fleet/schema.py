@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -54,6 +55,8 @@ def validate_source(source: FleetSource) -> list[Problem]:
     problems = []
     for err in _validator().iter_errors(source.data):
         ptr = "".join("/" + escape_pointer_token(p) for p in err.absolute_path)
+        if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+            ptr += "/" + escape_pointer_token(err.instance)  # the key, not its mapping
         message = _message(err)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = set(err.schema.get("properties", {}))
@@ -84,8 +87,43 @@ def _message(err: Any) -> str:
     if v == "const":
         return f"{label} must be {err.validator_value!r}"
     if v == "pattern":
-        return f"{err.instance!r} is not a valid name (letters, digits, '.', '_', '-')"
+        return _pattern_message(label, err.validator_value, err.instance)
     return f"{label}: {err.message}"
+
+
+def _pattern_message(label: str, pattern: str, value: str) -> str:
+    defs = fleet_schema()["$defs"]
+    # Windows paths read better with their backslashes single; repr only shows controls
+    shown = repr(value) if re.search(r"[\x00-\x1f]", value) else f"'{value}'"
+    if pattern == defs["hostPath"]["pattern"]:
+        return f"{label} {shown} {host_path_problem(value)}"
+    if pattern == defs["windowsPath"]["pattern"]:
+        return f"{label} {shown} holds a control character (a line break or tab?)"
+    if pattern == defs["hostName"]["pattern"]:
+        return (f"{label} {shown} is not a host name or address (no spaces, control "
+                "characters or URL parts)")
+    if pattern == defs["gateway"]["properties"]["url"]["pattern"]:
+        return f"{label} {shown} is not a URL (it holds spaces or control characters)"
+    return f"{value!r} is not a valid name (letters, digits, '.', '_', '-')"
+
+
+def host_path_problem(path: str) -> str:
+    """Why `path` is not an absolute, normalised local Windows path (the remote
+    operations refuse anything else, code ``bad_params``)."""
+    if path.startswith(("\\\\", "//", "\\/", "/\\")):
+        return "is a UNC path: give a directory on the host's own drives (C:\\...)"
+    if not re.match(r"[A-Za-z]:[\\/]", path):
+        return "is not an absolute Windows path: start it with the drive (C:\\...)"
+    if bad := re.search(r'[<>:"|?*\x00-\x1f]', path[2:]):
+        return f"holds {bad.group()!r}, which no Windows file name can"
+    for part in re.split(r"[\\/]+", path[3:]):
+        if part in (".", ".."):
+            return f"has a {part!r} component: give the normalised path"
+        if part != part.rstrip(". "):
+            return f"has the component {part!r}, whose trailing dot or space Windows drops"
+        if re.match(r"(?:CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(?:\.|$)", part, re.IGNORECASE):
+            return f"has the component {part!r}, which Windows reads as a device"
+    return "is not a plain Windows path"
 
 
 def _article(word: str) -> str:

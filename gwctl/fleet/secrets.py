@@ -15,10 +15,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gwctl.errors import SecretError
+from gwctl.errors import InputError, SecretError
 from gwctl.problems import Location
+from gwctl.textio import read_bytes
 
 PREFIXES = ("env:", "file:")
+#: a password or token is bytes long; anything near this is the wrong file
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
 def is_reference(value: str) -> bool:
@@ -81,9 +84,18 @@ class SecretResolver:
         if not path.is_absolute():
             path = self.base_dir / path
         try:
-            return path.read_text("utf-8").removesuffix("\n").removesuffix("\r")
-        except OSError as exc:
-            raise SecretError(f"secret reference {secret.declared!r}: cannot read {path}: "
-                              f"{exc.strerror}", file=loc.file, line=loc.line,
-                              column=loc.column, rule="secret-unresolved") from None
+            data = read_bytes(path, max_bytes=MAX_SECRET_FILE_BYTES)
+        except InputError as exc:
+            raise _unreadable(secret, path, exc.message, loc) from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+            raise _unreadable(secret, path, reason, loc) from None
+        return text.removesuffix("\n").removesuffix("\r")
 
+
+def _unreadable(secret: Secret, path: Path, reason: str, loc: Location) -> SecretError:
+    return SecretError(f"secret reference {secret.declared!r}: cannot read {path}: {reason}",
+                       file=loc.file, line=loc.line, column=loc.column,
+                       rule="secret-unresolved")

@@ -20,12 +20,17 @@ from yaml.constructor import SafeConstructor
 
 from gwctl.errors import InputError
 from gwctl.problems import Location, escape_pointer_token
-from gwctl.textio import read_text
+from gwctl.textio import nul_hint, read_text
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: values built by re-expanding aliases; real fleets reuse a few small anchors
 MAX_ALIAS_NODES = 100_000
+#: nesting of mappings and lists; the gateway reads at most 64 levels of JSON, and a
+#: fleet adds a handful above its settings
+MAX_DEPTH = 100
+#: no setting holds a number this long (and Python refuses to convert much longer ones)
+MAX_NUMBER_LENGTH = 1000
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -83,6 +88,7 @@ class _Builder:
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.open_anchors: set[str] = set()
         self.alias_nodes = 0
+        self.depth = 0
         self.constructor = SafeConstructor()
         self.resolvers = _Loader.yaml_implicit_resolvers
 
@@ -115,7 +121,7 @@ class _Builder:
             return self._alias(event)
         elif isinstance(event, yaml.SequenceStartEvent):
             self._check_tag(event.tag, "tag:yaml.org,2002:seq", mark)
-            self._open(event.anchor)
+            self._open(event.anchor, mark)
             items: list[Any] = []
             size = 1
             for i, item_event in enumerate(events):
@@ -125,10 +131,12 @@ class _Builder:
                 items.append(item)
                 size += n
             value = items
+            self.depth -= 1
         elif isinstance(event, yaml.MappingStartEvent):
             self._check_tag(event.tag, "tag:yaml.org,2002:map", mark)
-            self._open(event.anchor)
+            self._open(event.anchor, mark)
             value, size = self._mapping(events, ptr)
+            self.depth -= 1
         else:
             raise self.error(f"unexpected YAML event {type(event).__name__}", mark)
         anchor = getattr(event, "anchor", None)
@@ -137,7 +145,11 @@ class _Builder:
             self.anchors[anchor] = (value, size)
         return value, size
 
-    def _open(self, anchor: str | None) -> None:
+    def _open(self, anchor: str | None, mark: Any) -> None:
+        """Enter a mapping or list (the caller leaves it by decrementing `depth`)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nesting deeper than {MAX_DEPTH} levels", mark)
         if anchor:
             self.open_anchors.add(anchor)
 
@@ -229,8 +241,18 @@ class _Builder:
             return value
         if tag not in _SCALAR_TAGS:
             raise self.error(f"unsupported YAML tag {tag!r}", event.start_mark)
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and \
+                len(value) > MAX_NUMBER_LENGTH:
+            raise self.error(f"number of {len(value):,} characters: longer than any setting "
+                             f"holds (limit {MAX_NUMBER_LENGTH:,}); quote it if it is text",
+                             event.start_mark)
         node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-        result = self.constructor.construct_object(node, deep=True)
+        try:
+            result = self.constructor.construct_object(node, deep=True)
+        except (ValueError, KeyError, yaml.YAMLError):
+            # an explicit tag on text that is not of its type: !!int abc, !!bool maybe
+            raise self.error(f"{value[:40]!r} is not a valid {tag.rsplit(':', 1)[-1]}",
+                             event.start_mark) from None
         if isinstance(result, float) and not math.isfinite(result):
             # JSON has no NaN or infinity: the gateway could not read such a value
             raise self.error(f"{value!r} is not a number JSON can carry", event.start_mark)
@@ -243,6 +265,8 @@ def load_yaml_text(text: str, *, file: str) -> YamlSource:
     try:
         # get_event directly: yaml.parse()'s generator costs more than the parsing itself
         data = builder.build(iter(loader.get_event, None))
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -260,6 +284,23 @@ def load_yaml_text(text: str, *, file: str) -> YamlSource:
     finally:
         loader.dispose()
     return YamlSource(file, data, builder.positions, _suppressions(text))
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> InputError:
+    """A character YAML does not allow, at its line and column.
+
+    libyaml counts its position in UTF-8 bytes, PyYAML in characters; the reader stops
+    at the first character it refuses, so that character's first occurrence is the place.
+    """
+    char = chr(exc.character) if isinstance(exc.character, int) else ""
+    index = text.find(char) if char else -1
+    if index < 0:
+        return InputError(f"YAML syntax: {exc.reason}", file=file, rule="yaml-syntax")
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    hint = nul_hint(text) if char == "\x00" else ""
+    return InputError(f"YAML syntax: control character U+{ord(char):04X} is not allowed{hint}",
+                      file=file, line=line, column=column, rule="yaml-syntax")
 
 
 def load_yaml(path: str) -> YamlSource:

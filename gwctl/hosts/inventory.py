@@ -10,6 +10,7 @@ ansible-core is imported only here, and only when an inventory is actually read.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from gwctl.errors import InputError
 from gwctl.output import redact
+from gwctl.textio import read_bytes
 
 #: variables gwctl reads from a host; everything else stays in Ansible's hands
 CONNECTION_VARS = (
@@ -28,6 +30,8 @@ CONNECTION_VARS = (
     "ansible_winrm_read_timeout_sec", "ansible_winrm_connection_timeout",
 )
 GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site")
+#: a vault password is a line; anything near this is the wrong file
+MAX_PASSWORD_FILE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -109,18 +113,23 @@ def _vault_secrets(password_file: str | None) -> list[Any]:
     if not path:
         return []
     try:
-        password = Path(path).expanduser().read_bytes().strip()
-    except OSError as exc:
-        raise InputError(f"cannot read vault password file: {exc.strerror}",
+        password = read_bytes(Path(path).expanduser(), max_bytes=MAX_PASSWORD_FILE_BYTES)
+    except InputError as exc:
+        raise InputError(f"cannot read vault password file: {exc.message}",
                          file=path) from None
-    return [("default", VaultSecret(password))]
+    return [("default", VaultSecret(password.strip()))]
 
 
 def load_inventory(path: str, *, vault_password_file: str | None = None,
                    limit: str | None = None) -> list[InventoryHost]:
     """Every host of the inventory with its templated gwctl/connection variables."""
-    if not Path(path).exists():
-        raise InputError("no such inventory file", file=path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise InputError("no such inventory file", file=path) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError("is not an inventory file or directory (a device, FIFO or socket?)",
+                         file=path)
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
@@ -150,14 +159,36 @@ def load_inventory(path: str, *, vault_password_file: str | None = None,
         for host in inventory.get_hosts():
             raw = manager.get_vars(host=host, include_hostvars=False)
             templar = Templar(loader=loader, variables=raw)
-            wanted = {k: _resolve(templar, raw[k]) for k in (*CONNECTION_VARS, *GWCTL_VARS)
-                      if k in raw}
+            wanted = {}
+            for key in (*CONNECTION_VARS, *GWCTL_VARS):
+                if key in raw:
+                    try:
+                        wanted[key] = _resolve(templar, raw[key])
+                    except AnsibleError as exc:
+                        raise _inventory_error(exc, path, bool(secrets),
+                                               f"{key} of host {host.name}") from None
             groups = [g for g in _plain(raw.get("group_names", [])) if g != "ungrouped"]
             host_vars = _plain(wanted)
             # a password (vaulted or not) must never show, whichever command reads it
             redact.register_all(host_vars)
             hosts.append(InventoryHost(host.name, groups, host_vars))
     except AnsibleError as exc:
-        message = str(exc).splitlines()[0]
-        raise InputError(f"inventory: {message}", file=path, rule="inventory") from None
+        raise _inventory_error(exc, path, bool(secrets)) from None
     return hosts
+
+
+def _inventory_error(exc: Exception, path: str, have_password: bool,
+                     what: str | None = None) -> InputError:
+    """Ansible's error as one line; for vault failures, what to do about them."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "vault" in message.lower() or "undecryptable" in message.lower():
+        subject = what or "the inventory's vault-encrypted data"
+        if not have_password:
+            message = (f"{subject} {'is vault-encrypted' if what else 'needs a password'} "
+                       "and no vault password was given: pass --vault-password-file FILE "
+                       "or set ANSIBLE_VAULT_PASSWORD_FILE")
+        else:
+            message = f"{subject} cannot be decrypted with the given vault password ({message})"
+    elif what:
+        message = f"{what}: {message}"
+    return InputError(f"inventory: {message}", file=path, rule="inventory")

@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gwctl.errors import InputError
+from gwctl.textio import nul_hint
 
 MAX_DEPTH = 64
+#: no setting holds a number this long; a longer one is a mistake (or an attack that
+#: would cost quadratic time to convert)
+MAX_NUMBER_LENGTH = 1000
 
 _TOKEN = re.compile(
     r"""
@@ -139,6 +143,8 @@ class _Parser:
             if w in ("NaN", "Infinity"):
                 return f"'{w}' is not allowed in JSON"
             return f"unexpected '{w}' (names and strings must be in double quotes)"
+        if ch == "\x00":
+            return f"unexpected NUL character{nul_hint(text)}"
         return f"unexpected character {ch!r}"
 
     def parse(self) -> JsonDocument:
@@ -168,6 +174,9 @@ class _Parser:
         if kind == "string":
             return JNode("string", line, col, self._string(text, pos))
         if kind == "number":
+            if len(text) > MAX_NUMBER_LENGTH:
+                raise self.error(f"number of {len(text):,} characters: longer than any "
+                                 f"setting holds (limit {MAX_NUMBER_LENGTH:,})", pos)
             return JNode("number", line, col, float(text) if any(c in text for c in ".eE")
                          else int(text), raw=text)
         if kind == "literal":

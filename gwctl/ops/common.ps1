@@ -19,10 +19,29 @@ function Assert-Params([string[]]$Allowed, [string[]]$Required = @()) {
     }
 }
 
+function Test-PlainPath($Path) {
+    # The paths the Python twin accepts (gwctl/ops/winpaths.py): absolute with a drive
+    # letter, no '.' or '..' component, no trailing dot or space, no device name, no
+    # character a file name cannot hold. And Windows must resolve it to itself: a path
+    # that GetFullPath changes would lead somewhere else than the one that was checked.
+    if ($Path -isnot [string] -or $Path -notmatch '^[A-Za-z]:[\\/]') { return $false }
+    $parts = @($Path.Substring(3) -split '[\\/]+' | Where-Object { $_ -ne '' })
+    foreach ($part in $parts) {
+        if ($part -eq '.' -or $part -eq '..') { return $false }
+        if ($part -ne $part.TrimEnd([char[]]@('.', ' '))) { return $false }
+        if ($part -match '[<>:"|?*\x00-\x1f]') { return $false }
+        if ($part -match '^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$') { return $false }
+        if ($part -cmatch '[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]') { return $false }
+    }
+    $normal = $Path.Substring(0, 2) + '\' + ($parts -join '\')
+    try { $full = [IO.Path]::GetFullPath($Path) } catch { return $false }
+    $full.TrimEnd([char[]]@('\')) -eq $normal.TrimEnd([char[]]@('\'))
+}
+
 function Get-WinPath([string]$Name) {
     $v = $Params.$Name
-    if ($v -isnot [string] -or $v -notmatch '^[A-Za-z]:[\\/]') {
-        Fail 'bad_params' "parameter '$Name' must be an absolute Windows path"
+    if (-not (Test-PlainPath $v)) {
+        Fail 'bad_params' "parameter '$Name' must be an absolute, normalised local Windows path (no UNC or relative path, no '.' or '..', no device name)"
     }
     $v
 }

@@ -38,8 +38,8 @@ if ($null -eq $Params.paths -or $Params.paths -is [string]) {
     Fail 'bad_params' "parameter 'paths' must be a list of absolute Windows paths"
 }
 foreach ($path in $paths) {
-    if ($path -isnot [string] -or $path -notmatch '^[A-Za-z]:[\\/]') {
-        Fail 'bad_params' "parameter 'paths' must be a list of absolute Windows paths"
+    if (-not (Test-PlainPath $path)) {
+        Fail 'bad_params' "parameter 'paths' must be a list of absolute, normalised local Windows paths"
     }
 }
 # keys are compared case-sensitively, as JSON objects are: [ordered]@{} would merge

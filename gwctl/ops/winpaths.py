@@ -18,13 +18,16 @@ __all__ = ["child", "fold_name", "join_windows", "split_windows_path", "windows_
 
 _DRIVE_PATH = re.compile(r"^([A-Za-z]):[\\/]")
 _BAD_NAME_CHARS = re.compile(r'[<>:"|?*\x00-\x1f]')
+#: names Windows resolves to devices in any directory (C:\logs\NUL.txt is \\.\NUL)
+_DEVICE_NAME = re.compile(r"^(?:CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(?:\..*)?$", re.IGNORECASE)
 
 
 def split_windows_path(path: str) -> tuple[str, list[str]]:
     """Drive letter (upper case) and components of an absolute Windows path.
 
     Refuses what could leave the mapped tree (``..``), what Windows would silently alter
-    (trailing dots and spaces) and characters no Windows file name can hold.
+    (trailing dots and spaces, device names) and characters no Windows file name can
+    hold: the PowerShell operations refuse the same (``Test-PlainPath`` in common.ps1).
     """
     match = _DRIVE_PATH.match(path)
     if not match:
@@ -38,6 +41,8 @@ def split_windows_path(path: str) -> tuple[str, list[str]]:
 
 def _plain_component(part: str) -> bool:
     if part in (".", "..") or part != part.rstrip(". ") or _BAD_NAME_CHARS.search(part):
+        return False
+    if _DEVICE_NAME.match(part):
         return False
     try:
         part.encode("utf-8")  # lone surrogates can come through JSON, not onto a disk

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from gwctl.errors import shown_file
 from gwctl.output.redact import scrub
 from gwctl.problems import Level, Problem
 
@@ -28,7 +29,7 @@ def summary(problems: Sequence[Problem]) -> dict[str, int]:
 
 
 def _where(p: Problem) -> str:
-    parts = [p.file or "<fleet>"]
+    parts = [shown_file(p.file) if p.file else "<fleet>"]
     if p.line is not None:
         parts.append(str(p.line))
         if p.column is not None:

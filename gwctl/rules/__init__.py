@@ -38,6 +38,7 @@ class Registry:
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     from gwctl.rules import (
+        appsettings_too_deep,
         array_shorter_than_base,
         cluster_destination_address,
         cluster_destination_http,
@@ -98,7 +99,7 @@ def registry() -> Registry:
         gateway=(
             # configuration semantics
             duplicate_key, array_shorter_than_base, transforms_merge_conflict,
-            raw_key_collision,
+            raw_key_collision, appsettings_too_deep,
             # CORS
             cors_wildcard_origin, cors_origin_format, cors_duplicate_value,
             cors_browser_client, cors_version,
