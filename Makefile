@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench schema clean
+.PHONY: demo test lint typecheck unit bench schema clean flake-hunt
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/fleet_diff.py
 	$(BIN)/python bench/apply_rolling.py
 	$(BIN)/python bench/discover.py
+
+# the suite several times in random order under CPU load; lists every test that failed
+flake-hunt: $(STAMP)
+	$(BIN)/pip install --quiet pytest-randomly
+	$(BIN)/python tests/flake_hunt.py --runs $(or $(RUNS),5)
 
 # the published schema is a copy of the packaged one; a test keeps them identical
 schema: $(STAMP)
