@@ -134,26 +134,45 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, out + err
 
 
-def test_unlock_removes_a_left_lock_and_apply_proceeds(
-        sim_site: SimSite, capsys: pytest.CaptureFixture[str]) -> None:
-    inventory = str(sim_site.inventory_path)
-    lock = sim_site.host_root("demo-gw1") / "C" / "ProgramData" / "gwctl" / "apply.lock"
-    code, out = run(capsys, "unlock", "--host", "demo-gw1", "-i", inventory, "--yes")
-    assert (code, out) == (0, "demo-gw1: not locked\n")
-    # a run of another controller that will not come back
+def foreign_lock(lock: Path) -> None:
+    """A live lock of another controller's run, valid for an hour."""
     lock.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     lock.write_text(json.dumps({
         "token": "b" * 32, "owner": "ci@runner-7 pid 4711",
         "acquired_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "expires_at": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}))
-    code, out = run(capsys, "apply", "-f", str(sim_site.fleet_path), "-i", inventory,
-                    "--gateway", "demo-gw1", "--yes")
+
+
+def changed_fleet(sim_site: SimSite, tmp_path: Path) -> Path:
+    import yaml
+
+    doc = yaml.safe_load(sim_site.fleet_path.read_text())
+    (site,) = doc["sites"].values()
+    site["settings"] = {"logging": {"levels": {"Yarp": "Information"}}}
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(doc))
+    return fleet
+
+
+def test_unlock_removes_a_left_lock_and_apply_proceeds(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inventory = str(sim_site.inventory_path)
+    fleet = str(changed_fleet(sim_site, tmp_path))
+    lock = sim_site.host_root("demo-gw1") / "C" / "ProgramData" / "gwctl" / "apply.lock"
+    code, out = run(capsys, "unlock", "--host", "demo-gw1", "-i", inventory, "--yes")
+    assert (code, out) == (0, "demo-gw1: not locked\n")
+    # a run of another controller that will not come back
+    foreign_lock(lock)
     code, out = run(capsys, "unlock", "--host", "demo-gw1", "-i", inventory, "--yes")
     assert code == 0, out
     assert "demo-gw1: locked by ci@runner-7 pid 4711 since " in out
     assert out.endswith("demo-gw1: lock of ci@runner-7 pid 4711 removed\n")
     assert not lock.exists()
+    code, out = run(capsys, "apply", "-f", fleet, "-i", inventory, "--gateway", "demo-gw1",
+                    "--yes")
+    assert code == 0 and "demo/demo-gw1: changed" in out, out
+    assert b'"Yarp": "Information"' in sim_site.production_path("demo-gw1").read_bytes()
 
 
 def test_unlock_without_a_terminal_needs_yes(
@@ -164,20 +183,9 @@ def test_unlock_without_a_terminal_needs_yes(
 
 def test_apply_refuses_a_live_foreign_lock_naming_unlock(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import yaml
-
-    doc = yaml.safe_load(sim_site.fleet_path.read_text())
-    (site,) = doc["sites"].values()
-    site["settings"] = {"logging": {"levels": {"Yarp": "Information"}}}
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(yaml.safe_dump(doc))
+    fleet = changed_fleet(sim_site, tmp_path)
     lock = sim_site.host_root("demo-gw1") / "C" / "ProgramData" / "gwctl" / "apply.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
-    lock.write_text(json.dumps({
-        "token": "b" * 32, "owner": "ci@runner-7 pid 4711",
-        "acquired_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "expires_at": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}))
+    foreign_lock(lock)
     code, out = run(capsys, "apply", "-f", str(fleet), "-i", str(sim_site.inventory_path),
                     "--gateway", "demo-gw1", "--yes")
     assert code == 1
