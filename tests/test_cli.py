@@ -150,3 +150,17 @@ def test_rules_lists_and_documents(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "PASS" in out and "FAIL" in out
     code, _, err = run(capsys, "rules", "cors-wildcard")
     assert code == 64 and "cors-wildcard-origin" in err
+
+
+@pytest.mark.parametrize("command", ["validate", "check-versions"])
+@pytest.mark.parametrize("output", ["json", "github"])
+def test_unreadable_fleet_is_a_problem_in_machine_output(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, output: str) -> None:
+    missing = tmp_path / "missing.yaml"
+    code, out, _ = run(capsys, command, "-f", str(missing), "--output", output)
+    assert code == 1
+    if output == "json":
+        (problem,) = json.loads(out)["problems"]
+        assert (problem["file"], problem["message"]) == (str(missing), "no such file")
+    else:
+        assert out.startswith(f"::error file={missing},title=input::no such file")

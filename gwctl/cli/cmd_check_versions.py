@@ -14,7 +14,7 @@ import argparse
 
 from gwctl.cli.cmd_versions import add_discovery_options
 from gwctl.cli.common import add_fleet_option, add_output_option
-from gwctl.errors import EXIT_FAILED
+from gwctl.errors import EXIT_FAILED, InputError
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -25,9 +25,13 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.cmd_versions import load_fleet, run_discovery, version_problems
-    from gwctl.cli.common import report
+    from gwctl.cli.common import report, report_unreadable
 
-    fleet, load_problems = load_fleet(ns.fleet)
+    try:
+        fleet, load_problems = load_fleet(ns.fleet)
+    except InputError as exc:
+        # a CI gate reading json or github output must see this as a problem too
+        return report_unreadable(exc, ns.output)
     if fleet is None:
         report(load_problems, ns.output, ok_message="")
         return EXIT_FAILED
