@@ -249,6 +249,7 @@ FAULTS: list[dict[str, Any]] = [
 ]
 
 
+@pytest.mark.timeout(300)  # ~70 applies: minutes when the machine is heavily loaded
 def test_fault_matrix_host_is_always_old_or_new_and_rerun_converges(
         sim_site: SimSite, tmp_path: Path) -> None:
     routes = {f"r{i}": {"ClusterId": "managementserver", "Order": 500 + i,

@@ -55,9 +55,16 @@ def refused(host: DirectoryHost, owner: str, **extra: Any) -> OperationError:
 
 
 def plant(host: DirectoryHost, record: dict[str, Any]) -> Path:
+    """A lock record as gwctl signs it (with this host's key), whatever it says."""
+    from gwctl.ops.hostkey import host_key, mac
+
+    key = host_key(host.map_path)
+    from gwctl.ops.hostfiles import parse_utc, utc_text
+
+    times = [utc_text(parse_utc(record[k])) for k in ("acquired_at", "expires_at")]
+    signed = {**record, "mac": mac(key, "lock", record["token"], record["owner"], *times)}
     path = host.map_path(LOCK_PATH)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record))
+    path.write_text(json.dumps(signed))
     return path
 
 
@@ -134,14 +141,10 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, out + err
 
 
-def foreign_lock(lock: Path) -> None:
-    """A live lock of another controller's run, valid for an hour."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
-    lock.write_text(json.dumps({
-        "token": "b" * 32, "owner": "ci@runner-7 pid 4711",
-        "acquired_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "expires_at": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}))
+def foreign_lock(sim_site: SimSite, name: str) -> None:
+    """A live lock of another controller's run on host `name`, valid for an hour."""
+    DirectoryHost(sim_site.host_root(name)).run("lock_acquire", {
+        "path": LOCK_PATH, "owner": "ci@runner-7 pid 4711", "ttl_seconds": 3600})
 
 
 def changed_fleet(sim_site: SimSite, tmp_path: Path) -> Path:
@@ -163,7 +166,7 @@ def test_unlock_removes_a_left_lock_and_apply_proceeds(
     code, out = run(capsys, "unlock", "--host", "demo-gw1", "-i", inventory, "--yes")
     assert (code, out) == (0, "demo-gw1: not locked\n")
     # a run of another controller that will not come back
-    foreign_lock(lock)
+    foreign_lock(sim_site, "demo-gw1")
     code, out = run(capsys, "unlock", "--host", "demo-gw1", "-i", inventory, "--yes")
     assert code == 0, out
     assert "demo-gw1: locked by ci@runner-7 pid 4711 since " in out
@@ -181,11 +184,26 @@ def test_unlock_without_a_terminal_needs_yes(
     assert code == 64 and "pass --yes" in out
 
 
-def test_apply_refuses_a_live_foreign_lock_naming_unlock(
+def test_a_lock_file_gwctl_did_not_write_blocks_nothing(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fleet = changed_fleet(sim_site, tmp_path)
     lock = sim_site.host_root("demo-gw1") / "C" / "ProgramData" / "gwctl" / "apply.lock"
-    foreign_lock(lock)
+    now = datetime.now(UTC)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps({  # well-formed, unsigned: planted
+        "token": "c" * 32, "owner": "mallory",
+        "acquired_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "expires_at": (now + timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}))
+    code, out = run(capsys, "apply", "-f", str(fleet), "-i", str(sim_site.inventory_path),
+                    "--gateway", "demo-gw1", "--yes")
+    assert code == 0 and "demo/demo-gw1: changed" in out, out
+    assert not lock.exists()
+
+
+def test_apply_refuses_a_live_foreign_lock_naming_unlock(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = changed_fleet(sim_site, tmp_path)
+    foreign_lock(sim_site, "demo-gw1")
     code, out = run(capsys, "apply", "-f", str(fleet), "-i", str(sim_site.inventory_path),
                     "--gateway", "demo-gw1", "--yes")
     assert code == 1

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gwctl.errors import OperationError
+from gwctl.ops.hostkey import MANIFEST
 from gwctl.ops.pyimpl import DirectoryHost, FileAppPools
 from gwctl.ops.winpaths import split_windows_path
 
@@ -377,7 +378,11 @@ def test_retention_keeps_the_newest(host: DirectoryHost, clock: Clock) -> None:
     assert [b["backup_id"] for b in backups] == ids[:1:-1]
     assert [b["sha256"] for b in backups] == [sha(b"v4"), sha(b"v3"), sha(b"v2")]
     assert backups[0]["created"] == "2025-06-01T12:00:04.000000Z"
-    assert len(list(local(host, BACKUPS).iterdir())) == 3
+    kept = sorted(p.name for p in local(host, BACKUPS).iterdir() if p.name != MANIFEST)
+    assert len(kept) == 3
+    # pruned backups leave the manifest with them
+    manifest = json.loads((local(host, BACKUPS) / MANIFEST).read_bytes())
+    assert sorted(manifest["backups"]) == kept
 
 
 def test_retention_only_touches_backups_of_the_same_file(host: DirectoryHost) -> None:
@@ -463,7 +468,9 @@ def test_lock_acquire_writes_the_documented_record(host: DirectoryHost) -> None:
     assert lock["acquired_at"] == "2025-06-01T12:00:00.000000Z"
     assert lock["expires_at"] == "2025-06-01T12:01:30.000000Z"
     assert len(lock["token"]) == 32
-    assert json.loads(local(host, LOCK).read_bytes()) == lock
+    on_disk = json.loads(local(host, LOCK).read_bytes())
+    # the file carries gwctl's signature besides the record (gwctl.ops.hostkey)
+    assert len(on_disk.pop("mac")) == 64 and on_disk == lock
 
 
 def test_lock_conflict_names_the_holder_without_its_token(host: DirectoryHost) -> None:
@@ -531,8 +538,8 @@ def test_stale_takeover_does_not_remove_a_lock_taken_over_meanwhile(
     winner: dict[str, Any] = {}
     raced: list[bool] = []
 
-    def read_then_lose_the_race(path: Path) -> Any:
-        seen = real_read_lock(path)
+    def read_then_lose_the_race(path: Path, key: bytes) -> Any:
+        seen = real_read_lock(path, key)
         if not raced:
             raced.append(True)
             winner.update(acquire(other, "winner"))  # takes over the stale lock first

@@ -187,7 +187,9 @@ def test_handler_exception_reaches_the_client(server: WsmanServer) -> None:
 
 
 def test_operation_timeout_is_honoured_and_pywinrm_retries(handler: Upper) -> None:
-    handler.delay = 1.3
+    # well past the 1 s operation timeout, so that a loaded machine's slow Receive still
+    # arrives while the command runs
+    handler.delay = 2.5
     faults = FaultTable()
     with WsmanServer(lambda h: handler, USERS, faults=faults) as srv:
         p = protocol(srv.url_for("gw1"), operation_timeout_sec=1, read_timeout_sec=3)
@@ -197,7 +199,8 @@ def test_operation_timeout_is_honoured_and_pywinrm_retries(handler: Upper) -> No
         started = time.monotonic()
         with pytest.raises(winrm.exceptions.WinRMOperationTimeoutError):
             p.get_command_output_raw(shell, cid)
-        assert 0.9 < time.monotonic() - started < 1.3
+        # the timeout fault (not the handler's answer after 2.5 s) ended the Receive
+        assert time.monotonic() - started > 0.9
         assert p.get_command_output(shell, cid) == (b"SLOW|", b"", 0)
 
 
@@ -316,13 +319,11 @@ def test_drop_after_bytes_cuts_a_body_once(server: WsmanServer, handler: Upper) 
 def test_latency_applies_per_round_trip(server: WsmanServer) -> None:
     p = protocol(server.url_for("gw1"), "basic")
     run(p, "warm-up")
-    started = time.monotonic()
-    run(p, "x")
-    fast = time.monotonic() - started
     server.faults.set("gw1", latency_ms=40)
     started = time.monotonic()
     run(p, "x")  # Create, Command, Receive, Signal, Delete
-    assert fast < 5 * 0.04 <= time.monotonic() - started
+    # a lower bound only: a loaded machine may slow any request, never speed one up
+    assert time.monotonic() - started >= 5 * 0.04
 
 
 def test_fault_table_rules() -> None:
@@ -358,7 +359,8 @@ def test_stop_releases_the_port_and_ends_idle_keepalive_connections() -> None:
     shell = p.open_shell()  # leaves an idle keep-alive connection behind
     started = time.monotonic()
     srv.stop()
-    assert time.monotonic() - started < 2
+    # not held up by the idle connection until its keep-alive runs out
+    assert time.monotonic() - started < 4
     assert not [t for t in threading.enumerate() if t.name == "wsman-conn"]
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

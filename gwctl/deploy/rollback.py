@@ -15,6 +15,7 @@ which may be copies of the half-written state.
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -27,6 +28,8 @@ from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.render.files import APPSETTINGS, NLOG
 from gwctl.transport.base import Transport
+
+log = logging.getLogger("gwctl.deploy.rollback")
 
 SAME_APPLY_S = 120.0
 MANAGED = (APPSETTINGS, NLOG)
@@ -51,6 +54,11 @@ def choose_backups(transport: Transport, target: Target) -> list[Chosen]:
         path = gw.install_path(name)
         found = transport.run("list_backups", {"path": path, "backup_dir": gw.backup_dir})
         backups = found.get("backups") or []
+        for foreign in [b for b in backups if not b.get("verified")]:
+            # planted, altered, or older than signed backups: never a rollback target
+            log.warning("%s: skipping backup %s of %s: not signed by gwctl on this host",
+                        target.name, foreign.get("backup_id"), name)
+        backups = [b for b in backups if b.get("verified")]
         if backups:
             b = backups[0]
             newest.append(Chosen(name, path, str(b["backup_id"]), _parse(str(b["created"]))))

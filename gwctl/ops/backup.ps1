@@ -10,6 +10,8 @@
 # exist is recorded as an empty <name>.<id>.absent marker so that restore removes it.
 # The id is never older than the newest existing one (a clock stepping back must not
 # make retention delete the new backup) and a taken name is never overwritten.
+# backup_dir is made Administrators/SYSTEM-only, and every backup is signed in its
+# gwctl-manifest.json with the host key (HMAC-SHA256 of name LF sha256-or-"absent").
 param($Params, [byte[]]$Payload)
 
 # gwctl-include: common.ps1
@@ -55,7 +57,8 @@ if (-not ($keep -is [int] -or $keep -is [long]) -or $keep -lt 1 -or $keep -gt 10
 }
 $leaf = [IO.Path]::GetFileName($path)
 if (-not $leaf) { Fail 'bad_params' "path names a directory, not a file: $path" }
-$null = [IO.Directory]::CreateDirectory($dir)
+Protect-Directory $dir
+$key = Get-HostKey
 
 $bytes = $null
 if ([IO.File]::Exists($path)) { $bytes = [IO.File]::ReadAllBytes($path) }
@@ -85,14 +88,20 @@ try {
 }
 if ($null -eq $stored) { Fail 'io_error' "no free backup name for $leaf in $dir" }
 
+$sha = $null
+if ($null -ne $bytes) { $sha = Get-Sha256 $bytes }
+$entries = Read-Manifest $dir
+$entries[$storedName] = Get-BackupSignature $key $storedName $sha
+
 $all = @(Get-Backups $dir $leaf)
 for ($i = $keep; $i -lt $all.Count; $i++) {
     # a backup that cannot be pruned now is pruned by a later run
-    try { [IO.File]::Delete($all[$i].file) } catch { }
+    try {
+        [IO.File]::Delete($all[$i].file)
+        $entries.Remove([IO.Path]::GetFileName($all[$i].file))
+    } catch { }
 }
-
-$sha = $null
-if ($null -ne $bytes) { $sha = Get-Sha256 $bytes }
+Write-Manifest $dir $entries
 [ordered]@{
     backup_id   = $stored
     backup_path = ($Params.backup_dir -replace '[\\/]+$', '') + '\' + $storedName

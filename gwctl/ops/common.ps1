@@ -103,10 +103,95 @@ function Get-Backups([string]$Dir, [string]$Leaf) {
     $found | Sort-Object -Property id -Descending
 }
 
+# gwctl's own folder (lock, activation record, host key) and backup directories hold
+# secrets and decide what rollback restores: Administrators and SYSTEM only, no
+# inheritance from ProgramData (whose default ACL lets Users create files in subfolders)
+$GwctlHome = 'C:\ProgramData\gwctl'
+$ManifestName = 'gwctl-manifest.json'
+
+function Protect-Directory([string]$Path) {
+    $null = [IO.Directory]::CreateDirectory($Path)
+    $acl = New-Object Security.AccessControl.DirectorySecurity
+    $acl.SetAccessRuleProtection($true, $false)
+    foreach ($sid in @('S-1-5-32-544', 'S-1-5-18')) {
+        $who = New-Object Security.Principal.SecurityIdentifier $sid
+        $rule = New-Object Security.AccessControl.FileSystemAccessRule $who, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow'
+        $acl.AddAccessRule($rule)
+    }
+    [IO.Directory]::SetAccessControl($Path, $acl)
+}
+
+function Get-HostKey {
+    Protect-Directory $GwctlHome
+    $path = [IO.Path]::Combine($GwctlHome, 'host.key')
+    if (-not [IO.File]::Exists($path)) {
+        $bytes = New-Object byte[] 32
+        $rng = New-Object Security.Cryptography.RNGCryptoServiceProvider
+        try { $rng.GetBytes($bytes) } finally { $rng.Dispose() }
+        try {
+            $fs = [IO.File]::Open($path, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None)
+            try { $fs.Write($bytes, 0, $bytes.Length); $fs.Flush($true) } finally { $fs.Dispose() }
+        } catch {
+            # another run created it first: use theirs
+            if (-not [IO.File]::Exists($path)) { throw }
+        }
+    }
+    $key = [IO.File]::ReadAllBytes($path)
+    if ($key.Length -ne 32) { Fail 'io_error' "$path is damaged ($($key.Length) bytes, not 32)" }
+    , $key
+}
+
+function Get-BackupSignature([byte[]]$Key, [string]$Name, $Digest) {
+    if ($null -eq $Digest) { $Digest = 'absent' }
+    $hmac = New-Object Security.Cryptography.HMACSHA256 (, $Key)
+    try {
+        $mac = $hmac.ComputeHash((New-Object Text.UTF8Encoding $false).GetBytes($Name + "`n" + $Digest))
+        ([BitConverter]::ToString($mac)).Replace('-', '').ToLowerInvariant()
+    } finally { $hmac.Dispose() }
+}
+
+function Read-Manifest([string]$Dir) {
+    $entries = @{}
+    $path = [IO.Path]::Combine($Dir, $ManifestName)
+    if (-not [IO.File]::Exists($path)) { return $entries }
+    try {
+        $doc = (New-Object Text.UTF8Encoding $false).GetString([IO.File]::ReadAllBytes($path)) | ConvertFrom-Json
+        foreach ($p in @($doc.backups.PSObject.Properties)) { $entries[$p.Name] = [string]$p.Value }
+    } catch {
+        # a damaged manifest signs nothing: every backup is unverified
+    }
+    $entries
+}
+
+function Write-Manifest([string]$Dir, $Entries) {
+    $sorted = [ordered]@{}
+    foreach ($name in @($Entries.Keys | Sort-Object)) { $sorted[$name] = $Entries[$name] }
+    $json = ConvertTo-Json -InputObject ([ordered]@{ format = 1; backups = $sorted }) -Depth 3
+    Write-Atomic ([IO.Path]::Combine($Dir, $ManifestName)) ((New-Object Text.UTF8Encoding $false).GetBytes($json))
+}
+
+function Test-BackupSigned([string]$Dir, [byte[]]$Key, [string]$Name, $Digest) {
+    $entries = Read-Manifest $Dir
+    if (-not $entries.ContainsKey($Name)) { return $false }
+    $entries[$Name] -ceq (Get-BackupSignature $Key $Name $Digest)
+}
+
 # the longest a lock may be asked for (ttl_seconds), and the longest any lock lives
 $MaxLockSeconds = 86400
 
-function Read-Lock([string]$Path) {
+function Get-LockSignature([byte[]]$Key, $Record) {
+    $hmac = New-Object Security.Cryptography.HMACSHA256 (, $Key)
+    try {
+        # timestamps normalised: PowerShell 7's ConvertFrom-Json turns them into DateTime
+        $acquired = Format-Utc (ConvertTo-UtcDate $Record.acquired_at)
+        $expires = Format-Utc (ConvertTo-UtcDate $Record.expires_at)
+        $text = 'lock' + "`n" + $Record.token + "`n" + $Record.owner + "`n" + $acquired + "`n" + $expires
+        $mac = $hmac.ComputeHash((New-Object Text.UTF8Encoding $false).GetBytes($text))
+        ([BitConverter]::ToString($mac)).Replace('-', '').ToLowerInvariant()
+    } finally { $hmac.Dispose() }
+}
+
+function Read-Lock([string]$Path, [byte[]]$Key) {
     try {
         $raw = [IO.File]::ReadAllBytes($Path)
         $mtime = [IO.File]::GetLastWriteTimeUtc($Path)
@@ -119,6 +204,12 @@ function Read-Lock([string]$Path) {
         $record = (New-Object Text.UTF8Encoding $false).GetString($raw) | ConvertFrom-Json
         $expires = ConvertTo-UtcDate $record.expires_at
         $acquired = ConvertTo-UtcDate $record.acquired_at
+        if ([string]$record.mac -cne (Get-LockSignature $Key $record)) {
+            # complete, but not written by gwctl on this host: no lock at all
+            $lock.owner = [string]$record.owner
+            $lock.expires = [DateTime]::MinValue
+            return $lock
+        }
         # whatever the file says, no lock outlives the longest TTL anyone may ask for
         $cap = $acquired
         if ($mtime -lt $cap) { $cap = $mtime }

@@ -162,10 +162,11 @@ def publish_new(tmp: Path, final: Path) -> bool:
     return True
 
 
-def create_new(path: Path, data: bytes) -> bool:
+def create_new(path: Path, data: bytes, mode: int = 0o644) -> bool:
     """Create `path` holding `data`, or answer False when it exists already."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     mode)
     except FileExistsError:
         return False
     with os.fdopen(fd, "wb") as handle:

@@ -18,7 +18,9 @@
 # first renamed to a unique name, and only if the renamed file still holds what was read
 # is it deleted (a lock taken over meanwhile by someone else goes back). A lock file
 # that cannot be parsed (its writer may be filling it in) is live for 30 s after its
-# mtime; no lock lives longer than 86400 s from the earlier of its acquired_at and its
+# mtime; a complete lock file without gwctl's signature (HMAC-SHA256 with the host key
+# over token, owner, acquired_at, expires_at: the "mac" field) was not written by gwctl
+# and is no lock at all; no lock lives longer than 86400 s from the earlier of its acquired_at and its
 # mtime, whatever expires_at says. The lock is not re-entrant: acquiring it twice
 # answers locked.
 param($Params, [byte[]]$Payload)
@@ -67,7 +69,8 @@ if ($null -ne $token -and ($token -isnot [string] -or $token -cnotmatch '^[0-9a-
     Fail 'bad_params' "parameter 'token' must be 32 lowercase hex digits"
 }
 $takeOver = Get-TakeOver
-$null = [IO.Directory]::CreateDirectory([IO.Path]::GetDirectoryName($path))
+Protect-Directory ([IO.Path]::GetDirectoryName($path))
+$key = Get-HostKey
 $utf8 = New-Object Text.UTF8Encoding $false
 $holder = $null
 for ($round = 0; $round -lt 5; $round++) {
@@ -78,10 +81,13 @@ for ($round = 0; $round -lt 5; $round++) {
         acquired_at = (Format-Utc $now)
         expires_at  = (Format-Utc $now.AddSeconds($ttl))
     }
-    if (New-LockFile $path $utf8.GetBytes((ConvertTo-Json -InputObject $record -Compress))) {
+    $signed = [ordered]@{}
+    foreach ($k in $record.Keys) { $signed[$k] = $record[$k] }
+    $signed.mac = Get-LockSignature $key $record
+    if (New-LockFile $path $utf8.GetBytes((ConvertTo-Json -InputObject $signed -Compress))) {
         return $record
     }
-    $holder = Read-Lock $path
+    $holder = Read-Lock $path $key
     if ($null -eq $holder) { continue }
     if ($holder.expires -gt [DateTime]::UtcNow) {
         if ($null -ne $token -and $holder.token -ceq $token) {
@@ -93,7 +99,7 @@ for ($round = 0; $round -lt 5; $round++) {
     $null = Remove-IfUnchanged $path $holder.raw
 }
 # every round lost a race against other acquirers: one of them holds it now
-$holder = Read-Lock $path
+$holder = Read-Lock $path $key
 $detail = @{}
 if ($null -ne $holder) { $detail = Get-Holder $holder }
 Fail 'locked' "$path is locked" $detail

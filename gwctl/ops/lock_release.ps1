@@ -18,14 +18,15 @@ $token = $Params.token
 if ($token -isnot [string] -or $token.Length -eq 0) {
     Fail 'bad_params' "parameter 'token' must be a non-empty string"
 }
-$holder = Read-Lock $path
+$key = Get-HostKey
+$holder = Read-Lock $path $key
 if ($null -eq $holder) { return [ordered]@{ released = $false } }
 if ($holder.token -cne $token) {
     Fail 'not_owner' "$path is held by another lock (token mismatch)" (Get-Holder $holder)
 }
 if (-not (Remove-IfUnchanged $path $holder.raw)) {
     # it changed under us: expired and taken over, or released elsewhere
-    $current = Read-Lock $path
+    $current = Read-Lock $path $key
     if ($null -eq $current) { return [ordered]@{ released = $false } }
     Fail 'not_owner' "$path is held by another lock (token mismatch)" (Get-Holder $current)
 }

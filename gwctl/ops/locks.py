@@ -25,12 +25,15 @@ from typing import Any
 
 from gwctl.errors import OperationError
 from gwctl.ops.hostfiles import create_new, parse_utc, utc_text
+from gwctl.ops.hostkey import host_key, mac, protect
 from gwctl.ops.params import Params, bad
 
 __all__ = ["lock_acquire", "lock_release", "read_lock"]
 
 #: an unreadable lock file is young when its writer may still be filling it in
 UNREADABLE_LOCK_GRACE = timedelta(seconds=30)
+#: the expiry of a lock file gwctl did not write: long past
+FOREIGN = datetime(1970, 1, 1, tzinfo=UTC)
 #: the longest a lock may be asked for, and the longest any lock lives
 MAX_TTL_SECONDS = 24 * 3600
 
@@ -52,11 +55,22 @@ class Lock:
         }
 
 
-def _parse_lock(raw: bytes, mtime: datetime) -> Lock:
+def _signature(key: bytes, record: Mapping[str, Any]) -> str:
+    """What proves gwctl wrote a lock record: HMAC over its fields, timestamps normalised
+    (PowerShell 7 reads them back as dates)."""
+    return mac(key, "lock", str(record["token"]), str(record["owner"]),
+               utc_text(parse_utc(str(record["acquired_at"]))),
+               utc_text(parse_utc(str(record["expires_at"]))))
+
+
+def _parse_lock(raw: bytes, mtime: datetime, key: bytes) -> Lock:
     try:
         record = json.loads(raw.decode("utf-8"))
         acquired = parse_utc(str(record["acquired_at"]))
         cap = timedelta(seconds=MAX_TTL_SECONDS)
+        if not hmac.compare_digest(str(record.get("mac", "")), _signature(key, record)):
+            # complete, but not written by gwctl on this host: no lock at all
+            return Lock(raw, None, str(record.get("owner", "?")), None, FOREIGN)
         return Lock(
             raw,
             str(record["token"]),
@@ -69,7 +83,7 @@ def _parse_lock(raw: bytes, mtime: datetime) -> Lock:
         return Lock(raw, None, None, None, mtime + UNREADABLE_LOCK_GRACE)
 
 
-def read_lock(path: Path) -> Lock | None:
+def read_lock(path: Path, key: bytes) -> Lock | None:
     """The lock recorded at `path`; None when there is no lock file."""
     try:
         with path.open("rb") as handle:
@@ -77,7 +91,7 @@ def read_lock(path: Path) -> Lock | None:
             mtime = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC)
     except FileNotFoundError:
         return None
-    return _parse_lock(raw, mtime)
+    return _parse_lock(raw, mtime, key)
 
 
 def _detach(path: Path, expected_raw: bytes) -> bool:
@@ -112,13 +126,14 @@ def lock_acquire(
         raise bad("lock_acquire: token must be 32 lowercase hex digits")
     take_over = p.holder("take_over")
     lock_file = map_path(path)
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    protect(lock_file.parent)
+    key = host_key(map_path)
     holder: Lock | None = None
     for _ in range(5):
         record = _new_lock_record(owner, ttl, token, now())
-        if create_new(lock_file, _lock_bytes(record)):
+        if create_new(lock_file, _lock_bytes({**record, "mac": _signature(key, record)})):
             return record
-        holder = read_lock(lock_file)
+        holder = read_lock(lock_file, key)
         if holder is not None and holder.expires > now():
             if token is not None and holder.token is not None and \
                     hmac.compare_digest(holder.token, token):
@@ -131,7 +146,7 @@ def lock_acquire(
         if holder is not None:
             _detach(lock_file, holder.raw)
     # five rounds of losing races against other acquirers: someone has it now
-    raise _locked(path, holder or read_lock(lock_file))
+    raise _locked(path, holder or read_lock(lock_file, key))
 
 
 def _new_lock_record(owner: str, ttl: float, token: str | None, now: datetime) -> dict[str, Any]:
@@ -147,14 +162,15 @@ def lock_release(p: Params, map_path: Callable[[str], Path]) -> dict[str, Any]:
     """The ``lock_release`` operation; `map_path` maps Windows paths onto the host."""
     path, token = p.text("path"), p.text("token")
     lock_file = map_path(path)
-    holder = read_lock(lock_file)
+    key = host_key(map_path)
+    holder = read_lock(lock_file, key)
     if holder is None:
         return {"released": False}
     if holder.token is None or not hmac.compare_digest(holder.token, token):
         raise _not_owner(path, holder)
     if not _detach(lock_file, holder.raw):
         # it changed under us: expired and taken over, or released elsewhere
-        current = read_lock(lock_file)
+        current = read_lock(lock_file, key)
         if current is None:
             return {"released": False}
         raise _not_owner(path, current)

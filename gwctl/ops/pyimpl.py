@@ -41,6 +41,7 @@ from gwctl.ops.hostfiles import (
     remove_quietly,
     sha256_hex,
 )
+from gwctl.ops.hostkey import MANIFEST, host_key, protect, sign, signed, unsign
 from gwctl.ops.installed import GATEWAY_PRODUCT, gateway_version, management_version
 from gwctl.ops.locks import lock_acquire, lock_release
 from gwctl.ops.params import Params, bad
@@ -209,11 +210,16 @@ class DirectoryHost:
         keep = p.integer("keep", 1, MAX_KEEP)
         leaf = windows_leaf(path)
         directory = self.map_path(backup_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        protect(directory)
+        key = host_key(self.map_path)
         content = read_content(self.map_path(path))
         backup = store_backup(directory, leaf, content, self._now)
-        for old in find_backups(directory, leaf)[keep:]:
+        sign(directory, key, backup.file.name,
+             sha256_hex(content.data) if content is not None else None)
+        pruned = find_backups(directory, leaf)[keep:]
+        for old in pruned:
             remove_quietly(old.file)
+        unsign(directory, [old.file.name for old in pruned])
         return {
             "backup_id": backup.backup_id,
             "backup_path": join_windows(backup_dir, backup.file.name),
@@ -223,15 +229,30 @@ class DirectoryHost:
 
     def _op_list_backups(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         path, backup_dir = p.text("path"), p.text("backup_dir")
-        backups = find_backups(self.map_path(backup_dir), windows_leaf(path))
-        return {"backups": [describe_backup(backup_dir, backup) for backup in backups]}
+        directory = self.map_path(backup_dir)
+        backups = find_backups(directory, windows_leaf(path))
+        key = host_key(self.map_path) if backups else b""
+        listed = []
+        for backup in backups:
+            entry = describe_backup(backup_dir, backup)
+            entry["verified"] = signed(directory, key, backup.file.name, entry["sha256"])
+            listed.append(entry)
+        return {"backups": listed}
 
     def _op_restore(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         path, backup_dir = p.text("path"), p.text("backup_dir")
         wanted = p.optional_text("backup_id")
         if wanted is not None and not is_backup_id(wanted.upper()):
             raise bad(f"restore: malformed backup_id {wanted!r}")
-        backup = pick_backup(find_backups(self.map_path(backup_dir), windows_leaf(path)), wanted)
+        directory = self.map_path(backup_dir)
+        backup = pick_backup(find_backups(directory, windows_leaf(path)), wanted)
+        digest = None if backup.absent else sha256_hex(backup.file.read_bytes())
+        if not signed(directory, host_key(self.map_path), backup.file.name, digest):
+            raise OperationError(
+                f"backup {backup.backup_id} of {windows_leaf(path)} was not written by gwctl "
+                "on this host, or was changed since (no valid signature in "
+                f"{join_windows(backup_dir, MANIFEST)}); refusing to restore it",
+                code="tampered", detail={"backup_id": backup.backup_id})
         target = self.map_path(path)
         if backup.absent:
             changed = target.is_file()

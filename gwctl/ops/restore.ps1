@@ -5,7 +5,9 @@
 #          backup_id (an id from backup/list_backups; null or missing = the newest)
 # result:  {backup_id, sha256, changed}; restoring an absent marker deletes the file
 #          (sha256 null); a target already equal to the backup is left alone
-# errors:  bad_params, not_found (no such backup, or no directory for the file), io_error
+# errors:  bad_params, not_found (no such backup, or no directory for the file), io_error,
+#          tampered (the backup has no valid signature in the backup directory's
+#          gwctl-manifest.json: planted, altered, or older than signed backups)
 param($Params, [byte[]]$Payload)
 
 # gwctl-include: common.ps1
@@ -30,6 +32,13 @@ foreach ($b in @(Get-Backups $dir $leaf)) {
 if ($null -eq $backup) {
     if ($null -eq $wanted) { Fail 'not_found' "no backup of $leaf in $dir" }
     Fail 'not_found' "no backup $wanted of $leaf in $dir"
+}
+
+$digest = $null
+if (-not $backup.absent) { $digest = Get-Sha256 ([IO.File]::ReadAllBytes($backup.file)) }
+$name = [IO.Path]::GetFileName($backup.file)
+if (-not (Test-BackupSigned $dir (Get-HostKey) $name $digest)) {
+    Fail 'tampered' ("backup " + $backup.id + " of $leaf was not written by gwctl on this host, or was changed since (no valid signature in $dir\$ManifestName); refusing to restore it") @{ backup_id = $backup.id }
 }
 
 if ($backup.absent) {

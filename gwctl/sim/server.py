@@ -373,6 +373,24 @@ class SimSite:
     def production_path(self, name: str) -> Path:
         return self.install_dir(name) / "appsettings.Production.json"
 
+    def plant_as_local_user(self, name: str, windows_path: str, data: bytes) -> None:
+        """Write a file as a local, non-admin account of host `name` would: allowed where
+        the modelled ACL lets Users create files (a folder gwctl has not protected
+        inherits ProgramData's), else `PermissionError` (`gwctl.ops.hostkey`)."""
+        from gwctl.ops.hostkey import local_user_may_create
+        from gwctl.ops.pyimpl import DirectoryHost
+
+        target = DirectoryHost(self.host_root(name)).map_path(windows_path)
+        folder = target.parent
+        while not folder.exists():
+            folder = folder.parent
+        if not local_user_may_create(folder) or (
+                target.parent.exists() and not local_user_may_create(target.parent)):
+            raise PermissionError(f"{windows_path}: access denied (Administrators and "
+                                  "SYSTEM only)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
     def recycle(self, name: str) -> dict[str, Any]:
         """Recycle the gateway's app pool (re-reads its appsettings files)."""
         return self.runtime.gateway(name).recycle()
