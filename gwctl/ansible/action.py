@@ -2,11 +2,13 @@
 
 Runs on the controller, once per inventory host, through gwctl's engine (the same plan
 and apply as ``gwctl diff`` / ``gwctl apply``), and reaches the host through the task's
-own Ansible connection: connection variables, credentials, vault and ``become`` are the
-play's. Check mode plans only (``changed`` means drift); diff mode returns the masked
-files in Ansible's before/after form; otherwise the gateway is applied with backup,
-atomic write, recycle, health check and automatic rollback. Rolling order, canaries and
-failure budgets are Ansible's own (``serial``, ``max_fail_percentage``).
+own Ansible connection: connection variables, credentials and vault are the play's
+(``become`` is not: Ansible implements it for Windows in its module wrapper, which
+gwctl's operations do not go through). Check mode plans only (``changed`` means drift);
+diff mode returns the masked files in Ansible's before/after form; otherwise the gateway
+is applied with backup, atomic write, recycle, health check and automatic rollback.
+Rolling order, canaries and failure budgets are Ansible's own (``serial``,
+``max_fail_percentage``).
 
 Options (checked by ansible-core's argument-spec validator before gwctl is asked
 anything): ``fleet`` (path, required), ``mode``, ``health_timeout`` (seconds, default

@@ -2,8 +2,8 @@
 
 Inside the Ansible role, the action plugin hands this transport the task's connection
 object (``self._connection``), so whatever the play configured -- the ``winrm`` plugin
-with its transport, certificates and vaulted password, ``become``, a third-party
-connection plugin -- carries gwctl's operations unchanged. Nothing here imports Ansible:
+with its transport, certificates and vaulted password, a third-party connection plugin
+-- carries gwctl's operations unchanged. Nothing here imports Ansible:
 the connection is anything with Ansible's ``exec_command(cmd, in_data=..., sudoable=...)``
 method returning ``(rc, stdout, stderr)``.
 
