@@ -241,6 +241,24 @@ def test_bad_change_is_rolled_back_and_fails_that_host_only(
     assert ORIGIN.encode() in (sim_site.install_dir("demo-ms") / PROD).read_bytes()
 
 
+def test_failed_management_server_host_gateway_stops_the_rollout(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    dead = {"reverse_proxy": {"clusters": {"managementserver": {"Destinations": {
+        "hostname": {"Address": "http://127.0.0.1:9/"}}}}}}
+    set_settings(sim_site.fleet_path, {"cors": CORS}, {"demo-ms": dead})
+    before = {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")}
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_health_timeout=2")
+    assert r.returncode == 2, r.stdout + r.stderr
+    counts = recap(r.stdout)
+    assert counts["demo-ms"]["failed"] == 1
+    # demo-gw1 was only classified: its play never started
+    assert counts["demo-gw1"]["changed"] == 0 and counts["demo-gw1"]["failed"] == 0
+    assert "PLAY [Converge the other gateways, a canary first]" not in r.stdout
+    assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
+
+
 def test_inventory_host_without_a_gateway_is_skipped_with_the_reason(
         sim_site: SimSite, tmp_path: Path) -> None:
     set_settings(sim_site.fleet_path, {"cors": CORS})
