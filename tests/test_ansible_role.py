@@ -294,3 +294,21 @@ def test_invalid_fleet_and_mistyped_variable_fail_before_any_host_is_touched(
     assert "Validating arguments against arg spec 'main'" in r.stdout
     assert not sim_site.production_path("demo-gw1").exists()
     assert not sim_site.production_path("demo-ms").exists()
+
+
+def test_upgrade_check_fails_fast_on_a_gateway_behind_its_management_server(
+        sim_factory: Callable[..., SimSite], tmp_path: Path) -> None:
+    # the fleet says 2025 R2 everywhere; demo-gw1's host still has 2025 R1 installed
+    site = sim_factory(gateways=3, gateway_versions={"demo-gw1": "2025 R1"})
+    doc = yaml.safe_load(site.fleet_path.read_text())
+    doc["sites"]["demo"]["gateways"]["demo-gw1"]["version"] = "2025 R2"
+    site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(site, "upgrade_check.yml", home, "--forks", "1")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert ("demo/demo-gw1: the gateway runs 2025 R1 but its management server runs "
+            "2025 R2; since 2023 R3 they must match (upgrade the gateway first)") in r.stdout
+    counts = recap(r.stdout)
+    assert counts["demo-gw1"]["failed"] == 1
+    assert counts["demo-ms"]["failed"] == 0 and counts["demo-gw2"]["failed"] == 0
