@@ -312,3 +312,17 @@ def test_upgrade_check_fails_fast_on_a_gateway_behind_its_management_server(
     counts = recap(r.stdout)
     assert counts["demo-gw1"]["failed"] == 1
     assert counts["demo-ms"]["failed"] == 0 and counts["demo-gw2"]["failed"] == 0
+
+
+def test_operation_output_stays_out_of_ansibles_debug_log(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    # read_file results carry live files, TURN credentials included: at -vvvvv Ansible's
+    # winrm plugin prints command output unless the play context says no_log
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, "--check", "-vvvvv")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert "WINRM RESULT <Response code 0, out '<censored due to no log>'" in r.stdout
+    assert "GWCTL-RESULT" not in r.stdout + r.stderr
+    assert recap(r.stdout)["demo-gw1"]["changed"] == 1
