@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gwctl import api
 from gwctl.fleet.model import Fleet
@@ -23,6 +23,9 @@ from gwctl.hosts.inventory import InventoryHost
 from gwctl.hosts.targets import Target, TransportFactory, pair
 from gwctl.output import redact
 from gwctl.problems import Level
+
+if TYPE_CHECKING:
+    from gwctl.deploy.gateway_plan import GatewayPlan
 
 
 @lru_cache(maxsize=4)
@@ -67,7 +70,7 @@ def classify(*, fleet: str, host: str, groups: list[str],
                    + " the management server's host"}
 
 
-def _diff_views(plan: Any) -> list[dict[str, str]]:
+def _diff_views(plan: GatewayPlan) -> list[dict[str, str]]:
     """Ansible's before/after form, so ``--diff`` prints an ordinary unified diff."""
     return [{"before_header": f"{f.path} (live)", "after_header": f"{f.path} (gwctl)",
              "before": f.before, "after": f.after}
