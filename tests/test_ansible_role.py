@@ -1,13 +1,22 @@
-"""The Ansible role, run by real ansible-playbook against the simulator:
-check mode -> apply -> idempotent re-apply, asserting the recap lines."""
+"""The Ansible role and playbooks, run by real ansible-playbook through Ansible's own
+``winrm`` connection plugin against the simulator's WS-Management endpoint.
+
+The README's commands are run verbatim from the directories it names: the repository
+root (a directory holding exactly the repository's top-level entries, as links, plus the
+simulator's ``.sim/``) and another directory after ``ansible-galaxy collection install
+./``. No ANSIBLE_CONFIG is set: configuration comes from where Ansible finds it, as for a
+user (the bug this file guards against hid behind that variable)."""
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -15,71 +24,305 @@ if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PROD = "appsettings.Production.json"
+ORIGIN = "https://p.example.com"
+CORS = {"enabled": True, "allow_origins": [ORIGIN],
+        "allow_headers": ["Authorization", "Content-Type"], "allow_methods": ["GET", "POST"]}
 
 
-def playbook(site: SimSite, fleet: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "playbooks" / "ansible.cfg"),
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(HOME=str(home), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(site.inventory_path),
-         str(ROOT / "playbooks" / "apply.yml"), "-e", f"gwctl_fleet={fleet}", *extra],
-        capture_output=True, text=True, env=env, check=False, timeout=180)
+    return env
 
 
-def recap(out: str, host: str) -> str:
-    line = next(x for x in out.splitlines() if x.startswith(f"{host} ") and "ok=" in x)
-    return " ".join(line.split()[2:5])
+def run(line: str, cwd: Path, home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """One documented command line, as a shell would split it (comments dropped)."""
+    args = [*shlex.split(line, comments=True), *extra]
+    return subprocess.run(args, cwd=cwd, env=environment(home), capture_output=True,
+                          text=True, check=False, timeout=180)
 
 
-def test_check_apply_reapply(sim_site: SimSite, tmp_path: Path) -> None:
-    doc = yaml.safe_load(sim_site.fleet_path.read_text())
+def recap(out: str) -> dict[str, dict[str, int]]:
+    counts = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\S+)\s+: (ok=.*)$", line)
+        if m:
+            counts[m[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m[2])}
+    return counts
+
+
+def readme_blocks() -> list[list[str]]:
+    """The command lines of the ```sh blocks in the README's Ansible section."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Ansible\n"):]
+    section = section[:section.index("\n## ", 5)]
+    return [[x for x in block.splitlines() if x.strip()]
+            for block in re.findall(r"```sh\n(.*?)```", section, re.S)]
+
+
+def repo_root_view(tmp_path: Path) -> Path:
+    """A directory whose entries are the repository's top-level entries: the repository
+    root as Ansible sees it (including the package folder ./gwctl that once shadowed the
+    role), with room for a .sim/ of its own."""
+    view = tmp_path / "repo"
+    view.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in (".git", ".sim", ".venv"):
+            (view / entry.name).symlink_to(entry)
+    return view
+
+
+def set_settings(fleet: Path, site_settings: dict[str, Any] | None = None,
+                 gateway_settings: dict[str, dict[str, Any]] | None = None) -> None:
+    doc = yaml.safe_load(fleet.read_text())
     (site,) = doc["sites"].values()
-    site["settings"] = {"cors": {"enabled": True, "allow_origins": ["https://p.example.com"],
-                                 "allow_headers": ["Authorization", "Content-Type"],
-                                 "allow_methods": ["GET", "POST", "PATCH"]}}
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(yaml.safe_dump(doc))
-    production = sim_site.production_path("demo-gw1")
+    if site_settings is not None:
+        site["settings"] = site_settings
+    for name, settings in (gateway_settings or {}).items():
+        site["gateways"][name]["settings"] = settings
+    fleet.write_text(yaml.safe_dump(doc, sort_keys=False))
 
-    r = playbook(sim_site, fleet, "--check", "--diff")
+
+def host_files(site: SimSite, name: str) -> dict[str, bytes | None]:
+    d = site.install_dir(name)
+    return {n: (d / n).read_bytes() if (d / n).exists() else None
+            for n in (PROD, "nlog.config")}
+
+
+def test_readme_commands_from_the_repository_root_and_from_elsewhere(
+        sim_factory: Callable[..., SimSite], tmp_path: Path) -> None:
+    root_block, elsewhere_block = readme_blocks()
+    check, apply, upgrade_check, verify, galaxy = root_block
+    repo, home = repo_root_view(tmp_path), tmp_path / "home"
+    home.mkdir()
+    site = sim_factory(state_dir=repo / ".sim")
+    set_settings(site.fleet_path, {"cors": CORS})
+    gateways = ("demo-ms", "demo-gw1")
+    before = {n: host_files(site, n) for n in gateways}
+    outputs = []
+
+    r = run(check, repo, home)
+    outputs.append(r.stdout + r.stderr)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert recap(r.stdout, "demo-gw1") == "ok=1 changed=1 unreachable=0"
-    assert '+    "Access-Control-Allow-Origin": "https://p.example.com",' in r.stdout
-    assert not production.exists()
+    counts = recap(r.stdout)
+    for gw in gateways:
+        assert counts[gw]["changed"] == 1 and counts[gw]["failed"] == 0, r.stdout
+    # Ansible's own unified diff of the before/after texts
+    assert f"+++ after: C:\\Program Files\\Milestone\\XProtect API Gateway\\{PROD} (gwctl)" \
+        in r.stdout
+    assert f'+    "Access-Control-Allow-Origin": "{ORIGIN}",' in r.stdout
+    assert {n: host_files(site, n) for n in gateways} == before
 
-    r = playbook(sim_site, fleet)
+    r = run(apply, repo, home)
+    outputs.append(r.stdout + r.stderr)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert recap(r.stdout, "demo-gw1") == "ok=1 changed=1 unreachable=0"
-    assert b"https://p.example.com" in production.read_bytes()
+    # the management server host's gateway runs in its own play, before the canary
+    assert r.stdout.index("changed: [demo-ms]") < r.stdout.index("changed: [demo-gw1]")
+    for gw in gateways:
+        assert recap(r.stdout)[gw]["changed"] == 1
+        assert ORIGIN.encode() in (site.install_dir(gw) / PROD).read_bytes()
 
-    r = playbook(sim_site, fleet)
+    r = run(upgrade_check, repo, home)
+    outputs.append(r.stdout + r.stderr)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert recap(r.stdout, "demo-ms") == "ok=1 changed=0 unreachable=0"
-    assert recap(r.stdout, "demo-gw1") == "ok=1 changed=0 unreachable=0"
-    _, password = sim_site.windows_admin
-    assert password not in r.stdout + r.stderr
+    assert all(recap(r.stdout)[gw] | {"failed": 0} == recap(r.stdout)[gw] for gw in gateways)
+    assert "TASK [xprotect_api_gateway : Check the gateway's installed version" in r.stdout
+
+    r = run(verify, repo, home, "-v")
+    outputs.append(r.stdout + r.stderr)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for gw in gateways:
+        assert f'"msg": "demo/{gw}: in sync, versions ok, healthy"' in r.stdout
+
+    r = run(apply, repo, home)  # again: nothing to do
+    outputs.append(r.stdout + r.stderr)
+    assert r.returncode == 0
+    assert {gw: recap(r.stdout)[gw]["changed"] for gw in gateways} == \
+        {"demo-ms": 0, "demo-gw1": 0}
+    assert "ok: [demo-gw1]" in r.stdout.split("Converge the API gateway to the fleet file")[-1]
+
+    # from another directory, through the collection installed from the repository itself
+    # (ansible-galaxy does not follow the view's links out of the directory)
+    r = run(galaxy, ROOT, home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    installed = home / ".ansible/collections/ansible_collections/gwctl/xprotect"
+    assert (installed / "roles/xprotect_api_gateway/meta/argument_specs.yml").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "inventory.yml").write_bytes(site.inventory_path.read_bytes())
+    set_settings(site.fleet_path, {"cors": {**CORS, "allow_origins": [ORIGIN, "https://q.example"]}})
+    other_check, other_verify = elsewhere_block
+
+    r = run(other_check, elsewhere, home)
+    outputs.append(r.stdout + r.stderr)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "TASK [gwctl.xprotect.xprotect_api_gateway : Converge the API gateway" in r.stdout
+    assert '+    "Access-Control-Allow-Origin": "https://p.example.com,https://q.example",' \
+        in r.stdout
+    assert all(recap(r.stdout)[gw]["changed"] == 1 for gw in gateways)
+
+    r = run(other_verify, elsewhere, home)
+    outputs.append(r.stdout + r.stderr)
+    assert r.returncode == 2, r.stdout + r.stderr
+    for gw in gateways:
+        assert recap(r.stdout)[gw]["failed"] == 1
+        assert (f"demo/{gw}: drift: C:\\\\Program Files\\\\Milestone\\\\XProtect API "
+                f"Gateway\\\\{PROD} (update)") in r.stdout
+
+    _, password = site.windows_admin
+    assert all(password not in out for out in outputs)
 
 
-def test_invalid_fleet_fails_the_task(sim_site: SimSite, tmp_path: Path) -> None:
-    doc = yaml.safe_load(sim_site.fleet_path.read_text())
-    (site,) = doc["sites"].values()
-    site["settings"] = {"cors": {"enabled": True, "allow_origins": ["*"]}}
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(yaml.safe_dump(doc))
-    r = playbook(sim_site, fleet)
+def playbook(site: SimSite, name: str, home: Path, *extra: str,
+             inventory: Path | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A playbook by its path, from a directory that is not the repository root."""
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory or site.inventory_path),
+           str(ROOT / "playbooks" / name), *extra]
+    return subprocess.run(cmd, cwd=home, env={**environment(home), **(env or {})},
+                          capture_output=True, text=True, check=False, timeout=180)
+
+
+def test_role_and_gwctl_apply_write_the_same_bytes(sim_site: SimSite, tmp_path: Path) -> None:
+    turn = {"ice_servers": [{"url": "turn:turn.example.com:3478", "username": "u",
+                             "credential": "env:ROLE_TURN"}]}
+    set_settings(sim_site.fleet_path, {"cors": CORS, "webrtc": turn,
+                                       "logging": {"levels": {"Default": "Warning"}},
+                                       "nlog": {"min_level": "Warn"}})
+    gateways = ("demo-ms", "demo-gw1")
+    original = {gw: host_files(sim_site, gw) for gw in gateways}
+    home = tmp_path / "home"
+    home.mkdir()
+    secret = {"ROLE_TURN": "role-turn-secret-1"}
+    r = playbook(sim_site, "site.yml", home, env=secret)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "role-turn-secret-1" not in r.stdout + r.stderr
+    by_role = {gw: host_files(sim_site, gw) for gw in gateways}
+    for gw in gateways:
+        assert recap(r.stdout)[gw]["changed"] == 1
+        assert by_role[gw] != original[gw]
+        assert b"role-turn-secret-1" in (by_role[gw][PROD] or b"")
+        # put the host back as it was, for gwctl apply to do the same change again
+        for name, content in original[gw].items():
+            path = sim_site.install_dir(gw) / name
+            if content is None:
+                path.unlink()
+            else:
+                path.write_bytes(content)
+    cli = subprocess.run([str(BIN / "gwctl"), "apply", "-f", str(sim_site.fleet_path), "-i",
+                          str(sim_site.inventory_path), "--yes"], capture_output=True,
+                         text=True, check=False, timeout=180,
+                         env={**environment(home), **secret})
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "demo/demo-gw1: changed" in cli.stdout, cli.stdout
+    assert {gw: host_files(sim_site, gw) for gw in gateways} == by_role
+
+
+def test_bad_change_is_rolled_back_and_fails_that_host_only(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    # valid, but demo-gw1's health probe route goes to a dead destination
+    dead = {"reverse_proxy": {"clusters": {"managementserver": {"Destinations": {
+        "hostname": {"Address": "http://127.0.0.1:9/"}}}}}}
+    set_settings(sim_site.fleet_path, {"cors": CORS}, {"demo-gw1": dead})
+    before = host_files(sim_site, "demo-gw1")
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_health_timeout=2")
+    assert r.returncode == 2, r.stdout + r.stderr
+    counts = recap(r.stdout)
+    assert counts["demo-ms"]["changed"] == 1 and counts["demo-ms"]["failed"] == 0
+    assert counts["demo-gw1"]["failed"] == 1
+    assert '"msg": "rolled back: health check failed: /.well-known/uris answered 502"' \
+        in r.stdout, r.stdout
+    assert host_files(sim_site, "demo-gw1") == before
+    assert ORIGIN.encode() in (sim_site.install_dir("demo-ms") / PROD).read_bytes()
+
+
+def test_failed_management_server_host_gateway_stops_the_rollout(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    dead = {"reverse_proxy": {"clusters": {"managementserver": {"Destinations": {
+        "hostname": {"Address": "http://127.0.0.1:9/"}}}}}}
+    set_settings(sim_site.fleet_path, {"cors": CORS}, {"demo-ms": dead})
+    before = {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")}
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_health_timeout=2")
+    assert r.returncode == 2, r.stdout + r.stderr
+    counts = recap(r.stdout)
+    assert counts["demo-ms"]["failed"] == 1
+    # demo-gw1 was only classified: its play never started
+    assert counts["demo-gw1"]["changed"] == 0 and counts["demo-gw1"]["failed"] == 0
+    assert "PLAY [Converge the other gateways, a canary first]" not in r.stdout
+    assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
+
+
+def test_inventory_host_without_a_gateway_is_skipped_with_the_reason(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    inv = yaml.safe_load(sim_site.inventory_path.read_text())
+    (group,) = inv["all"]["children"].values()
+    group["hosts"]["stray"] = dict(group["hosts"]["demo-gw1"])
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump(inv))
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, "-v", inventory=inventory)
+    assert r.returncode == 0, r.stdout + r.stderr
+    counts = recap(r.stdout)
+    assert counts["stray"]["failed"] == 0 and counts["stray"]["changed"] == 0
+    assert counts["stray"]["skipped"] >= 1
+    assert "stray: no gateway of the fleet is named 'stray'" in r.stdout
+    assert counts["demo-gw1"]["changed"] == 1
+
+
+def test_invalid_fleet_and_mistyped_variable_fail_before_any_host_is_touched(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    set_settings(sim_site.fleet_path, {"cors": {"enabled": True, "allow_origins": ["*"]}})
+    r = playbook(sim_site, "site.yml", home)
     assert r.returncode != 0
     assert "the fleet does not validate" in r.stdout and "cors-wildcard-origin" in r.stdout
 
-
-def test_mistyped_option_fails_the_task_before_any_host_is_touched(
-        sim_site: SimSite, tmp_path: Path) -> None:
-    doc = yaml.safe_load(sim_site.fleet_path.read_text())
-    (site,) = doc["sites"].values()
-    site["settings"] = {"cors": {"enabled": True, "allow_origins": ["https://p.example.com"]}}
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(yaml.safe_dump(doc))
-    r = playbook(sim_site, fleet, "-e", "gwctl_health_timeout=soon")
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_health_timeout=soon")
     assert r.returncode != 0
-    assert "argument 'health_timeout' is of type" in r.stdout, r.stdout + r.stderr
-    assert "unable to convert to float" in r.stdout
+    assert "argument 'xprotect_api_gateway_health_timeout' is of type" in r.stdout, r.stdout
+    assert "Validating arguments against arg spec 'main'" in r.stdout
     assert not sim_site.production_path("demo-gw1").exists()
+    assert not sim_site.production_path("demo-ms").exists()
+
+
+def test_upgrade_check_fails_fast_on_a_gateway_behind_its_management_server(
+        sim_factory: Callable[..., SimSite], tmp_path: Path) -> None:
+    # the fleet says 2025 R2 everywhere; demo-gw1's host still has 2025 R1 installed
+    site = sim_factory(gateways=3, gateway_versions={"demo-gw1": "2025 R1"})
+    doc = yaml.safe_load(site.fleet_path.read_text())
+    doc["sites"]["demo"]["gateways"]["demo-gw1"]["version"] = "2025 R2"
+    site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(site, "upgrade_check.yml", home, "--forks", "1")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert ("demo/demo-gw1: the gateway runs 2025 R1 but its management server runs "
+            "2025 R2; since 2023 R3 they must match (upgrade the gateway first)") in r.stdout
+    counts = recap(r.stdout)
+    assert counts["demo-gw1"]["failed"] == 1
+    assert counts["demo-ms"]["failed"] == 0 and counts["demo-gw2"]["failed"] == 0
+
+
+def test_operation_output_stays_out_of_ansibles_debug_log(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    # read_file results carry live files, TURN credentials included: at -vvvvv Ansible's
+    # winrm plugin prints command output unless the play context says no_log
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, "--check", "-vvvvv")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert "WINRM RESULT <Response code 0, out '<censored due to no log>'" in r.stdout
+    assert "GWCTL-RESULT" not in r.stdout + r.stderr
+    assert recap(r.stdout)["demo-gw1"]["changed"] == 1

@@ -1,21 +1,31 @@
-"""What the Ansible role's action plugin calls: converge one inventory host.
+"""What the Ansible role's action plugin calls: converge or classify one inventory host.
 
-The plugin passes the host's already-templated Ansible variables; everything else --
-validation, planning, the version gate, applying -- is the engine's, exactly as for the
-CLI. The result is an Ansible task result (``changed``, ``failed``, ``msg``, ``diff``),
-with secrets masked.
+The plugin passes the host's already-templated Ansible variables and a transport factory
+that reaches the host through the task's own Ansible connection
+(`gwctl.transport.ansible_connection`); everything else -- validation, planning, the
+version gate, applying -- is the engine's, exactly as for the CLI. The result is an
+Ansible task result (``changed``, ``failed``, ``skipped``, ``msg``, ``diff``), with
+secrets masked.
+
+An inventory host that names no gateway of the fleet is skipped with the reason, as
+``gwctl diff``/``apply`` ignore inventory hosts they have no gateway for.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gwctl import api
 from gwctl.fleet.model import Fleet
+from gwctl.hosts.inventory import InventoryHost
+from gwctl.hosts.targets import Target, TransportFactory, pair
 from gwctl.output import redact
 from gwctl.problems import Level
+
+if TYPE_CHECKING:
+    from gwctl.deploy.gateway_plan import GatewayPlan
 
 
 @lru_cache(maxsize=4)
@@ -26,43 +36,78 @@ def _fleet(path: str, mtime: float) -> tuple[Fleet | None, list[str]]:
     return (result.fleet if not errors else None), errors
 
 
+def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any]
+            ) -> tuple[Fleet, Target] | dict[str, Any]:
+    """The fleet and this host's target, or the task result that ends the task."""
+    path = Path(fleet)
+    loaded, errors = _fleet(fleet, path.stat().st_mtime if path.exists() else 0)
+    if loaded is None:
+        return {"failed": True, "msg": "the fleet does not validate:\n" + "\n".join(errors)}
+    # a password (vaulted or not) must never show, whichever command reads it
+    redact.register_all(host_vars)
+    targets, _ = pair(loaded, list(loaded.gateways()), [InventoryHost(host, groups, host_vars)])
+    if not targets:
+        ref = host_vars.get("gwctl_gateway") or host
+        return {"skipped": True, "changed": False,
+                "skip_reason": f"{host}: no gateway of the fleet is named {ref!r} (name the "
+                               "host after the gateway or set gwctl_gateway)"}
+    return loaded, targets[0]
+
+
+def classify(*, fleet: str, host: str, groups: list[str],
+             host_vars: dict[str, Any]) -> dict[str, Any]:
+    """Which gateway this host is, its site and whether it shares the management server's
+    host: what a playbook needs to order a rollout (``group_by``). Reaches no host."""
+    found = _target(fleet, host, groups, host_vars)
+    if isinstance(found, dict):
+        return found
+    _, target = found
+    gw = target.gateway
+    return {"changed": False, "gateway": gw.id, "site": gw.site_name,
+            "colocated": gw.colocated, "colocation": gw.colocation.why,
+            "version": str(gw.version),
+            "msg": f"{gw.id}: " + ("on" if gw.colocated else "not on")
+                   + " the management server's host"}
+
+
+def _diff_views(plan: GatewayPlan) -> list[dict[str, str]]:
+    """Ansible's before/after form, so ``--diff`` prints an ordinary unified diff."""
+    return [{"before_header": f"{f.path} (live)", "after_header": f"{f.path} (gwctl)",
+             "before": f.before, "after": f.after}
+            for f in plan.files if f.action != "unchanged"]
+
+
 def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
-             check: bool, want_diff: bool, health_timeout: float = 30.0,
-             allow_version_mismatch: bool = False) -> dict[str, Any]:
+             transports: TransportFactory, check: bool, want_diff: bool,
+             health_timeout: float = 30.0, allow_version_mismatch: bool = False
+             ) -> dict[str, Any]:
     from gwctl.deploy.apply import ApplyOptions, apply_gateway
     from gwctl.deploy.fleet_plan import Planner
     from gwctl.deploy.gate import ApplyGate
     from gwctl.deploy.health import HealthSettings
     from gwctl.fleet.secrets import SecretResolver
-    from gwctl.hosts.inventory import InventoryHost
-    from gwctl.hosts.targets import open_transport, pair
 
-    loaded, errors = _fleet(fleet, Path(fleet).stat().st_mtime if Path(fleet).exists() else 0)
-    if loaded is None:
-        return {"failed": True, "msg": "the fleet does not validate:\n" + "\n".join(errors)}
-    redact.register_all(host_vars)
-    inv_host = InventoryHost(host, groups, host_vars)
-    targets, _ = pair(loaded, list(loaded.gateways()), [inv_host])
-    if not targets:
-        return {"failed": True, "msg": f"{host}: no gateway of the fleet is named {host!r} "
-                                       "(name the host after the gateway or set gwctl_gateway)"}
-    target = targets[0]
-    plan = Planner(loaded, SecretResolver(loaded.base_dir)).plan_one(target)
+    found = _target(fleet, host, groups, host_vars)
+    if isinstance(found, dict):
+        return found
+    loaded, target = found
+    plan = Planner(loaded, SecretResolver(loaded.base_dir), transports).plan_one(target)
     out: dict[str, Any] = {"gateway": plan.gateway, "changed": plan.changed,
-                           "recycle": plan.needs_recycle,
+                           "recycle": plan.needs_recycle, "status": plan.status,
+                           "files": [{"path": f.path, "action": f.action,
+                                      "sha256": f.new_sha256} for f in plan.files],
                            "semantic": [c.to_json() for c in plan.semantic]}
     if want_diff:
-        out["diff"] = [{"before_header": f.path, "after_header": f.path, "prepared": f.diff}
-                       for f in plan.files if f.action != "unchanged"]
+        out["diff"] = _diff_views(plan)
     if plan.error:
         return {**out, "failed": True, "changed": False, "msg": plan.error}
     if check or not plan.changed:
         out["msg"] = "drift" if plan.changed else "in sync"
         return out
     options = ApplyOptions(health=HealthSettings(timeout_s=health_timeout),
-                           gate=ApplyGate(loaded, open_transport,
+                           gate=ApplyGate(loaded, transports,
                                           allow_mismatch=allow_version_mismatch))
-    res = apply_gateway(target, plan, open_transport, options)
+    res = apply_gateway(target, plan, transports, options)
     out.update({"outcome": res.outcome, "steps": res.steps, "recycled": res.recycled,
                 "msg": f"{res.outcome}" + (f": {res.detail}" if res.detail else "")})
     out["changed"] = res.outcome in ("changed", "rolled back")
@@ -70,3 +115,61 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
         out["failed"] = True
     return out
 
+
+def version_gate(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
+                 transports: TransportFactory) -> dict[str, Any]:
+    """The version gate of ``gwctl apply`` for this gateway, read through the host:
+    fails when its installed version breaks the manual's upgrade order (a gateway on
+    another release than its management server, or one the configuration needs a newer
+    release for). Changes nothing."""
+    from gwctl.deploy.gate import ApplyGate
+
+    found = _target(fleet, host, groups, host_vars)
+    if isinstance(found, dict):
+        return found
+    loaded, target = found
+    decision = ApplyGate(loaded, transports).evaluate(target)
+    out: dict[str, Any] = {"changed": False, "gateway": target.gateway.id,
+                           "versions": decision.to_json()}
+    if decision.refused:
+        return {**out, "failed": True, "msg": f"{target.gateway.id}: {decision.summary()}"}
+    out["msg"] = (f"{target.gateway.id}: gateway {decision.gateway_version}, "
+                  f"{decision.gateway_source}; management server "
+                  f"{decision.management_server_version}, {decision.management_server_source}")
+    return out
+
+
+def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
+           transports: TransportFactory, health_timeout: float = 30.0) -> dict[str, Any]:
+    """After a deployment: the host's files and running configuration match the fleet
+    (what ``gwctl diff --detailed-exitcode`` checks), its version passes the gate (what
+    ``gwctl check-versions`` checks per gateway) and its API answers. Changes nothing."""
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.health import HealthSettings, check
+    from gwctl.fleet.secrets import SecretResolver
+
+    found = _target(fleet, host, groups, host_vars)
+    if isinstance(found, dict):
+        return found
+    loaded, target = found
+    gw = target.gateway.id
+    plan = Planner(loaded, SecretResolver(loaded.base_dir), transports).plan_one(target)
+    failures = []
+    if plan.error:
+        failures.append(f"not read: {plan.error}")
+    elif plan.changed:
+        files = [f"{f.path} ({f.action})" for f in plan.files if f.action != "unchanged"]
+        failures.append("drift: " + (", ".join(files) if files
+                                     else "configuration on disk not yet active"))
+    gate = version_gate(fleet=fleet, host=host, groups=groups, host_vars=host_vars,
+                        transports=transports)
+    if gate.get("failed"):
+        failures.append(f"versions: {gate['msg'].removeprefix(gw + ': ')}")
+    health = check(target.url, HealthSettings(timeout_s=health_timeout))
+    if not health.ok:
+        failures.append(f"health: {health.detail}")
+    out: dict[str, Any] = {"changed": False, "gateway": gw, "in_sync": not plan.changed,
+                           "versions": gate.get("versions"), "healthy": health.ok}
+    if failures:
+        return {**out, "failed": True, "msg": f"{gw}: " + "; ".join(failures)}
+    return {**out, "msg": f"{gw}: in sync, versions ok, healthy"}

@@ -53,6 +53,10 @@ class FileChange:
     #: the bytes differ but the gateway would run the same configuration
     cosmetic: bool = False
     note: str | None = None
+    #: both sides with secrets masked and LF line endings, for before/after diff views
+    #: (Ansible's ``--diff``); empty when the file is unchanged
+    before: str = ""
+    after: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "action": self.action,
@@ -148,13 +152,16 @@ def semantic_diff(before: Effective, after: Effective) -> list[SemanticChange]:
     return sorted(changes, key=lambda c: c.key.lower())
 
 
-def _unified(old: str, new: str, path: str, *, json_text: bool) -> str:
-    """A unified diff with secrets masked: an unchanged secret shows no difference, a
-    changed one reads ``(secret, changed)``."""
+def _masked_sides(old: str, new: str, *, json_text: bool) -> tuple[str, str]:
+    """Both sides with secrets masked and LF line endings: an unchanged secret shows no
+    difference, a changed one reads ``(secret, changed)``."""
     mask = redact.mask_json_text if json_text else redact.scrub
     old, new = mask(old), mask(new, old)
-    lines = difflib.unified_diff(old.replace("\r\n", "\n").splitlines(keepends=True),
-                                 new.replace("\r\n", "\n").splitlines(keepends=True),
+    return old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
+
+
+def _unified(old: str, new: str, path: str) -> str:
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                  fromfile=f"{path} (live)", tofile=f"{path} (gwctl)")
     return "".join(lines)
 
@@ -206,7 +213,8 @@ def _file_change(gw: Gateway, rf: RenderedFile, live: LiveFile, base: FlatConfig
     is_json = rf.name == APPSETTINGS
     if live.exists and live.content == rf.content:
         return FileChange(rf.name, path, "unchanged", live.sha256, new_sha, "", rf.needs_recycle)
-    diff = _unified(live_text, new_text, path, json_text=is_json)
+    before, after = _masked_sides(live_text, new_text, json_text=is_json)
+    diff = _unified(before, after, path)
     note = None
     if is_json:
         old_flat, err = _flat(live_text, path)
@@ -225,7 +233,7 @@ def _file_change(gw: Gateway, rf: RenderedFile, live: LiveFile, base: FlatConfig
         note = ("formatting differs only; the gateway would run the same configuration"
                 if live.exists else "nothing to override; the file stays absent")
     return FileChange(rf.name, path, action, live.sha256, new_sha, diff, rf.needs_recycle,
-                      cosmetic=cosmetic, note=note)
+                      cosmetic=cosmetic, note=note, before=before, after=after)
 
 
 __all__ = ["NLOG", "FileChange", "GatewayPlan", "SemanticChange", "plan_gateway",

@@ -569,7 +569,10 @@ def inventory_data(state: SimState) -> dict[str, Any]:
                                           if host.port else None)
         entry["gwctl_roles"] = list(host.roles)
         hosts[host.name] = entry
-    return {"all": {"children": {_group_name(state.site): {"hosts": hosts}}}}
+    # the Ansible role's fleet file: the playbooks then run with no extra variables
+    fleet = str((state.dir / FLEET_FILE).resolve())
+    return {"all": {"vars": {"xprotect_api_gateway_fleet": fleet},
+                    "children": {_group_name(state.site): {"hosts": hosts}}}}
 
 
 def write_inventory(state: SimState) -> Path:

@@ -1,0 +1,123 @@
+"""The ``xprotect_api_gateway`` action: converge one API gateway host to the fleet file.
+
+Runs on the controller, once per inventory host, through gwctl's engine (the same plan
+and apply as ``gwctl diff`` / ``gwctl apply``), and reaches the host through the task's
+own Ansible connection: connection variables, credentials and vault are the play's
+(``become`` is not: Ansible implements it for Windows in its module wrapper, which
+gwctl's operations do not go through). Check mode plans only (``changed`` means drift);
+diff mode returns the masked files in Ansible's before/after form; otherwise the gateway
+is applied with backup, atomic write, recycle, health check and automatic rollback.
+Rolling order, canaries and failure budgets are Ansible's own (``serial``,
+``max_fail_percentage``).
+
+Options (checked by ansible-core's argument-spec validator before gwctl is asked
+anything): ``fleet`` (path, required), ``mode``, ``health_timeout`` (seconds, default
+30), ``allow_version_mismatch`` (bool, default false). Modes:
+
+- ``converge`` (default): plan, and outside check mode apply;
+- ``classify``: the gateway's site and whether it is on the management server's host
+  (for ``group_by``), reaching no host;
+- ``versions``: the version gate of ``gwctl apply``, read through the host; fails on an
+  upgrade-order violation;
+- ``verify``: fails on drift (as ``gwctl diff --detailed-exitcode``), a version-gate
+  refusal or a failed health check. ``versions`` and ``verify`` change nothing.
+
+The role's ``action_plugins/`` and the collection's ``plugins/action/`` import this class;
+gwctl must be importable by the controller's Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from gwctl.ansible.bridge import classify, converge, verify, version_gate
+from gwctl.errors import TransportError
+from gwctl.hosts.inventory import GWCTL_VARS, InventoryHost
+from gwctl.transport.ansible_connection import AnsibleConnectionTransport, check_connection
+from gwctl.transport.base import Transport
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "fleet": {"type": "path", "required": True},
+    "mode": {"type": "str", "default": "converge",
+             "choices": ["converge", "classify", "versions", "verify"]},
+    "health_timeout": {"type": "float", "default": 30.0},
+    "allow_version_mismatch": {"type": "bool", "default": False},
+}
+
+
+class _QuietConnection:
+    """The task's connection with output logging censored while gwctl's operations run:
+    their results carry live file contents, TURN credentials included, which Ansible's
+    winrm plugin would otherwise print at -vvvvv."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    @contextmanager
+    def _no_log(self) -> Iterator[None]:
+        context = getattr(self.connection, "_play_context", None)
+        before = getattr(context, "no_log", None)
+        if context is not None:
+            context.no_log = True
+        try:
+            yield
+        finally:
+            if context is not None:
+                context.no_log = before
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None,
+                     sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        with self._no_log():
+            code, out, err = self.connection.exec_command(cmd, in_data=in_data,
+                                                          sudoable=sudoable)
+        return int(code), bytes(out), bytes(err)
+
+
+class ActionModule(ActionBase):  # type: ignore[misc]
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _, args = self.validate_argument_spec(ARGUMENT_SPEC)
+        host = str(task_vars.get("inventory_hostname"))
+        host_vars = {k: self._templar.template(task_vars[k]) for k in GWCTL_VARS
+                     if k in task_vars}
+        common = {"fleet": args["fleet"], "host": host, "host_vars": host_vars,
+                  "groups": list(task_vars.get("group_names", []))}
+        if args["mode"] == "classify":
+            result.update(classify(**common))
+            return result
+        connection_name = str(getattr(self._connection, "_load_name", None)
+                              or self._connection.transport)
+        try:
+            check_connection(host, connection_name)
+        except TransportError as exc:
+            return {**result, "failed": True, "msg": exc.message}
+        quiet = _QuietConnection(self._connection)
+
+        def transports(inv: InventoryHost) -> Transport:
+            if inv.name != host:
+                raise TransportError(f"{inv.name}: only the task's own host ({host}) is "
+                                     "reachable through its Ansible connection")
+            return AnsibleConnectionTransport(host, quiet, failures=(AnsibleError,))
+
+        if args["mode"] == "versions":
+            result.update(version_gate(**common, transports=transports))
+            return result
+        if args["mode"] == "verify":
+            result.update(verify(**common, transports=transports,
+                                 health_timeout=args["health_timeout"]))
+            return result
+        result.update(converge(**common, transports=transports,
+                               check=bool(self._play_context.check_mode),
+                               want_diff=bool(self._task.diff),
+                               health_timeout=args["health_timeout"],
+                               allow_version_mismatch=args["allow_version_mismatch"]))
+        return result
