@@ -86,6 +86,7 @@ class IncomingRequest:
     body: bytes
     client: str
     port: int
+    client_port: int = 0
 
     _query: list[tuple[str, str]] | None = None
 
@@ -287,7 +288,7 @@ class GatewayEmulator:
             body = b"".join(chunks)
         client = scope.get("client") or ("-", 0)
         req = IncomingRequest(method, path, scope["query_string"].decode("latin-1"), headers,
-                              body, client[0], scope["server"][1])
+                              body, client[0], scope["server"][1], client[1])
         self.logs.check()
         res = self.dispatch(req, 0)
         # logged before the answer leaves: a client holding the response finds its line
@@ -335,6 +336,12 @@ class GatewayEmulator:
             res.note = f"startup failed: {rc.reason}"
             return res
         path = req.path
+        if path[:5].lower() == "/idp/" and self.host.is_management_server:
+            # the IDP is an IIS application of its own on the management server host
+            fwd = ForwardRequest(req.method, path, list(req.query), dict(req.headers), req.body)
+            res = self.site.management.idp_direct(fwd, (req.client, req.client_port))
+            res.route = "IDP (IIS application)"
+            return res
         if not (path[:4].lower() == "/api" and (len(path) == 4 or path[4] == "/")):
             return iis_error(404)
         sub = path[4:] or "/"
