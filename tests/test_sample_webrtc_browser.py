@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from gwctl.cli.main import main
 from gwctl.sim.server import SimSite
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -82,7 +83,11 @@ def site(sim_site: SimSite, page_origin: str) -> SimSite:
         "Enabled": True, "Access-Control-Allow-Origin": page_origin,
         "Access-Control-Allow-Headers": "Content-Type, Authorization",
         "Access-Control-Allow-Methods": "GET, POST, PATCH, OPTIONS"}}), "utf-8")
-    sim_site.recycle("demo-gw1")
+    # as the README tells a user: the file, then `gwctl sim recycle`
+    assert main(["sim", "recycle", "--state", str(sim_site.state_dir), "--host", "demo-gw1"]
+                ) == 0
+    gw1 = next(g for g in sim_site.status()["gateways"] if g["name"] == "demo-gw1")
+    assert gw1["config"]["cors"], gw1["config"]
     return sim_site
 
 

@@ -155,3 +155,26 @@ def test_upgrade_refused_while_pool_stopped_and_plain_get(sim_site: SimSite) -> 
     with pytest.raises(InvalidStatus) as info:
         connect(_ws_url(sim_site, "demo-gw1"))
     assert info.value.response.status_code == 503
+
+
+def test_rest_live_node_and_token_refresh(sim_site: SimSite) -> None:
+    """rest.js sends an empty playbackTime for live video; tokenCommunication.js refreshes
+    the token with PATCH Session {token}. Both were 400 before."""
+    token = _token(sim_site, "demo-gw1")
+    cam = _camera(sim_site, "demo-gw1", token)
+    h = {"Authorization": f"Bearer {token}"}
+    rest = sim_site.gateway_url("demo-gw1") + "/REST/v1/WebRTC"
+    r = httpx.post(rest + "/Session", headers=h, json={
+        "deviceId": cam, "resolution": "notInUse", "includeAudio": True,
+        "playbackTimeNode": {"playbackTime": "", "skipGaps": False}, "iceServers": []})
+    assert r.status_code == 200, r.text
+    sid = r.json()["sessionId"]
+    assert "playbackTimeNode" not in r.json()  # live, not playback
+    fresh = _token(sim_site, "demo-gw1")
+    refreshed = httpx.patch(rest + f"/Session/{sid}", json={"token": fresh},
+                            headers={"Authorization": f"Bearer {fresh}"})
+    assert refreshed.status_code == 200 and refreshed.json()["sessionId"] == sid
+    assert httpx.patch(rest + f"/Session/{sid}", headers=h, json={}).status_code == 400
+    bad_time = httpx.post(rest + "/Session", headers=h, json={
+        "deviceId": cam, "playbackTimeNode": {"playbackTime": "not a time"}})
+    assert bad_time.status_code == 400

@@ -12,6 +12,24 @@ management server's release knows (``GrantValidatorClient`` always, ``VmsClient`
 2025 R1, see the feature table); a bad user or password is ``400 {"error":
 "invalid_grant"}``. Tokens live ``expires_in`` = 3600 s; every REST, event-server and
 WebRTC call needs ``Authorization: Bearer <token>`` (401 without a valid one).
+
+Windows users (``grant_type=windows_credentials``, the vendor's RestfulCommunicationPython
+``identity_provider.get_token_windows``) get their token straight from the IDP, an IIS
+application of its own on the management server host (``http://HOST/IDP/connect/token``,
+not under ``/api``), with NTLM: the first request is ``401`` with ``WWW-Authenticate:
+Negotiate`` and ``NTLM``, the client's negotiate message gets ``401`` with the challenge,
+its authenticate message gets the token. The handshake belongs to the TCP connection, as
+with IIS. The Windows users are the site's ``windows_admin`` and the management server
+host's accounts (``state.json``). A wrong password is ``401`` again (IIS refuses the
+logon); an account that logs on but is not one of those is ``400 invalid_grant``. Through
+a gateway's route the grant is ``400 invalid_grant``: the gateway does not pass NTLM
+through (the sample's own comment says so, and YARP pools its upstream connections, so a
+connection-bound handshake cannot complete). Other token-endpoint answers: ``405`` for a
+method other than POST, ``400 invalid_request`` for a body that is not a form,
+``400 invalid_client`` for a client id the release does not know, ``400
+unsupported_grant_type`` for any other grant (OAuth 2.0, RFC 6749 section 5.2).
+
+The RESTful Configuration API is `gwctl.sim.configapi` (an in-memory store).
 """
 
 from __future__ import annotations

@@ -22,6 +22,12 @@ Pipeline of a request on the gateway's port (what IIS + ASP.NET Core + YARP do):
    address -- a dead or unknown host -- answers **502 at once**: the simulator opens no
    outbound connection, and YARP answers 502 when it cannot connect.
 
+WebSocket upgrades take the same path (`GatewayEmulator.websocket`): IIS's 503s first,
+then endpoint selection; the WebRTC signalling endpoint ``/ws/webrtc/v1`` (2025 R1+) is
+the gateway's own (`gwctl.sim.webrtc_ws`), any other upgrade is refused with the answer
+the same HTTP GET would get. On the management server host, ``/IDP/...`` outside ``/api``
+is the IDP's own IIS application (Windows users' tokens, see `gwctl.sim.backends`).
+
 **Version mismatch.** From 2023 R3 a gateway's release must equal the management
 server's. The emulation (a choice; the vendor does not document the symptom) lets a
 mismatched gateway start and pass the anonymous ``/.well-known/uris`` through -- so
@@ -388,7 +394,7 @@ class GatewayEmulator:
             # the IDP is an IIS application of its own on the management server host
             fwd = ForwardRequest(req.method, path, list(req.query), dict(req.headers), req.body)
             res = self.site.management.idp_direct(fwd, (req.client, req.client_port))
-            res.route = "IDP (IIS application)"
+            res.route = "IDP.direct"
             return res
         if not (path[:4].lower() == "/api" and (len(path) == 4 or path[4] == "/")):
             return iis_error(404)
