@@ -104,6 +104,16 @@ def test_windows_user_crud_user_defined_event(sim_site: SimSite) -> None:
         _crud_user_defined_event(session, sim_site, body["access_token"])
 
 
+def test_windows_user_without_the_winrm_endpoint(sim_factory: Any) -> None:
+    """The IDP's NTLM logon does not depend on the simulator's WS-Management endpoint."""
+    site = sim_factory(wsman=False)
+    with requests.Session() as session:
+        r = _windows_token(session, site)
+        assert r.status_code == 200, r.text
+        assert _call(session, site, "GET", "sites", r.json()["access_token"]
+                     ).json()["array"][0]["name"] == "demo"
+
+
 def test_windows_user_wrong_password_and_through_gateway(sim_site: SimSite) -> None:
     user, _ = sim_site.windows_admin
     with requests.Session() as session:

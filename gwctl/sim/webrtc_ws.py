@@ -61,6 +61,7 @@ INVALID_PARAMS = -32602
 SERVER_ERROR = -32000
 UNAUTHORIZED = -32001
 FIRST_SERVER_ID = 100
+MAX_OPEN_INVITES = 64
 
 
 def _get(obj: dict[str, Any], name: str) -> Any:
@@ -194,6 +195,9 @@ class SignallingConnection:
         if ident is not None:
             await self.send({"result": {"session": sid}, "id": ident})
         invite = next(self._ids)
+        if len(self._invites) >= MAX_OPEN_INVITES:
+            # a client that never answers must not grow this connection's memory
+            self._invites.pop(next(iter(self._invites)))
         self._invites[invite] = sid
         await self.send({"method": "invite", "params": {"session": sid,
                                                         "offer": session["offerSDP"]},
