@@ -29,7 +29,14 @@ method other than POST, ``400 invalid_request`` for a body that is not a form,
 ``400 invalid_client`` for a client id the release does not know, ``400
 unsupported_grant_type`` for any other grant (OAuth 2.0, RFC 6749 section 5.2).
 
-The RESTful Configuration API is `gwctl.sim.configapi` (an in-memory store).
+The RESTful Configuration API is `gwctl.sim.configapi` (an in-memory store). The
+``/api/rest/v1/registeredServices``, bookmarks, evidence locks and permissions endpoints
+exist from 2024 R2 (feature table) and are 404 before, as an unknown path is. The event
+server's REST paths (events, alarms, maps) answer GET with an empty ``array`` and POST with
+the posted object and an id; a body that is not a JSON object is 400 and any other method
+405 (not emulated further yet: the vendor's events and alarms samples are not covered).
+WebSocket paths of the event server (``/ws/events``, ``/ws/messages``) are 501 (not
+emulated).
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Pipeline of a request on the gateway's port (what IIS + ASP.NET Core + YARP do):
    address -- a dead or unknown host -- answers **502 at once**: the simulator opens no
    outbound connection, and YARP answers 502 when it cannot connect.
 
+A request body over `MAX_BODY` (4 MiB, the simulator's limit; IIS request filtering has
+its own, larger one) is refused with 413, as IIS's request filtering does.
+
 WebSocket upgrades take the same path (`GatewayEmulator.websocket`): IIS's 503s first,
 then endpoint selection; the WebRTC signalling endpoint ``/ws/webrtc/v1`` (2025 R1+) is
 the gateway's own (`gwctl.sim.webrtc_ws`), any other upgrade is refused with the answer
