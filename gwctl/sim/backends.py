@@ -12,6 +12,31 @@ management server's release knows (``GrantValidatorClient`` always, ``VmsClient`
 2025 R1, see the feature table); a bad user or password is ``400 {"error":
 "invalid_grant"}``. Tokens live ``expires_in`` = 3600 s; every REST, event-server and
 WebRTC call needs ``Authorization: Bearer <token>`` (401 without a valid one).
+
+Windows users (``grant_type=windows_credentials``, the vendor's RestfulCommunicationPython
+``identity_provider.get_token_windows``) get their token straight from the IDP, an IIS
+application of its own on the management server host (``http://HOST/IDP/connect/token``,
+not under ``/api``), with NTLM: the first request is ``401`` with ``WWW-Authenticate:
+Negotiate`` and ``NTLM``, the client's negotiate message gets ``401`` with the challenge,
+its authenticate message gets the token. The handshake belongs to the TCP connection, as
+with IIS. The Windows users are the site's ``windows_admin`` and the management server
+host's accounts (``state.json``). A wrong password is ``401`` again (IIS refuses the
+logon); an account that logs on but is not one of those is ``400 invalid_grant``. Through
+a gateway's route the grant is ``400 invalid_grant``: the gateway does not pass NTLM
+through (the sample's own comment says so, and YARP pools its upstream connections, so a
+connection-bound handshake cannot complete). Other token-endpoint answers: ``405`` for a
+method other than POST, ``400 invalid_request`` for a body that is not a form,
+``400 invalid_client`` for a client id the release does not know, ``400
+unsupported_grant_type`` for any other grant (OAuth 2.0, RFC 6749 section 5.2).
+
+The RESTful Configuration API is `gwctl.sim.configapi` (an in-memory store). The
+``/api/rest/v1/registeredServices``, bookmarks, evidence locks and permissions endpoints
+exist from 2024 R2 (feature table) and are 404 before, as an unknown path is. The event
+server's REST paths (events, alarms, maps) answer GET with an empty ``array`` and POST with
+the posted object and an id; a body that is not a JSON object is 400 and any other method
+405 (not emulated further yet: the vendor's events and alarms samples are not covered).
+WebSocket paths of the event server (``/ws/events``, ``/ws/messages``) are 501 (not
+emulated).
 """
 
 from __future__ import annotations
@@ -28,16 +53,25 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from gwctl.sim.configapi import ConfigStore
 from gwctl.sim.messages import JSON_TYPE, SimResponse, empty, json_response, rest_error
 from gwctl.sim.routing import ForwardRequest
 from gwctl.sim.state import SimState
+from gwctl.sim.wsman.auth import (
+    AuthFailed,
+    NtlmSession,
+    register_ntlm_users,
+    unregister_ntlm_users,
+)
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
 
 TOKEN_LIFETIME = 3600
 GATEWAY_SERVICE_TYPE = "e46b7bf9-03ce-44eb-bbdc-8ba16d0aaa80"
 MAX_CACHED_TOKENS = 10_000
+MAX_NTLM_HANDSHAKES = 256
 _UNAUTHORIZED = [(b"www-authenticate", b"Bearer")]
+_WINDOWS_CHALLENGE = [(b"www-authenticate", b"Negotiate"), (b"www-authenticate", b"NTLM")]
 
 
 def _b64url(data: bytes) -> str:
@@ -62,9 +96,13 @@ class TokenService:
     """The management server's IDP: password-grant tokens and their validation."""
 
     def __init__(self, key: bytes, users: dict[str, str], version: Version, issuer: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 windows_users: dict[str, str] | None = None) -> None:
         self.key = key
         self.users = users
+        self.windows_users = dict(windows_users or {})
+        self._ntlm: dict[tuple[str, int], NtlmSession] = {}
+        self._ntlm_registered = False
         self.version = version
         self.issuer = issuer
         self.clock = clock
@@ -110,7 +148,51 @@ class TokenService:
         self._valid[token] = (user, exp)
         return user
 
-    def token_endpoint(self, req: ForwardRequest) -> SimResponse:
+    # -- Windows users (NTLM) --------------------------------------------------------------
+
+    def _ntlm_challenge(self, token: bytes | None, scheme: str) -> SimResponse:
+        value = scheme.encode() + (b" " + base64.b64encode(token) if token else b"")
+        headers = [(b"www-authenticate", value)] if token else list(_WINDOWS_CHALLENGE)
+        return json_response(401, {"error": "Unauthorized"}, headers)
+
+    def _windows_user(self, req: ForwardRequest, connection: tuple[str, int]
+                      ) -> tuple[str | None, SimResponse | None]:
+        """(user, None) once NTLM completed on `connection`, else (None, the 401 to send)."""
+        scheme, _, value = req.headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in ("ntlm", "negotiate") or not value.strip():
+            return None, self._ntlm_challenge(None, "")
+        if not self._ntlm_registered:
+            register_ntlm_users(self, self.windows_users)
+            self._ntlm_registered = True
+        session = self._ntlm.pop(connection, None) or NtlmSession()
+        try:
+            out = session.step(base64.b64decode(value.strip(), validate=True))
+        except (AuthFailed, ValueError):
+            return None, self._ntlm_challenge(None, "")
+        if not session.complete:
+            if len(self._ntlm) >= MAX_NTLM_HANDSHAKES:
+                self._ntlm.pop(next(iter(self._ntlm)))
+            self._ntlm[connection] = session
+            return None, self._ntlm_challenge(out, scheme)
+        principal = session.user or ""
+        name = principal.rpartition("\\")[2]
+        known = next((u for u in self.windows_users if u.rpartition("\\")[2].lower()
+                      == name.lower()), None)
+        if known is None:
+            return None, json_response(400, {"error": "invalid_grant",
+                                             "error_description": "unknown Windows user"})
+        return known, None
+
+    def close(self) -> None:
+        if self._ntlm_registered:
+            unregister_ntlm_users(self)
+            self._ntlm_registered = False
+        self._ntlm.clear()
+
+    def token_endpoint(self, req: ForwardRequest,
+                       connection: tuple[str, int] | None = None) -> SimResponse:
+        """``POST /IDP/connect/token``; `connection` is the client's TCP connection when
+        the request reached the IDP directly (not through a gateway's route)."""
         if req.method.upper() != "POST":
             return json_response(405, {"error": "invalid_request"})
         ctype = req.headers.get("content-type", "")
@@ -125,6 +207,19 @@ class TokenService:
         if client not in client_ids(self.version):
             return json_response(400, {"error": "invalid_client"})
         grant = form.get("grant_type", "")
+        if grant == "windows_credentials" and supports("idp-windows-credentials",
+                                                       self.version):
+            if connection is None:
+                return json_response(400, {
+                    "error": "invalid_grant",
+                    "error_description": "Windows authentication is not passed through by "
+                                         "the API Gateway: request the token from the IDP "
+                                         "directly"})
+            user, refusal = self._windows_user(req, connection)
+            if refusal is not None:
+                return refusal
+            assert user is not None
+            return self._token(user, client)
         if grant != "password":
             return json_response(400, {"error": "unsupported_grant_type"})
         user, password = form.get("username", ""), form.get("password", "")
@@ -132,6 +227,9 @@ class TokenService:
         if not user or known is None or not hmac.compare_digest(known.encode(), password.encode()):
             return json_response(400, {"error": "invalid_grant",
                                        "error_description": "invalid_username_or_password"})
+        return self._token(user, client)
+
+    def _token(self, user: str, client: str) -> SimResponse:
         return json_response(200, {"access_token": self.issue(user, client),
                                    "expires_in": TOKEN_LIFETIME, "token_type": "Bearer",
                                    "scope": "managementserver"},
@@ -148,13 +246,6 @@ class GatewayEntry:
     version: str
 
 
-def _query_has(req: ForwardRequest, name: str) -> str | None:
-    for k, v in req.query:
-        if k.lower() == name:
-            return v
-    return None
-
-
 class ManagementServer:
     """The management server (with its IDP and event server) of the emulated site."""
 
@@ -164,11 +255,15 @@ class ManagementServer:
         self.gateways = gateways
         scheme = "https" if state.encryption else "http"
         self.host = state.management_host
+        windows = dict(state.host(state.management_host).users)
+        windows[state.windows_admin[0]] = state.windows_admin[1]
         self.idp = TokenService(bytes.fromhex(state.token_key), state.xprotect_users,
-                                self.version, f"{scheme}://{self.host}/IDP")
+                                self.version, f"{scheme}://{self.host}/IDP",
+                                windows_users=windows)
         self.cameras = {c["id"].lower(): c for c in state.cameras()}
         self._site = self._site_record()
         self._well_known: bytes | None = None
+        self.config = ConfigStore(state.site_id, lambda: self._site, self.cameras)
 
     def invalidate(self) -> None:
         """Forget cached answers (the gateways' ports or the version changed)."""
@@ -228,6 +323,20 @@ class ManagementServer:
                                                 "simulator"})
         return empty(404)
 
+    def idp_direct(self, req: ForwardRequest, connection: tuple[str, int]) -> SimResponse:
+        """The IDP as its own IIS application on the management server host (``/IDP/...``),
+        reached without a gateway: how the vendor's sample asks for a Windows user's token."""
+        low = req.path.lower().rstrip("/")
+        if low == "/idp/connect/token":
+            return self.idp.token_endpoint(req, connection)
+        if low == "/idp/.well-known/openid-configuration":
+            return self.openid_configuration()
+        return empty(404)
+
+    def close(self) -> None:
+        """Release what outlives requests (the NTLM user file)."""
+        self.idp.close()
+
     def _authorized(self, req: ForwardRequest, then: Callable[[], SimResponse]) -> SimResponse:
         if self.idp.user_of(req.headers.get("authorization")) is None:
             res = rest_error(401, "Unauthorized: a valid bearer token is required")
@@ -262,39 +371,11 @@ class ManagementServer:
         })
 
     def config_api(self, req: ForwardRequest, rest: str) -> SimResponse:
+        """The RESTful Configuration API (see `gwctl.sim.configapi`)."""
+        if not supports("rest-config-api", self.version):
+            return rest_error(404, "Not found")
         parts = [p for p in rest.split("/") if p]
-        if not parts:
-            return rest_error(404, "Not found")
-        resource = parts[0].lower()
-        ident = parts[1] if len(parts) > 1 else None
-        if len(parts) > 2:
-            return rest_error(404, "Not found")
-        method = req.method.upper()
-        task_call = (method == "POST" and ident is not None
-                     and _query_has(req, "task") is not None)
-        if method not in ("GET", "HEAD") and not task_call:
-            return rest_error(405, f"{req.method} is not supported here by the simulator")
-        if resource == "sites":
-            if ident is None:
-                return json_response(200, {"array": [self._site]})
-            if ident.lower() == self.state.site_id.lower():
-                return json_response(200, {"data": self._site})
-            return rest_error(404, f"Site {ident} not found")
-        if resource == "cameras":
-            if ident is None:
-                return json_response(200, {"array": list(self.cameras.values())})
-            cam = self.cameras.get(ident.lower())
-            if cam is None:
-                return rest_error(404, f"Camera {ident} not found")
-            if _query_has(req, "tasks") is not None:
-                return json_response(200, {"array": [
-                    {"id": t, "displayName": t} for t in
-                    ("JpegGetLive", "GetPtzAbsolutePosition", "SetPtzAbsolutePosition")]})
-            task = _query_has(req, "task")
-            if task is not None:
-                return json_response(200, {"data": {"state": "Success", "task": task}})
-            return json_response(200, {"data": cam})
-        return rest_error(404, f"Resource '{parts[0]}' not found")
+        return self.config.handle(req.method, parts, req.query, req.body)
 
     def api(self, req: ForwardRequest, rest: str) -> SimResponse:
         parts = [p for p in rest.split("/") if p]

@@ -22,6 +22,15 @@ Pipeline of a request on the gateway's port (what IIS + ASP.NET Core + YARP do):
    address -- a dead or unknown host -- answers **502 at once**: the simulator opens no
    outbound connection, and YARP answers 502 when it cannot connect.
 
+A request body over `MAX_BODY` (4 MiB, the simulator's limit; IIS request filtering has
+its own, larger one) is refused with 413, as IIS's request filtering does.
+
+WebSocket upgrades take the same path (`GatewayEmulator.websocket`): IIS's 503s first,
+then endpoint selection; the WebRTC signalling endpoint ``/ws/webrtc/v1`` (2025 R1+) is
+the gateway's own (`gwctl.sim.webrtc_ws`), any other upgrade is refused with the answer
+the same HTTP GET would get. On the management server host, ``/IDP/...`` outside ``/api``
+is the IDP's own IIS application (Windows users' tokens, see `gwctl.sim.backends`).
+
 **Version mismatch.** From 2023 R3 a gateway's release must equal the management
 server's. The emulation (a choice; the vendor does not document the symptom) lets a
 mismatched gateway start and pass the anonymous ``/.well-known/uris`` through -- so
@@ -47,6 +56,7 @@ from urllib.parse import parse_qsl
 from gwctl.errors import OperationError
 from gwctl.fleet.model import APP_POOL
 from gwctl.ops.pyimpl import DirectoryHost
+from gwctl.sim import webrtc_ws
 from gwctl.sim.logs import GatewayLogs
 from gwctl.sim.messages import SimResponse, empty, iis_error, json_response
 from gwctl.sim.routing import (
@@ -86,6 +96,7 @@ class IncomingRequest:
     body: bytes
     client: str
     port: int
+    client_port: int = 0
 
     _query: list[tuple[str, str]] | None = None
 
@@ -116,6 +127,9 @@ def _internal_endpoints(version: Version) -> list[Endpoint]:
         ):
             eps.append(Endpoint(eid, RouteTemplate.parse(template),
                                 methods=frozenset(methods), internal=eid))
+    if supports("webrtc-ws-signalling", version):
+        eps.append(Endpoint("WebRTC.WebSocket", RouteTemplate.parse("/ws/webrtc/v1"),
+                            methods=frozenset({"GET"}), internal="WebRTC.WebSocket"))
     eps.append(Endpoint("Internal.Commands", RouteTemplate.parse("/REST/v1/Internal/{**command}"),
                         internal="Internal.Commands"))
     return eps
@@ -287,7 +301,7 @@ class GatewayEmulator:
             body = b"".join(chunks)
         client = scope.get("client") or ("-", 0)
         req = IncomingRequest(method, path, scope["query_string"].decode("latin-1"), headers,
-                              body, client[0], scope["server"][1])
+                              body, client[0], scope["server"][1], client[1])
         self.logs.check()
         res = self.dispatch(req, 0)
         # logged before the answer leaves: a client holding the response finds its line
@@ -319,8 +333,8 @@ class GatewayEmulator:
 
     # -- the pipeline -------------------------------------------------------------------
 
-    def dispatch(self, req: IncomingRequest, hops: int) -> SimResponse:
-        """IIS, then the app: everything after the network faults (sync, no I/O)."""
+    def _iis_refusal(self) -> SimResponse | None:
+        """IIS's 503 while the app pool is stopped or recycling or the app failed to start."""
         if self.pool.state != "Started":
             res = iis_error(503)
             res.note = "app pool stopped"
@@ -329,12 +343,62 @@ class GatewayEmulator:
             res = iis_error(503)
             res.note = "app pool recycling"
             return res
-        rc = self.running
-        if not rc.ok:
+        if not self.running.ok:
             res = iis_error(503)
-            res.note = f"startup failed: {rc.reason}"
+            res.note = f"startup failed: {self.running.reason}"
             return res
+        return None
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: the signalling endpoint accepts it (`gwctl.sim.webrtc_ws`);
+        anything else is refused with the answer the same HTTP GET would get."""
+        started = time.perf_counter()
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name, value = k.decode("latin-1"), v.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        client = scope.get("client") or ("-", 0)
+        req = IncomingRequest("GET", scope["path"], scope["query_string"].decode("latin-1"),
+                              headers, b"", client[0], scope["server"][1], client[1])
+        self.logs.check()
+        res = self._iis_refusal()
         path = req.path
+        if res is None and path[:4].lower() == "/api" and not self.mismatch:
+            sel = select(self.running.endpoints, "GET", split_path(path[4:] or "/"),
+                         headers.get("host", ""), req.header_values, req.query_values)
+            if sel.endpoint is not None and sel.endpoint.internal == "WebRTC.WebSocket":
+                self.logs.access(
+                    method="GET", path=path, query=req.query_string, port=req.port,
+                    user=None, client=req.client, agent=headers.get("user-agent"),
+                    origin=headers.get("origin"), status=101, millis=0,
+                    route=sel.endpoint.id, destination="-", note="websocket")
+                await webrtc_ws.serve(self, receive, send)
+                return
+        if res is None:
+            res = self.dispatch(req, 0)
+        self.logs.access(
+            method="GET", path=path, query=req.query_string, port=req.port, user=None,
+            client=req.client, agent=headers.get("user-agent"), origin=headers.get("origin"),
+            status=res.status, millis=int((time.perf_counter() - started) * 1000),
+            route=res.route, destination=res.destination, note="websocket refused")
+        await send({"type": "websocket.http.response.start", "status": res.status,
+                    "headers": [(b"content-length", str(len(res.body)).encode()),
+                                SERVER_HEADER, *res.headers]})
+        await send({"type": "websocket.http.response.body", "body": res.body})
+
+    def dispatch(self, req: IncomingRequest, hops: int) -> SimResponse:
+        """IIS, then the app: everything after the network faults (sync, no I/O)."""
+        refusal = self._iis_refusal()
+        if refusal is not None:
+            return refusal
+        rc = self.running
+        path = req.path
+        if path[:5].lower() == "/idp/" and self.host.is_management_server:
+            # the IDP is an IIS application of its own on the management server host
+            fwd = ForwardRequest(req.method, path, list(req.query), dict(req.headers), req.body)
+            res = self.site.management.idp_direct(fwd, (req.client, req.client_port))
+            res.route = "IDP.direct"
+            return res
         if not (path[:4].lower() == "/api" and (len(path) == 4 or path[4] == "/")):
             return iis_error(404)
         sub = path[4:] or "/"
@@ -409,6 +473,8 @@ class GatewayEmulator:
             return self.webrtc.get(sid)
         if handler == "WebRTC.IceCandidates":
             return self.webrtc.ice_candidates(req.method, sid, req.body)
+        if handler == "WebRTC.WebSocket":
+            return json_response(400, {"error": "WebSocket upgrade required"})
         command = values.get("command", "")
         return json_response(200, {"data": {"command": command, "state": "Success",
                                              "query": dict(req.query)}})

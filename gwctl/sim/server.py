@@ -180,7 +180,7 @@ class SimSite:
             write_inventory(self.state)
             write_fleet(self.state)
             config = uvicorn.Config(
-                self._asgi, http=_protocol_class(), ws="none", lifespan="off",
+                self._asgi, http=_protocol_class(), ws="websockets-sansio", lifespan="off",
                 access_log=False, log_config=None, log_level="warning",
                 server_header=False, date_header=True, timeout_keep_alive=30,
                 timeout_graceful_shutdown=3, loop="asyncio", interface="asgi3",
@@ -283,6 +283,7 @@ class SimSite:
         self._sockets, self._admin_socket = [], None
         for gw in self.runtime.gateways.values():
             gw.logs.close()
+        self.runtime.management.close()
         process = self.state.process
         ours = self._lock.held and process is not None and process.pid == os.getpid()
         if self._server is not None or ours:
@@ -308,6 +309,13 @@ class SimSite:
     # -- the ASGI entry point -------------------------------------------------------------
 
     async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            gw = self.runtime.by_port.get(scope["server"][1])
+            if gw is not None:
+                await gw.websocket(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             return
         gw = self.runtime.by_port.get(scope["server"][1])

@@ -11,8 +11,13 @@ literal path) would shadow it, as in ASP.NET Core endpoint routing.
   field follows the gateway's release: ``cameraId`` before 2025 R2, ``deviceId`` from
   2025 R2 (feature table); the other name is ignored, so a client sending both -- like
   the forum report's -- works on every release. Property names ignore case (ASP.NET
-  Core's JSON defaults). ``speed`` must be 0 < s <= 32. An unknown camera is
-  ``404 {"error": ...}``, a malformed request ``400 {"error": ...}``.
+  Core's JSON defaults). ``speed`` must be 0 < s <= 32. A ``playbackTimeNode`` whose
+  ``playbackTime`` is empty or null asks for live video (the vendor's WebRTC_JavaScript
+  sends ``{"playbackTime": "", "skipGaps": false}`` on a first live connect). An unknown
+  camera is ``404 {"error": ...}``; a malformed request ``400 {"error": ...}`` (what
+  ASP.NET Core's model validation answers: body not JSON or not an object, camera field
+  missing or not a GUID, a field of the wrong type, a playback time that is not a date,
+  speed out of range, an ICE server URL that is not stun:/stuns:/turn:/turns:).
 - ``offerSDP`` is a JSON-encoded RTCSessionDescription ``{"type": "offer", "sdp": ...}``
   whose SDP has v=/o=/s=/t=, ``a=group:BUNDLE 0 1``, an H264 ``m=video`` (sendonly) and
   an ``m=application`` data channel, ICE ufrag/pwd, a sha-256 fingerprint, ``setup:
@@ -20,6 +25,9 @@ literal path) would shadow it, as in ASP.NET Core endpoint routing.
   server and one ``typ relay`` per TURN server with credentials -- from the gateway's
   configured ICE servers (loaded at start) plus those of the request. No media flows.
 - ``PATCH Session/{id}`` ``{answerSDP}`` (a JSON-encoded answer) completes the set-up;
+  ``PATCH Session/{id}`` ``{token}`` is the sample's token refresh (answered with the
+  session); a PATCH with neither, or an answer that is not a JSON-encoded
+  RTCSessionDescription of type answer, is 400; an unknown session id is 404;
   ``GET Session/{id}`` shows it; ``GET IceCandidates/{id}`` returns the gateway's
   candidates (``{"candidates": [json strings]}``); ``POST IceCandidates/{id}``
   ``{"candidates": [...]}`` stores the client's.
@@ -67,6 +75,15 @@ def _has(obj: dict[str, Any], name: str) -> bool:
 
 def _bad(message: str) -> SimResponse:
     return json_response(400, {"error": message})
+
+
+def _is_live(node: Any) -> bool:
+    """A playbackTimeNode that asks for live video: the vendor's sample sends
+    ``{"playbackTime": "", "skipGaps": false}`` on a first connect without a time."""
+    if not isinstance(node, dict):
+        return False
+    when = _get(node, "playbackTime")
+    return when is None or (isinstance(when, str) and not when.strip())
 
 
 def _is_guid(value: Any) -> bool:
@@ -153,8 +170,8 @@ class WebRtcService:
                 return _bad("The value of streamId is not a valid GUID")
             if stream is not None:
                 request["streamId"] = stream
-        if supports("webrtc-playback", self.version) and _get(data, "playbackTimeNode"):
-            node = _get(data, "playbackTimeNode")
+        node = _get(data, "playbackTimeNode")
+        if supports("webrtc-playback", self.version) and node and not _is_live(node):
             problem = self._playback(node)
             if problem:
                 return _bad(problem)
@@ -229,6 +246,10 @@ class WebRtcService:
         except ValueError:
             return _bad("The request body is not valid JSON")
         answer = _get(data, "answerSDP") if isinstance(data, dict) else None
+        if isinstance(data, dict) and answer is None and isinstance(_get(data, "token"), str):
+            # the sample's token refresh (tokenCommunication.js): the new bearer token was
+            # already checked on this very request, so the session simply lives on
+            return json_response(200, s.to_json(self.device_field))
         if not isinstance(answer, str):
             return _bad("answerSDP is required")
         try:
