@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gwctl.cli.common import add_fleet_option
@@ -25,17 +25,37 @@ def add_inventory_options(p: argparse.ArgumentParser, *, required: bool = True,
                    help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
 
 
+def workers_count(text: str) -> int:
+    """argparse type of --workers: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_workers_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=32, metavar="N",
-                   help="hosts contacted at the same time (default 32)")
+    p.add_argument("--workers", type=workers_count, default=32, metavar="N",
+                   help="hosts contacted at the same time (default 32, at least 1)")
+
+
+def add_limit_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", metavar="PATTERN",
+                   help="only the gateways this Ansible host pattern selects: inventory "
+                        "hosts and groups, fleet sites, globs, '!' exclusions, '&' "
+                        "intersections, e.g. 'north:!north-gw3'")
 
 
 def add_selection_options(p: argparse.ArgumentParser) -> None:
     add_fleet_option(p)
     add_inventory_options(p)
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--gateway", metavar="NAME", help="only this gateway (NAME or SITE/NAME)")
-    group.add_argument("--site", metavar="NAME", help="only this site's gateways")
+    p.add_argument("--gateway", action="append", default=[], metavar="NAME",
+                   help="this gateway (NAME or SITE/NAME); repeatable, adds up with --site")
+    p.add_argument("--site", action="append", default=[], metavar="NAME",
+                   help="this site's gateways; repeatable")
+    add_limit_option(p)
     add_workers_option(p)
 
 
@@ -45,29 +65,50 @@ class Selection:
     targets: list[Target]
     missing: list[tuple[Gateway, str]]
     problems: list[Problem]
+    #: errors elsewhere in the fleet: reported, not blocking the selection
+    outside: list[Problem] = field(default_factory=list)
 
 
 def select(ns: argparse.Namespace) -> Selection | None:
-    """Validate the fleet, read the inventory, pair; None (after reporting) on errors."""
+    """Validate the fleet, read the inventory, choose and pair; None (after reporting)
+    when errors concern the selected gateways."""
     from gwctl import api
     from gwctl.cli.common import report
     from gwctl.hosts.inventory import load_inventory
-    from gwctl.hosts.targets import pair, select_gateways
+    from gwctl.hosts.selection import choose, split_problems
+    from gwctl.hosts.targets import pair
     from gwctl.problems import has_errors
 
     result = api.validate(ns.fleet)
-    if result.fleet is None or has_errors(result.problems):
+    if result.fleet is None:
         report(result.problems, "text", ok_message="")
         return None
-    gateways = select_gateways(result.fleet, gateway=ns.gateway, site=ns.site)
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+    gateways = choose(result.fleet, hosts, gateways=ns.gateway, sites=ns.site,
+                      limit=ns.limit)
+    inside, outside = split_problems(result.problems, gateways)
+    if has_errors(inside):
+        report(inside + outside, "text", ok_message="")
+        return None
+    if outside:
+        report_outside(outside)
     from gwctl.output import redact
     for h in hosts:
         pw = h.vars.get("ansible_password")
         if isinstance(pw, str):
             redact.register(pw)
     targets, missing = pair(result.fleet, gateways, hosts)
-    return Selection(result.fleet, targets, missing, result.problems)
+    return Selection(result.fleet, targets, missing, inside, outside)
+
+
+def report_outside(problems: Sequence[Problem]) -> None:
+    """Errors outside the selection, on stderr: they do not block it, but nobody should
+    miss them."""
+    from gwctl.output.reporters import report_text
+
+    print(f"note: {len(problems)} error(s) outside the selected gateways, not blocking "
+          "this run:", file=sys.stderr)
+    report_text(sorted(problems, key=lambda p: p.sort_key()), sys.stderr)
 
 
 def progress_printer(total: int) -> Callable[[GatewayPlan], None]:
