@@ -11,12 +11,15 @@ Version gate: a gateway whose installed (else declared) version differs from its
 management server's (2023 R3 and later), or lacks a feature its rendered configuration
 uses, is skipped untouched unless --allow-version-mismatch (logged, and recorded in the
 JSON result).
+With a saved plan (`gwctl apply PLANFILE`, from `gwctl plan -o PLANFILE`) exactly that
+plan is applied: the fleet must be the one planned, and a gateway whose host files,
+activation record or rendering changed since the plan is refused (outcome skipped, with
+the reason) while the others go ahead.
 Exit 0 when every gateway ended unchanged or changed, 1 otherwise."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -33,7 +36,11 @@ if TYPE_CHECKING:
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    add_selection_options(p)
+    p.add_argument("plan", nargs="?", metavar="PLANFILE",
+                   help="apply exactly this saved plan ('gwctl plan -o FILE'); then -f, "
+                        "--gateway, --site and --limit come from the plan, -i may override "
+                        "its inventory path")
+    add_selection_options(p, required=False)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--canary", type=int, default=1, metavar="N",
                    help="gateways changed one at a time before the batches (default 1)")
@@ -52,13 +59,14 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="push even to gateways the version gate refuses (a version unlike "
                         "the management server's, or lacking a feature the configuration "
                         "uses); logged and recorded in the result")
-    p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
+                   help="text, json (stable) or markdown (a pull-request comment)")
 
 
 def execute(ns: argparse.Namespace) -> int:
     import os
 
-    from gwctl.cli.cmd_diff import print_plans
+    from gwctl.cli.cmd_diff import present
     from gwctl.cli.deploy_common import progress_printer, select
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
     from gwctl.deploy.fleet_plan import Planner
@@ -70,25 +78,42 @@ def execute(ns: argparse.Namespace) -> int:
     if ns.canary < 0 or ns.max_failures < 0:
         raise UsageError("--canary and --max-failures must not be negative")
     parse_batch(ns.batch, 100)
+    if ns.plan is not None:
+        if ns.fleet or ns.gateway or ns.site or ns.limit:
+            raise UsageError("a saved plan names its fleet and gateways: do not combine "
+                             "PLANFILE with -f, --gateway, --site or --limit")
+    elif not ns.fleet or not ns.inventory:
+        raise UsageError("give -f FLEET and -i INVENTORY, or a saved plan (gwctl apply "
+                         "PLANFILE)")
     if not ns.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal: pass --yes to apply without confirmation")
-    sel = select(ns)
-    if sel is None:
-        return EXIT_FAILED
-    planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
-    plans = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
+    refused: list[GatewayResult] = []
+    if ns.plan is not None:
+        from gwctl.cli.cmd_plan import from_saved
+
+        sel, items, refused = from_saved(ns)
+        plans = [p for _, p in items]
+    else:
+        found = select(ns)
+        if found is None:
+            return EXIT_FAILED
+        sel = found
+        planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
+        plans = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
+        items = list(zip(sel.targets, plans, strict=True))
     human = sys.stdout if ns.output == "text" else sys.stderr
     if ns.output == "text":
-        print_plans(plans)
+        present(plans, "text")
+    for r in refused:
+        print(f"! {r.gateway} ({r.host}): {r.detail}", file=human)
     for gw, why in sel.missing:
         print(f"! {gw.id}: {why}", file=sys.stderr)
-    items = list(zip(sel.targets, plans, strict=True))
     if not any(p.changed or p.error for p in plans):
         print("nothing to apply", file=human)
-        if ns.output == "json":
-            _print_json(plans, [GatewayResult(p.gateway, p.host, "unchanged") for p in plans],
-                        ns.allow_version_mismatch)
-        return EXIT_FAILED if sel.missing else EXIT_OK
+        results = refused + [GatewayResult(p.gateway, p.host, "unchanged") for p in plans]
+        if ns.output != "text":
+            _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
+        return EXIT_FAILED if sel.missing or refused else EXIT_OK
     gate = _version_gate(ns, sel.fleet, [t for t, p in items if p.changed and not p.error],
                          human)
     if not ns.yes:
@@ -110,12 +135,12 @@ def execute(ns: argparse.Namespace) -> int:
             print(f"  {res.gateway}: {res.outcome}" + (f" ({res.detail})" if res.detail else ""),
                   file=human, flush=True)
 
-    results = rollout(items, one, canary=ns.canary, batch=ns.batch,
-                      max_failures=ns.max_failures, report=report)
-    if ns.output == "json":
-        _print_json(plans, results, ns.allow_version_mismatch)
-    else:
+    results = refused + rollout(items, one, canary=ns.canary, batch=ns.batch,
+                                max_failures=ns.max_failures, report=report)
+    if ns.output == "text":
         print_summary(results)
+    else:
+        _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
     bad = [r for r in results if r.outcome in ("failed", "rolled back", "skipped")]
     return EXIT_FAILED if bad or sel.missing else EXIT_OK
 
@@ -143,14 +168,12 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
     return gate
 
 
-def _print_json(plans: Sequence[GatewayPlan], results: Sequence[GatewayResult],
-                allow_version_mismatch: bool = False) -> None:
-    from gwctl.cli.cmd_diff import plan_document
+def _print_doc(output: str, plans: Sequence[GatewayPlan], results: Sequence[GatewayResult],
+               allow_version_mismatch: bool = False) -> None:
+    from gwctl.cli.cmd_diff import present
 
-    doc = plan_document(plans)
-    doc["results"] = [r.to_json() for r in results]
-    doc["allow_version_mismatch"] = allow_version_mismatch
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    present(plans, output, {"results": [r.to_json() for r in results],
+                            "allow_version_mismatch": allow_version_mismatch})
 
 
 def print_summary(results: Sequence[GatewayResult]) -> None:

@@ -11,8 +11,8 @@ from gwctl.output.reporters import FORMATS, REPORTERS
 from gwctl.problems import Problem, has_errors
 
 
-def add_fleet_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--fleet", required=True, metavar="PATH",
+def add_fleet_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("-f", "--fleet", required=required, metavar="PATH",
                         help="fleet YAML file, or a directory of *.yaml files merged in "
                              "file-name order")
 

@@ -48,9 +48,9 @@ def add_limit_option(p: argparse.ArgumentParser) -> None:
                         "intersections, e.g. 'north:!north-gw3'")
 
 
-def add_selection_options(p: argparse.ArgumentParser) -> None:
-    add_fleet_option(p)
-    add_inventory_options(p)
+def add_selection_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    add_fleet_option(p, required=required)
+    add_inventory_options(p, required=required)
     p.add_argument("--gateway", action="append", default=[], metavar="NAME",
                    help="this gateway (NAME or SITE/NAME); repeatable, adds up with --site")
     p.add_argument("--site", action="append", default=[], metavar="NAME",
