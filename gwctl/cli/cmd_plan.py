@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, GwctlError, InputError
+from gwctl.output.plans import PLAN_FORMATS
 
 if TYPE_CHECKING:
     from gwctl.cli.deploy_common import Selection
@@ -34,9 +35,9 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="write the plan here (JSON; no secrets), for 'gwctl apply FILE'")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 2 when there is drift (terraform's convention)")
-    p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
-                   help="what to print: the diff as text, the plan as JSON, or a "
-                        "pull-request comment")
+    p.add_argument("--output", choices=PLAN_FORMATS, default="text",
+                   help="what to print (as gwctl diff): text, json, markdown (a "
+                        "pull-request comment) or github (annotations)")
 
 
 def execute(ns: argparse.Namespace) -> int:
