@@ -28,6 +28,8 @@ from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from gwctl.cli.cmd_plan import SavedCheck
+    from gwctl.cli.deploy_common import Selection
     from gwctl.deploy.apply import GatewayResult
     from gwctl.deploy.gate import ApplyGate
     from gwctl.deploy.gateway_plan import GatewayPlan
@@ -59,24 +61,22 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="push even to gateways the version gate refuses (a version unlike "
                         "the management server's, or lacking a feature the configuration "
                         "uses); logged and recorded in the result")
+    p.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another apply's site lock (default 0: refuse "
+                        "at once, naming the holder)")
     p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
                    help="text, json (stable) or markdown (a pull-request comment)")
 
 
 def execute(ns: argparse.Namespace) -> int:
-    import os
-
-    from gwctl.cli.cmd_diff import present
-    from gwctl.cli.deploy_common import progress_printer, select
-    from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.health import HealthSettings
-    from gwctl.deploy.rollout import parse_batch, rollout
-    from gwctl.fleet.secrets import SecretResolver
+    from gwctl.cli.deploy_common import select
+    from gwctl.deploy.hostlock import owner_name
+    from gwctl.deploy.rollout import parse_batch
+    from gwctl.deploy.sitelock import SiteLocks
     from gwctl.hosts.targets import open_transport
 
-    if ns.canary < 0 or ns.max_failures < 0:
-        raise UsageError("--canary and --max-failures must not be negative")
+    if ns.canary < 0 or ns.max_failures < 0 or ns.lock_timeout < 0:
+        raise UsageError("--canary, --max-failures and --lock-timeout must not be negative")
     parse_batch(ns.batch, 100)
     if ns.plan is not None:
         if ns.fleet or ns.gateway or ns.site or ns.limit:
@@ -87,20 +87,45 @@ def execute(ns: argparse.Namespace) -> int:
                          "PLANFILE)")
     if not ns.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal: pass --yes to apply without confirmation")
-    refused: list[GatewayResult] = []
+    check: SavedCheck | None = None
     if ns.plan is not None:
-        from gwctl.cli.cmd_plan import from_saved
+        from gwctl.cli.cmd_plan import saved_selection
 
-        sel, items, refused = from_saved(ns)
-        plans = [p for _, p in items]
+        sel, check = saved_selection(ns)
     else:
         found = select(ns)
         if found is None:
             return EXIT_FAILED
         sel = found
+    owner = owner_name()
+    sites = {t.gateway.site_name for t in sel.targets}
+    with SiteLocks(sel.fleet, sites, sel.hosts, open_transport, owner,
+                   timeout_s=ns.lock_timeout):
+        return _locked(ns, sel, check, owner)
+
+
+def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
+            owner: str) -> int:
+    """Under the site locks: plan (or check the saved plan), confirm, roll out, report."""
+    import os
+
+    from gwctl.cli.cmd_diff import present
+    from gwctl.cli.deploy_common import progress_printer
+    from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.health import HealthSettings
+    from gwctl.deploy.rollout import rollout
+    from gwctl.fleet.secrets import SecretResolver
+    from gwctl.hosts.targets import open_transport
+
+    refused: list[GatewayResult] = []
+    if check is not None:
+        items, refused = check()
+    else:
         planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
-        plans = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
-        items = list(zip(sel.targets, plans, strict=True))
+        fresh = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
+        items = list(zip(sel.targets, fresh, strict=True))
+    plans = [p for _, p in items]
     human = sys.stdout if ns.output == "text" else sys.stderr
     if ns.output == "text":
         present(plans, "text")
@@ -125,7 +150,7 @@ def execute(ns: argparse.Namespace) -> int:
                             verify_tls=not ns.insecure_health_check,
                             username=ns.health_user,
                             password=os.environ.get("GWCTL_HEALTH_PASSWORD"))
-    options = ApplyOptions(health=health, gate=gate)
+    options = ApplyOptions(health=health, gate=gate, owner=owner)
 
     def one(target: Target, plan: GatewayPlan) -> GatewayResult:
         return apply_gateway(target, plan, open_transport, options)

@@ -15,8 +15,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, GwctlError, InputError
@@ -82,17 +83,17 @@ def _write(path: Path, text: str) -> None:
         raise InputError(f"cannot write the plan: {exc.strerror}", file=str(path)) from None
 
 
-def from_saved(ns: argparse.Namespace
-               ) -> tuple[Selection, list[tuple[Target, GatewayPlan]], list[GatewayResult]]:
-    """For ``gwctl apply PLANFILE``: the selection the plan names, fresh plans of the
-    gateways that may still be applied, and a refusal for each that may not."""
+SavedCheck = Callable[[], tuple[list[tuple["Target", "GatewayPlan"]], list["GatewayResult"]]]
+
+
+def saved_selection(ns: argparse.Namespace) -> tuple[Selection, SavedCheck]:
+    """For ``gwctl apply PLANFILE``: the selection the plan names, and the check to run
+    under the site locks -- fresh plans of the gateways that may still be applied, and a
+    refusal for each that may not."""
     from gwctl import api
     from gwctl.cli.common import report
-    from gwctl.cli.deploy_common import Selection, progress_printer, report_outside
+    from gwctl.cli.deploy_common import Selection, report_outside
     from gwctl.deploy import saved_plan
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.results import GatewayResult
-    from gwctl.fleet.secrets import SecretResolver
     from gwctl.hosts.inventory import load_inventory
     from gwctl.hosts.selection import split_problems
     from gwctl.hosts.targets import pair
@@ -123,11 +124,23 @@ def from_saved(ns: argparse.Namespace
         if isinstance(pw, str):
             redact.register(pw)
     targets, missing = pair(fleet, gateways, hosts)
-    planner = Planner(fleet, SecretResolver(fleet.base_dir), workers=ns.workers)
-    fresh = planner.plan_all(targets, progress_printer(len(targets)))
+    sel = Selection(fleet, targets, missing, inside, outside, hosts)
+    return sel, lambda: _check(ns, sel, entries)
+
+
+def _check(ns: argparse.Namespace, sel: Selection, entries: dict[str, dict[str, Any]]
+           ) -> tuple[list[tuple[Target, GatewayPlan]], list[GatewayResult]]:
+    from gwctl.cli.deploy_common import progress_printer
+    from gwctl.deploy import saved_plan
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.results import GatewayResult
+    from gwctl.fleet.secrets import SecretResolver
+
+    planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
+    fresh = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
     items: list[tuple[Target, GatewayPlan]] = []
     refused: list[GatewayResult] = []
-    for target, plan in zip(targets, fresh, strict=True):
+    for target, plan in zip(sel.targets, fresh, strict=True):
         entry = entries[target.gateway.id]
         reasons = ([f"the plan was made for host {entry['host']}, the inventory now says "
                     f"{target.name}"] if entry["host"] != target.name else
@@ -137,5 +150,4 @@ def from_saved(ns: argparse.Namespace
                                          "refused, not as planned: " + "; ".join(reasons)))
         else:
             items.append((target, plan))
-    sel = Selection(fleet, [t for t, _ in items], missing, inside, outside)
-    return sel, items, refused
+    return items, refused

@@ -13,6 +13,7 @@ from gwctl.cli.common import add_fleet_option
 if TYPE_CHECKING:
     from gwctl.deploy.gateway_plan import GatewayPlan
     from gwctl.fleet.model import Fleet, Gateway
+    from gwctl.hosts.inventory import InventoryHost
     from gwctl.hosts.targets import Target
     from gwctl.problems import Problem
 
@@ -67,6 +68,8 @@ class Selection:
     problems: list[Problem]
     #: errors elsewhere in the fleet: reported, not blocking the selection
     outside: list[Problem] = field(default_factory=list)
+    #: the whole inventory (site locks live on a site's anchor host, selected or not)
+    hosts: list[InventoryHost] = field(default_factory=list)
 
 
 def select(ns: argparse.Namespace) -> Selection | None:
@@ -98,7 +101,7 @@ def select(ns: argparse.Namespace) -> Selection | None:
         if isinstance(pw, str):
             redact.register(pw)
     targets, missing = pair(result.fleet, gateways, hosts)
-    return Selection(result.fleet, targets, missing, inside, outside)
+    return Selection(result.fleet, targets, missing, inside, outside, hosts)
 
 
 def report_outside(problems: Sequence[Problem]) -> None:
