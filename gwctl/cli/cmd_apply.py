@@ -20,12 +20,18 @@ Exit 0 when every gateway ended unchanged or changed, 1 otherwise."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+#: the shell's code for a run ended by SIGINT
+EXIT_INTERRUPTED = 130
 
 if TYPE_CHECKING:
     from gwctl.cli.cmd_plan import SavedCheck
@@ -160,14 +166,55 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
             print(f"  {res.gateway}: {res.outcome}" + (f" ({res.detail})" if res.detail else ""),
                   file=human, flush=True)
 
-    results = refused + rollout(items, one, canary=ns.canary, batch=ns.batch,
-                                max_failures=ns.max_failures, report=report)
+    def wave(label: str, gateways: list[str]) -> None:
+        print(f"{label}: {', '.join(gateways)}", file=human, flush=True)
+
+    with _Interrupts(human) as interrupts:
+        results = refused + rollout(items, one, canary=ns.canary, batch=ns.batch,
+                                    max_failures=ns.max_failures, report=report,
+                                    on_wave=wave, stop=interrupts.reason)
     if ns.output == "text":
         print_summary(results)
     else:
         _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
+    if interrupts.reason() is not None:
+        untouched = sum(r.detail == interrupts.reason() for r in results)
+        print(f"interrupted: the gateways in flight were finished, {untouched} were not "
+              "started; each host holds its old or its new configuration", file=sys.stderr)
+        return EXIT_INTERRUPTED
     bad = [r for r in results if r.outcome in ("failed", "rolled back", "skipped")]
     return EXIT_FAILED if bad or sel.missing else EXIT_OK
+
+
+class _Interrupts:
+    """During the rollout, the first Ctrl-C (SIGINT) lets the gateways in flight finish
+    -- write, recycle, health check, rollback if needed -- and skips the rest, so that
+    the summary can be printed; a second one abandons at once (a gateway cut short keeps
+    a pending activation record, which the next apply completes or rolls back)."""
+
+    def __init__(self, human: TextIO) -> None:
+        self.human = human
+        self._reason: str | None = None
+        self._previous: Any = None
+
+    def reason(self) -> str | None:
+        return self._reason
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._reason is not None:
+            raise KeyboardInterrupt
+        self._reason = "interrupted (SIGINT) before this gateway was touched"
+        print("\ninterrupt: finishing the gateways in flight, then stopping (Ctrl-C again "
+              "abandons them)", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target],
