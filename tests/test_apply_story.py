@@ -35,6 +35,32 @@ def test_canary_and_batches_are_shown(sim_factory: object, tmp_path: Path,
     # each wave's outcomes follow its heading
     assert lines.index("  demo/demo-ms: changed") > lines.index(waves[0])
     assert lines.index("  demo/demo-gw3: changed") > lines.index(waves[2])
+    # piped, each slow step is a plain line of its own, before the outcome
+    steps = [line for line in lines if line.startswith("  demo/demo-gw3: ")]
+    assert steps == ["  demo/demo-gw3: backing up",
+                     "  demo/demo-gw3: writing appsettings.Production.json",
+                     "  demo/demo-gw3: recycling the app pool",
+                     "  demo/demo-gw3: waiting for the health check (up to 30 s)",
+                     "  demo/demo-gw3: changed"]
+
+
+def test_live_display_redraws_one_status_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from gwctl.cli.deploy_common import StepDisplay
+
+    plain = io.StringIO()
+    display = StepDisplay(plain, live=True)
+    display.step("s/a", "recycling the app pool")
+    display.step("s/b", "waiting for the health check (up to 30 s)")
+    display.line("  s/a: changed", finished="s/a")
+    display.close()
+    err = capsys.readouterr().err
+    assert "\r\033[Ks/a: recycling the app pool" in err
+    assert "\r\033[Ks/a: recycling the app pool; s/b: waiting for the health check" in err
+    # after s/a finished only s/b is in flight, and the status line ends cleared
+    assert err.split("\r\033[K")[-2].startswith("s/b: waiting") and err.endswith("\r\033[K")
+    assert plain.getvalue() == "  s/a: changed\n"  # steps never reach the log on a terminal
 
 
 def test_sigint_finishes_the_gateway_in_flight_and_prints_the_summary(

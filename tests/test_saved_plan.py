@@ -12,6 +12,8 @@ import pytest
 import yaml
 from test_deploy import CORS, ORIGIN, TURN_SECRET, files, gwctl, write_fleet
 
+from gwctl.cli.main import main
+
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
 
@@ -108,9 +110,11 @@ def test_a_limited_plan_applies_only_its_gateways(site: SimSite, tmp_path: Path,
                       "-o", str(plan_file), "--limit", "demo:!demo-ms")
     assert code == 0, out
     ms_before = files(site, "demo-ms")
-    code, out = gwctl(capsys, "apply", str(plan_file), "--yes", "--output", "json")
-    assert code == 0, out
-    result = json.loads(out[out.index("{"):])
+    code = main(["apply", str(plan_file), "--yes", "--output", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    result = json.loads(out)  # progress goes to stderr, the document alone to stdout
+    assert "canary 1/1: demo/demo-gw1" in err
     assert {r["gateway"]: r["outcome"] for r in result["results"]} == \
         {"demo/demo-gw1": "changed", "demo/demo-gw2": "changed"}
     assert files(site, "demo-ms") == ms_before

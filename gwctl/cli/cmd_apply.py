@@ -116,7 +116,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     import os
 
     from gwctl.cli.cmd_diff import present
-    from gwctl.cli.deploy_common import progress_printer
+    from gwctl.cli.deploy_common import StepDisplay, progress_printer
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
     from gwctl.deploy.fleet_plan import Planner
     from gwctl.deploy.health import HealthSettings
@@ -156,23 +156,27 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
                             verify_tls=not ns.insecure_health_check,
                             username=ns.health_user,
                             password=os.environ.get("GWCTL_HEALTH_PASSWORD"))
-    options = ApplyOptions(health=health, gate=gate, owner=owner)
+    display = StepDisplay(human)
+    options = ApplyOptions(health=health, gate=gate, owner=owner, on_step=display.step)
 
     def one(target: Target, plan: GatewayPlan) -> GatewayResult:
         return apply_gateway(target, plan, open_transport, options)
 
     def report(res: GatewayResult) -> None:
         if ns.output == "text" and res.outcome != "unchanged":
-            print(f"  {res.gateway}: {res.outcome}" + (f" ({res.detail})" if res.detail else ""),
-                  file=human, flush=True)
+            display.line(f"  {res.gateway}: {res.outcome}"
+                         + (f" ({res.detail})" if res.detail else ""), finished=res.gateway)
 
     def wave(label: str, gateways: list[str]) -> None:
-        print(f"{label}: {', '.join(gateways)}", file=human, flush=True)
+        display.line(f"{label}: {', '.join(gateways)}")
 
     with _Interrupts(human) as interrupts:
-        results = refused + rollout(items, one, canary=ns.canary, batch=ns.batch,
-                                    max_failures=ns.max_failures, report=report,
-                                    on_wave=wave, stop=interrupts.reason)
+        try:
+            results = refused + rollout(items, one, canary=ns.canary, batch=ns.batch,
+                                        max_failures=ns.max_failures, report=report,
+                                        on_wave=wave, stop=interrupts.reason)
+        finally:
+            display.close()
     if ns.output == "text":
         print_summary(results)
     else:

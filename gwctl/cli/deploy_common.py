@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from gwctl.cli.common import add_fleet_option
 
@@ -128,3 +130,52 @@ def progress_printer(total: int) -> Callable[[GatewayPlan], None]:
             sys.stderr.flush()
 
     return show
+
+
+class StepDisplay:
+    """What apply's gateways are doing now. On a terminal (stderr): one live status line,
+    each gateway in flight with its step (recycling, waiting for the health check, ...),
+    redrawn in place, never in the way of the lines printed above it. Otherwise plain
+    lines, one per step, to `plain` -- what a CI log keeps."""
+
+    def __init__(self, plain: TextIO, *, live: bool | None = None) -> None:
+        self.plain = plain
+        self.live = sys.stderr.isatty() if live is None else live
+        self._lock = threading.Lock()
+        self._doing: dict[str, str] = {}
+
+    def step(self, gateway: str, doing: str) -> None:
+        with self._lock:
+            if self.live:
+                self._doing[gateway] = doing
+                self._draw()
+            else:
+                print(f"  {gateway}: {doing}", file=self.plain, flush=True)
+
+    def line(self, text: str, *, finished: str | None = None) -> None:
+        """Print `text` as a line of its own; `finished` names a gateway that is done."""
+        with self._lock:
+            if finished is not None:
+                self._doing.pop(finished, None)
+            if self.live:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+            print(text, file=self.plain, flush=True)
+            if self.live:
+                self._draw()
+
+    def close(self) -> None:
+        with self._lock:
+            self._doing.clear()
+            if self.live:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+
+    def _draw(self) -> None:
+        if not self._doing:
+            sys.stderr.write("\r\033[K")
+        else:
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            text = "; ".join(f"{g}: {d}" for g, d in self._doing.items())
+            sys.stderr.write("\r\033[K" + text[:width])
+        sys.stderr.flush()
