@@ -150,7 +150,8 @@ class StepDisplay:
                 self._doing[gateway] = doing
                 self._draw()
             else:
-                print(f"  {gateway}: {doing}", file=self.plain, flush=True)
+                # deeper than the outcome lines ("  site/gw: changed") they lead to
+                print(f"    {gateway}: {doing}", file=self.plain, flush=True)
 
     def line(self, text: str, *, finished: str | None = None) -> None:
         """Print `text` as a line of its own; `finished` names a gateway that is done."""
