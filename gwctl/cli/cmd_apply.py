@@ -15,6 +15,11 @@ With a saved plan (`gwctl apply PLANFILE`, from `gwctl plan -o PLANFILE`) exactl
 plan is applied: the fleet must be the one planned, and a gateway whose host files,
 activation record or rendering changed since the plan is refused (outcome skipped, with
 the reason) while the others go ahead.
+A whole apply holds a lock per site it touches (on the host of the site's co-located
+gateway), from before it plans to its summary: a second apply of the site is refused
+naming the holder, or waits --lock-timeout seconds. Each wave (canary, batches) is
+announced, and each gateway's slow steps are shown (a live line on a terminal). Ctrl-C
+lets the gateways in flight finish, skips the rest and prints the summary (exit 130).
 Exit 0 when every gateway ended unchanged or changed, 1 otherwise."""
 
 from __future__ import annotations
