@@ -138,3 +138,41 @@ def test_plan_file_misuse(site: SimSite, tmp_path: Path,
     assert code == 64 and "do not combine PLANFILE" in out
     code, out = gwctl(capsys, "apply", "--yes")
     assert code == 64 and "or a saved plan" in out
+
+
+def test_every_kind_of_change_since_the_plan_is_named(tmp_path: Path) -> None:
+    """stale_reasons, case by case: the host's file, the activation record, the
+    rendering, and an action that differs (a secret's value changed since)."""
+    from gwctl import api
+    from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
+    from gwctl.deploy.saved_plan import plan_entry, stale_reasons
+
+    (tmp_path / "fleet.yaml").write_text(
+        "apiVersion: gwctl/v1\nsites:\n  s:\n    management_server: {host: ms, version: "
+        "'2025 R2'}\n    gateways:\n      g: {host: g, colocated: true, settings: {cors: "
+        "{enabled: true, allow_origins: ['https://a.example']}}}\n")
+    loaded = api.load(tmp_path / "fleet.yaml")
+    assert loaded.fleet is not None
+    (gw,) = loaded.fleet.gateways()
+
+    def plan(action: str, old: str | None, activation: str = "absent") -> GatewayPlan:
+        return GatewayPlan(gw.id, "g", files=[FileChange(PROD, "C:\\x", action,  # type: ignore[arg-type]
+                                                         old, "new", "", True)],
+                           activation_sha256=activation)
+
+    entry = plan_entry(gw, plan("update", "old"))
+    assert stale_reasons(entry, gw, plan("update", "old")) == []
+    assert stale_reasons(entry, gw, plan("update", "other")) == \
+        [f"{PROD} changed on the host since the plan was made"]
+    assert stale_reasons(entry, gw, plan("update", "old", "rec")) == \
+        ["another apply or rollback ran on the host since the plan was made"]
+    assert stale_reasons(entry, gw, plan("unchanged", "old")) == \
+        [f"{PROD}: the plan said update, now it would be unchanged (a secret's value "
+         "changed?)"]
+    entry["files"][0]["rendered_sha256"] = "0" * 64
+    assert stale_reasons(entry, gw, plan("update", "old")) == \
+        [f"{PROD}: gwctl now renders it differently than planned"]
+    assert stale_reasons({**entry, "status": "error"}, gw, plan("update", "old")) == \
+        ["the host could not be read when the plan was made; plan again"]
+    assert stale_reasons(entry, gw, GatewayPlan(gw.id, "g", error="timed out")) == \
+        ["the host cannot be read now: timed out"]
