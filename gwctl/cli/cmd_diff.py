@@ -78,7 +78,3 @@ def present(plans: Sequence[GatewayPlan], output: str,
     doc = plan_document(plans)
     doc.update(extra or {})
     PLAN_REPORTERS[output](doc, sys.stdout)
-
-
-def print_plans(plans: Sequence[GatewayPlan]) -> None:
-    present(plans, "text")
