@@ -74,7 +74,7 @@ def test_check_apply_reapply(sim_site: SimSite, tmp_path: Path,
     assert "~ demo/demo-gw1 (demo-gw1): recycle needed" in out
     assert "    + CORS:Access-Control-Allow-Origin: 'https://portal.example.com'" in out
     assert "    ~ CORS:Enabled: 'False' -> 'True'" in out
-    assert "2 gateway(s): 2 with drift, 0 unreachable/failed" in out
+    assert "2 gateway(s): 2 to create, 0 to change, 0 in sync, 0 unreachable/failed" in out
 
     code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i", inv, "--yes")
     assert code == 0, out

@@ -63,7 +63,7 @@ def test_vaulted_password_works_and_never_shows(sim_site: SimSite, tmp_path: Pat
                  "--vault-password-file", str(vault_pw)])
     out, err = capsys.readouterr()
     assert code == 0, out + err
-    assert "2 gateway(s): 0 with drift, 0 unreachable/failed" in out
+    assert "2 gateway(s): 0 to create, 0 to change, 2 in sync, 0 unreachable/failed" in out
     assert password not in out + err
 
 

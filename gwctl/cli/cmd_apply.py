@@ -11,20 +11,36 @@ Version gate: a gateway whose installed (else declared) version differs from its
 management server's (2023 R3 and later), or lacks a feature its rendered configuration
 uses, is skipped untouched unless --allow-version-mismatch (logged, and recorded in the
 JSON result).
+With a saved plan (`gwctl apply PLANFILE`, from `gwctl plan -o PLANFILE`) exactly that
+plan is applied: the fleet must be the one planned, and a gateway whose host files,
+activation record or rendering changed since the plan is refused (outcome skipped, with
+the reason) while the others go ahead.
+A whole apply holds a lock per site it touches (on the host of the site's co-located
+gateway), from before it plans to its summary: a second apply of the site is refused
+naming the holder, or waits --lock-timeout seconds. Each wave (canary, batches) is
+announced, and each gateway's slow steps are shown (a live line on a terminal). Ctrl-C
+lets the gateways in flight finish, skips the rest and prints the summary (exit 130).
 Exit 0 when every gateway ended unchanged or changed, 1 otherwise."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
+#: the shell's code for a run ended by SIGINT
+EXIT_INTERRUPTED = 130
+
 if TYPE_CHECKING:
+    from gwctl.cli.cmd_plan import SavedCheck
+    from gwctl.cli.deploy_common import Selection
     from gwctl.deploy.apply import GatewayResult
     from gwctl.deploy.gate import ApplyGate
     from gwctl.deploy.gateway_plan import GatewayPlan
@@ -33,7 +49,11 @@ if TYPE_CHECKING:
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    add_selection_options(p)
+    p.add_argument("plan", nargs="?", metavar="PLANFILE",
+                   help="apply exactly this saved plan ('gwctl plan -o FILE'); then -f, "
+                        "--gateway, --site and --limit come from the plan, -i may override "
+                        "its inventory path")
+    add_selection_options(p, required=False)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--canary", type=int, default=1, metavar="N",
                    help="gateways changed one at a time before the batches (default 1)")
@@ -52,44 +72,85 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="push even to gateways the version gate refuses (a version unlike "
                         "the management server's, or lacking a feature the configuration "
                         "uses); logged and recorded in the result")
-    p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another apply's site lock (default 0: refuse "
+                        "at once, naming the holder)")
+    p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
+                   help="text, json (stable) or markdown (a pull-request comment)")
 
 
 def execute(ns: argparse.Namespace) -> int:
+    from gwctl.cli.deploy_common import select
+    from gwctl.deploy.hostlock import owner_name
+    from gwctl.deploy.rollout import parse_batch
+    from gwctl.deploy.sitelock import SiteLocks
+    from gwctl.hosts.targets import open_transport
+
+    if ns.canary < 0 or ns.max_failures < 0 or ns.lock_timeout < 0:
+        raise UsageError("--canary, --max-failures and --lock-timeout must not be negative")
+    parse_batch(ns.batch, 100)
+    if ns.plan is not None:
+        if ns.fleet or ns.gateway or ns.site or ns.limit:
+            raise UsageError("a saved plan names its fleet and gateways: do not combine "
+                             "PLANFILE with -f, --gateway, --site or --limit")
+    elif not ns.fleet or not ns.inventory:
+        raise UsageError("give -f FLEET and -i INVENTORY, or a saved plan (gwctl apply "
+                         "PLANFILE)")
+    if not ns.yes and not sys.stdin.isatty():
+        raise UsageError("stdin is not a terminal: pass --yes to apply without confirmation")
+    check: SavedCheck | None = None
+    if ns.plan is not None:
+        from gwctl.cli.cmd_plan import saved_selection
+
+        sel, check = saved_selection(ns)
+    else:
+        found = select(ns)
+        if found is None:
+            return EXIT_FAILED
+        sel = found
+    owner = owner_name()
+    sites = {t.gateway.site_name for t in sel.targets}
+    with SiteLocks(sel.fleet, sites, sel.hosts, open_transport, owner,
+                   timeout_s=ns.lock_timeout):
+        return _locked(ns, sel, check, owner)
+
+
+def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
+            owner: str) -> int:
+    """Under the site locks: plan (or check the saved plan), confirm, roll out, report."""
     import os
 
-    from gwctl.cli.cmd_diff import print_plans
-    from gwctl.cli.deploy_common import progress_printer, select
+    from gwctl.cli.cmd_diff import present
+    from gwctl.cli.deploy_common import StepDisplay, progress_printer
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
     from gwctl.deploy.fleet_plan import Planner
     from gwctl.deploy.health import HealthSettings
-    from gwctl.deploy.rollout import parse_batch, rollout
+    from gwctl.deploy.rollout import rollout
     from gwctl.fleet.secrets import SecretResolver
     from gwctl.hosts.targets import open_transport
     from gwctl.output import redact
 
-    if ns.canary < 0 or ns.max_failures < 0:
-        raise UsageError("--canary and --max-failures must not be negative")
-    parse_batch(ns.batch, 100)
-    if not ns.yes and not sys.stdin.isatty():
-        raise UsageError("stdin is not a terminal: pass --yes to apply without confirmation")
-    sel = select(ns)
-    if sel is None:
-        return EXIT_FAILED
-    planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
-    plans = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
+    refused: list[GatewayResult] = []
+    if check is not None:
+        items, refused = check()
+    else:
+        planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
+        fresh = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
+        items = list(zip(sel.targets, fresh, strict=True))
+    plans = [p for _, p in items]
     human = sys.stdout if ns.output == "text" else sys.stderr
     if ns.output == "text":
-        print_plans(plans)
+        present(plans, "text")
+    for r in refused:
+        print(f"! {r.gateway} ({r.host}): {r.detail}", file=human)
     for gw, why in sel.missing:
         print(f"! {gw.id}: {why}", file=sys.stderr)
-    items = list(zip(sel.targets, plans, strict=True))
     if not any(p.changed or p.error for p in plans):
         print("nothing to apply", file=human)
-        if ns.output == "json":
-            _print_json(plans, [GatewayResult(p.gateway, p.host, "unchanged") for p in plans],
-                        ns.allow_version_mismatch)
-        return EXIT_FAILED if sel.missing else EXIT_OK
+        results = refused + [GatewayResult(p.gateway, p.host, "unchanged") for p in plans]
+        if ns.output != "text":
+            _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
+        return EXIT_FAILED if sel.missing or refused else EXIT_OK
     gate = _version_gate(ns, sel.fleet, [t for t, p in items if p.changed and not p.error],
                          human)
     if not ns.yes:
@@ -103,24 +164,69 @@ def execute(ns: argparse.Namespace) -> int:
                             password=os.environ.get("GWCTL_HEALTH_PASSWORD"))
     if health.password:
         redact.register(health.password)
-    options = ApplyOptions(health=health, gate=gate)
+    display = StepDisplay(human)
+    options = ApplyOptions(health=health, gate=gate, owner=owner, on_step=display.step)
 
     def one(target: Target, plan: GatewayPlan) -> GatewayResult:
         return apply_gateway(target, plan, open_transport, options)
 
     def report(res: GatewayResult) -> None:
         if ns.output == "text" and res.outcome != "unchanged":
-            print(f"  {res.gateway}: {res.outcome}" + (f" ({res.detail})" if res.detail else ""),
-                  file=human, flush=True)
+            display.line(f"  {res.gateway}: {res.outcome}"
+                         + (f" ({res.detail})" if res.detail else ""), finished=res.gateway)
 
-    results = rollout(items, one, canary=ns.canary, batch=ns.batch,
-                      max_failures=ns.max_failures, report=report)
-    if ns.output == "json":
-        _print_json(plans, results, ns.allow_version_mismatch)
-    else:
+    def wave(label: str, gateways: list[str]) -> None:
+        display.line(f"{label}: {', '.join(gateways)}")
+
+    with _Interrupts(human) as interrupts:
+        try:
+            results = refused + rollout(items, one, canary=ns.canary, batch=ns.batch,
+                                        max_failures=ns.max_failures, report=report,
+                                        on_wave=wave, stop=interrupts.reason)
+        finally:
+            display.close()
+    if ns.output == "text":
         print_summary(results)
+    else:
+        _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
+    if interrupts.reason() is not None:
+        untouched = sum(r.detail == interrupts.reason() for r in results)
+        print(f"interrupted: the gateways in flight were finished, {untouched} were not "
+              "started; each host holds its old or its new configuration", file=sys.stderr)
+        return EXIT_INTERRUPTED
     bad = [r for r in results if r.outcome in ("failed", "rolled back", "skipped")]
     return EXIT_FAILED if bad or sel.missing else EXIT_OK
+
+
+class _Interrupts:
+    """During the rollout, the first Ctrl-C (SIGINT) lets the gateways in flight finish
+    -- write, recycle, health check, rollback if needed -- and skips the rest, so that
+    the summary can be printed; a second one abandons at once (a gateway cut short keeps
+    a pending activation record, which the next apply completes or rolls back)."""
+
+    def __init__(self, human: TextIO) -> None:
+        self.human = human
+        self._reason: str | None = None
+        self._previous: Any = None
+
+    def reason(self) -> str | None:
+        return self._reason
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._reason is not None:
+            raise KeyboardInterrupt
+        self._reason = "interrupted (SIGINT) before this gateway was touched"
+        print("\ninterrupt: finishing the gateways in flight, then stopping (Ctrl-C again "
+              "abandons them)", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target],
@@ -146,14 +252,12 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
     return gate
 
 
-def _print_json(plans: Sequence[GatewayPlan], results: Sequence[GatewayResult],
-                allow_version_mismatch: bool = False) -> None:
-    from gwctl.cli.cmd_diff import plan_document
+def _print_doc(output: str, plans: Sequence[GatewayPlan], results: Sequence[GatewayResult],
+               allow_version_mismatch: bool = False) -> None:
+    from gwctl.cli.cmd_diff import present
 
-    doc = plan_document(plans)
-    doc["results"] = [r.to_json() for r in results]
-    doc["allow_version_mismatch"] = allow_version_mismatch
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    present(plans, output, {"results": [r.to_json() for r in results],
+                            "allow_version_mismatch": allow_version_mismatch})
 
 
 def print_summary(results: Sequence[GatewayResult]) -> None:

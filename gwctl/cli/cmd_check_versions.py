@@ -24,7 +24,12 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.cli.cmd_versions import load_fleet, run_discovery, version_problems
+    from gwctl.cli.cmd_versions import (
+        load_fleet,
+        resolve_scope,
+        run_discovery,
+        version_problems,
+    )
     from gwctl.cli.common import report, report_unreadable
 
     try:
@@ -35,12 +40,12 @@ def execute(ns: argparse.Namespace) -> int:
     if fleet is None:
         report(load_problems, ns.output, ok_message="")
         return EXIT_FAILED
-    for name in ns.site or ():
-        fleet.site(name)
-    discovery = run_discovery(ns, fleet) if ns.inventory else None
-    problems = version_problems(fleet, discovery, ns.site)
-    sites = ns.site or [s.name for s in fleet.sites]
-    count = sum(len(fleet.site(s).gateways) for s in sites)
+    scope = resolve_scope(ns, fleet)
+    discovery = run_discovery(ns, fleet, scope) if ns.inventory else None
+    problems = version_problems(fleet, discovery, scope)
+    sites = scope.sites or [s.name for s in fleet.sites]
+    count = (len(scope.only) if scope.only is not None
+             else sum(len(fleet.site(s).gateways) for s in sites))
     what = "installed versions" if discovery is not None else "declared versions"
     return report(problems, ns.output,
                   ok_message=f"{ns.fleet}: {what} ok ({len(sites)} site(s), {count} "

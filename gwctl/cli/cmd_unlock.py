@@ -8,6 +8,8 @@ for gwctl's runs, never more than a day). `gwctl unlock` removes it now: it show
 holder and asks (or needs --yes), and it removes only the lock it showed, never one that
 a new run has taken meanwhile. Make sure the holder is really gone: the lock is what
 keeps two runs from writing one gateway at the same time.
+With --site-lock it removes the *site* lock instead: the lock a whole `gwctl apply` holds
+on its site (on the site's anchor host, the one a refusal names; see `--lock-timeout`).
 Exit 0 when the host is unlocked (or was not locked), 1 otherwise."""
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from gwctl.errors import EXIT_FAILED, EXIT_OK, InputError, UsageError
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", required=True, metavar="NAME", help="inventory host to unlock")
     add_inventory_options(p)
+    p.add_argument("--site-lock", action="store_true",
+                   help="remove the site lock (held by a whole apply of a site; it lives on "
+                        "the site's anchor host, named in the refusal) instead of the host "
+                        "lock")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.deploy.hostlock import break_lock, owner_name, probe
+    from gwctl.deploy.hostlock import LOCK_PATH, break_lock, owner_name, probe
+    from gwctl.deploy.sitelock import SITE_LOCK_PATH
     from gwctl.hosts.inventory import load_inventory
     from gwctl.hosts.targets import open_transport
 
@@ -38,19 +45,21 @@ def execute(ns: argparse.Namespace) -> int:
     if host is None:
         raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)
     me = f"{owner_name()} (gwctl unlock)"
+    path = SITE_LOCK_PATH if ns.site_lock else LOCK_PATH
+    what = "site lock" if ns.site_lock else "lock"
     with open_transport(host) as transport:
-        holder = probe(transport, me)
+        holder = probe(transport, me, path)
         if holder is None:
-            print(f"{ns.host}: not locked")
+            print(f"{ns.host}: not locked" + (" (no site lock)" if ns.site_lock else ""))
             return EXIT_OK
         who = (f"{holder.get('owner') or 'an unreadable lock'} since "
                f"{holder.get('acquired_at') or '?'} (expires {holder.get('expires_at', '?')})")
-        print(f"{ns.host}: locked by {who}")
+        print(f"{ns.host}: {'site lock held' if ns.site_lock else 'locked'} by {who}")
         if not ns.yes:
-            answer = input("Remove this lock? Only 'yes' is accepted: ")
+            answer = input(f"Remove this {what}? Only 'yes' is accepted: ")
             if answer.strip() != "yes":
                 print("unlock cancelled", file=sys.stderr)
                 return EXIT_FAILED
-        break_lock(transport, me, holder)
-    print(f"{ns.host}: lock of {holder.get('owner')} removed")
+        break_lock(transport, me, holder, path)
+    print(f"{ns.host}: {what} of {holder.get('owner')} removed")
     return EXIT_OK

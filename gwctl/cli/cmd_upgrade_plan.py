@@ -37,7 +37,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.cli.cmd_versions import load_fleet, run_discovery
+    from gwctl.cli.cmd_versions import load_fleet, resolve_scope, run_discovery
     from gwctl.cli.common import report
     from gwctl.versions.release import Version
     from gwctl.versions.state import site_states
@@ -51,10 +51,9 @@ def execute(ns: argparse.Namespace) -> int:
     if fleet is None:
         report(load_problems, "json" if ns.output == "json" else "text", ok_message="")
         return EXIT_FAILED
-    for name in ns.site or ():
-        fleet.site(name)
-    discovery = run_discovery(ns, fleet) if ns.inventory else None
-    states = site_states(fleet, discovery, ns.site)
+    scope = resolve_scope(ns, fleet)
+    discovery = run_discovery(ns, fleet, scope) if ns.inventory else None
+    states = site_states(fleet, discovery, scope.sites)
     plan = plan_upgrade(states, target, fleet_path=ns.fleet, inventory_path=ns.inventory,
                         discovered=discovery is not None)
     if ns.output == "json":

@@ -17,15 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gwctl.cli.common import add_fleet_option
-from gwctl.cli.deploy_common import add_inventory_options, add_workers_option
+from gwctl.cli.deploy_common import add_inventory_options, add_limit_option, add_workers_option
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from gwctl.fleet.model import Fleet
+    from gwctl.hosts.inventory import InventoryHost
     from gwctl.problems import Problem
     from gwctl.versions.discovery import Discovery, HttpSettings
     from gwctl.versions.state import GatewayState, SiteState
@@ -41,6 +43,7 @@ def add_discovery_options(p: argparse.ArgumentParser, *, inventory_required: boo
                      "declared versions are used"))
     p.add_argument("--site", action="append", metavar="NAME",
                    help="only this site (repeatable)")
+    add_limit_option(p)
     add_workers_option(p)
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="HTTP timeout for /.well-known/uris (default 5; WinRM timeouts come "
@@ -70,25 +73,51 @@ def http_settings(ns: argparse.Namespace) -> HttpSettings:
                         verify_tls=not ns.insecure_tls)
 
 
-def run_discovery(ns: argparse.Namespace, fleet: Fleet) -> Discovery:
-    from gwctl.hosts.inventory import load_inventory
-    from gwctl.versions.discovery import discover
+@dataclass
+class Scope:
+    """What a version command looks at: --site and --limit resolved against the fleet."""
 
-    if ns.workers < 1:
-        raise UsageError("--workers must be at least 1")
+    #: site names, None for every site
+    sites: list[str] | None
+    #: the gateway ids --limit chose (only their hosts are contacted), None for all
+    only: set[str] | None
+    hosts: list[InventoryHost]
+
+
+def resolve_scope(ns: argparse.Namespace, fleet: Fleet) -> Scope:
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.selection import choose
+
     for name in ns.site or ():
         fleet.site(name)
-    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
-    return discover(fleet, hosts, sites=ns.site, workers=ns.workers, http=http_settings(ns))
+    hosts = (load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+             if ns.inventory else [])
+    if not ns.limit:
+        return Scope(list(ns.site) if ns.site else None, None, hosts)
+    chosen = choose(fleet, hosts, sites=ns.site or (), limit=ns.limit)
+    return Scope(list(dict.fromkeys(gw.site_name for gw in chosen)),
+                 {gw.id for gw in chosen}, hosts)
+
+
+def run_discovery(ns: argparse.Namespace, fleet: Fleet, scope: Scope) -> Discovery:
+    from gwctl.versions.discovery import discover
+
+    return discover(fleet, scope.hosts, sites=scope.sites, workers=ns.workers,
+                    http=http_settings(ns), only=scope.only)
 
 
 def version_problems(fleet: Fleet, discovery: Discovery | None,
-                     sites: Iterable[str] | None) -> list[Problem]:
+                     scope: Scope) -> list[Problem]:
     """The version rules' problems, with the fleet's ``rules:`` settings and inline
-    suppressions applied."""
+    suppressions applied; with --limit, those about the chosen gateways and their sites."""
+    from gwctl.hosts.selection import split_problems
     from gwctl.rules.runner import validate_versions
 
-    return validate_versions(fleet, discovery, sites=sites)
+    problems = validate_versions(fleet, discovery, sites=scope.sites)
+    if scope.only is None:
+        return problems
+    chosen = [gw for gw in fleet.gateways() if gw.id in scope.only]
+    return split_problems(problems, chosen)[0]
 
 
 def _gw_row(g: GatewayState) -> tuple[str, ...]:
@@ -193,9 +222,10 @@ def execute(ns: argparse.Namespace) -> int:
     if fleet is None:
         report(load_problems, "json" if ns.output == "json" else "text", ok_message="")
         return EXIT_FAILED
-    discovery = run_discovery(ns, fleet)
-    problems = version_problems(fleet, discovery, ns.site)
-    states = site_states(fleet, discovery, ns.site)
+    scope = resolve_scope(ns, fleet)
+    discovery = run_discovery(ns, fleet, scope)
+    problems = version_problems(fleet, discovery, scope)
+    states = site_states(fleet, discovery, scope.sites)
     if ns.output == "json":
         ordered = sorted(problems, key=lambda p: p.sort_key())
         doc = json_document(ordered, sites=states_json(states),

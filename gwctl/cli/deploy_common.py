@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
 
 from gwctl.cli.common import add_fleet_option
 
 if TYPE_CHECKING:
     from gwctl.deploy.gateway_plan import GatewayPlan
     from gwctl.fleet.model import Fleet, Gateway
+    from gwctl.hosts.inventory import InventoryHost
     from gwctl.hosts.targets import Target
     from gwctl.problems import Problem
 
@@ -25,17 +28,37 @@ def add_inventory_options(p: argparse.ArgumentParser, *, required: bool = True,
                    help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
 
 
+def workers_count(text: str) -> int:
+    """argparse type of --workers: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_workers_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=32, metavar="N",
-                   help="hosts contacted at the same time (default 32)")
+    p.add_argument("--workers", type=workers_count, default=32, metavar="N",
+                   help="hosts contacted at the same time (default 32, at least 1)")
 
 
-def add_selection_options(p: argparse.ArgumentParser) -> None:
-    add_fleet_option(p)
-    add_inventory_options(p)
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--gateway", metavar="NAME", help="only this gateway (NAME or SITE/NAME)")
-    group.add_argument("--site", metavar="NAME", help="only this site's gateways")
+def add_limit_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", metavar="PATTERN",
+                   help="only the gateways this Ansible host pattern selects: inventory "
+                        "hosts and groups, fleet sites, globs, '!' exclusions, '&' "
+                        "intersections, e.g. 'north:!north-gw3'")
+
+
+def add_selection_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    add_fleet_option(p, required=required)
+    add_inventory_options(p, required=required)
+    p.add_argument("--gateway", action="append", default=[], metavar="NAME",
+                   help="this gateway (NAME or SITE/NAME); repeatable, adds up with --site")
+    p.add_argument("--site", action="append", default=[], metavar="NAME",
+                   help="this site's gateways; repeatable")
+    add_limit_option(p)
     add_workers_option(p)
 
 
@@ -45,24 +68,47 @@ class Selection:
     targets: list[Target]
     missing: list[tuple[Gateway, str]]
     problems: list[Problem]
+    #: errors elsewhere in the fleet: reported, not blocking the selection
+    outside: list[Problem] = field(default_factory=list)
+    #: the whole inventory (site locks live on a site's anchor host, selected or not)
+    hosts: list[InventoryHost] = field(default_factory=list)
 
 
 def select(ns: argparse.Namespace) -> Selection | None:
-    """Validate the fleet, read the inventory, pair; None (after reporting) on errors."""
+    """Validate the fleet, read the inventory, choose and pair; None (after reporting)
+    when errors concern the selected gateways."""
     from gwctl import api
     from gwctl.cli.common import report
     from gwctl.hosts.inventory import load_inventory
-    from gwctl.hosts.targets import pair, select_gateways
+    from gwctl.hosts.selection import choose, split_problems
+    from gwctl.hosts.targets import pair
     from gwctl.problems import has_errors
 
     result = api.validate(ns.fleet)
-    if result.fleet is None or has_errors(result.problems):
+    if result.fleet is None:
         report(result.problems, "text", ok_message="")
         return None
-    gateways = select_gateways(result.fleet, gateway=ns.gateway, site=ns.site)
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+    gateways = choose(result.fleet, hosts, gateways=ns.gateway, sites=ns.site,
+                      limit=ns.limit)
+    inside, outside = split_problems(result.problems, gateways)
+    if has_errors(inside):
+        report(inside + outside, "text", ok_message="")
+        return None
+    if outside:
+        report_outside(outside)
     targets, missing = pair(result.fleet, gateways, hosts)
-    return Selection(result.fleet, targets, missing, result.problems)
+    return Selection(result.fleet, targets, missing, inside, outside, hosts)
+
+
+def report_outside(problems: Sequence[Problem]) -> None:
+    """Errors outside the selection, on stderr: they do not block it, but nobody should
+    miss them."""
+    from gwctl.output.reporters import report_text
+
+    print(f"note: {len(problems)} error(s) outside the selected gateways, not blocking "
+          "this run:", file=sys.stderr)
+    report_text(sorted(problems, key=lambda p: p.sort_key()), sys.stderr)
 
 
 def progress_printer(total: int) -> Callable[[GatewayPlan], None]:
@@ -79,3 +125,53 @@ def progress_printer(total: int) -> Callable[[GatewayPlan], None]:
             sys.stderr.flush()
 
     return show
+
+
+class StepDisplay:
+    """What apply's gateways are doing now. On a terminal (stderr): one live status line,
+    each gateway in flight with its step (recycling, waiting for the health check, ...),
+    redrawn in place, never in the way of the lines printed above it. Otherwise plain
+    lines, one per step, to `plain` -- what a CI log keeps."""
+
+    def __init__(self, plain: TextIO, *, live: bool | None = None) -> None:
+        self.plain = plain
+        self.live = sys.stderr.isatty() if live is None else live
+        self._lock = threading.Lock()
+        self._doing: dict[str, str] = {}
+
+    def step(self, gateway: str, doing: str) -> None:
+        with self._lock:
+            if self.live:
+                self._doing[gateway] = doing
+                self._draw()
+            else:
+                # deeper than the outcome lines ("  site/gw: changed") they lead to
+                print(f"    {gateway}: {doing}", file=self.plain, flush=True)
+
+    def line(self, text: str, *, finished: str | None = None) -> None:
+        """Print `text` as a line of its own; `finished` names a gateway that is done."""
+        with self._lock:
+            if finished is not None:
+                self._doing.pop(finished, None)
+            if self.live:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+            print(text, file=self.plain, flush=True)
+            if self.live:
+                self._draw()
+
+    def close(self) -> None:
+        with self._lock:
+            self._doing.clear()
+            if self.live:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+
+    def _draw(self) -> None:
+        if not self._doing:
+            sys.stderr.write("\r\033[K")
+        else:
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            text = "; ".join(f"{g}: {d}" for g, d in self._doing.items())
+            sys.stderr.write("\r\033[K" + text[:width])
+        sys.stderr.flush()

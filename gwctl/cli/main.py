@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "effective": ("cmd_effective", "show the configuration a gateway will actually run with"),
     "lint-file": ("cmd_lint_file", "lint live appsettings*.json / nlog.config files"),
     "diff": ("cmd_diff", "compare the fleet with the live gateway hosts (drift)"),
+    "plan": ("cmd_plan", "save what applying would change to a plan file, for 'apply PLANFILE'"),
     "apply": ("cmd_apply", "apply the fleet to the gateway hosts safely, in rolling order"),
     "versions": ("cmd_versions", "show declared vs installed versions per site, with findings"),
     "check-versions": ("cmd_check_versions", "CI gate: exit 1 on any version rule violation"),

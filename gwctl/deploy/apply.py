@@ -48,6 +48,12 @@ class ApplyOptions:
     owner: str = field(default_factory=owner_name)
     #: the version gate (gwctl.deploy.gate.ApplyGate), asked before a gateway is touched
     gate: Callable[[Target, GatewayPlan], GateDecision] | None = None
+    #: told (gateway id, what it is doing now) before each slow step, for progress displays
+    on_step: Callable[[str, str], None] | None = None
+
+    def step(self, gateway: str, doing: str) -> None:
+        if self.on_step is not None:
+            self.on_step(gateway, doing)
 
 
 class _Failed(Exception):
@@ -115,6 +121,8 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
     # the restore points of an interrupted apply are the files from before it began: the
     # last ones known to pass a health check, never the half-written state found now
     points = dict(pending.restore_points) if pending else {}
+    if changes:
+        options.step(gw.id, "backing up")
     for change in changes:
         b = transport.run("backup", {"path": change.path, "backup_dir": gw.backup_dir,
                                      "keep": options.backups_kept})
@@ -125,15 +133,19 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
     record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points)
     marker = mark_activation(transport, record, plan.activation_sha256)
     try:
+        if changes:
+            options.step(gw.id, "writing " + ", ".join(c.name for c in changes))
         for change in changes:
             transport.run("write_file", {"path": change.path, "sha256": change.new_sha256,
                                          "expected_sha256": change.old_sha256 or "absent"},
                           plan.payloads[change.name])
             result.steps.append(f"wrote {change.name}")
         if recycle:
+            options.step(gw.id, "recycling the app pool")
             transport.run("recycle_app_pool", {"name": APP_POOL})
             result.recycled = True
             result.steps.append("recycled")
+        options.step(gw.id, f"waiting for the health check (up to {options.health.timeout_s:g} s)")
         health = check(target.url, options.health)
         if not health.ok:
             raise _Failed(f"health check failed: {health.detail}")
@@ -159,6 +171,7 @@ def mark_activation(transport: Transport, record: Activation, expected: str) -> 
 def _rollback(target: Target, transport: Transport, record: Activation, marker: str,
               options: ApplyOptions, result: GatewayResult, reason: str) -> None:
     gw = target.gateway
+    options.step(gw.id, "rolling back")
     try:
         # still pending until the restored files pass the health check: a rollback cut
         # short must not leave the host looking settled

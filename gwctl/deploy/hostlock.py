@@ -56,12 +56,13 @@ def _holder(exc: OperationError) -> dict[str, Any]:
 
 
 def acquire(transport: Transport, token: str, owner: str, ttl_s: int,
-            steps: list[str]) -> None:
-    """Take the lock with the caller's `token`; take over a provably dead holder's lock.
+            steps: list[str], *, path: str = LOCK_PATH, what: str = "host is") -> None:
+    """Take the lock at `path` with the caller's `token`; take over a provably dead
+    holder's lock.
 
-    Raises `OperationError` (code ``locked``) naming a live holder.
+    Raises `OperationError` (code ``locked``, ``detail`` the holder) naming a live holder.
     """
-    params: dict[str, Any] = {"path": LOCK_PATH, "owner": owner, "ttl_seconds": ttl_s,
+    params: dict[str, Any] = {"path": path, "owner": owner, "ttl_seconds": ttl_s,
                               "token": token}
     try:
         transport.run("lock_acquire", params)
@@ -71,9 +72,9 @@ def acquire(transport: Transport, token: str, owner: str, ttl_s: int,
         holder = _holder(exc)
         if not holder_is_dead(holder.get("owner")):
             raise OperationError(
-                f"host is locked by {holder.get('owner') or 'another apply'} (until "
+                f"{what} locked by {holder.get('owner') or 'another apply'} (until "
                 f"{holder.get('expires_at', '?')}); if that run is gone, 'gwctl unlock' "
-                "removes the lock", code="locked") from None
+                "removes the lock", code="locked", detail=holder) from None
         log.warning("%s: taking over the lock of %s (acquired %s): that process no longer "
                     "runs on this controller", transport.name, holder.get("owner"),
                     holder.get("acquired_at"))
@@ -131,32 +132,34 @@ def _release(target: Target, transport: Transport, transports: TransportFactory,
     result.steps.append("lock left to expire")
 
 
-def probe(transport: Transport, owner: str) -> dict[str, Any] | None:
-    """Who holds the host lock (``{owner, acquired_at, expires_at}``), or None when nobody.
+def probe(transport: Transport, owner: str, path: str = LOCK_PATH) -> dict[str, Any] | None:
+    """Who holds the lock at `path` (``{owner, acquired_at, expires_at}``), or None when
+    nobody.
 
     Asks by trying to take the lock; a lock taken this way is released at once.
     """
     token = secrets.token_hex(16)
     try:
-        transport.run("lock_acquire", {"path": LOCK_PATH, "owner": owner, "ttl_seconds": 60,
+        transport.run("lock_acquire", {"path": path, "owner": owner, "ttl_seconds": 60,
                                        "token": token})
     except OperationError as exc:
         if exc.code != "locked":
             raise
         return _holder(exc)
-    transport.run("lock_release", {"path": LOCK_PATH, "token": token})
+    transport.run("lock_release", {"path": path, "token": token})
     return None
 
 
-def break_lock(transport: Transport, owner: str, holder: dict[str, Any]) -> None:
+def break_lock(transport: Transport, owner: str, holder: dict[str, Any],
+               path: str = LOCK_PATH) -> None:
     """Remove the lock of `holder` (as `probe` reported it), and only that one: a lock
     taken meanwhile by another run answers ``locked`` and stays."""
     if not holder.get("owner") or not holder.get("acquired_at"):
         raise OperationError("the lock file is being written or is unreadable; it expires "
                              f"at {holder.get('expires_at', '?')}", code="locked")
     token = secrets.token_hex(16)
-    transport.run("lock_acquire", {"path": LOCK_PATH, "owner": owner, "ttl_seconds": 60,
+    transport.run("lock_acquire", {"path": path, "owner": owner, "ttl_seconds": 60,
                                    "token": token, "take_over": {
                                        "owner": holder["owner"],
                                        "acquired_at": holder["acquired_at"]}})
-    transport.run("lock_release", {"path": LOCK_PATH, "token": token})
+    transport.run("lock_release", {"path": path, "token": token})

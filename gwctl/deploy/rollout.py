@@ -18,6 +18,8 @@ from gwctl.hosts.targets import Target
 
 Applier = Callable[[Target, GatewayPlan], GatewayResult]
 Report = Callable[[GatewayResult], None]
+#: told before each wave starts: its label ("canary 1/2", "batch 3/5") and gateway ids
+WaveReport = Callable[[str, list[str]], None]
 
 
 def parse_batch(text: str, total: int) -> int:
@@ -49,7 +51,11 @@ def waves(count: int, canary: int, batch: int) -> list[range]:
 
 def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
             canary: int = 1, batch: str = "25%", max_failures: int = 0,
-            report: Report | None = None) -> list[GatewayResult]:
+            report: Report | None = None, on_wave: WaveReport | None = None,
+            stop: Callable[[], str | None] | None = None) -> list[GatewayResult]:
+    """Apply in waves. `stop` is asked before each wave; a reason (e.g. an interrupt)
+    ends the rollout there: the wave in flight has finished, the rest are skipped
+    untouched with that reason."""
     results: dict[int, GatewayResult] = {}
     moving = [i for i, (_, plan) in enumerate(items) if plan.changed or plan.error]
     for i, (t, plan) in enumerate(items):
@@ -59,17 +65,24 @@ def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
                 report(results[i])
     size = parse_batch(batch, len(moving)) if moving else 1
     failures = 0
-    stopped = False
-    for wave in waves(len(moving), canary, size):
+    stopped: str | None = None
+    all_waves = waves(len(moving), canary, size)
+    canaries = sum(1 for w in all_waves if w.start < canary)
+    for n, wave in enumerate(all_waves):
         idx = [moving[k] for k in wave]
-        if stopped:
+        if stopped is None and stop is not None:
+            stopped = stop()
+        if stopped is not None:
             for i in idx:
                 t, plan = items[i]
-                results[i] = GatewayResult(plan.gateway, t.name, "skipped",
-                                           "rollout stopped after failures")
+                results[i] = GatewayResult(plan.gateway, t.name, "skipped", stopped)
                 if report:
                     report(results[i])
             continue
+        if on_wave:
+            label = (f"canary {n + 1}/{canaries}" if n < canaries
+                     else f"batch {n - canaries + 1}/{len(all_waves) - canaries}")
+            on_wave(label, [items[i][1].gateway for i in idx])
         with ThreadPoolExecutor(max_workers=len(idx)) as pool:
             done = list(pool.map(lambda i: apply_one(*items[i]), idx))
         for i, res in zip(idx, done, strict=True):
@@ -79,5 +92,5 @@ def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
             if res.outcome in ("failed", "rolled back"):
                 failures += 1
         if failures > max_failures:
-            stopped = True
+            stopped = "rollout stopped after failures"
     return [results[i] for i in range(len(items))]

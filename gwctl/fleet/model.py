@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from gwctl.errors import InputError
+from gwctl.errors import InputError, UsageError
 from gwctl.fleet.colocation import Colocation, fleet_colocation
 from gwctl.fleet.source import FleetSource, merge
 from gwctl.problems import Level, Location, Problem, pointer
@@ -144,8 +144,8 @@ class Fleet:
         for s in self.sites:
             if s.name == name:
                 return s
-        raise InputError(f"no site named {name!r} in the fleet (sites: "
-                         f"{', '.join(s.name for s in self.sites)})", rule="usage")
+        raise UsageError(f"no site named {name!r} in the fleet (sites: "
+                         f"{', '.join(s.name for s in self.sites)})")
 
     def gateway(self, name: str) -> Gateway:
         found = self._by_name.get(name, [])
@@ -153,10 +153,9 @@ class Fleet:
             return found[0]
         if not found:
             names = ", ".join(g.id for g in self.gateways())
-            raise InputError(f"no gateway named {name!r} in the fleet (gateways: {names})",
-                             rule="usage")
-        raise InputError(f"gateway name {name!r} is ambiguous: use SITE/NAME "
-                         f"({', '.join(g.id for g in found)})", rule="usage")
+            raise UsageError(f"no gateway named {name!r} in the fleet (gateways: {names})")
+        raise UsageError(f"gateway name {name!r} is ambiguous: use SITE/NAME "
+                         f"({', '.join(g.id for g in found)})")
 
     def site_of(self, gw: Gateway) -> Site:
         return self.site(gw.site_name)

@@ -1,4 +1,6 @@
-"""Problem reporters: text (yamllint's parsable form), JSON (stable, documented), GitHub.
+"""Problem reporters: text (yamllint's parsable form), JSON (stable, documented), GitHub
+annotations, SARIF 2.1.0 (code scanning, `gwctl.output.sarif`) and Markdown (a
+pull-request comment). Plans have their own reporters (`gwctl.output.plans`).
 
 JSON output (``--output json``) is a contract other tools rely on::
 
@@ -91,6 +93,34 @@ def report_github(problems: Sequence[Problem], out: TextIO) -> None:
         out.write(f"::{kind} {','.join(props)}::{_gh_escape(scrub(p.message))}\n")
 
 
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def report_markdown(problems: Sequence[Problem], out: TextIO, *, ok_message: str = "") -> None:
+    """A table for a pull-request comment; suppressed findings are listed apart."""
+    s = summary(problems)
+    live = [p for p in problems if p.suppressed is None]
+    if not live:
+        out.write(f"### gwctl: {ok_message or 'no problems'}"
+                  + (f" ({s['suppressed']} suppressed)" if s["suppressed"] else "") + "\n")
+        return
+    out.write(f"### gwctl: {s['errors']} error(s), {s['warnings']} warning(s)"
+              + (f", {s['suppressed']} suppressed" if s["suppressed"] else "") + "\n\n")
+    out.write("| | where | rule | message |\n|---|---|---|---|\n")
+    for p in live:
+        icon = "❌" if p.level is Level.ERROR else "⚠️"
+        subject = f" [{p.subject}]" if p.subject else ""
+        out.write(f"| {icon} | `{_md_cell(_where(p))}` | `{p.rule}` | "
+                  f"{_md_cell(p.message + subject)} |\n")
+
+
+def _report_sarif(problems: Sequence[Problem], out: TextIO) -> None:
+    from gwctl.output.sarif import report_sarif
+
+    report_sarif(problems, out)
+
+
 #: writes problems to a stream; the third argument is what text prints when nothing is wrong
 Reporter = Callable[[Sequence[Problem], TextIO, str], None]
 
@@ -99,5 +129,8 @@ REPORTERS: dict[str, Reporter] = {
     "text": lambda problems, out, ok_message: report_text(problems, out, ok_message=ok_message),
     "json": lambda problems, out, _ok_message: report_json(problems, out),
     "github": lambda problems, out, _ok_message: report_github(problems, out),
+    "sarif": lambda problems, out, _ok_message: _report_sarif(problems, out),
+    "markdown": lambda problems, out, ok_message: report_markdown(problems, out,
+                                                                  ok_message=ok_message),
 }
 FORMATS = tuple(REPORTERS)

@@ -306,17 +306,22 @@ def discover(fleet: Fleet, hosts: list[InventoryHost] | None, *,
              transports: TransportFactory = open_transport,
              workers: int = DEFAULT_WORKERS,
              http: HttpSettings | None = None,
-             well_known: bool = True) -> Discovery:
+             well_known: bool = True,
+             only: Iterable[str] | None = None) -> Discovery:
     """Discover the installed versions of the chosen sites (default: all).
 
     `hosts` is the inventory (None or empty: transports are not used and only
-    ``/.well-known/uris`` is read). See the module docstring for the sources.
+    ``/.well-known/uris`` is read). `only` (gateway ids) limits the hosts contacted to
+    those gateways (``--limit``). See the module docstring for the sources.
     """
     if workers < 1:
         raise InputError("workers must be at least 1")
     start = time.monotonic()
     chosen = [fleet.site(s) for s in sites] if sites is not None else list(fleet.sites)
     gateways = [gw for s in chosen for gw in s.gateways]
+    if only is not None:
+        wanted = set(only)
+        gateways = [gw for gw in gateways if gw.id in wanted]
     targets, missing = pair(fleet, gateways, list(hosts or []))
     by_id = {t.gateway.id: t for t in targets}
     result = Discovery({s.name: SiteDiscovery(s.name) for s in chosen}, workers=workers)
