@@ -337,12 +337,12 @@ def test_recycle_through_winrm(sim_site: SimSite) -> None:
 # -- routing ---------------------------------------------------------------------------------
 
 
-def test_route_to_missing_cluster_is_502(sim_site: SimSite) -> None:
+def test_route_to_missing_cluster_is_503(sim_site: SimSite) -> None:
     write_production(sim_site, "demo-gw1", {"ReverseProxy": {"Routes": {"vendor": {
         "ClusterId": "vendor", "Match": {"Path": "/vendor/{**rest}"}}}}})
     sim_site.recycle("demo-gw1")
     url = sim_site.gateway_url("demo-gw1")
-    assert httpx.get(url + "/vendor/health").status_code == 502
+    assert httpx.get(url + "/vendor/health").status_code == 503
     assert well_known(sim_site, "demo-gw1").status_code == 200
     assert "cluster+'vendor'+does+not+exist" in access_log(sim_site, "demo-gw1")
 

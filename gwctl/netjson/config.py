@@ -4,9 +4,13 @@ Every JSON file becomes a flat map ``"Section:Key:0:Name" -> string | None``:
 objects add their property name to the path, arrays their index, scalars are stored as
 ``JsonElement.ToString()`` renders them (``true`` -> ``"True"``, ``null`` -> ``""``,
 numbers as written), and an empty object or array stores ``None`` at its own path. Keys
-compare ignoring case; a key seen twice in one file is the startup error "A duplicate key
-'X' was found." Sources are layered: for each key the last source that has it wins, which
-is why an override's array merges *by index* and why no override can delete a key.
+compare ignoring case; a scalar landing on a key seen before in the same file is the
+startup error "A duplicate key 'X' was found." -- but an empty object or array is
+written without that check (dotnet/runtime
+src/libraries/Microsoft.Extensions.Configuration.Json/src/JsonConfigurationFileParser.cs),
+so the same empty section twice loads. Sources are layered: for each key the last
+source that has it wins, which is why an override's array merges *by index* and why no
+override can delete a key.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ class FlatConfig:
     def add(self, entry: Entry) -> None:
         k = fold(entry.key)
         first = self.entries.get(k)
+        if entry.value is None:
+            # an empty {} or [] is stored without the duplicate check, over whatever was
+            # there (dotnet/runtime JsonConfigurationFileParser.SetNullIfElementIsEmpty)
+            self.entries[k] = entry
+            return
         if first is not None:
             self.duplicates.append(Duplicate(entry.key, first, entry))
             return

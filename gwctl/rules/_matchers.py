@@ -1,4 +1,9 @@
-"""Shared checks of YARP's query-parameter and header matchers."""
+"""Shared checks of YARP's query-parameter and header matchers.
+
+``Mode`` is read with ``Enum.Parse`` when present (microsoft/reverse-proxy
+src/ReverseProxy/Configuration/ConfigurationReadingExtensions.cs, ``ReadEnum``): an empty
+or null ``Mode`` throws while the configuration is read -- it is not the default mode.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,12 @@ def _findings(matchers: list[Any], section: str, what: str, modes: tuple[str, ..
         if not name:
             out.append((f"{where} has no Name", key))
         mode_raw = _cfg.text(_cfg.get(m, "Mode"))
+        if _cfg.spelled(m, "Mode") is not None and not mode_raw:
+            # ConfigurationReadingExtensions.ReadEnum: Enum.Parse("") throws
+            out.append((f"{where}: Mode is empty (YARP's Enum.Parse throws while reading the "
+                        f"configuration; leave Mode out for the default {modes[0]})",
+                        (*key, "Mode")))
+            continue
         mode = folded.get((mode_raw or modes[0]).strip().lower())
         if mode is None:
             out.append((f"{where}: Mode {mode_raw!r} is not one of {', '.join(modes)} (YARP "

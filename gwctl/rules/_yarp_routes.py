@@ -18,6 +18,7 @@ from gwctl.rules._route_template import (
     Segment,
     TemplateError,
     compare_precedence,
+    constraint_problems,
     covers_path,
     normalise,
     parse_template,
@@ -109,6 +110,9 @@ class RouteFacts:
                 self.segments = parse_template(self.path)
             except TemplateError as exc:
                 self.template_error = str(exc)
+        #: constraints the endpoint matcher cannot build (every request answers 500)
+        self.constraint_errors = (constraint_problems(self.segments)
+                                  if self.segments is not None else [])
         self.signature = self._signature()
         #: findings of rules that depend on this route alone, computed once per object
         self.memo: dict[str, Any] = {}

@@ -2,7 +2,11 @@
 
 Transforms are dictionaries whose keys compare ignoring case; each must be claimed by one
 transform factory with exactly its companion keys, and ``ForwardedTransformActions``
-values (``Off|Set|Append|Remove``) are parsed case-sensitively.
+values (``Off|Set|Append|Remove``) are parsed case-sensitively. Path values need no
+leading ``/`` (``PathTransformFactory.MakePathString`` adds it, microsoft/reverse-proxy
+src/ReverseProxy/Transforms/PathTransformFactory.cs); a ``PathPattern`` is parsed as a
+route template when the configuration is applied; ``When`` compares ignoring case
+(src/ReverseProxy/Transforms/ResponseTransformFactory.cs).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gwctl.rules import _cfg
+from gwctl.rules._route_template import TemplateError, parse_template
 from gwctl.rules._yarp_routes import ROUTES, RouteFacts, override_route_ids
 
 FORWARDED_ACTIONS = ("Off", "Set", "Append", "Remove")
@@ -90,7 +95,15 @@ def check_transform(t: Any) -> list[tuple[str, str | None]]:
     value = _cfg.text(t[keys[spec.key.lower()]]) or ""
     if spec.boolean and value.strip().lower() not in ("true", "false"):
         errors.append((f"{spec.key} must be true or false, not {value!r}", spec.key))
-    if spec.key == "X-Forwarded":
+    if spec.key == "PathPattern":
+        # parsed when the configuration is applied (PathTransformFactory, after
+        # MakePathString adds a missing leading '/'): a broken pattern stops the gateway
+        try:
+            parse_template(value if value.startswith("/") else "/" + value)
+        except TemplateError as exc:
+            errors.append((f"PathPattern {value!r} is not a route template: {exc}",
+                           keys[spec.key.lower()]))
+    elif spec.key == "X-Forwarded":
         for k in ("X-Forwarded", "For", "Prefix", "Host", "Proto"):
             if k.lower() in keys:
                 v = _cfg.text(t[keys[k.lower()]]) or ""

@@ -26,6 +26,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "nlog-layout-missing-dollar"
 LEVEL: Final = Level.WARNING
+EFFECT: Final = "silent"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

@@ -27,6 +27,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "nlog-unknown-target"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "silent"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

@@ -7,8 +7,11 @@
   reload messages, in the default layout) and ``gateway-access.log`` (one W3C-style line
   per request: what the gateway saw and how it answered). Without a File target nothing is
   written.
+- At an app start, a file that cannot be loaded (not well-formed XML, no ``<nlog>`` root,
+  an unknown level on a ``<logger>``) leaves NLog with an empty configuration: nothing is
+  logged at all (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs).
 - ``autoReload``: the file is checked on every request (a ``stat``); a changed file is
-  read again. One that cannot be loaded (not well-formed XML, no ``<nlog>`` root, gone)
+  read again. One that cannot be loaded (as above, or gone)
   keeps the previous logging configuration and writes a warning to NLog's internal log
   (``internalLogFile``, relative to the install directory; ``internal-nlog.txt`` when the
   old config names none), as NLog does.
@@ -30,6 +33,7 @@ from pathlib import Path
 from gwctl.errors import OperationError
 from gwctl.fleet.model import DEFAULT_INSTALL_DIR
 from gwctl.ops.pyimpl import DirectoryHost
+from gwctl.rules import _nlog
 
 ACCESS_LOG = "gateway-access.log"
 NLOG_FILE = "nlog.config"
@@ -117,6 +121,13 @@ def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSett
     for el in root.iter():
         if _local(el.tag) != "logger":
             continue
+        for attr in ("level", "levels", "minlevel", "maxlevel", "finalMinLevel"):
+            value = _attr(el, attr) or ""
+            bad = [v.strip() for v in value.split(",") if v.strip() and "${" not in v
+                   and v.strip().lower() not in _nlog.LEVELS]
+            if bad:
+                # LogLevel.FromString throws: the whole file fails to load
+                raise NlogError(f"<logger {attr}=\"{value}\">: unknown level '{bad[0]}'")
         for target in (_attr(el, "writeTo") or "").split(","):
             path = file_targets.get(target.strip().lower())
             if path is None:

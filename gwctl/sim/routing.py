@@ -3,8 +3,9 @@
 Templates (``/rest/v1/{resource:regex(^alarm.*)}/{**remainder}``) are parsed the way
 ASP.NET Core's RoutePatternParser does: literal and parameter parts, ``{{``/``}}``
 escapes, optional (``?``) and default (``=x``) parameters, ``*``/``**`` catch-alls (last
-segment only), inline constraints (``int``, ``guid``, ``regex(...)``, ``min(1)``, ...; an
-unknown constraint is a startup error, as there). Literals compare ignoring case.
+segment only), inline constraints (``int``, ``guid``, ``regex(...)``, ``min(1)``, ...; one
+that cannot be resolved is recorded, not raised: `gwctl.yarp.constraints`). Literals
+compare ignoring case.
 
 Selection follows endpoint routing: the candidates whose path matches are filtered by the
 route's Methods, Hosts, Headers and QueryParameters; the survivors are ordered by
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
+
+from gwctl.yarp import constraints
 
 # -- errors --------------------------------------------------------------------------------
 
@@ -147,6 +150,8 @@ class Param:
     optional: bool = False
     default: str | None = None
     checks: tuple[Check, ...] = ()
+    #: constraints the endpoint matcher cannot build (`gwctl.yarp.constraints`)
+    unresolved: tuple[str, ...] = ()
 
     def accepts(self, value: str) -> bool:
         return all(check(value) for check in self.checks)
@@ -217,6 +222,7 @@ def _parse_param(content: str, template: str) -> Param:
         raise TemplateError(f"The route parameter name '{name}' is invalid (template "
                             f"'{template}')")
     checks: list[Check] = []
+    unresolved: list[str] = []
     optional = False
     default: str | None = None
     while rest.startswith(":"):
@@ -245,7 +251,11 @@ def _parse_param(content: str, template: str) -> Param:
         if not cname:
             raise TemplateError(f"An empty constraint on parameter '{name}' (template "
                                 f"'{template}')")
-        checks.append(make_constraint(cname, arg))
+        why = constraints.problem(cname, arg)
+        if why is not None:
+            unresolved.append(f"{{{name}:{rest[1:i]}}}: {why}")
+        else:
+            checks.append(make_constraint(cname, arg))
         rest = rest[i:]
     if rest.startswith("?"):
         optional, rest = True, rest[1:]
@@ -256,7 +266,7 @@ def _parse_param(content: str, template: str) -> Param:
                             f"(template '{template}')")
     if catch_all and optional:
         raise TemplateError("A catch-all parameter cannot be marked optional.")
-    return Param(name, catch_all, optional, default, tuple(checks))
+    return Param(name, catch_all, optional, default, tuple(checks), tuple(unresolved))
 
 
 def _split_segments(text: str) -> list[str]:
@@ -387,6 +397,11 @@ class RouteTemplate:
             else:
                 plan.append((3, "", None, seg))
         return tuple(plan)
+
+    @property
+    def constraint_errors(self) -> tuple[str, ...]:
+        """Constraints that fail the endpoint matcher's build (every request 500)."""
+        return tuple(u for p in self.params for u in p.unresolved)
 
     @cached_property
     def first_literal(self) -> str | None:
@@ -627,16 +642,14 @@ def compile_transform(raw: Mapping[str, Any], where: str) -> Transform:
     if spec.one_of and sum(1 for c in spec.one_of if c in extra) != 1:
         raise ConfigError(f"{where}: Unknown transform: {';'.join(items)}")
     template = None
+    if spec.value in ("template", "path") and value and not value.startswith("/"):
+        # PathTransformFactory.MakePathString adds the leading '/'
+        value = "/" + value
     if spec.value == "template":
-        if not value.startswith("/"):
-            raise ConfigError(f"{where}: PathPattern '{value}' must start with '/'")
         try:
             template = RouteTemplate.parse(value)
         except ConfigError as exc:
             raise ConfigError(f"{where}: invalid PathPattern '{value}': {exc}") from None
-    elif spec.value == "path":
-        if value and not value.startswith("/"):
-            raise ConfigError(f"{where}: The path in '{spec.name}' must start with '/'")
     elif spec.value == "bool":
         if value.strip().lower() not in ("true", "false"):
             raise ConfigError(f"{where}: '{value}' is not a valid Boolean for {spec.name}")
@@ -648,8 +661,12 @@ def compile_transform(raw: Mapping[str, Any], where: str) -> Transform:
             if key in extra and extra[key] not in _ACTIONS:
                 raise ConfigError(f"{where}: Unexpected value for X-Forwarded {key}: "
                                   f"{extra[key]}. Expected one of {', '.join(_ACTIONS)}")
-    if "When" in extra and extra["When"] not in _WHEN:
-        raise ConfigError(f"{where}: Unexpected value for When: {extra['When']}")
+    if "When" in extra:
+        # ResponseTransformFactory compares When ignoring case
+        when = {w.lower(): w for w in _WHEN}.get(extra["When"].lower())
+        if when is None:
+            raise ConfigError(f"{where}: Unexpected value for When: {extra['When']}")
+        extra["When"] = when
     return Transform(spec.name, value, extra, template)
 
 
