@@ -67,6 +67,7 @@ def registry() -> Registry:
         nlog_log_directory,
         nlog_render,
         nlog_unknown_target,
+        proxy_setting_value,
         raw_key_collision,
         route_ambiguous,
         route_cluster_unknown,
@@ -115,7 +116,7 @@ def registry() -> Registry:
             route_match_required, route_template_syntax, route_methods, route_order,
             route_query_parameter, route_header_match, route_transform,
             route_cluster_unknown, route_constraint_unknown, cluster_destination_address,
-            cluster_destination_uri, cluster_destination_http,
+            cluster_destination_uri, cluster_destination_http, proxy_setting_value,
             route_ambiguous, route_shadows_stock,
         ),
         fleet=(

@@ -55,15 +55,13 @@ from gwctl.sim.state import utc_now_text
 from gwctl.textio import decode
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
-from gwctl.yarp import destination
+from gwctl.yarp import destination, settings
 
 log = logging.getLogger("gwctl.sim")
 
 BASE_FILE = "appsettings.json"
 PRODUCTION_FILE = "appsettings.Production.json"
 HTTP_METHODS = frozenset({"HEAD", "OPTIONS", "GET", "PUT", "POST", "PATCH", "DELETE", "TRACE"})
-LOAD_BALANCING = ("poweroftwochoices", "firstalphabetical", "random",
-                  "roundrobin", "leastrequests")
 #: Google's public STUN server, the 2023 R1/R2 default (WebRTC.STUN.Hostname.Address)
 LEGACY_DEFAULT_STUN = "stun:stun1.l.google.com:19302"
 
@@ -392,10 +390,9 @@ def _clusters(section: Any) -> dict[str, Cluster]:
     out: dict[str, Cluster] = {}
     for cluster_id, cluster in children(section):
         where = f"cluster '{cluster_id}'"
-        lb = ci(cluster, "LoadBalancingPolicy")
-        if isinstance(lb, str) and lb and lb.lower() not in LOAD_BALANCING:
-            raise ConfigError(f"No matching ILoadBalancingPolicy found for the load balancing "
-                              f"policy '{lb}' set on the {where}.")
+        refused = settings.cluster_problems(cluster)
+        if refused:
+            raise ConfigError(f"The {where}: {refused[0][0]}.")
         destinations = []
         for name, dest in children(ci(cluster, "Destinations")):
             address = ci(dest, "Address")
@@ -455,6 +452,9 @@ _ROUTE_CACHE_SIZE = 4096
 
 def _route(route_id: str, route: Any) -> Endpoint:
     where = f"route '{route_id}'"
+    refused = settings.route_problems(route)
+    if refused:
+        raise ConfigError(f"The {where}: {refused[0][0]}.")
     match = ci(route, "Match")
     if not isinstance(match, dict):
         raise ConfigError(f"The {where} requires Match.")
