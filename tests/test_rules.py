@@ -15,12 +15,11 @@ from hypothesis import strategies as st
 
 from gwctl.errors import UsageError
 from gwctl.netjson.config import Effective, flatten_value
+from gwctl.nlog import document as _nlog
 from gwctl.problems import Level
 from gwctl.rules import (
     _cfg,
     _ice,
-    _nlog,
-    _route_template,
     _yarp_routes,
     _yarp_transforms,
     all_rules,
@@ -31,6 +30,7 @@ from gwctl.rules import (
 from gwctl.rules.base import BOTH_MODES
 from gwctl.rules.cors_origin_format import problem_with
 from gwctl.rules.target import FleetScope, Target
+from gwctl.yarp import template as _route_template
 from gwctl.yarp.destination import address_problem
 
 # -- the registry ----------------------------------------------------------------------------------

@@ -51,14 +51,15 @@ def test_precedence_digits(template: str, digits: tuple[int, ...]) -> None:
 
 @pytest.mark.parametrize("template", [
     "/a//b", "/a/{b", "/a/b}", "/a/{**x}/c", "/a/b?c", "/{a}/{A}",
-    "/{*x?}", "/a/{x}{y}", "/a/{}", "/{x:regex(()}",
+    "/{*x?}", "/a/{x}{y}", "/a/{}",
 ])
 def test_invalid_templates(template: str) -> None:
     with pytest.raises(ConfigError):
         RouteTemplate.parse(template)
 
 
-@pytest.mark.parametrize("template", ["/a/{x:nosuch}", "/{x:regex([)}", "/{x:min(a)}"])
+@pytest.mark.parametrize("template", ["/a/{x:nosuch}", "/{x:regex([)}", "/{x:min(a)}",
+                                      "/{x:regex(()}"])
 def test_unresolvable_constraints_load_and_are_recorded(template: str) -> None:
     # the gateway starts; the endpoint matcher fails on the first request (gwctl.yarp)
     assert RouteTemplate.parse(template).constraint_errors

@@ -1,7 +1,7 @@
 """YARP routes as the gateway ranks them: match criteria, ``Order``, who outranks whom.
 
 Endpoints are ranked by ``Order`` (default 0), then by template precedence
-(`gwctl.rules._route_template`), then by how many method, host, header and query
+(`gwctl.yarp.template`), then by how many method, host, header and query
 matchers they carry; two candidates that tie and both match throw
 ``AmbiguousMatchException`` (HTTP 500).
 """
@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
-from gwctl.rules._route_template import (
+from gwctl.yarp.template import (
     Segment,
     TemplateError,
     compare_precedence,

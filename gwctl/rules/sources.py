@@ -17,11 +17,11 @@ from gwctl.errors import InputError
 from gwctl.netjson.config import FlatConfig, TopLevelNotObject, flatten_document, flatten_value
 from gwctl.netjson.config import unflatten as _unflatten
 from gwctl.netjson.parser import JsonDocument, JsonSyntaxError, parse
+from gwctl.nlog.document import NlogDoc, parse_nlog
 from gwctl.problems import Level, Location, Problem
 from gwctl.render.bases import reference_base, reference_base_text
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
-from gwctl.rules._nlog import NlogDoc, parse_nlog
 from gwctl.rules.target import (
     DuplicateKey,
     FileTarget,

@@ -25,15 +25,14 @@ import os
 import re
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gwctl.errors import OperationError
 from gwctl.fleet.model import DEFAULT_INSTALL_DIR
+from gwctl.nlog import document as _nlog
 from gwctl.ops.pyimpl import DirectoryHost
-from gwctl.rules import _nlog
 
 ACCESS_LOG = "gateway-access.log"
 NLOG_FILE = "nlog.config"
@@ -58,32 +57,18 @@ class NlogSettings:
         return self.gateway_log is not None and LEVELS.index(level) >= self.min_level
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1].lower()
-
-
-def _attr(el: ET.Element, name: str) -> str | None:
-    low = name.lower()
-    for key, value in el.attrib.items():
-        if _local(key) == low:
-            return value
-    return None
-
-
 def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSettings:
-    """What the emulation needs from an ``nlog.config``; NlogError when NLog could not load it."""
-    try:
-        root = ET.fromstring(text.encode("utf-8"))
-    except ET.ParseError as exc:
-        raise NlogError(f"not well-formed XML: {exc}") from None
-    if _local(root.tag) != "nlog":
-        raise NlogError(f"the root element is <{_local(root.tag)}>, not <nlog>")
-    variables: dict[str, str] = {}
-    for el in root.iter():
-        if _local(el.tag) == "variable":
-            name = _attr(el, "name")
-            if name:
-                variables[name.lower()] = _attr(el, "value") or ""
+    """What the emulation needs from an ``nlog.config``; NlogError when NLog could not load it.
+
+    The file is read with `gwctl.nlog.document`, the reader of gwctl's NLog rules, and
+    refused for the reasons of `gwctl.nlog.document.load_failure`.
+    """
+    doc = _nlog.parse_nlog(text, NLOG_FILE)
+    why = _nlog.load_failure(doc)
+    root = doc.nlog
+    if why is not None or root is None:
+        raise NlogError(why or "no <nlog> element")
+    variables = {name: el.attr("value") or "" for name, el in _nlog.variables(root).items()}
 
     def resolve(value: str, depth: int = 0) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -113,26 +98,17 @@ def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSett
             return None
 
     file_targets: dict[str, Path | None] = {}
-    for el in root.iter():
-        if _local(el.tag) == "target" and (_attr(el, "type") or "").lower() == "file":
-            file_targets[(_attr(el, "name") or "").lower()] = to_local(_attr(el, "fileName"))
+    for el in _nlog.targets(root):
+        if _nlog.target_type(el).lower() == "file":
+            file_targets[(el.attr("name") or "").lower()] = to_local(el.attr("fileName"))
     min_level = len(LEVELS) - 1
     gateway_log = None
-    for el in root.iter():
-        if _local(el.tag) != "logger":
-            continue
-        for attr in ("level", "levels", "minlevel", "maxlevel", "finalMinLevel"):
-            value = _attr(el, attr) or ""
-            bad = [v.strip() for v in value.split(",") if v.strip() and "${" not in v
-                   and v.strip().lower() not in _nlog.LEVELS]
-            if bad:
-                # LogLevel.FromString throws: the whole file fails to load
-                raise NlogError(f"<logger {attr}=\"{value}\">: unknown level '{bad[0]}'")
-        for target in (_attr(el, "writeTo") or "").split(","):
+    for el in _nlog.loggers(root):
+        for target in (el.attr("writeTo") or "").split(","):
             path = file_targets.get(target.strip().lower())
             if path is None:
                 continue
-            level = (_attr(el, "minlevel") or _attr(el, "level") or "trace").lower()
+            level = (el.attr("minlevel") or el.attr("level") or "trace").lower()
             if level in LEVELS and LEVELS.index(level) < min_level:
                 min_level, gateway_log = LEVELS.index(level), path
             elif gateway_log is None and level in LEVELS:
@@ -142,7 +118,7 @@ def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSett
         log_dir = gateway_log.parent
     if gateway_log is None:
         log_dir = None
-    internal = to_local(_attr(root, "internalLogFile"))
+    internal = to_local(root.attr("internalLogFile"))
     return NlogSettings(log_dir, gateway_log, internal, min_level)
 
 

@@ -1,4 +1,8 @@
-"""ASP.NET Core route templates, as YARP's ``Match.Path`` is read by the gateway.
+"""ASP.NET Core route templates (YARP's ``Match.Path``, ``PathPattern``) as the gateway reads them.
+
+The one parser of gwctl: the rules rank and compare routes with it, the simulator builds
+its endpoint matcher from it (dotnet/aspnetcore src/Http/Routing/src/Patterns/
+RoutePatternParser.cs, src/Http/Routing/src/Template/RoutePrecedence.cs).
 
 Facts modelled here come from ASP.NET Core's sources:
 
