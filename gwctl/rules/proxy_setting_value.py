@@ -21,6 +21,8 @@ the simulator uses too):
 * ranges: probing ``Interval``/``Timeout``, ``ReactivationPeriod`` and cookie
   ``Expiration``/``MaxAge`` positive, ``MaxConnectionsPerServer`` positive, an
   ``AffinityKeyName`` when session affinity is enabled, header encodings .NET knows;
+* a route's ``AuthorizationPolicy`` / ``CorsPolicy`` naming a policy the gateway does not
+  register (only the keywords Default/Anonymous and Default/Disable are known);
 * a route with the pre-1.0 ``RouteId`` field.
 
 PASS::

@@ -476,11 +476,6 @@ def _route(route_id: str, route: Any) -> Endpoint:
     unknown = [m for m in methods_raw if m not in HTTP_METHODS]
     if unknown:
         raise ConfigError(f"Unsupported HTTP method '{unknown[0]}' in the {where}.")
-    for policy, allowed in (("AuthorizationPolicy", ("default", "anonymous")),
-                            ("CorsPolicy", ("default", "disable"))):
-        value = ci(route, policy)
-        if isinstance(value, str) and value and value.lower() not in allowed:
-            raise ConfigError(f"{policy} '{value}' not found for the {where}.")
     transforms: list[Transform] = []
     for i, raw in enumerate(items_of(ci(route, "Transforms"))):
         if not isinstance(raw, dict):

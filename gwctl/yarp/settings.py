@@ -178,12 +178,27 @@ def _enabled(node: Any, path: Path) -> bool:
     return (_text(node, path) or "").strip().lower() == "true"
 
 
+#: route policies -> the keywords YARP's route validators accept without a registered
+#: policy of that name (src/ReverseProxy/Configuration/RouteValidators/
+#: AuthorizationPolicyValidator.cs, CorsPolicyValidator.cs; AuthorizationConstants.cs,
+#: CorsConstants.cs). The gateway registers no named policy gwctl knows of.
+ROUTE_POLICIES: dict[str, tuple[str, ...]] = {
+    "AuthorizationPolicy": ("Default", "Anonymous"),
+    "CorsPolicy": ("Default", "Disable"),
+}
+
+
 def route_problems(route: Any) -> list[Finding]:
     """Why YARP refuses this route's settings at start (``ConfigurationConfigProvider``)."""
     out = list(_typed(route, ROUTE_VALUES))
     if _text(route, ("RouteId",)):
         out.append(("a RouteId field: YARP refuses it (routes are objects named by their "
                     "id since 1.0)", ("RouteId",)))
+    for key, keywords in ROUTE_POLICIES.items():
+        value = _text(route, (key,))
+        if value and value.lower() not in {k.lower() for k in keywords}:
+            out.append((f"{key} {value!r} names no policy the gateway registers (YARP "
+                        f"accepts {' or '.join(keywords)} here)", (key,)))
     return out
 
 
