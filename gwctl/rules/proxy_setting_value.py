@@ -77,7 +77,14 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
         for message, path in found:
             yield from target.report(ID, LEVEL, f"route {route.id!r}: {message}",
                                      (*route.key, *path))
+    # cluster objects are shared between gateways (stock ones by every gateway of a
+    # release): judge each object once per run
+    cache: dict[int, tuple[Any, list[settings.Finding]]] = target.shared.setdefault(ID, {})
     for cid, cluster in _cfg.items(_cfg.walk(target.view, _yarp_routes.CLUSTERS)):
-        for message, path in settings.cluster_problems(_strings(cluster)):
+        hit = cache.get(id(cluster))
+        if hit is None or hit[0] is not cluster:
+            hit = (cluster, settings.cluster_problems(_strings(cluster)))
+            cache[id(cluster)] = hit  # keeps `cluster` alive, so its id is not reused
+        for message, path in hit[1]:
             yield from target.report(ID, LEVEL, f"cluster {cid!r}: {message}",
                                      (*_yarp_routes.CLUSTERS, cid, *path))
