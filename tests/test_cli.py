@@ -150,3 +150,16 @@ def test_rules_lists_and_documents(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "PASS" in out and "FAIL" in out
     code, _, err = run(capsys, "rules", "cors-wildcard")
     assert code == 64 and "cors-wildcard-origin" in err
+
+
+def test_lint_file_follows_the_gateways_dotnet_runtime(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the same file: a null Mode stops a .NET 8 gateway, and is the default on .NET 10
+    live = ROOT / "tests" / "examples" / "negative" / "dotnet8-null-values" / \
+        "appsettings.Production.json"
+    code, out, _ = run(capsys, "lint-file", str(live), "--output", "json")
+    assert code == 1
+    rules = {p["rule"] for p in json.loads(out)["problems"]}
+    assert rules == {"route-query-parameter", "proxy-setting-value"}
+    code, out, _ = run(capsys, "lint-file", str(live), "--dotnet-version", "10")
+    assert code == 0, out

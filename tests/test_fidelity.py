@@ -28,6 +28,7 @@ from test_examples import CASES, load_expect, run_case
 
 from gwctl import api
 from gwctl.errors import InputError
+from gwctl.netjson import runtime as dotnet
 from gwctl.problems import Level, Problem
 from gwctl.render.files import render_gateway
 from gwctl.rules import request_status, startup_rule_ids
@@ -117,6 +118,8 @@ def test_simulator_agrees_with_the_rules(case: Path, emulated: Emulated) -> None
     if expect.get("version", SIM_RELEASE) != SIM_RELEASE:
         pytest.skip(f"the case is judged for {expect['version']}, the emulated gateway runs "
                     f"{SIM_RELEASE}")
+    if int(expect.get("dotnet_version", dotnet.DEFAULT)) != dotnet.DEFAULT:
+        pytest.skip(f"the emulated gateway runs .NET {dotnet.DEFAULT}")
     fleet_file = case / "fleet.yaml"
     if fleet_file.exists():
         fleet = api.load(fleet_file).fleet

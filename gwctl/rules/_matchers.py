@@ -2,7 +2,9 @@
 
 ``Mode`` is read with ``Enum.Parse`` when present (microsoft/reverse-proxy
 src/ReverseProxy/Configuration/ConfigurationReadingExtensions.cs, ``ReadEnum``): an empty
-or null ``Mode`` throws while the configuration is read -- it is not the default mode.
+``Mode`` throws while the configuration is read -- it is not the default mode -- and so
+does a null one on .NET 8/9, where the JSON provider stores null as ``""``
+(`gwctl.netjson.runtime`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ def _findings(matchers: list[Any], section: str, what: str, modes: tuple[str, ..
         name = _cfg.text(_cfg.get(m, "Name"))
         if not name:
             out.append((f"{where} has no Name", key))
-        mode_raw = _cfg.text(_cfg.get(m, "Mode"))
-        if _cfg.spelled(m, "Mode") is not None and not mode_raw:
-            # ConfigurationReadingExtensions.ReadEnum: Enum.Parse("") throws
+        mode_node = _cfg.get(m, "Mode")
+        mode_raw = _cfg.text(mode_node)
+        # a fleet's YAML null is None here, a file's null "" (.NET 8/9) or {} (.NET 10)
+        if _cfg.spelled(m, "Mode") is not None and (mode_node is None or mode_raw == ""):
+            # ConfigurationReadingExtensions.ReadEnum: Enum.Parse("") throws (a JSON null is
+            # "" up to .NET 9 and stays null -- the default mode -- on .NET 10)
             out.append((f"{where}: Mode is empty (YARP's Enum.Parse throws while reading the "
                         f"configuration; leave Mode out for the default {modes[0]})",
                         (*key, "Mode")))

@@ -21,6 +21,9 @@ every transform is one known transform with its companions; ``AuthorizationPolic
 is not an absolute http(s) URI answers them 502; an unknown inline route constraint
 makes every request answer 500 (the endpoint matcher is built on the first request).
 
+The emulated gateway runs .NET `gwctl.netjson.runtime.DEFAULT` (a JSON ``null`` reads as
+``""``), the runtime ``gwctl lint-file`` assumes unless ``--dotnet-version`` says otherwise.
+
 A gateway whose configuration does not load answers every request with 503: the
 manual's troubleshooting chapter lists 502/503 for it, and IIS stops an app pool whose
 worker keeps failing (its own 503). That status is the simulator's choice, not YARP's.
@@ -362,9 +365,9 @@ def _build(eff: Effective, version: Version, internal: Sequence[Endpoint]) -> Ru
     tree = eff.tree()
     levels: dict[str, str] = {}
     for category, level in children(ci(ci(tree, "Logging"), "LogLevel")):
-        if isinstance(level, str) and _logging.skipped(level):
-            continue
-        if not isinstance(level, str) or not _logging.is_level(level):
+        if not isinstance(level, str) or _logging.skipped(level):
+            continue  # null (.NET 10) or empty: the category keeps the default level
+        if not _logging.is_level(level):
             raise ConfigError(f"Configuration value '{level}' for category '{category}' is "
                               "not supported.")
         levels[category] = level
@@ -415,7 +418,7 @@ def _value_matches(section: Any, where: str, kind: str) -> tuple[ValueMatch, ...
             raise ConfigError(f"{here}: A null or empty name has been set.")
         mode_text = ci(item, "Mode")
         # absent: the default; present but empty (or null): Enum.Parse throws
-        mode = default_mode if mode_text is None else str(mode_text).lower()
+        mode = default_mode if not isinstance(mode_text, str) else mode_text.lower()
         if mode not in modes:
             raise ConfigError(f"{here}: '{mode_text}' is not a valid value for Mode.")
         values = tuple(v for v in items_of(ci(item, "Values")) if isinstance(v, str))
