@@ -42,6 +42,7 @@ def registry() -> Registry:
         cluster_destination_address,
         cluster_destination_http,
         cluster_destination_uri,
+        cluster_no_destination,
         cors_browser_client,
         cors_duplicate_value,
         cors_origin_format,
@@ -116,7 +117,8 @@ def registry() -> Registry:
             route_match_required, route_template_syntax, route_methods, route_order,
             route_query_parameter, route_header_match, route_transform,
             route_cluster_unknown, route_constraint_unknown, cluster_destination_address,
-            cluster_destination_uri, cluster_destination_http, proxy_setting_value,
+            cluster_destination_uri, cluster_no_destination, cluster_destination_http,
+            proxy_setting_value,
             route_ambiguous, route_shadows_stock,
         ),
         fleet=(

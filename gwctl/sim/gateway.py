@@ -384,8 +384,8 @@ class GatewayEmulator:
             return SimResponse(MISSING_CLUSTER_STATUS, b"", route=ep.id,
                                note=f"cluster '{ep.cluster_id}' does not exist")
         if not cluster.destinations:
-            return SimResponse(503, b"", route=ep.id, note=f"cluster '{cluster.id}' has no "
-                                                            "destinations")
+            return SimResponse(destination.NO_DESTINATION_STATUS, b"", route=ep.id,
+                               note=f"cluster '{cluster.id}' has no destinations")
         _, address = cluster.destinations[0]
         why = destination.address_problem(address)
         if why is not None:

@@ -16,6 +16,9 @@ import re
 
 #: what the requests of a cluster with an unusable destination answer
 BAD_ADDRESS_STATUS = 502
+#: what the requests of a cluster without destinations answer: ``ForwarderMiddleware``
+#: finds no available destination (src/ReverseProxy/Forwarder/ForwarderMiddleware.cs)
+NO_DESTINATION_STATUS = 503
 
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|"
                   r"[^/:?#\s\[\]]+)(?::(?P<port>[0-9]*))?(?P<rest>[/?#]\S*)?$")
