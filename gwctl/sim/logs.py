@@ -9,7 +9,10 @@
   written.
 - At an app start, a file that cannot be loaded (not well-formed XML, no ``<nlog>`` root,
   an unknown level on a ``<logger>``) leaves NLog with an empty configuration: nothing is
-  logged at all (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs).
+  logged at all (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs), and the
+  broken file's own ``internalLogFile`` never applies. The emulation still notes the
+  failure in ``internal-nlog.txt`` of the install directory -- a diagnostic of the
+  simulator, which real NLog (internal logging off by default) does not write.
 - ``autoReload``: the file is checked on every request (a ``stat``); a changed file is
   read again. One that cannot be loaded (as above, or gone)
   keeps the previous logging configuration and writes a warning to NLog's internal log
