@@ -150,7 +150,8 @@ TWO_SITES = """
         settings:
           cors:
             enabled: true
-            allow_origins: ["*", "https://portal.example.com/"]
+            # 'null' is a wildcard anywhere in the list ('*' only alone)
+            allow_origins: ["null", "https://portal.example.com/"]
             allow_headers: [Authorization, Content-Type]
             allow_methods: [GET, POST, PATCH]
         gateways:
@@ -184,7 +185,7 @@ def test_rendered_files_can_be_passed_in() -> None:
 
 def test_suppressions_keep_the_problem_with_its_reason_in_json() -> None:
     fleet = fleet_of(TWO_SITES.replace(
-        'allow_origins: ["*", "https://portal.example.com/"]',
+        'allow_origins: ["null", "https://portal.example.com/"]',
         'allow_origins: ["*"]  # gwctl: disable=cors-wildcard-origin -- kiosk'))
     (p,) = [p for p in validate_fleet(fleet) if p.rule == "cors-wildcard-origin"]
     assert p.suppressed == "kiosk"

@@ -166,3 +166,16 @@ def test_unreadable_fleet_is_a_problem_in_machine_output(
         assert (problem["file"], problem["message"]) == (str(missing), "no such file")
     else:
         assert out.startswith(f"::error file={missing},title=input::no such file")
+
+
+def test_lint_file_follows_the_gateways_dotnet_runtime(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the same file: a null Mode stops a .NET 8 gateway, and is the default on .NET 10
+    live = ROOT / "tests" / "examples" / "negative" / "dotnet8-null-values" / \
+        "appsettings.Production.json"
+    code, out, _ = run(capsys, "lint-file", str(live), "--output", "json")
+    assert code == 1
+    rules = {p["rule"] for p in json.loads(out)["problems"]}
+    assert rules == {"route-query-parameter", "proxy-setting-value"}
+    code, out, _ = run(capsys, "lint-file", str(live), "--dotnet-version", "10")
+    assert code == 0, out

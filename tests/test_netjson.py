@@ -216,3 +216,16 @@ def test_fast_flatten_agrees_with_the_faithful_parser(doc: str, inserts: list[tu
 
     assert outcome(lambda: flatten_text(text, file="t")) == \
         outcome(lambda: flatten_document(parse(text, file="t")))
+
+
+def test_null_and_empty_array_follow_the_dotnet_runtime() -> None:
+    # up to .NET 9 null is "" and [] is null; from .NET 10 null stays null and [] is ""
+    from gwctl.netjson.config import flatten_document as flat_of
+    from gwctl.netjson.parser import parse as parse_json
+
+    doc = parse_json('{"a": null, "b": [], "c": {}}', file="x.json")
+    assert flat_of(doc).as_dict() == {"a": "", "b": None, "c": None}
+    assert flat_of(doc, 10).as_dict() == {"a": None, "b": "", "c": None}
+    # the same empty section twice loads; a value on an existing key does not
+    assert not flat_of(parse_json('{"c": {}, "C": []}', file="x.json")).duplicates
+    assert flat_of(parse_json('{"c": {}, "C": 1}', file="x.json")).duplicates

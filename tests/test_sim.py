@@ -225,7 +225,7 @@ BROKEN_PRODUCTION: dict[str, str] = {
     "match-without-path": json.dumps({"ReverseProxy": {"Routes": {"r": {
         "ClusterId": "managementserver", "Match": {"Methods": ["GET"]}}}}}),
     "bad-template": json.dumps({"ReverseProxy": {"Routes": {"r": {
-        "ClusterId": "managementserver", "Match": {"Path": "/x/{id:nosuch}"}}}}}),
+        "ClusterId": "managementserver", "Match": {"Path": "/x/{**id}/y"}}}}}),
     "bad-query-mode": json.dumps({"ReverseProxy": {"Routes": {"r": {
         "ClusterId": "managementserver", "Match": {"Path": "/x", "QueryParameters": [
             {"Name": "a", "Values": ["b"], "Mode": "Equals"}]}}}}}),
@@ -240,8 +240,8 @@ BROKEN_PRODUCTION: dict[str, str] = {
         "Transforms": [{"PathPrefix": "/x"}]}}}}),
     "x-forwarded-case": json.dumps({"ReverseProxy": {"Routes": {"idp": {
         "Transforms": [{}, {"X-Forwarded": "append"}]}}}}),
-    "relative-address": json.dumps({"ReverseProxy": {"Clusters": {"managementserver": {
-        "Destinations": {"hostname": {"Address": "demo-ms/"}}}}}}),
+    "missing-address": json.dumps({"ReverseProxy": {"Clusters": {"managementserver": {
+        "Destinations": {"hostname": {"Address": ""}}}}}}),
     "bad-log-level": json.dumps({"Logging": {"LogLevel": {"Yarp": "Verbose"}}}),
     "bad-boolean": json.dumps({"CORS": {"Enabled": "yes"}}),
 }
@@ -335,12 +335,12 @@ def test_recycle_through_winrm(sim_site: SimSite) -> None:
 # -- routing ---------------------------------------------------------------------------------
 
 
-def test_route_to_missing_cluster_is_502(sim_site: SimSite) -> None:
+def test_route_to_missing_cluster_is_503(sim_site: SimSite) -> None:
     write_production(sim_site, "demo-gw1", {"ReverseProxy": {"Routes": {"vendor": {
         "ClusterId": "vendor", "Match": {"Path": "/vendor/{**rest}"}}}}})
     sim_site.recycle("demo-gw1")
     url = sim_site.gateway_url("demo-gw1")
-    assert httpx.get(url + "/vendor/health").status_code == 502
+    assert httpx.get(url + "/vendor/health").status_code == 503
     assert well_known(sim_site, "demo-gw1").status_code == 200
     assert "cluster+'vendor'+does+not+exist" in access_log(sim_site, "demo-gw1")
 
@@ -371,7 +371,7 @@ def test_route_order_and_precedence(sim_site: SimSite) -> None:
         "shadow": {"ClusterId": "nowhere", "Order": -1,
                    "Match": {"Path": "/rest/v1/{**any}"}}}}})
     sim_site.recycle("demo-gw1")
-    assert httpx.get(url + "/rest/v1/sites", headers=h).status_code == 502
+    assert httpx.get(url + "/rest/v1/sites", headers=h).status_code == 503  # no cluster
     assert well_known(sim_site, "demo-gw1").status_code == 200
 
 

@@ -50,12 +50,19 @@ def test_precedence_digits(template: str, digits: tuple[int, ...]) -> None:
 
 
 @pytest.mark.parametrize("template", [
-    "/a//b", "/a/{b", "/a/b}", "/a/{**x}/c", "/a/{x:nosuch}", "/a/b?c", "/{a}/{A}",
-    "/{x:regex(()}", "/{x:regex([)}", "/{*x?}", "/a/{x}{y}", "/a/{}", "/{x:min(a)}",
+    "/a//b", "/a/{b", "/a/b}", "/a/{**x}/c", "/a/b?c", "/{a}/{A}",
+    "/{*x?}", "/a/{x}{y}", "/a/{}",
 ])
 def test_invalid_templates(template: str) -> None:
     with pytest.raises(ConfigError):
         RouteTemplate.parse(template)
+
+
+@pytest.mark.parametrize("template", ["/a/{x:nosuch}", "/{x:regex([)}", "/{x:min(a)}",
+                                      "/{x:regex(()}"])
+def test_unresolvable_constraints_load_and_are_recorded(template: str) -> None:
+    # the gateway starts; the endpoint matcher fails on the first request (gwctl.yarp)
+    assert RouteTemplate.parse(template).constraint_errors
 
 
 def test_matching() -> None:
@@ -158,7 +165,6 @@ def test_case_sensitive_match() -> None:
 @pytest.mark.parametrize("raw", [
     {"PathPatern": "/x"},
     {"PathPattern": "/x", "PathPrefix": "/y"},
-    {"PathPattern": "x"},
     {"RequestHeader": "X-A"},
     {"RequestHeader": "X-A", "Set": "1", "Append": "2"},
     {"X-Forwarded": "append"},
@@ -171,6 +177,18 @@ def test_case_sensitive_match() -> None:
 def test_invalid_transforms(raw: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         compile_transform(raw, "route 'r' transform 0")
+
+
+def test_path_transforms_get_their_leading_slash_and_when_ignores_case() -> None:
+    # PathTransformFactory.MakePathString; ResponseTransformFactory's When comparison
+    req = ForwardRequest("GET", "/a", [], {})
+    apply_request_transforms([compile_transform({"PathPrefix": "base"}, "t")], req, {},
+                             client_ip="1.2.3.4", host="h", scheme="http", path_base="/api")
+    assert req.path == "/base/a"
+    pattern = compile_transform({"PathPattern": "x/{id}"}, "t")
+    assert pattern.template is not None and pattern.template.bind({"id": "7"}) == "/x/7"
+    always = compile_transform({"ResponseHeader": "X-A", "Set": "1", "When": "always"}, "t")
+    assert apply_response_transforms([always], 500, []) == [("X-A", "1")]
 
 
 def test_transforms_apply() -> None:

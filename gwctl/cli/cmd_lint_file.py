@@ -10,6 +10,7 @@ import argparse
 
 from gwctl.cli.common import add_output_option, report, report_unreadable
 from gwctl.errors import InputError
+from gwctl.netjson import runtime as dotnet
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -22,6 +23,10 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="gateway release, e.g. '2025 R2' (default: 2025 R2)")
     p.add_argument("--nlog-version", type=int, choices=(5, 6), default=5,
                    help="NLog major version of the gateway (default: 5)")
+    p.add_argument("--dotnet-version", type=int, choices=dotnet.SUPPORTED,
+                   default=dotnet.DEFAULT,
+                   help=f".NET major version of the gateway: 10 keeps JSON null as null "
+                        f"(default: {dotnet.DEFAULT})")
     p.add_argument("--kind", choices=("appsettings", "nlog"),
                    help="read every FILE as this kind (default: by file name: "
                         "appsettings*.json, *.config/*.xml)")
@@ -36,7 +41,8 @@ def execute(ns: argparse.Namespace) -> int:
     try:
         problems = lint_files(list(ns.files), base=ns.base, environment=ns.environment,
                               version=ns.gw_version, nlog_version=ns.nlog_version,
-                              kind=ns.kind, only=set(ns.only) if ns.only else None)
+                              kind=ns.kind, dotnet_version=ns.dotnet_version,
+                              only=set(ns.only) if ns.only else None)
     except InputError as exc:
         return report_unreadable(exc, ns.output)
     return report(problems, ns.output, ok_message=f"{len(ns.files)} file(s): ok")

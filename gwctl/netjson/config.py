@@ -4,9 +4,13 @@ Every JSON file becomes a flat map ``"Section:Key:0:Name" -> string | None``:
 objects add their property name to the path, arrays their index, scalars are stored as
 ``JsonElement.ToString()`` renders them (``true`` -> ``"True"``, ``null`` -> ``""``,
 numbers as written), and an empty object or array stores ``None`` at its own path. Keys
-compare ignoring case; a key seen twice in one file is the startup error "A duplicate key
-'X' was found." Sources are layered: for each key the last source that has it wins, which
-is why an override's array merges *by index* and why no override can delete a key.
+compare ignoring case; a scalar landing on a key seen before in the same file is the
+startup error "A duplicate key 'X' was found." -- but an empty object or array is
+written without that check (dotnet/runtime
+src/libraries/Microsoft.Extensions.Configuration.Json/src/JsonConfigurationFileParser.cs),
+so the same empty section twice loads. Sources are layered: for each key the last
+source that has it wins, which is why an override's array merges *by index* and why no
+override can delete a key.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gwctl.errors import InputError
+from gwctl.netjson import runtime as dotnet
 from gwctl.netjson.parser import JNode, JsonDocument
 from gwctl.problems import escape_pointer_token
 
@@ -60,9 +65,15 @@ class FlatConfig:
         self.entries: dict[str, Entry] = {}
         self.duplicates: list[Duplicate] = []
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: Entry, *, checked: bool | None = None) -> None:
+        """Add `entry`; `checked` (default: it has a value) runs the duplicate check."""
         k = fold(entry.key)
         first = self.entries.get(k)
+        if not (entry.value is not None if checked is None else checked):
+            # an empty {} or [] is stored without the duplicate check, over whatever was
+            # there (dotnet/runtime JsonConfigurationFileParser.SetNullIfElementIsEmpty)
+            self.entries[k] = entry
+            return
         if first is not None:
             self.duplicates.append(Duplicate(entry.key, first, entry))
             return
@@ -102,8 +113,8 @@ def _number_text(value: int | float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def flatten_document(doc: JsonDocument) -> FlatConfig:
-    """Flatten a parsed file; duplicates are collected in ``.duplicates``."""
+def flatten_document(doc: JsonDocument, runtime: int = dotnet.DEFAULT) -> FlatConfig:
+    """Flatten a parsed file as .NET `runtime` does; duplicates go to ``.duplicates``."""
     root = doc.root
     if root.kind != "object":
         raise TopLevelNotObject(
@@ -114,57 +125,67 @@ def flatten_document(doc: JsonDocument) -> FlatConfig:
             rule="top-level-not-object",
         )
     flat = FlatConfig(doc.file)
-    _walk_node(root, "", "", flat, doc.file)
+    _walk_node(root, "", "", flat, doc.file, runtime)
     return flat
 
 
-def _walk_node(node: JNode, path: str, ptr: str, flat: FlatConfig, file: str) -> None:
+def _scalar(kind: str, value: Any, raw: str | None, runtime: int) -> str | None:
+    return dotnet.null_text(runtime) if kind == "null" else scalar_string(kind, value, raw)
+
+
+def _walk_node(node: JNode, path: str, ptr: str, flat: FlatConfig, file: str,
+               runtime: int) -> None:
     kind = node.kind
     if kind == "object":
         if not node.value and path:
-            flat.add(Entry(path, None, file, node.line, node.column, ptr))
+            flat.add(Entry(path, None, file, node.line, node.column, ptr), checked=False)
         for m in node.value:
             child = f"{path}{SEP}{m.key}" if path else m.key
             cptr = f"{ptr}/{escape_pointer_token(m.key)}"
             if m.value.kind in ("object", "array"):
-                _walk_node(m.value, child, cptr, flat, file)
+                _walk_node(m.value, child, cptr, flat, file, runtime)
             else:
                 v = m.value
-                flat.add(Entry(child, scalar_string(v.kind, v.value, v.raw), file, m.line,
-                               m.column, cptr))
+                flat.add(Entry(child, _scalar(v.kind, v.value, v.raw, runtime), file, m.line,
+                               m.column, cptr), checked=True)
     elif kind == "array":
         if not node.value:
-            flat.add(Entry(path, None, file, node.line, node.column, ptr))
+            flat.add(Entry(path, dotnet.empty_array_text(runtime), file, node.line,
+                           node.column, ptr), checked=False)
         for i, item in enumerate(node.value):
             child = f"{path}{SEP}{i}"
             if item.kind in ("object", "array"):
-                _walk_node(item, child, f"{ptr}/{i}", flat, file)
+                _walk_node(item, child, f"{ptr}/{i}", flat, file, runtime)
             else:
-                flat.add(Entry(child, scalar_string(item.kind, item.value, item.raw), file,
-                               item.line, item.column, f"{ptr}/{i}"))
+                flat.add(Entry(child, _scalar(item.kind, item.value, item.raw, runtime), file,
+                               item.line, item.column, f"{ptr}/{i}"), checked=True)
 
 
-def flatten_value(value: Mapping[str, Any], name: str | None = None) -> FlatConfig:
+def flatten_value(value: Mapping[str, Any], name: str | None = None,
+                  runtime: int = dotnet.DEFAULT) -> FlatConfig:
     """Flatten Python data (gwctl's own rendering) with the same rules as a file."""
     flat = FlatConfig(name)
-    _walk_value(value, "", "", flat, name)
+    _walk_value(value, "", "", flat, name, runtime)
     return flat
 
 
-def _walk_value(value: Any, path: str, ptr: str, flat: FlatConfig, file: str | None) -> None:
+def _walk_value(value: Any, path: str, ptr: str, flat: FlatConfig, file: str | None,
+                runtime: int) -> None:
     if isinstance(value, Mapping):
         if not value and path:
-            flat.add(Entry(path, None, file, pointer=ptr))
+            flat.add(Entry(path, None, file, pointer=ptr), checked=False)
         for k, v in value.items():
             _walk_value(v, f"{path}{SEP}{k}" if path else str(k),
-                        f"{ptr}/{escape_pointer_token(k)}", flat, file)
+                        f"{ptr}/{escape_pointer_token(k)}", flat, file, runtime)
     elif isinstance(value, list | tuple):
         if not value:
-            flat.add(Entry(path, None, file, pointer=ptr))
+            flat.add(Entry(path, dotnet.empty_array_text(runtime), file, pointer=ptr),
+                     checked=False)
         for i, item in enumerate(value):
-            _walk_value(item, f"{path}{SEP}{i}", f"{ptr}/{i}", flat, file)
+            _walk_value(item, f"{path}{SEP}{i}", f"{ptr}/{i}", flat, file, runtime)
     else:
-        flat.add(Entry(path, scalar_text(value), file, pointer=ptr))
+        text = dotnet.null_text(runtime) if value is None else scalar_text(value)
+        flat.add(Entry(path, text, file, pointer=ptr), checked=True)
 
 
 def scalar_text(value: Any) -> str | None:

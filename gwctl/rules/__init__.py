@@ -42,6 +42,8 @@ def registry() -> Registry:
         array_shorter_than_base,
         cluster_destination_address,
         cluster_destination_http,
+        cluster_destination_uri,
+        cluster_no_destination,
         cors_browser_client,
         cors_duplicate_value,
         cors_origin_format,
@@ -67,9 +69,11 @@ def registry() -> Registry:
         nlog_log_directory,
         nlog_render,
         nlog_unknown_target,
+        proxy_setting_value,
         raw_key_collision,
         route_ambiguous,
         route_cluster_unknown,
+        route_constraint_unknown,
         route_header_match,
         route_match_required,
         route_methods,
@@ -113,7 +117,9 @@ def registry() -> Registry:
             # reverse proxy (YARP)
             route_match_required, route_template_syntax, route_methods, route_order,
             route_query_parameter, route_header_match, route_transform,
-            route_cluster_unknown, cluster_destination_address, cluster_destination_http,
+            route_cluster_unknown, route_constraint_unknown, cluster_destination_address,
+            cluster_destination_uri, cluster_no_destination, cluster_destination_http,
+            proxy_setting_value,
             route_ambiguous, route_shadows_stock,
         ),
         fleet=(
@@ -161,6 +167,31 @@ def get_rule(rule_id: str) -> RuleInfo:
     return found
 
 
+#: what a rule's finding does to the gateway (a rule module's optional ``EFFECT``):
+#: ``start`` -- the gateway does not start (every request 503); ``request:NNN`` -- it
+#: starts and the requests the finding concerns answer NNN; ``silent`` -- it starts and
+#: serves, but does something else than the file says (logging, CORS headers).
+START = "start"
+
+
+def effect(rule_id: str) -> str | None:
+    """The rule's ``EFFECT`` (None: advice -- security, style, risk)."""
+    value = getattr(_by_id().get(rule_id), "EFFECT", None)
+    return value if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=1)
+def startup_rule_ids() -> frozenset[str]:
+    """Rules whose error means "the gateway refuses to start" (the simulator asks these)."""
+    return frozenset(r.ID for r in all_rules() if effect(r.ID) == START)
+
+
+def request_status(rule_id: str) -> int | None:
+    """The HTTP status the gateway answers the affected requests with, if the rule says."""
+    value = effect(rule_id) or ""
+    return int(value[8:]) if value.startswith("request:") and value[8:].isdigit() else None
+
+
 def rule_doc(rule_id: str) -> str:
     """A rule's documentation as ``gwctl rules ID`` prints it."""
     rule = get_rule(rule_id)
@@ -168,11 +199,30 @@ def rule_doc(rule_id: str) -> str:
     summary, _, body = doc.partition("\n")
     options = getattr(rule, "OPTIONS", {}) or {}
     head = [f"{rule.ID} ({rule.LEVEL})", "", summary.strip()]
+    what = effect(rule.ID)
+    if what is not None:
+        head += ["", "Effect on the gateway: " + _EFFECT_TEXT.get(
+            what, f"it starts; the affected requests answer {request_status(rule.ID)}")]
     if options:
         head += ["", "Options (defaults): " + ", ".join(f"{k}: {v!r}" for k, v in
                                                         options.items())]
     return "\n".join(head) + "\n" + textwrap.dedent(body).rstrip() + "\n"
 
 
-__all__ = ["Registry", "all_rules", "get_rule", "registry", "rule_doc", "rule_ids",
-           "version_rule_ids"]
+_EFFECT_TEXT = {START: "it does not start (every request answers 503)",
+                "silent": "it starts and serves, silently not as the file says"}
+
+
+__all__ = [
+    "START",
+    "Registry",
+    "all_rules",
+    "effect",
+    "get_rule",
+    "registry",
+    "request_status",
+    "rule_doc",
+    "rule_ids",
+    "startup_rule_ids",
+    "version_rule_ids",
+]

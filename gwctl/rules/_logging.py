@@ -14,6 +14,11 @@ LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None
 _FOLDED = {name.lower() for name in LEVELS} | {str(i) for i in range(7)}
 
 
+def skipped(value: str) -> bool:
+    """An empty level is ignored, not an error (``LoggerFilterConfigureOptions.TryGetSwitch``)."""
+    return value == ""
+
+
 def is_level(value: str) -> bool:
     return value.strip().lower() in _FOLDED
 

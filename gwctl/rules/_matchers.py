@@ -1,4 +1,11 @@
-"""Shared checks of YARP's query-parameter and header matchers."""
+"""Shared checks of YARP's query-parameter and header matchers.
+
+``Mode`` is read with ``Enum.Parse`` when present (microsoft/reverse-proxy
+src/ReverseProxy/Configuration/ConfigurationReadingExtensions.cs, ``ReadEnum``): an empty
+``Mode`` throws while the configuration is read -- it is not the default mode -- and so
+does a null one on .NET 8/9, where the JSON provider stores null as ``""``
+(`gwctl.netjson.runtime`).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +34,16 @@ def _findings(matchers: list[Any], section: str, what: str, modes: tuple[str, ..
         name = _cfg.text(_cfg.get(m, "Name"))
         if not name:
             out.append((f"{where} has no Name", key))
-        mode_raw = _cfg.text(_cfg.get(m, "Mode"))
+        mode_node = _cfg.get(m, "Mode")
+        mode_raw = _cfg.text(mode_node)
+        # a fleet's YAML null is None here, a file's null "" (.NET 8/9) or {} (.NET 10)
+        if _cfg.spelled(m, "Mode") is not None and (mode_node is None or mode_raw == ""):
+            # ConfigurationReadingExtensions.ReadEnum: Enum.Parse("") throws (a JSON null is
+            # "" up to .NET 9 and stays null -- the default mode -- on .NET 10)
+            out.append((f"{where}: Mode is empty (YARP's Enum.Parse throws while reading the "
+                        f"configuration; leave Mode out for the default {modes[0]})",
+                        (*key, "Mode")))
+            continue
         mode = folded.get((mode_raw or modes[0]).strip().lower())
         if mode is None:
             out.append((f"{where}: Mode {mode_raw!r} is not one of {', '.join(modes)} (YARP "

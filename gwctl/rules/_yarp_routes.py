@@ -1,7 +1,7 @@
 """YARP routes as the gateway ranks them: match criteria, ``Order``, who outranks whom.
 
 Endpoints are ranked by ``Order`` (default 0), then by template precedence
-(`gwctl.rules._route_template`), then by how many method, host, header and query
+(`gwctl.yarp.template`), then by how many method, host, header and query
 matchers they carry; two candidates that tie and both match throw
 ``AmbiguousMatchException`` (HTTP 500).
 """
@@ -14,10 +14,11 @@ from typing import Any, NamedTuple
 
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
-from gwctl.rules._route_template import (
+from gwctl.yarp.template import (
     Segment,
     TemplateError,
     compare_precedence,
+    constraint_problems,
     covers_path,
     normalise,
     parse_template,
@@ -109,6 +110,9 @@ class RouteFacts:
                 self.segments = parse_template(self.path)
             except TemplateError as exc:
                 self.template_error = str(exc)
+        #: constraints the endpoint matcher cannot build (every request answers 500)
+        self.constraint_errors = (constraint_problems(self.segments)
+                                  if self.segments is not None else [])
         self.signature = self._signature()
         #: findings of rules that depend on this route alone, computed once per object
         self.memo: dict[str, Any] = {}

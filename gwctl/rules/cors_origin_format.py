@@ -1,12 +1,19 @@
 """An Access-Control-Allow-Origin entry is not an origin a browser will ever send.
 
-Browsers send ``Origin: scheme://host[:port]`` -- lowercase, without a path, without a
-trailing slash and without the scheme's default port. An entry written any other way
-never matches, so CORS silently fails for that site: ``yourdomain1.com`` (the manual's
-own example: no scheme), ``https://portal.example.com/`` (trailing slash),
+Browsers send ``Origin: scheme://host[:port]`` -- without a path, without a trailing
+slash and without the scheme's default port. ASP.NET Core's CORS middleware lowercases
+each configured origin and then compares exactly (``CorsPolicyBuilder.WithOrigins`` /
+``GetNormalizedOrigin``, dotnet/aspnetcore src/Middleware/CORS/src/Infrastructure/
+CorsPolicyBuilder.cs), so ``https://Portal.Example.com`` matches, but an entry written
+any other way never does, and CORS silently fails for that site: ``yourdomain1.com``
+(the manual's own example: no scheme), ``https://portal.example.com/`` (trailing slash),
 ``https://portal.example.com/app`` (path), ``https://portal.example.com:443`` (default
-port), ``https://*.example.com`` (wildcards are not patterns). Empty entries (``a,,b``)
-are reported too. ``*`` and ``null`` are left to ``cors-wildcard-origin``.
+port), ``https://*.example.com`` (wildcards are not patterns). ``*`` means any origin
+only as the *sole* entry (``CorsPolicy.AllowAnyOrigin``,
+src/Middleware/CORS/src/Infrastructure/CorsPolicy.cs); among other origins it is a
+literal that matches nothing, reported here. Empty entries (``a,,b``) are reported too.
+A sole ``*`` and ``null`` are left to ``cors-wildcard-origin``. ``gwctl sim`` compares
+origins the same way.
 
 PASS::
 
@@ -32,6 +39,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "cors-origin-format"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "silent"
 OPTIONS: Final[dict[str, Any]] = {}
 
 _ORIGIN = re.compile(
@@ -65,15 +73,19 @@ def problem_with(origin: str) -> str | None:
             return f"port {port!r} is not 1..65535"
         if _DEFAULT_PORTS.get(scheme.lower()) == port.lstrip("0"):
             return f"browsers omit the default port {port} of {scheme}"
-    if origin != origin.lower() and (scheme != scheme.lower() or host != host.lower()):
-        return "browsers send scheme and host in lowercase"
     return None
 
 
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
-    for i, item in _cors.items(target, _cors.ORIGIN):
+    entries = _cors.items(target, _cors.ORIGIN)
+    for i, item in entries:
+        if item == "*" and len(entries) > 1:
+            message = ("'*' among other origins is not a wildcard: ASP.NET Core allows any "
+                       "origin only when '*' is the sole entry, so it matches nothing here")
+            yield from target.report(ID, LEVEL, message, _cors.ORIGIN, item=i)
+            continue
         if item.lower() in _cors.WILDCARDS:
             continue
         why = problem_with(item)

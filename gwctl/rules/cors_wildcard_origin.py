@@ -3,7 +3,10 @@
 With a wildcard any web page, on any site, can call the gateway from its visitors'
 browsers; ``null`` is the origin of sandboxed iframes and ``file://`` pages, which any
 attacker can produce. The manual: "Never use wildcard (*) or null in your origin".
-Reported when CORS is enabled and the gateway's environment is one of ``environments``
+``*`` means any origin only when it is the sole entry (``CorsPolicy.AllowAnyOrigin``,
+dotnet/aspnetcore src/Middleware/CORS/src/Infrastructure/CorsPolicy.cs); ``null`` is
+compared as a literal origin, anywhere in the list. Reported when CORS is enabled and
+the gateway's environment is one of ``environments``
 (default: production).
 
 For test and development systems (the manual's permissive example) declare the
@@ -41,8 +44,10 @@ OPTIONS: Final[dict[str, Any]] = {"environments": ["production"]}
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None or not in_environments(target, options) or not _cors.enabled(target):
         return
-    for i, item in _cors.items(target, _cors.ORIGIN):
-        if item.lower() not in _cors.WILDCARDS:
+    entries = _cors.items(target, _cors.ORIGIN)
+    for i, item in entries:
+        if item.lower() not in _cors.WILDCARDS or (item == "*" and len(entries) > 1):
+            # '*' opens the gateway only as the sole entry (cors-origin-format otherwise)
             continue
         who = ("any web page" if item == "*"
                else "any sandboxed iframe or file:// page (origin 'null')")

@@ -4,8 +4,12 @@ Configuration keys are case-insensitive, and the JSON provider refuses a file in
 two keys flatten to the same path ("A duplicate key 'CORS:Enabled' was found"). That
 includes ``"Cors"`` next to ``"CORS"``, and a ``"Logging:LogLevel"`` member next to a
 ``"Logging"`` object that also sets ``LogLevel``. Every duplicate is reported, at its
-second occurrence. In a fleet it comes from keys that differ only in case (two route ids,
-two log categories) or from the raw ``appsettings`` escape hatch.
+second occurrence. An empty ``{}`` or ``[]`` is stored without the check, so the same
+empty section twice loads (dotnet/runtime
+src/libraries/Microsoft.Extensions.Configuration.Json/src/JsonConfigurationFileParser.cs);
+a value after an empty section of the same name does not. In a fleet it comes from
+keys that differ only in case (two route ids, two log categories) or from the raw
+``appsettings`` escape hatch.
 
 PASS::
 
@@ -27,6 +31,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "duplicate-key"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

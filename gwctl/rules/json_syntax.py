@@ -28,4 +28,5 @@ from gwctl.problems import Level
 
 ID: Final = "json-syntax"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}

@@ -1,7 +1,10 @@
 """A ``Logging:LogLevel`` value that is not a log level: the gateway does not start.
 
 Microsoft.Extensions.Logging accepts Trace, Debug, Information, Warning, Error, Critical
-and None (ignoring case) and throws at startup on anything else -- including NLog's
+and None (ignoring case) or their numbers 0-6, skips an empty value (the category then
+gets the default level), and throws at startup on anything else
+(dotnet/runtime src/libraries/Microsoft.Extensions.Logging.Configuration/src/
+LoggerFilterConfigureOptions.cs) -- including NLog's
 spellings ``Info`` and ``Warn``, which belong in nlog.config. Provider sections
 (``Logging:Console:LogLevel``) are checked too.
 
@@ -28,6 +31,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "log-level-value"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 _NLOG_SPELLING = {"info": "Information", "warn": "Warning", "fatal": "Critical", "off": "None"}
 
@@ -36,7 +40,7 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.override is None:
         return
     for key, value in _logging.level_keys(target.override):
-        if value is None or _logging.is_level(value):
+        if value is None or _logging.skipped(value) or _logging.is_level(value):
             continue
         hint = _NLOG_SPELLING.get(value.strip().lower())
         suggestion = f" (did you mean {hint}? {value!r} is NLog's spelling)" if hint else ""

@@ -1,10 +1,12 @@
 """File-target archive options that the gateway's NLog version rejects or ignores.
 
-NLog 6 rewrote archiving: ``archiveNumbering`` and ``archiveDateFormat`` are obsolete
-(warning), ``archiveNumbering="Rolling"`` is not supported any more (error), and
-``archiveSuffixFormat`` is the new way to name archives -- which NLog 5 does not know
-(error). The manual's default nlog.config (``archiveNumbering="Rolling"``) is right for
-NLog 5 and wrong for NLog 6. Which NLog a gateway release ships is not documented: gwctl
+NLog 6 rewrote archiving (NLog/NLog src/NLog/Targets/FileTarget.cs):
+``archiveNumbering`` and ``archiveDateFormat`` are obsolete but still accepted (warning;
+``archiveNumbering="Rolling"`` becomes a sequence suffix, so archive file names change
+-- the target is not rejected), and ``archiveSuffixFormat`` is the new way to name
+archives -- which NLog 5 does not know (error). The manual's default nlog.config
+(``archiveNumbering="Rolling"``) is right for NLog 5 and renames archives on NLog 6.
+Which NLog a gateway release ships is not documented: gwctl
 assumes 5 unless told (``nlog.version`` in the fleet, ``--nlog-version`` for
 ``lint-file``). Values are checked too: ``archiveEvery`` (Day, Hour, Month, ...),
 ``archiveNumbering`` (Sequence, Rolling, Date, DateAndSequence) and the sizes and counts.
@@ -25,9 +27,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from gwctl.nlog import document as _nlog
+from gwctl.nlog.document import XElem
 from gwctl.problems import Level, Problem
-from gwctl.rules import _nlog
-from gwctl.rules._nlog import XElem
 from gwctl.rules.base import Options
 from gwctl.rules.target import FleetTarget, Target
 
@@ -46,9 +48,9 @@ def _findings(el: XElem, version: int) -> Iterator[tuple[Level, str, str]]:
     if version >= 6:
         if numbering is not None:
             if numbering.strip().lower() == "rolling":
-                yield (Level.ERROR, "archiveNumbering",
-                       "archiveNumbering=\"Rolling\" is not supported by NLog 6 (archives are "
-                       "named with archiveSuffixFormat)")
+                yield (Level.WARNING, "archiveNumbering",
+                       "archiveNumbering=\"Rolling\" is obsolete in NLog 6 and read as a "
+                       "sequence suffix: archive file names change (use archiveSuffixFormat)")
             else:
                 yield (Level.WARNING, "archiveNumbering",
                        "archiveNumbering is obsolete in NLog 6: use archiveSuffixFormat")
@@ -82,11 +84,10 @@ def _settings(target: FleetTarget) -> Iterator[Problem]:
     if nlog.get("template"):
         return
     if target.nlog_version >= 6 and "numbering" in archive:
-        level = (Level.ERROR if str(archive["numbering"]).lower() == "rolling"
-                 else Level.WARNING)
         message = ("nlog.archive.numbering is not rendered for NLog 6 (archiveNumbering is "
-                   "obsolete there; Rolling is unsupported): use archive.suffix_format")
-        yield from target.report_setting(ID, level, message, "/nlog/archive/numbering")
+                   "obsolete there; Rolling would become a sequence suffix): use "
+                   "archive.suffix_format")
+        yield from target.report_setting(ID, Level.WARNING, message, "/nlog/archive/numbering")
     if target.nlog_version < 6 and "suffix_format" in archive:
         message = ("nlog.archive.suffix_format is an NLog 6 option and is not rendered for "
                    "NLog 5: set nlog.version: 6 or use archive.numbering")

@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from gwctl.nlog import document as _nlog
 from gwctl.problems import Level, Problem
-from gwctl.rules import _nlog
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
 ID: Final = "nlog-layout-missing-dollar"
 LEVEL: Final = Level.WARNING
+EFFECT: Final = "silent"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

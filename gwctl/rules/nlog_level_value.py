@@ -1,10 +1,14 @@
-"""An NLog level that NLog does not know: the rule (or setting) is ignored.
+"""An NLog level that NLog does not know: on a ``<logger>``, all logging stops.
 
 NLog levels are Trace, Debug, Info, Warn, Error, Fatal and Off (ignoring case; NLog also
-accepts Microsoft's Information, Warning and None). Checked on ``<logger>`` (``level``,
-``levels``, ``minlevel``, ``maxlevel``, ``finalMinLevel``) and on ``<nlog>``
-(``internalLogLevel``, ``globalThreshold``). Values that are layouts (``${...}``) are
-left alone.
+accepts Microsoft's Information, Warning and None). ``LogLevel.FromString`` throws on
+anything else (NLog/NLog src/NLog/LogLevel.cs), and on a ``<logger>`` (``level``,
+``levels``, ``minlevel``, ``maxlevel``, ``finalMinLevel``) that fails the whole file:
+at start NLog installs an *empty* configuration -- every log line of the gateway is
+silently dropped, and the file's own ``internalLogFile`` settings never apply -- and on
+a reload it keeps the previous configuration (src/NLog/Config/LoggingConfigurationFileLoader.cs).
+Also checked on ``<nlog>`` (``internalLogLevel``, ``globalThreshold``). Values that are
+layouts (``${...}``) are left alone.
 
 PASS::
 
@@ -20,13 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from gwctl.nlog import document as _nlog
 from gwctl.problems import Level, Problem
-from gwctl.rules import _nlog
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 
 ID: Final = "nlog-level-value"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "silent"
 OPTIONS: Final[dict[str, Any]] = {}
 _LOGGER_ATTRS = ("level", "minlevel", "maxlevel", "finalMinLevel")
 _ROOT_ATTRS = ("internalLogLevel", "globalThreshold")
@@ -54,6 +59,9 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
             [single] if single and "${" not in single and single.lower() not in _nlog.LEVELS
             else [])
         for item in bad:
-            message = (f"{attr}={item!r} is not an NLog level ({_nlog.LEVEL_NAMES}): NLog "
-                       "ignores the setting")
+            effect = ("NLog rejects the file: at start all logging stops, on reload the "
+                      "previous configuration stays" if el is not nlog
+                      else "NLog ignores the setting")
+            message = (f"{attr}={item!r} is not an NLog level ({_nlog.LEVEL_NAMES}): "
+                       f"{effect}")
             yield from target.report_xml(ID, LEVEL, message, el, attr, needle=item)

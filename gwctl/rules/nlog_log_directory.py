@@ -24,9 +24,9 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final
 
+from gwctl.nlog import document as _nlog
+from gwctl.nlog.document import XElem
 from gwctl.problems import Level, Problem
-from gwctl.rules import _nlog
-from gwctl.rules._nlog import XElem
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 

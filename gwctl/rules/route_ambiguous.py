@@ -34,6 +34,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-ambiguous"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "request:500"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

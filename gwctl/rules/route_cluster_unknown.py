@@ -1,7 +1,9 @@
 """A route's ``ClusterId`` names no cluster: the gateway starts, and every request fails.
 
-YARP loads a route whose cluster does not exist without complaint, then fails each
-request it matches with a 5xx error (``gwctl sim`` answers 502 Bad Gateway). Cluster ids
+YARP loads a route whose cluster does not exist without complaint, then answers each
+request it matches with **503 Service Unavailable** ("no cluster found":
+microsoft/reverse-proxy, src/ReverseProxy/Model/ProxyPipelineInitializerMiddleware.cs;
+``gwctl sim`` does the same). Cluster ids
 compare ignoring case against every cluster of the effective configuration (the base's
 ``managementserver``, ``apigateway``, ``eventserver``, ... and the override's). A route
 without ``ClusterId`` fails the same way.
@@ -29,6 +31,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-cluster-unknown"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "request:503"
 OPTIONS: Final[dict[str, Any]] = {}
 
 
@@ -44,9 +47,9 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
             close = difflib.get_close_matches(cluster.lower(), sorted(clusters), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             message = (f"route {route.id!r}: ClusterId {cluster!r} names no cluster{hint}: "
-                       "the gateway starts, but every request to this route fails")
+                       "the gateway starts, but every request to this route answers 503")
             key = (*route.key, "ClusterId")
         else:
-            message = f"route {route.id!r} has no ClusterId: every request to it fails"
+            message = f"route {route.id!r} has no ClusterId: every request to it answers 503"
             key = route.key
         yield from target.report(ID, LEVEL, message, key)

@@ -25,6 +25,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-header-match"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 MODES_ALLOWED = ("ExactHeader", "HeaderPrefix", "Contains", "NotContains", "Exists",
                  "NotExists")

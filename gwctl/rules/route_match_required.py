@@ -28,6 +28,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-match-required"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

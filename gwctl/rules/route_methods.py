@@ -24,6 +24,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-methods"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 VALID = ("HEAD", "OPTIONS", "GET", "PUT", "POST", "PATCH", "DELETE", "TRACE")
 

@@ -24,6 +24,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-order"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

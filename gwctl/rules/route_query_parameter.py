@@ -25,6 +25,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-query-parameter"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 MODES_ALLOWED = ("Exact", "Contains", "NotContains", "Prefix", "Exists")
 

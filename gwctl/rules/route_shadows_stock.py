@@ -36,6 +36,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-shadows-stock"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "silent"
 OPTIONS: Final[dict[str, Any]] = {"allow": []}
 
 

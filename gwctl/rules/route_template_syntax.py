@@ -1,13 +1,12 @@
 """A route's ``Match.Path`` is not a valid ASP.NET Core route template.
 
 YARP parses ``Match.Path`` with ASP.NET Core's route-pattern parser when it loads the
-configuration, and resolves constraint names when it builds endpoints; either failure
-stops the gateway. The syntax: ``/literal/{name}/{name:constraint(arg)}/{name?}``,
+configuration (dotnet/aspnetcore src/Http/Routing/src/Patterns/RoutePatternParser.cs);
+a failure stops the gateway. The syntax: ``/literal/{name}/{name:constraint(arg)}/{name?}``,
 ``{name=default}``, a catch-all ``{*rest}`` or ``{**rest}`` only as the last segment,
 ``{{`` and ``}}`` for literal braces, no ``//``, no ``?`` in literals (query strings are
-matched with ``QueryParameters``). Known constraints: int, bool, datetime, decimal,
-double, float, guid, long, alpha, required, file, nonfile, minlength(n), maxlength(n),
-length(n[,m]), min(n), max(n), range(n,m), regex(expr).
+matched with ``QueryParameters``). Constraint *names* are not checked here: they are
+resolved on the first request (``route-constraint-unknown``).
 
 PASS::
 
@@ -30,6 +29,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-template-syntax"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

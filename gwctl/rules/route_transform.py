@@ -9,7 +9,11 @@ Each transform is one object with one known key plus exactly its companions, e.g
 ``{X-Forwarded[, For, Prefix, Host, Proto, HeaderPrefix]}``,
 ``{Forwarded[, Action, ForFormat, ByFormat]}``, ``{ClientCert}``,
 ``{HttpMethodChange, Set}``. Keys compare ignoring case, but the X-Forwarded values
-(``Off|Set|Append|Remove``) are parsed *case-sensitively*: ``"append"`` stops the gateway.
+(``Off|Set|Append|Remove``) are parsed *case-sensitively*: ``"append"`` stops the gateway,
+while ``When`` compares ignoring case. A path value without its leading ``/`` is fine
+(YARP adds it); a ``PathPattern`` that is not a route template stops the gateway
+(microsoft/reverse-proxy src/ReverseProxy/Transforms/PathTransformFactory.cs,
+src/ReverseProxy/Transforms/Builder/TransformBuilder.cs).
 Transforms that a partial override merged into (``transforms-merge-conflict``) are left
 to that rule.
 
@@ -25,6 +29,7 @@ FAIL::
     Transforms:
       - {PathPattern: "/IDP/{**remainder}", RequestHeader: X-Trace}
       - {X-Forwarded: append}
+      - {PathPattern: "/IDP/{**remainder}/x"}
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "route-transform"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

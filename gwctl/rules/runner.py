@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gwctl.errors import UsageError
+from gwctl.netjson import runtime as dotnet
 from gwctl.problems import Level, Location, Problem, pointer
 from gwctl.rules import get_rule, registry, version_rule_ids
 from gwctl.rules._versions import VersionScope
@@ -297,13 +298,15 @@ def validate_versions(fleet: Fleet, discovery: Discovery | None = None, *,
 
 def lint_files(paths: list[str], *, base: str | None, environment: str = "production",
                version: str | None = None, nlog_version: int = 5,
-               kind: str | None = None, only: set[str] | None = None) -> list[Problem]:
+               kind: str | None = None, only: set[str] | None = None,
+               dotnet_version: int = dotnet.DEFAULT) -> list[Problem]:
     """Lint live gateway files exactly as the gateway reads them.
 
     ``appsettings*.json`` files are layered over `base` (the host's appsettings.json), else
     over the bundled reference base of `version` (default 2025 R2); ``*.config`` and
     ``*.xml`` files are nlog.config files. `kind` (``appsettings`` or ``nlog``) overrides
-    the choice by file name for every path.
+    the choice by file name for every path. `dotnet_version` is the gateway's .NET
+    runtime, which decides what a JSON ``null`` is (`gwctl.netjson.runtime`).
     """
     if environment not in ENVIRONMENTS:
         raise UsageError(f"unknown environment {environment!r} (one of "
@@ -318,7 +321,7 @@ def lint_files(paths: list[str], *, base: str | None, environment: str = "produc
         raise UsageError(str(getattr(exc, "message", exc))) from None
     selected, gateway_rules = _selected(only)
     built = file_targets(paths, base=base, environment=environment, version=release,
-                         nlog_version=nlog_version, kind=kind)
+                         nlog_version=nlog_version, kind=kind, runtime=dotnet_version)
     problems = list(built.problems)
     for target in built.targets:
         problems.extend(_run_gateway(gateway_rules, target, {}))

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gwctl.errors import InputError
+from gwctl.netjson import runtime as dotnet
 from gwctl.netjson.config import FlatConfig, TopLevelNotObject, flatten_document, flatten_value
 from gwctl.netjson.config import unflatten as _unflatten
 from gwctl.netjson.parser import JsonDocument, JsonSyntaxError, parse
+from gwctl.nlog.document import NlogDoc, parse_nlog
 from gwctl.problems import Level, Location, Problem
 from gwctl.render.bases import reference_base, reference_base_text
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
-from gwctl.rules._nlog import NlogDoc, parse_nlog
 from gwctl.rules.target import (
     DuplicateKey,
     FileTarget,
@@ -268,7 +269,7 @@ def file_kind(path: str, text: str) -> str:
 class ParsedJson:
     """A live JSON file read as the gateway reads it."""
 
-    def __init__(self, file: str, text: str) -> None:
+    def __init__(self, file: str, text: str, runtime: int = dotnet.DEFAULT) -> None:
         self.file = file
         self.text = text
         self.doc: JsonDocument | None = None
@@ -276,7 +277,7 @@ class ParsedJson:
         self.problems: list[Problem] = []
         try:
             self.doc = parse(text, file=file)
-            self.flat = flatten_document(self.doc)
+            self.flat = flatten_document(self.doc, runtime)
         except TopLevelNotObject as exc:
             self.problems.append(_input_problem(exc, "top-level-not-object"))
         except JsonSyntaxError as exc:
@@ -315,12 +316,13 @@ def _infer_encryption(tree: Any) -> bool | None:
 
 
 def file_targets(paths: list[str], *, base: str | None, environment: str, version: Version,
-                 nlog_version: int, kind: str | None = None) -> TargetSet:
+                 nlog_version: int, kind: str | None = None,
+                 runtime: int = dotnet.DEFAULT) -> TargetSet:
     out = TargetSet()
     shared: dict[Any, Any] = {}
     real_base: ParsedJson | None = None
     if base is not None:
-        real_base = ParsedJson(base, read_text(base))
+        real_base = ParsedJson(base, read_text(base), runtime)
         out.problems.extend(real_base.problems)
         for dup in real_base.duplicates():
             out.problems.append(_duplicate_problem(dup, base))
@@ -345,7 +347,7 @@ def file_targets(paths: list[str], *, base: str | None, environment: str, versio
             out.targets.append(FileTarget(file=path, text=text, encryption=None, override=None,
                                           base=None, nlog=doc, **common))
             continue
-        parsed = ParsedJson(path, text)
+        parsed = ParsedJson(path, text, runtime)
         out.problems.extend(parsed.problems)
         if parsed.flat is None or parsed.doc is None:
             continue

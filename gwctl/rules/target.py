@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gwctl.netjson.config import Effective, FlatConfig, flatten_value
 from gwctl.netjson.parser import JMember, JNode, JsonDocument
+from gwctl.nlog.document import NlogDoc, XElem
 from gwctl.problems import Level, Location, Problem, escape_pointer_token
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
-from gwctl.rules._nlog import NlogDoc, XElem
 from gwctl.versions.release import Version
 
 if TYPE_CHECKING:

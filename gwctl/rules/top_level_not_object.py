@@ -21,4 +21,5 @@ from gwctl.problems import Level
 
 ID: Final = "top-level-not-object"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}

@@ -33,6 +33,7 @@ from gwctl.rules.target import Target
 
 ID: Final = "transforms-merge-conflict"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 
 

@@ -1,9 +1,12 @@
-"""A live nlog.config is not well-formed XML: NLog keeps its old configuration.
+"""A live nlog.config is not well-formed XML: NLog logs nothing, or keeps its old config.
 
-nlog.config has ``autoReload="true"``: a change takes effect without a restart, and a
-reload that fails keeps the *previous* configuration. A broken file therefore looks
-harmless while every later logging change silently does nothing. NLog's XML reader also
-prohibits DTDs, so a ``<!DOCTYPE>`` is reported here too.
+At start, NLog's loader catches the parse error and installs an *empty* configuration:
+every log line of the gateway is silently dropped, and the broken file's own internal-log
+settings (``internalLogFile``) never apply, so nothing says why
+(NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs). nlog.config has
+``autoReload="true"``: a change that fails to load later keeps the *previous*
+configuration, so a broken edit looks harmless until the next app-pool recycle. NLog's
+XML reader also prohibits DTDs, so a ``<!DOCTYPE>`` is reported here too.
 
 PASS::
 
@@ -25,4 +28,5 @@ from gwctl.problems import Level
 
 ID: Final = "xml-syntax"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "silent"
 OPTIONS: Final[dict[str, Any]] = {}

@@ -12,9 +12,12 @@ Pipeline of a request on the gateway's port (what IIS + ASP.NET Core + YARP do):
    allowed ``Origin`` carry the same headers; ``Enabled: false`` means no CORS headers;
 4. endpoint selection among the YARP routes and the gateway's own controllers (WebRTC
    signalling, ``/REST/v1/Internal/...`` commands), see `gwctl.sim.routing`;
-5. a YARP route: its cluster must exist (else 502 -- the contract of issue 4; YARP's own
-   pipeline answers 503 "no cluster found", `MISSING_CLUSTER_STATUS` is the one place to
-   change) and have a destination (else 503); the request is transformed and sent to the
+5. a YARP route: its cluster must exist (else 503, as YARP's
+   ``ProxyPipelineInitializerMiddleware`` answers "no cluster found",
+   microsoft/reverse-proxy src/ReverseProxy/Model/ProxyPipelineInitializerMiddleware.cs)
+   and have a destination (else 503); a destination whose ``Address`` is not an absolute
+   http(s) URI answers 502 (YARP cannot build the outgoing request URI,
+   ``RequestUtilities.MakeDestinationAddress``); the request is transformed and sent to the
    first destination. Destinations resolve by host name to the emulated hosts of the site
    (scheme and port are not checked; ``127.0.0.1:PORT`` of a gateway works too): the
    management server host serves the management server, IDP and event server paths, and
@@ -73,6 +76,7 @@ from gwctl.sim.state import HostState, utc_now_text
 from gwctl.sim.webrtc import WebRtcService
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
+from gwctl.yarp import constraints, destination
 
 if TYPE_CHECKING:
     from gwctl.sim.site import SiteRuntime
@@ -82,7 +86,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 MAX_BODY = 4 * 1024 * 1024
-MISSING_CLUSTER_STATUS = 502
+MISSING_CLUSTER_STATUS = 503
 MAX_HOPS = 4
 SERVER_HEADER = (b"server", b"gwctl-sim")
 
@@ -402,6 +406,10 @@ class GatewayEmulator:
         if not (path[:4].lower() == "/api" and (len(path) == 4 or path[4] == "/")):
             return iis_error(404)
         sub = path[4:] or "/"
+        if rc.matcher_error is not None:
+            # the endpoint matcher is built on the first request and throws on every one
+            return SimResponse(constraints.UNRESOLVED_STATUS, b"", route="-",
+                               note=f"endpoint matcher: {rc.matcher_error}")
         cors = rc.cors
         origin = req.headers.get("origin")
         cors_headers: list[tuple[bytes, bytes]] = []
@@ -440,9 +448,13 @@ class GatewayEmulator:
             return SimResponse(MISSING_CLUSTER_STATUS, b"", route=ep.id,
                                note=f"cluster '{ep.cluster_id}' does not exist")
         if not cluster.destinations:
-            return SimResponse(503, b"", route=ep.id, note=f"cluster '{cluster.id}' has no "
-                                                            "destinations")
+            return SimResponse(destination.NO_DESTINATION_STATUS, b"", route=ep.id,
+                               note=f"cluster '{cluster.id}' has no destinations")
         _, address = cluster.destinations[0]
+        why = destination.address_problem(address)
+        if why is not None:
+            return SimResponse(destination.BAD_ADDRESS_STATUS, b"", route=ep.id,
+                               note=f"destination address '{address}' {why}")
         fwd = ForwardRequest(req.method, sub, list(req.query), dict(req.headers), req.body)
         apply_request_transforms(ep.transforms, fwd, sel.values, client_ip=req.client,
                                  host=req.headers.get("host", ""), scheme="http",

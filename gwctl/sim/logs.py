@@ -7,8 +7,14 @@
   reload messages, in the default layout) and ``gateway-access.log`` (one W3C-style line
   per request: what the gateway saw and how it answered). Without a File target nothing is
   written.
+- At an app start, a file that cannot be loaded (not well-formed XML, no ``<nlog>`` root,
+  an unknown level on a ``<logger>``) leaves NLog with an empty configuration: nothing is
+  logged at all (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs), and the
+  broken file's own ``internalLogFile`` never applies. The emulation still notes the
+  failure in ``internal-nlog.txt`` of the install directory -- a diagnostic of the
+  simulator, which real NLog (internal logging off by default) does not write.
 - ``autoReload``: the file is checked on every request (a ``stat``); a changed file is
-  read again. One that cannot be loaded (not well-formed XML, no ``<nlog>`` root, gone)
+  read again. One that cannot be loaded (as above, or gone)
   keeps the previous logging configuration and writes a warning to NLog's internal log
   (``internalLogFile``, relative to the install directory; ``internal-nlog.txt`` when the
   old config names none), as NLog does.
@@ -22,13 +28,13 @@ import os
 import re
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gwctl.errors import OperationError
 from gwctl.fleet.model import DEFAULT_INSTALL_DIR
+from gwctl.nlog import document as _nlog
 from gwctl.ops.pyimpl import DirectoryHost
 
 ACCESS_LOG = "gateway-access.log"
@@ -54,32 +60,18 @@ class NlogSettings:
         return self.gateway_log is not None and LEVELS.index(level) >= self.min_level
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1].lower()
-
-
-def _attr(el: ET.Element, name: str) -> str | None:
-    low = name.lower()
-    for key, value in el.attrib.items():
-        if _local(key) == low:
-            return value
-    return None
-
-
 def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSettings:
-    """What the emulation needs from an ``nlog.config``; NlogError when NLog could not load it."""
-    try:
-        root = ET.fromstring(text.encode("utf-8"))
-    except ET.ParseError as exc:
-        raise NlogError(f"not well-formed XML: {exc}") from None
-    if _local(root.tag) != "nlog":
-        raise NlogError(f"the root element is <{_local(root.tag)}>, not <nlog>")
-    variables: dict[str, str] = {}
-    for el in root.iter():
-        if _local(el.tag) == "variable":
-            name = _attr(el, "name")
-            if name:
-                variables[name.lower()] = _attr(el, "value") or ""
+    """What the emulation needs from an ``nlog.config``; NlogError when NLog could not load it.
+
+    The file is read with `gwctl.nlog.document`, the reader of gwctl's NLog rules, and
+    refused for the reasons of `gwctl.nlog.document.load_failure`.
+    """
+    doc = _nlog.parse_nlog(text, NLOG_FILE)
+    why = _nlog.load_failure(doc)
+    root = doc.nlog
+    if why is not None or root is None:
+        raise NlogError(why or "no <nlog> element")
+    variables = {name: el.attr("value") or "" for name, el in _nlog.variables(root).items()}
 
     def resolve(value: str, depth: int = 0) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -109,19 +101,17 @@ def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSett
             return None
 
     file_targets: dict[str, Path | None] = {}
-    for el in root.iter():
-        if _local(el.tag) == "target" and (_attr(el, "type") or "").lower() == "file":
-            file_targets[(_attr(el, "name") or "").lower()] = to_local(_attr(el, "fileName"))
+    for el in _nlog.targets(root):
+        if _nlog.target_type(el).lower() == "file":
+            file_targets[(el.attr("name") or "").lower()] = to_local(el.attr("fileName"))
     min_level = len(LEVELS) - 1
     gateway_log = None
-    for el in root.iter():
-        if _local(el.tag) != "logger":
-            continue
-        for target in (_attr(el, "writeTo") or "").split(","):
+    for el in _nlog.loggers(root):
+        for target in (el.attr("writeTo") or "").split(","):
             path = file_targets.get(target.strip().lower())
             if path is None:
                 continue
-            level = (_attr(el, "minlevel") or _attr(el, "level") or "trace").lower()
+            level = (el.attr("minlevel") or el.attr("level") or "trace").lower()
             if level in LEVELS and LEVELS.index(level) < min_level:
                 min_level, gateway_log = LEVELS.index(level), path
             elif gateway_log is None and level in LEVELS:
@@ -131,7 +121,7 @@ def parse_nlog(text: str, host: DirectoryHost, install_windows: str) -> NlogSett
         log_dir = gateway_log.parent
     if gateway_log is None:
         log_dir = None
-    internal = to_local(_attr(root, "internalLogFile"))
+    internal = to_local(root.attr("internalLogFile"))
     return NlogSettings(log_dir, gateway_log, internal, min_level)
 
 

@@ -1,10 +1,11 @@
 """ASP.NET Core route templates and YARP route matching, as the emulated gateway runs them.
 
-Templates (``/rest/v1/{resource:regex(^alarm.*)}/{**remainder}``) are parsed the way
-ASP.NET Core's RoutePatternParser does: literal and parameter parts, ``{{``/``}}``
-escapes, optional (``?``) and default (``=x``) parameters, ``*``/``**`` catch-alls (last
-segment only), inline constraints (``int``, ``guid``, ``regex(...)``, ``min(1)``, ...; an
-unknown constraint is a startup error, as there). Literals compare ignoring case.
+Templates (``/rest/v1/{resource:regex(^alarm.*)}/{**remainder}``) are parsed by gwctl's
+one template parser, `gwctl.yarp.template` -- the one the rules use -- and turned into a
+matcher here: literal and parameter parts, optional (``?``) and default (``=x``)
+parameters, catch-alls, inline constraints (``int``, ``guid``, ``regex(...)``,
+``min(1)``, ...; one that cannot be resolved is recorded, not raised:
+`gwctl.yarp.constraints`). Literals compare ignoring case.
 
 Selection follows endpoint routing: the candidates whose path matches are filtered by the
 route's Methods, Hosts, Headers and QueryParameters; the survivors are ordered by
@@ -15,9 +16,10 @@ with Hosts, Methods, more header or query matches first). Two survivors that tie
 these are an AmbiguousMatchException (500), a path that matched only routes of other
 methods is 405, nothing is 404.
 
-Transforms are validated as YARP's transform factories do at startup (one known key plus
-its companions, ``X-Forwarded`` actions case-sensitive) and applied to the forwarded
-request: path, query and request-header transforms, and response headers.
+Transforms are validated by `gwctl.yarp.transforms` (YARP's transform factories: one
+known key plus its companions, ``X-Forwarded`` actions case-sensitive, ``When`` not,
+path values given their leading ``/``) and applied to the forwarded request: path,
+query and request-header transforms, and response headers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
+
+from gwctl.yarp import constraints, template, transforms
 
 # -- errors --------------------------------------------------------------------------------
 
@@ -147,6 +151,8 @@ class Param:
     optional: bool = False
     default: str | None = None
     checks: tuple[Check, ...] = ()
+    #: constraints the endpoint matcher cannot build (`gwctl.yarp.constraints`)
+    unresolved: tuple[str, ...] = ()
 
     def accepts(self, value: str) -> bool:
         return all(check(value) for check in self.checks)
@@ -179,154 +185,28 @@ class TemplateError(ConfigError):
     pass
 
 
-def _read_param(text: str, start: int) -> tuple[str, int]:
-    """Content of the parameter opened at ``text[start] == '{'`` and the index after it."""
-    i = start + 1
-    out: list[str] = []
-    while i < len(text):
-        ch = text[i]
-        if ch == "}":
-            if text.startswith("}}", i):
-                out.append("}")
-                i += 2
-                continue
-            return "".join(out), i + 1
-        if ch == "{":
-            if text.startswith("{{", i):
-                out.append("{")
-                i += 2
-                continue
-            raise TemplateError(f"There is an incomplete parameter in the route template "
-                                f"'{text}'")
-        out.append(ch)
-        i += 1
-    raise TemplateError(f"There is an incomplete parameter in the route template '{text}'")
-
-
-def _parse_param(content: str, template: str) -> Param:
-    catch_all = 0
-    body = content
-    if body.startswith("**"):
-        catch_all, body = 2, body[2:]
-    elif body.startswith("*"):
-        catch_all, body = 1, body[1:]
-    m = re.match(r"[^:=?]*", body)
-    name = m.group(0) if m else ""
-    rest = body[len(name):]
-    if not name or any(c in name for c in "/{}*"):
-        raise TemplateError(f"The route parameter name '{name}' is invalid (template "
-                            f"'{template}')")
+def _param(part: template.Part) -> Param:
+    """A parameter with its constraint checks (unresolvable ones recorded, not raised)."""
     checks: list[Check] = []
-    optional = False
-    default: str | None = None
-    while rest.startswith(":"):
-        m = re.match(r":([A-Za-z0-9_]*)", rest)
-        cname = m.group(1) if m else ""
-        i = len(cname) + 1
-        arg: str | None = None
-        if rest[i:i + 1] == "(":
-            depth, j = 0, i
-            while j < len(rest):
-                if rest[j] == "\\":
-                    j += 2
-                    continue
-                if rest[j] == "(":
-                    depth += 1
-                elif rest[j] == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j >= len(rest):
-                raise TemplateError(f"The constraint of parameter '{name}' is not closed "
-                                    f"(template '{template}')")
-            arg = rest[i + 1:j]
-            i = j + 1
-        if not cname:
-            raise TemplateError(f"An empty constraint on parameter '{name}' (template "
-                                f"'{template}')")
-        checks.append(make_constraint(cname, arg))
-        rest = rest[i:]
-    if rest.startswith("?"):
-        optional, rest = True, rest[1:]
-    elif rest.startswith("="):
-        default, rest = rest[1:], ""
-    if rest:
-        raise TemplateError(f"The route parameter '{name}' has unexpected text '{rest}' "
-                            f"(template '{template}')")
-    if catch_all and optional:
-        raise TemplateError("A catch-all parameter cannot be marked optional.")
-    return Param(name, catch_all, optional, default, tuple(checks))
-
-
-def _split_segments(text: str) -> list[str]:
-    segments, current, i = [], [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "{" and not text.startswith("{{", i):
-            _, end = _read_param(text, i)
-            current.append(text[i:end])
-            i = end
-            continue
-        if ch in "{}" and text.startswith(ch * 2, i):
-            current.append(ch * 2)
-            i += 2
-            continue
-        if ch == "/":
-            segments.append("".join(current))
-            current = []
+    unresolved: list[str] = []
+    for text in part.constraints:
+        name, args = constraints.split(text)
+        why = constraints.problem(name, args)
+        if why is not None:
+            unresolved.append(f"{{{part.name}:{text}}}: {why}")
         else:
-            current.append(ch)
-        i += 1
-    segments.append("".join(current))
-    return segments
+            checks.append(make_constraint(name, args))
+    return Param(part.name, 1 if part.catch_all else 0, part.optional, part.default,
+                 tuple(checks), tuple(unresolved))
 
 
-def _parse_segment(raw: str, template: str) -> Segment:
-    parts: list[Part] = []
-    literal: list[str] = []
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch == "{" and not raw.startswith("{{", i):
-            if literal:
-                parts.append("".join(literal))
-                literal = []
-            content, i = _read_param(raw, i)
-            parts.append(_parse_param(content, template))
-            continue
-        if ch in "{}":
-            if raw.startswith(ch * 2, i):
-                literal.append(ch)
-                i += 2
-                continue
-            raise TemplateError(f"There is an incomplete parameter in the route template "
-                                f"'{template}'")
-        if ch == "?":
-            raise TemplateError(f"The literal section '{raw}' is invalid. Literal sections "
-                                "cannot contain the '?' character.")
-        literal.append(ch)
-        i += 1
-    if literal:
-        parts.append("".join(literal))
-    if not parts:
-        raise TemplateError(f"The route template separator character '/' cannot appear "
-                            f"consecutively (template '{template}')")
+def _segment(parsed: template.Segment) -> Segment:
+    parts: list[Part] = [p.literal if p.literal is not None else _param(p) for p in parsed]
     regex = short = None
     if len(parts) > 1:
         pattern: list[str] = []
         for n, part in enumerate(parts):
             if isinstance(part, Param):
-                if part.catch_all:
-                    raise TemplateError("A path segment that contains more than one section, "
-                                        "such as a literal section or a parameter, cannot "
-                                        "contain a catch-all parameter.")
-                if n and isinstance(parts[n - 1], Param):
-                    raise TemplateError("A path segment cannot contain two consecutive "
-                                        "parameters.")
-                if part.optional and n != len(parts) - 1:
-                    raise TemplateError("An optional parameter must be at the end of the "
-                                        "segment.")
                 if part.optional:
                     # ASP.NET tries the segment with the optional part first, then without
                     short = re.compile("^" + "".join(pattern[:-1]) + "$",
@@ -347,30 +227,14 @@ class RouteTemplate:
 
     @classmethod
     def parse(cls, text: str) -> RouteTemplate:
-        body = text
-        if body.startswith("~/"):
-            body = body[1:]
-        if body.startswith("/"):
-            body = body[1:]
-        segments: list[Segment] = []
-        if body:
-            raw_segments = _split_segments(body)
-            if raw_segments and raw_segments[-1] == "" and len(raw_segments) > 1:
-                raw_segments.pop()  # a trailing slash
-            segments = [_parse_segment(s, text) for s in raw_segments]
-        params = [p for s in segments for p in s.parts if isinstance(p, Param)]
-        seen: set[str] = set()
-        for p in params:
-            if p.name.lower() in seen:
-                raise TemplateError(f"The route parameter name '{p.name}' appears more than "
-                                    f"one time in the route template '{text}'.")
-            seen.add(p.name.lower())
-        for n, s in enumerate(segments):
-            single = s.simple_param
-            if single is not None and single.catch_all and n != len(segments) - 1:
-                raise TemplateError("A catch-all parameter can only appear as the last "
-                                    f"segment of the route template '{text}'.")
-        return cls(text, tuple(segments), tuple(_digit(s) for s in segments), tuple(params))
+        """Parse with gwctl's one template parser (`gwctl.yarp.template`)."""
+        try:
+            parsed = template.parse_template(text)
+        except template.TemplateError as exc:
+            raise TemplateError(f"invalid route template '{text}': {exc}") from None
+        segments = tuple(_segment(seg) for seg in parsed)
+        params = tuple(p for seg in segments for p in seg.parts if isinstance(p, Param))
+        return cls(text, segments, template.precedence(parsed), params)
 
     @cached_property
     def _plan(self) -> tuple[tuple[int, str, Param | None, Segment], ...]:
@@ -387,6 +251,11 @@ class RouteTemplate:
             else:
                 plan.append((3, "", None, seg))
         return tuple(plan)
+
+    @property
+    def constraint_errors(self) -> tuple[str, ...]:
+        """Constraints that fail the endpoint matcher's build (every request 500)."""
+        return tuple(u for p in self.params for u in p.unresolved)
 
     @cached_property
     def first_literal(self) -> str | None:
@@ -478,16 +347,6 @@ class RouteTemplate:
         return "/" + "/".join(out)
 
 
-def _digit(seg: Segment) -> int:
-    if len(seg.parts) > 1:
-        return 2
-    part = seg.parts[0]
-    if isinstance(part, str):
-        return 1
-    digit = 5 if part.catch_all else 3
-    return digit - 1 if part.checks else digit
-
-
 def split_path(path: str) -> list[str]:
     """Path segments as the matcher sees them (a trailing slash is ignored)."""
     body = path[1:] if path.startswith("/") else path
@@ -553,50 +412,6 @@ def _host_matches(pattern: str, host: str) -> bool:
 
 # -- transforms ----------------------------------------------------------------------------
 
-_ACTIONS = ("Set", "Append", "Remove", "Off")
-_WHEN = ("Success", "Always", "Failure")
-
-
-@dataclass(frozen=True)
-class _TransformSpec:
-    name: str
-    #: exactly one of these companion keys is required (empty: none)
-    one_of: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
-    value: str = "any"  # any | path | bool | action | template | forwarded
-
-
-_SPECS: dict[str, _TransformSpec] = {s.name.lower(): s for s in (
-    _TransformSpec("PathPattern", value="template"),
-    _TransformSpec("PathPrefix", value="path"),
-    _TransformSpec("PathRemovePrefix", value="path"),
-    _TransformSpec("PathSet", value="path"),
-    _TransformSpec("QueryValueParameter", one_of=("Set", "Append")),
-    _TransformSpec("QueryRouteParameter", one_of=("Set", "Append")),
-    _TransformSpec("QueryRemoveParameter"),
-    _TransformSpec("HttpMethodChange", one_of=("Set",)),
-    _TransformSpec("RequestHeadersCopy", value="bool"),
-    _TransformSpec("RequestHeaderOriginalHost", value="bool"),
-    _TransformSpec("RequestHeader", one_of=("Set", "Append")),
-    _TransformSpec("RequestHeaderRouteValue", one_of=("Set", "Append")),
-    _TransformSpec("RequestHeaderRemove"),
-    _TransformSpec("RequestHeadersAllowed"),
-    _TransformSpec("ResponseHeadersCopy", value="bool"),
-    _TransformSpec("ResponseHeader", one_of=("Set", "Append"), optional=("When",)),
-    _TransformSpec("ResponseHeaderRemove", optional=("When",)),
-    _TransformSpec("ResponseHeadersAllowed"),
-    _TransformSpec("ResponseTrailersCopy", value="bool"),
-    _TransformSpec("ResponseTrailer", one_of=("Set", "Append"), optional=("When",)),
-    _TransformSpec("ResponseTrailerRemove", optional=("When",)),
-    _TransformSpec("ResponseTrailersAllowed"),
-    _TransformSpec("X-Forwarded", optional=("For", "Proto", "Prefix", "Host", "HeaderPrefix"),
-                   value="action"),
-    _TransformSpec("Forwarded", optional=("ForFormat", "ByFormat", "Action"),
-                   value="forwarded"),
-    _TransformSpec("ClientCert"),
-)}
-
-
 @dataclass(frozen=True)
 class Transform:
     kind: str  # the spec name
@@ -606,51 +421,29 @@ class Transform:
 
 
 def compile_transform(raw: Mapping[str, Any], where: str) -> Transform:
-    """One element of a route's Transforms, validated as YARP does at startup."""
+    """One element of a route's Transforms, validated as YARP does at start-up.
+
+    The checks are `gwctl.yarp.transforms.check`, the ones ``route-transform`` reports.
+    """
     items = {str(k): ("" if v is None else v) for k, v in raw.items()}
     if any(not isinstance(v, str) for v in items.values()):
         raise ConfigError(f"{where}: a transform's values must be strings")
+    errors = transforms.check(items)
+    spec = transforms.claim(items)
+    if errors or spec is None:
+        raise ConfigError(f"{where}: {errors[0][0] if errors else 'unknown transform'}")
     folded = {k.lower(): k for k in items}
-    primaries = [_SPECS[k] for k in folded if k in _SPECS]
-    if len(primaries) != 1:
-        raise ConfigError(f"{where}: Unknown transform: {';'.join(items)}")
-    spec = primaries[0]
-    value = str(items[folded[spec.name.lower()]])
-    allowed = {c.lower(): c for c in (*spec.one_of, *spec.optional)}
-    extra: dict[str, str] = {}
-    for key_folded, key in folded.items():
-        if key_folded == spec.name.lower():
-            continue
-        if key_folded not in allowed:
-            raise ConfigError(f"{where}: Unknown transform: {';'.join(items)}")
-        extra[allowed[key_folded]] = str(items[key])
-    if spec.one_of and sum(1 for c in spec.one_of if c in extra) != 1:
-        raise ConfigError(f"{where}: Unknown transform: {';'.join(items)}")
-    template = None
+    value = str(items[folded[spec.key.lower()]])
+    companions = {c.lower(): c for c in (*spec.one_of, *spec.optional)}
+    extra = {companions[k]: str(items[key]) for k, key in folded.items() if k in companions}
+    if "When" in extra:
+        extra["When"] = {w.lower(): w for w in transforms.WHEN}[extra["When"].lower()]
+    compiled = None
+    if spec.value in ("template", "path"):
+        value = transforms.path_string(value)
     if spec.value == "template":
-        if not value.startswith("/"):
-            raise ConfigError(f"{where}: PathPattern '{value}' must start with '/'")
-        try:
-            template = RouteTemplate.parse(value)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: invalid PathPattern '{value}': {exc}") from None
-    elif spec.value == "path":
-        if value and not value.startswith("/"):
-            raise ConfigError(f"{where}: The path in '{spec.name}' must start with '/'")
-    elif spec.value == "bool":
-        if value.strip().lower() not in ("true", "false"):
-            raise ConfigError(f"{where}: '{value}' is not a valid Boolean for {spec.name}")
-    elif spec.value == "action":
-        if value not in _ACTIONS:
-            raise ConfigError(f"{where}: Unexpected value for X-Forwarded: {value}. Expected "
-                              "one of Set, Append, Remove, Off (case-sensitive)")
-        for key in ("For", "Proto", "Prefix", "Host"):
-            if key in extra and extra[key] not in _ACTIONS:
-                raise ConfigError(f"{where}: Unexpected value for X-Forwarded {key}: "
-                                  f"{extra[key]}. Expected one of {', '.join(_ACTIONS)}")
-    if "When" in extra and extra["When"] not in _WHEN:
-        raise ConfigError(f"{where}: Unexpected value for When: {extra['When']}")
-    return Transform(spec.name, value, extra, template)
+        compiled = RouteTemplate.parse(value)
+    return Transform(spec.key, value, extra, compiled)
 
 
 @dataclass

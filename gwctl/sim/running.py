@@ -15,9 +15,18 @@ inline constraint, bad regex, misplaced catch-all...); ``Order`` must be an inte
 ``Methods`` without duplicates; header and query-parameter matches need ``Name``, a known
 ``Mode`` and ``Values`` unless the mode is ``Exists``/``NotExists`` (and none then);
 every transform is one known transform with its companions; ``AuthorizationPolicy`` /
-``CorsPolicy`` must name a known policy; every destination ``Address`` must be an
-absolute URI; ``LoadBalancingPolicy`` must be known. A route whose ``ClusterId`` names
-no cluster is *not* a start-up error: it fails each request it matches (502).
+``CorsPolicy`` must name a known policy; every destination needs an ``Address``;
+``LoadBalancingPolicy`` must be known. Not start-up errors (`gwctl.yarp`): a route whose
+``ClusterId`` names no cluster answers its requests 503; a destination ``Address`` that
+is not an absolute http(s) URI answers them 502; an unknown inline route constraint
+makes every request answer 500 (the endpoint matcher is built on the first request).
+
+The emulated gateway runs .NET `gwctl.netjson.runtime.DEFAULT` (a JSON ``null`` reads as
+``""``), the runtime ``gwctl lint-file`` assumes unless ``--dotnet-version`` says otherwise.
+
+A gateway whose configuration does not load answers every request with 503: the
+manual's troubleshooting chapter lists 502/503 for it, and IIS stops an app pool whose
+worker keeps failing (its own 503). That status is the simulator's choice, not YARP's.
 """
 
 from __future__ import annotations
@@ -29,11 +38,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from gwctl.errors import InputError
 from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
 from gwctl.netjson.parser import parse
+from gwctl.rules import _logging
 from gwctl.sim.routing import (
     HEADER_MODES,
     QUERY_MODES,
@@ -49,15 +58,13 @@ from gwctl.sim.state import utc_now_text
 from gwctl.textio import decode
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
+from gwctl.yarp import destination, settings
 
 log = logging.getLogger("gwctl.sim")
 
 BASE_FILE = "appsettings.json"
 PRODUCTION_FILE = "appsettings.Production.json"
 HTTP_METHODS = frozenset({"HEAD", "OPTIONS", "GET", "PUT", "POST", "PATCH", "DELETE", "TRACE"})
-LOG_LEVELS = ("trace", "debug", "information", "warning", "error", "critical", "none")
-LOAD_BALANCING = ("poweroftwochoices", "firstalphabetical", "random",
-                  "roundrobin", "leastrequests")
 #: Google's public STUN server, the 2023 R1/R2 default (WebRTC.STUN.Hostname.Address)
 LEGACY_DEFAULT_STUN = "stun:stun1.l.google.com:19302"
 
@@ -139,10 +146,11 @@ class CorsPolicy:
         headers = csv_values(ci(section, "Access-Control-Allow-Headers"))
         methods = csv_values(ci(section, "Access-Control-Allow-Methods"))
         return cls(
-            any_origin="*" in origins,
-            # ASP.NET Core normalises configured origins to lower case; a browser's Origin
-            # header is compared with them as it comes
-            origins=frozenset(o.lower().rstrip("/") for o in origins),
+            # CorsPolicy.AllowAnyOrigin: only a sole "*"; elsewhere it is a literal
+            any_origin=origins == ["*"],
+            # CorsPolicyBuilder lowercases configured origins (a trailing slash or a path
+            # stays, and never matches); a browser's Origin header is compared exactly
+            origins=frozenset(o.lower() for o in origins),
             headers=", ".join(headers) if headers else None,
             methods=", ".join(methods) if methods else None,
             any_header="*" in headers,
@@ -233,6 +241,8 @@ class RunningConfig:
     #: sha256 of the files the configuration was loaded from (None: absent)
     files: dict[str, str | None] = field(default_factory=dict)
     route_count: int = 0
+    #: why the endpoint matcher cannot be built (every request answers 500), or None
+    matcher_error: str | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -284,35 +294,29 @@ def _read_source(path: Path, trusted: str | None = None
     return flat, digest
 
 
-#: the rules of `gwctl.rules` whose errors mean "the gateway does not start"
-STARTUP_RULES = frozenset({
-    "json-syntax", "duplicate-key", "top-level-not-object", "log-level-value",
-    "route-match-required", "route-template-syntax", "route-query-parameter",
-    "route-header-match", "route-transform", "transforms-merge-conflict", "route-methods",
-    "route-order", "cluster-destination-address",
-})
-
-
 def startup_problem(files: Sequence[Path], base: Path | None, version: Version) -> str | None:
     """The first start-up failure gwctl's own rules find in the live files, if any.
 
     The checks are those of ``gwctl lint-file`` (`gwctl.rules.runner.lint_files`, limited to
-    `STARTUP_RULES`), so the simulator and the linter agree on what stops a gateway; the
-    compile step after it (which the emulation needs anyway) catches the rest.
+    the rules whose ``EFFECT`` is ``start``: `gwctl.rules.startup_rule_ids`), so the
+    simulator and the linter agree on what stops a gateway; the compile step after it
+    (which the emulation needs anyway) catches the rest.
     """
     try:
         from gwctl.problems import Level
+        from gwctl.rules import startup_rule_ids
         from gwctl.rules.runner import lint_files
     except ImportError:  # pragma: no cover - the rules package is optional here
         return None
+    startup = startup_rule_ids()
     try:
         problems = lint_files([str(f) for f in files], base=str(base) if base else None,
-                              version=version.name, only=set(STARTUP_RULES))
+                              version=version.name, only=set(startup))
     except Exception as exc:  # a linter bug must not take the emulation down
         log.warning("gwctl lint failed on %s: %s", [str(f) for f in files], exc)
         return None
     for p in problems:
-        if p.level is Level.ERROR and p.rule in STARTUP_RULES:
+        if p.level is Level.ERROR and p.rule in startup:
             where = Path(p.file).name if p.file else ""
             if where and p.line:
                 where += f":{p.line}" + (f":{p.column}" if p.column else "")
@@ -361,7 +365,9 @@ def _build(eff: Effective, version: Version, internal: Sequence[Endpoint]) -> Ru
     tree = eff.tree()
     levels: dict[str, str] = {}
     for category, level in children(ci(ci(tree, "Logging"), "LogLevel")):
-        if not isinstance(level, str) or level.strip().lower() not in LOG_LEVELS:
+        if not isinstance(level, str) or _logging.skipped(level):
+            continue  # null (.NET 10) or empty: the category keeps the default level
+        if not _logging.is_level(level):
             raise ConfigError(f"Configuration value '{level}' for category '{category}' is "
                               "not supported.")
         levels[category] = level
@@ -370,8 +376,10 @@ def _build(eff: Effective, version: Version, internal: Sequence[Endpoint]) -> Ru
     proxy = ci(tree, "ReverseProxy")
     clusters = _clusters(ci(proxy, "Clusters"))
     routes = _routes(ci(proxy, "Routes"))
+    unresolved = [f"route '{r.id}' {e}" for r in routes for e in r.template.constraint_errors]
     return RunningConfig(
         ok=True,
+        matcher_error=unresolved[0] if unresolved else None,
         endpoints=EndpointTable([*routes, *internal]),
         clusters=clusters,
         cors=cors,
@@ -385,19 +393,15 @@ def _clusters(section: Any) -> dict[str, Cluster]:
     out: dict[str, Cluster] = {}
     for cluster_id, cluster in children(section):
         where = f"cluster '{cluster_id}'"
-        lb = ci(cluster, "LoadBalancingPolicy")
-        if isinstance(lb, str) and lb and lb.lower() not in LOAD_BALANCING:
-            raise ConfigError(f"No matching ILoadBalancingPolicy found for the load balancing "
-                              f"policy '{lb}' set on the {where}.")
+        refused = settings.cluster_problems(cluster)
+        if refused:
+            raise ConfigError(f"The {where}: {refused[0][0]}.")
         destinations = []
         for name, dest in children(ci(cluster, "Destinations")):
             address = ci(dest, "Address")
-            if not isinstance(address, str) or not address.strip():
+            if not isinstance(address, str) or destination.missing(address):
                 raise ConfigError(f"No address found for destination '{name}' on {where}.")
-            parts = urlsplit(address.strip())
-            if not parts.scheme or not parts.netloc:
-                raise ConfigError(f"The address '{address}' of destination '{name}' on {where} "
-                                  "is not an absolute URI.")
+            # any other address loads; a request to an unusable one fails (gateway.py)
             destinations.append((name, address.strip()))
         out[cluster_id.lower()] = Cluster(cluster_id, destinations)
     return out
@@ -413,7 +417,8 @@ def _value_matches(section: Any, where: str, kind: str) -> tuple[ValueMatch, ...
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{here}: A null or empty name has been set.")
         mode_text = ci(item, "Mode")
-        mode = default_mode if not mode_text else str(mode_text).lower()
+        # absent: the default; present but empty (or null): Enum.Parse throws
+        mode = default_mode if not isinstance(mode_text, str) else mode_text.lower()
         if mode not in modes:
             raise ConfigError(f"{here}: '{mode_text}' is not a valid value for Mode.")
         values = tuple(v for v in items_of(ci(item, "Values")) if isinstance(v, str))
@@ -450,6 +455,9 @@ _ROUTE_CACHE_SIZE = 4096
 
 def _route(route_id: str, route: Any) -> Endpoint:
     where = f"route '{route_id}'"
+    refused = settings.route_problems(route)
+    if refused:
+        raise ConfigError(f"The {where}: {refused[0][0]}.")
     match = ci(route, "Match")
     if not isinstance(match, dict):
         raise ConfigError(f"The {where} requires Match.")
@@ -471,11 +479,6 @@ def _route(route_id: str, route: Any) -> Endpoint:
     unknown = [m for m in methods_raw if m not in HTTP_METHODS]
     if unknown:
         raise ConfigError(f"Unsupported HTTP method '{unknown[0]}' in the {where}.")
-    for policy, allowed in (("AuthorizationPolicy", ("default", "anonymous")),
-                            ("CorsPolicy", ("default", "disable"))):
-        value = ci(route, policy)
-        if isinstance(value, str) and value and value.lower() not in allowed:
-            raise ConfigError(f"{policy} '{value}' not found for the {where}.")
     transforms: list[Transform] = []
     for i, raw in enumerate(items_of(ci(route, "Transforms"))):
         if not isinstance(raw, dict):

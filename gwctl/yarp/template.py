@@ -1,11 +1,16 @@
-"""ASP.NET Core route templates, as YARP's ``Match.Path`` is read by the gateway.
+"""ASP.NET Core route templates (YARP's ``Match.Path``, ``PathPattern``) as the gateway reads them.
+
+The one parser of gwctl: the rules rank and compare routes with it, the simulator builds
+its endpoint matcher from it (dotnet/aspnetcore src/Http/Routing/src/Patterns/
+RoutePatternParser.cs, src/Http/Routing/src/Template/RoutePrecedence.cs).
 
 Facts modelled here come from ASP.NET Core's sources:
 
 * templates follow ``RoutePatternParser`` (``{name}``, ``{name:constraint(arg)}``,
   ``{name?}``, ``{name=default}``, ``{*x}``/``{**x}`` only as the last segment,
   ``{{``/``}}`` escapes, no ``?`` in literals, no ``//``); constraint names are resolved
-  when endpoints are built, so an unknown one stops the gateway too;
+  later, when the endpoint matcher is built (`gwctl.yarp.constraints`,
+  `constraint_problems`);
 * template precedence, per segment: literal < constrained parameter / complex segment <
   parameter < constrained catch-all < catch-all (``RoutePrecedence.ComputeInbound``).
 """
@@ -16,6 +21,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from gwctl.yarp import constraints
 
 
 class TemplateError(ValueError):
@@ -37,36 +44,6 @@ class Part:
 
 
 Segment = tuple[Part, ...]
-
-#: ASP.NET Core's built-in route constraints -> allowed argument counts
-CONSTRAINTS: dict[str, tuple[int, ...]] = {
-    "int": (0,), "bool": (0,), "datetime": (0,), "decimal": (0,), "double": (0,),
-    "float": (0,), "guid": (0,), "long": (0,), "alpha": (0,), "required": (0,),
-    "file": (0,), "nonfile": (0,), "minlength": (1,), "maxlength": (1,), "length": (1, 2),
-    "min": (1,), "max": (1,), "range": (2,), "regex": (1,),
-}
-_INT_ARG = re.compile(r"^\s*-?\d+\s*$")
-
-
-def _check_constraint(text: str) -> None:
-    m = re.fullmatch(r"([^(]*)(?:\((.*)\))?", text, re.DOTALL)
-    name = (m.group(1) if m else text).strip()
-    args = m.group(2) if m else None
-    counts = CONSTRAINTS.get(name.lower())
-    if counts is None:
-        known = ", ".join(sorted(CONSTRAINTS))
-        raise TemplateError(f"unknown route constraint {name!r} (known: {known})")
-    if name.lower() == "regex":
-        if args is None:
-            raise TemplateError("the regex constraint needs a pattern: regex(...)")
-        return
-    given = 0 if args is None else len(args.split(","))
-    if given not in counts:
-        want = " or ".join(str(c) for c in counts)
-        raise TemplateError(f"route constraint {name!r} takes {want} argument(s), got {given}")
-    if args is not None and not all(_INT_ARG.match(a) for a in args.split(",")):
-        raise TemplateError(f"route constraint {name!r} takes integer arguments: {text!r}")
-
 
 def _parse_parameter(inside: str, names: set[str]) -> Part:
     """``RouteParameterParser``: name, catch-all, optional, constraints, default."""
@@ -116,8 +93,6 @@ def _parse_parameter(inside: str, names: set[str]) -> Part:
     if name.lower() in names:
         raise TemplateError(f"parameter {name!r} appears more than once")
     names.add(name.lower())
-    for c in constraints:
-        _check_constraint(c)
     return Part(name=name, catch_all=catch_all, optional=optional, default=default,
                 constraints=tuple(constraints))
 
@@ -252,6 +227,18 @@ def parse_template_full(pattern: str) -> tuple[Segment, ...]:
         if any(pt.catch_all for pt in seg) and k != len(segments) - 1:
             raise TemplateError("a catch-all parameter ({*x} or {**x}) must be the last segment")
     return tuple(segments)
+
+
+def constraint_problems(segments: tuple[Segment, ...]) -> list[str]:
+    """Why the endpoint matcher cannot resolve the template's constraints (first request)."""
+    out = []
+    for seg in segments:
+        for pt in seg:
+            for text in pt.constraints:
+                why = constraints.problem(*constraints.split(text))
+                if why is not None:
+                    out.append(f"{{{pt.name}:{text}}}: {why}")
+    return out
 
 
 def precedence(segments: tuple[Segment, ...]) -> tuple[int, ...]:

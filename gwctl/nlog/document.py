@@ -271,3 +271,37 @@ def layout_issues(target: Any) -> Iterator[tuple[Any, str, LayoutIssue]]:
                 continue
             for issue in scan_layout(value):
                 yield el, attr, issue
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+#: the level attributes of a ``<logger>``, parsed with ``LogLevel.FromString``
+LOGGER_LEVEL_ATTRS = ("level", "levels", "minlevel", "maxlevel", "finalMinLevel")
+
+
+def bad_levels(value: str) -> list[str]:
+    """The items of a level (or comma-separated list) NLog does not know; layouts pass."""
+    return [v.strip() for v in value.split(",")
+            if v.strip() and "${" not in v and v.strip().lower() not in LEVELS]
+
+
+def load_failure(doc: NlogDoc) -> str | None:
+    """Why NLog cannot load this file (None: it loads).
+
+    NLog's loader then installs an *empty* configuration at start, or keeps the previous
+    one on an autoReload (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs);
+    an unknown ``<logger>`` level fails the load (``LogLevel.FromString``,
+    src/NLog/LogLevel.cs).
+    """
+    if doc.error is not None:
+        return f"line {doc.error.line}: {doc.error.message}"
+    nlog = doc.nlog
+    if nlog is None:
+        tag = doc.root.tag if doc.root is not None else "nothing"
+        return f"the root element is <{tag}>, and there is no <nlog>"
+    for logger in loggers(nlog):
+        for attr in LOGGER_LEVEL_ATTRS:
+            bad = bad_levels(logger.attr(attr) or "")
+            if bad:
+                return f"line {logger.line}: <logger {attr}=...>: unknown level '{bad[0]}'"
+    return None

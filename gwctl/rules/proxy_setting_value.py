@@ -1,0 +1,90 @@
+"""A route or cluster setting YARP cannot read or refuses: the gateway does not start.
+
+YARP parses the typed settings of routes and clusters on the first load and runs its
+cluster validators on the result; any failure stops the gateway
+(microsoft/reverse-proxy src/ReverseProxy/Configuration/ConfigProvider/
+ConfigurationConfigProvider.cs and ConfigurationReadingExtensions.cs; the validators in
+src/ReverseProxy/Configuration/ClusterValidators/). Checked (`gwctl.yarp.settings`, which
+the simulator uses too):
+
+* values that must parse: booleans (``SessionAffinity:Enabled``, ``HealthCheck:Active:
+  Enabled``, ``HttpClient:DangerousAcceptAnyServerCertificate``, ...), TimeSpans in the
+  constant format ``[d.]hh:mm:ss`` (``HealthCheck:Active:Interval``, ``HttpRequest:
+  ActivityTimeout``, cookie ``MaxAge``/``Expiration``; ``30s`` does not parse), whole
+  numbers (``HttpClient:MaxConnectionsPerServer``, a route's ``MaxRequestBodySize``),
+  enums (``SameSite``, ``SecurePolicy``, ``VersionPolicy``, ``SslProtocols`` items), the
+  HTTP ``Version`` and the ``WebProxy:Address`` URI -- an empty string does not parse
+  either;
+* policy names: ``LoadBalancingPolicy``, ``HealthCheck:AvailableDestinationsPolicy``,
+  the active and passive health-check ``Policy`` and the session-affinity ``Policy`` and
+  ``FailurePolicy`` when enabled;
+* ranges: probing ``Interval``/``Timeout``, ``ReactivationPeriod`` and cookie
+  ``Expiration``/``MaxAge`` positive, ``MaxConnectionsPerServer`` positive, an
+  ``AffinityKeyName`` when session affinity is enabled, header encodings .NET knows;
+* a route's ``AuthorizationPolicy`` / ``CorsPolicy`` naming a policy the gateway does not
+  register (only the keywords Default/Anonymous and Default/Disable are known);
+* a route with the pre-1.0 ``RouteId`` field.
+
+PASS::
+
+    clusters:
+      vendor:
+        HealthCheck: {Active: {Enabled: true, Interval: "00:00:15", Policy: ConsecutiveFailures}}
+        HttpClient: {MaxConnectionsPerServer: 20}
+
+FAIL::
+
+    clusters:
+      vendor:
+        HealthCheck: {Active: {Enabled: true, Interval: 15s}}
+        HttpClient: {MaxConnectionsPerServer: 0}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from gwctl.problems import Level, Problem
+from gwctl.rules import _cfg, _yarp_routes
+from gwctl.rules.base import Options
+from gwctl.rules.target import Target
+from gwctl.yarp import settings
+
+ID: Final = "proxy-setting-value"
+LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
+OPTIONS: Final[dict[str, Any]] = {}
+
+
+def _strings(node: Any) -> Any:
+    """The section as the configuration holds it: every leaf a string (or absent)."""
+    if isinstance(node, dict):
+        return {k: _strings(v) for k, v in node.items()}
+    if _cfg.is_section(node):
+        return [_strings(v) for v in _cfg.children(node)]
+    return _cfg.text(node)
+
+
+def check(target: Target, options: Options) -> Iterator[Problem]:
+    if target.view is None:
+        return
+    for route in _yarp_routes.routes(target):
+        found = route.facts.memo.get(ID)
+        if found is None:
+            found = settings.route_problems(_strings(route.data))
+            route.facts.memo[ID] = found
+        for message, path in found:
+            yield from target.report(ID, LEVEL, f"route {route.id!r}: {message}",
+                                     (*route.key, *path))
+    # cluster objects are shared between gateways (stock ones by every gateway of a
+    # release): judge each object once per run
+    cache: dict[int, tuple[Any, list[settings.Finding]]] = target.shared.setdefault(ID, {})
+    for cid, cluster in _cfg.items(_cfg.walk(target.view, _yarp_routes.CLUSTERS)):
+        hit = cache.get(id(cluster))
+        if hit is None or hit[0] is not cluster:
+            hit = (cluster, settings.cluster_problems(_strings(cluster)))
+            cache[id(cluster)] = hit  # keeps `cluster` alive, so its id is not reused
+        for message, path in hit[1]:
+            yield from target.report(ID, LEVEL, f"cluster {cid!r}: {message}",
+                                     (*_yarp_routes.CLUSTERS, cid, *path))
