@@ -271,6 +271,17 @@ def test_no_secret_leaves_any_command(
     run.gwctl("apply", *selection, "--yes", "--health-user", health_user)
     monkeypatch.setenv("GWCTL_LEAK_TURN", "Fleet-Turn-Rotated-5N0b")
     assert "(secret, changed)" in run.gwctl("diff", *selection)
+    for fmt in ("markdown", "github"):
+        assert "(secret, changed)" in run.gwctl("diff", *selection, "--output", fmt)
+    # a saved plan is reviewed and kept: it holds references, never a secret
+    plan_file = tmp_path / "plan.json"
+    run.gwctl("plan", *selection, "-o", str(plan_file))
+    run.add("saved plan file", plan_file.read_text())
+    run.gwctl("apply", str(plan_file), "--yes", "--output", "markdown")
+    assert "Fleet-Turn-Rotated-5N0b" in (site.install_dir(GW) / "appsettings.Production.json"
+                                         ).read_text()
+    monkeypatch.setenv("GWCTL_LEAK_TURN", FLEET_SECRETS["GWCTL_LEAK_TURN"])
+    run.gwctl("apply", *selection, "--yes")
     for fmt in ("text", "json"):
         run.gwctl("versions", "-f", fleet, "-i", inv, "--output", fmt)
     for fmt in ("text", "json", "github"):

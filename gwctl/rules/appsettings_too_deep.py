@@ -33,6 +33,7 @@ from gwctl.rules.target import FleetTarget, Target
 
 ID: Final = "appsettings-too-deep"
 LEVEL: Final = Level.ERROR
+EFFECT: Final = "start"
 OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
