@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
@@ -52,6 +52,9 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="push even to gateways the version gate refuses (a version unlike "
                         "the management server's, or lacking a feature the configuration "
                         "uses); logged and recorded in the result")
+    p.add_argument("--verify", action="store_true",
+                   help="after a successful apply, run gwctl verify's checks on the selected "
+                        "gateways (with --health-user for token, REST and signalling)")
     p.add_argument("--output", choices=("text", "json"), default="text")
 
 
@@ -86,10 +89,15 @@ def execute(ns: argparse.Namespace) -> int:
     items = list(zip(sel.targets, plans, strict=True))
     if not any(p.changed or p.error for p in plans):
         print("nothing to apply", file=human)
+        verified = (_verify_after(ns, sel.fleet, sel.targets,
+                                  os.environ.get("GWCTL_HEALTH_PASSWORD"))
+                    if ns.verify and not sel.missing else None)
         if ns.output == "json":
             _print_json(plans, [GatewayResult(p.gateway, p.host, "unchanged") for p in plans],
-                        ns.allow_version_mismatch)
-        return EXIT_FAILED if sel.missing else EXIT_OK
+                        ns.allow_version_mismatch, verified)
+        if sel.missing or (verified is not None and not verified["ok"]):
+            return EXIT_FAILED
+        return EXIT_OK
     gate = _version_gate(ns, sel.fleet, [t for t, p in items if p.changed and not p.error],
                          human)
     if not ns.yes:
@@ -115,12 +123,32 @@ def execute(ns: argparse.Namespace) -> int:
 
     results = rollout(items, one, canary=ns.canary, batch=ns.batch,
                       max_failures=ns.max_failures, report=report)
-    if ns.output == "json":
-        _print_json(plans, results, ns.allow_version_mismatch)
-    else:
-        print_summary(results)
     bad = [r for r in results if r.outcome in ("failed", "rolled back", "skipped")]
-    return EXIT_FAILED if bad or sel.missing else EXIT_OK
+    if ns.output == "text":
+        print_summary(results)
+    verified = (_verify_after(ns, sel.fleet, sel.targets, health.password)
+                if ns.verify and not bad and not sel.missing else None)
+    if ns.output == "json":
+        _print_json(plans, results, ns.allow_version_mismatch, verified)
+    if bad or sel.missing:
+        return EXIT_FAILED
+    return EXIT_FAILED if verified is not None and not verified["ok"] else EXIT_OK
+
+
+def _verify_after(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target],
+                  password: str | None) -> dict[str, Any]:
+    """``apply --verify``: the checks of ``gwctl verify`` on the gateways just applied (text
+    printed here; json returned for the apply document's ``verify`` member)."""
+    from gwctl.cli.cmd_verify import print_reports, run_verify
+    from gwctl.verify.run import VerifyOptions, document
+
+    opts = VerifyOptions(user=ns.health_user, password=password,
+                         verify_tls=not ns.insecure_health_check)
+    reports = run_verify(fleet, targets, opts, ns.workers)
+    if ns.output == "text":
+        print("verify:")
+        print_reports(reports, "text")
+    return document(reports)
 
 
 def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target],
@@ -147,12 +175,15 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
 
 
 def _print_json(plans: Sequence[GatewayPlan], results: Sequence[GatewayResult],
-                allow_version_mismatch: bool = False) -> None:
+                allow_version_mismatch: bool = False,
+                verified: dict[str, Any] | None = None) -> None:
     from gwctl.cli.cmd_diff import plan_document
 
     doc = plan_document(plans)
     doc["results"] = [r.to_json() for r in results]
     doc["allow_version_mismatch"] = allow_version_mismatch
+    if verified is not None:
+        doc["verify"] = verified
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
 
 
