@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("cmd_rules", "list the semantic rules, or show one rule's documentation"),
     "verify": ("cmd_verify", "prove each gateway works for its users: token, REST, CORS as "
                              "a browser judges it, WebRTC signalling, STUN/TURN"),
+    "probe": ("cmd_probe", "probe webrtc: many sessions to many cameras at once, recorded, "
+                           "with a support-case bundle"),
     "sim": ("cmd_sim", "run an emulated XProtect site on loopback (not Windows, not IIS)"),
 }
 

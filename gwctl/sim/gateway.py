@@ -401,8 +401,15 @@ class GatewayEmulator:
             return json_response(502, {"error": self.mismatch})
         sid = values.get("sessionId", "")
         if handler == "WebRTC.Session.Create":
-            return self.webrtc.create(req.body, self.running.ice_servers,
-                                      self.host.faults.webrtc_window)
+            res = self.webrtc.create(req.body, self.running.ice_servers,
+                                     self.host.faults.webrtc_window)
+            # what a support case needs from gateway.log: each session request's outcome
+            if res.status >= 400:
+                self.logs.app("warn", f"WebRTC session request failed with status "
+                                      f"{res.status}: {res.body.decode('utf-8', 'replace')}")
+            else:
+                self.logs.app("info", "WebRTC session created")
+            return res
         if handler == "WebRTC.Session":
             if req.method == "PATCH":
                 return self.webrtc.patch(sid, req.body)

@@ -1,0 +1,155 @@
+"""Probe a gateway the way a multi-camera client uses it.
+
+``gwctl probe webrtc -i INVENTORY --gateway HOST [-f FLEET] --cameras M --sessions N
+--pattern simultaneous|staggered:200ms|ramp [--report DIR]`` opens N WebRTC signalling
+sessions (REST: session, ICE candidates, answer) across the first M cameras of the
+gateway, as the --health-user (password from $GWCTL_HEALTH_PASSWORD), and records every
+request and response with tokens and passwords masked. It reports how many sessions were
+set up, which failed with which status, each session's time to answer, whether the
+forum's pattern (400 Bad Request while another session of the same gateway is still
+being set up) is present, and the highest number of simultaneous set-ups that works
+(``ramp`` searches it; after a failed ``simultaneous`` round it is searched too).
+The gateway's API URL is the host's ``gwctl_gateway_url`` (or the fleet's with -f); its
+release is the fleet's, else the one ``/.well-known/uris`` answers.
+--report DIR writes the support-case bundle: report.md, report.json, exchanges.json,
+gateway-log-excerpt.txt (the gateway's NLog log for the probe's window, read over WinRM
+like apply) and support-case.zip. Exit 0 when every session was set up, 1 otherwise.
+Signalling only: no media is received (no WebRTC stack is used)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gwctl.cli.deploy_common import add_inventory_options
+from gwctl.errors import EXIT_FAILED, EXIT_OK, InputError, UsageError
+
+if TYPE_CHECKING:
+    from gwctl.hosts.inventory import InventoryHost
+    from gwctl.probe.webrtc import ProbeResult
+    from gwctl.versions.release import Version
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    kinds = p.add_subparsers(dest="probe_kind", metavar="KIND")
+    w = kinds.add_parser("webrtc", help="many WebRTC sessions to many cameras, recorded",
+                         description=__doc__)
+    add_inventory_options(w)
+    w.add_argument("--gateway", required=True, metavar="HOST",
+                   help="the inventory host (gateway) to probe")
+    w.add_argument("-f", "--fleet", metavar="PATH",
+                   help="fleet file: the gateway's URL, release and install directory")
+    w.add_argument("--cameras", type=int, default=4, metavar="M",
+                   help="cameras used, the first M the gateway lists (default 4)")
+    w.add_argument("--sessions", type=int, default=8, metavar="N",
+                   help="sessions opened, round-robin over the cameras (default 8)")
+    w.add_argument("--pattern", default="simultaneous",
+                   help="simultaneous (default), staggered:DURATION (e.g. 200ms) or ramp")
+    w.add_argument("--health-user", required=True, metavar="USER",
+                   help="XProtect basic user (password from $GWCTL_HEALTH_PASSWORD)")
+    w.add_argument("--client-id", default="GrantValidatorClient", metavar="ID")
+    w.add_argument("--insecure", action="store_true",
+                   help="do not verify the gateway's TLS certificate")
+    w.add_argument("--report", metavar="DIR", help="write the support-case bundle here")
+    w.add_argument("--output", choices=("text", "json"), default="text")
+
+
+def _where(ns: argparse.Namespace, host: InventoryHost) -> tuple[str, str, Version | None]:
+    """(API URL, install directory, release or None) of the probed gateway."""
+    from gwctl.fleet.model import DEFAULT_INSTALL_DIR
+
+    if ns.fleet:
+        from gwctl import api
+        from gwctl.cli.common import report
+        from gwctl.hosts.targets import pair, select_gateways
+        from gwctl.problems import has_errors
+
+        result = api.validate(ns.fleet)
+        if result.fleet is None or has_errors(result.problems):
+            report(result.problems, "text", ok_message="")
+            raise InputError(f"{ns.fleet}: the fleet has errors")
+        gateways = select_gateways(result.fleet, gateway=host.gateway_ref)
+        targets, _ = pair(result.fleet, gateways, [host])
+        if not targets:
+            raise InputError(f"{host.name}: no gateway of the fleet matches this host")
+        t = targets[0]
+        return t.url, t.gateway.install_dir, t.gateway.version
+    url = host.vars.get("gwctl_gateway_url")
+    if not url:
+        raise UsageError(f"{host.name}: the inventory sets no gwctl_gateway_url; set it or "
+                         "pass -f FLEET")
+    return (str(url).rstrip("/"), str(host.vars.get("gwctl_install_dir")
+                                      or DEFAULT_INSTALL_DIR), None)
+
+
+def execute(ns: argparse.Namespace) -> int:
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.output import redact
+    from gwctl.probe.pattern import Pattern
+    from gwctl.probe.webrtc import ProbeSettings, run_probe
+    from gwctl.versions.discovery import HttpSettings, read_well_known
+
+    if ns.probe_kind != "webrtc":
+        raise UsageError("gwctl probe: name what to probe (webrtc); see 'gwctl probe --help'")
+    password = os.environ.get("GWCTL_HEALTH_PASSWORD")
+    if not password:
+        raise UsageError("set $GWCTL_HEALTH_PASSWORD to the --health-user's password")
+    redact.register(password)
+    settings = ProbeSettings(user=ns.health_user, password=password, sessions=ns.sessions,
+                             cameras=ns.cameras, pattern=Pattern.parse(ns.pattern),
+                             client_id=ns.client_id, verify_tls=not ns.insecure)
+    settings.check()
+    hosts = {h.name: h for h in load_inventory(ns.inventory,
+                                               vault_password_file=ns.vault_password_file)}
+    host = hosts.get(ns.gateway)
+    if host is None:
+        raise InputError(f"{ns.inventory}: no host {ns.gateway!r}")
+    url, install_dir, version = _where(ns, host)
+    if version is None:
+        with HttpSettings(verify_tls=not ns.insecure).client() as client:
+            reading = read_well_known(client, url)
+        if reading.version is None:
+            raise InputError(f"{url}: cannot tell the gateway's release "
+                             f"({reading.error}); pass -f FLEET")
+        version = reading.version
+    result = run_probe(host.name, url, version, settings)
+    zip_path = None
+    if ns.report:
+        from gwctl.probe.bundle import gather_environment, write_bundle
+
+        env = gather_environment(host, install_dir, result)
+        zip_path = write_bundle(Path(ns.report), result, env)
+    if ns.output == "json":
+        doc = result.to_json()
+        doc["report"] = str(zip_path) if zip_path else None
+        sys.stdout.write(redact.scrub(json.dumps(doc, indent=2)) + "\n")
+    else:
+        _print(result)
+        if zip_path:
+            print(f"support-case bundle: {zip_path} (and the files beside it)")
+    return EXIT_OK if result.outcomes and not result.failed and not result.setup_error \
+        else EXIT_FAILED
+
+
+def _print(result: ProbeResult) -> None:
+    from gwctl.output import redact
+
+    stats = result.stats()
+    print(f"{result.gateway} ({result.url}, {result.version}): {result.sessions_text()}")
+    for o in result.outcomes:
+        tta = o.time_to_answer_s
+        what = "ok" if o.ok else f"FAILED at {o.failed_step}: {o.error or ''}"
+        timing = f"{tta * 1000:6.0f} ms" if tta is not None else " " * 9
+        print(redact.scrub(f"  {o.label:<10} camera {o.camera}  {timing}  {what}".rstrip()))
+    print(f"{stats['succeeded']} of {stats['sessions']} session(s) set up"
+          + (f"; time to answer p50 {stats['time_to_answer_ms']['p50']:.0f} ms, max "
+             f"{stats['time_to_answer_ms']['max']:.0f} ms" if "time_to_answer_ms" in stats
+             else ""))
+    print(result.verdict())
+    if result.highest_working is not None:
+        print(f"highest concurrency that worked: {result.highest_working} simultaneous "
+              "set-up(s)")
