@@ -58,7 +58,8 @@ def register(p: argparse.ArgumentParser) -> None:
     w.add_argument("--output", choices=("text", "json"), default="text")
 
 
-def _where(ns: argparse.Namespace, host: InventoryHost) -> tuple[str, str, Version | None]:
+def gateway_location(ns: argparse.Namespace, host: InventoryHost
+                     ) -> tuple[str, str, Version | None]:
     """(API URL, install directory, release or None) of the probed gateway."""
     from gwctl.fleet.model import DEFAULT_INSTALL_DIR
 
@@ -108,7 +109,7 @@ def execute(ns: argparse.Namespace) -> int:
     host = hosts.get(ns.gateway)
     if host is None:
         raise InputError(f"{ns.inventory}: no host {ns.gateway!r}")
-    url, install_dir, version = _where(ns, host)
+    url, install_dir, version = gateway_location(ns, host)
     if version is None:
         with HttpSettings(verify_tls=not ns.insecure).client() as client:
             reading = read_well_known(client, url)

@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                              "a browser judges it, WebRTC signalling, STUN/TURN"),
     "probe": ("cmd_probe", "probe webrtc: many sessions to many cameras at once, recorded, "
                            "with a support-case bundle"),
+    "doctor": ("cmd_doctor", "the manual's troubleshooting chapter as checks against a live "
+                             "gateway host"),
     "sim": ("cmd_sim", "run an emulated XProtect site on loopback (not Windows, not IIS)"),
 }
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["pass", "fail", "skip"]
+#: ``warn`` and ``info`` are used by ``gwctl doctor`` (a risk, a hint); only ``fail`` fails
+Status = Literal["pass", "fail", "skip", "warn", "info"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class CheckResult:
         text = f"  {self.status.upper():<4}  {self.check:<40} {self.elapsed_s * 1000:7.0f} ms"
         if self.detail:
             text += f"  {self.detail}"
-        if self.remedy and self.status != "pass":
+        if self.remedy and self.status not in ("pass", "skip"):
             text += f"\n        -> {self.remedy}"
         return text
 
