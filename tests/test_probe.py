@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -169,3 +169,42 @@ def test_log_excerpt_window() -> None:
     lines = excerpt(text, datetime(2026, 1, 1, 10, 0, 4), datetime(2026, 1, 1, 10, 0, 6))
     assert lines == ["2026-01-01 10:00:05.000+00:00 [1] WARN - inside",
                      "   at Some.Stack.Trace()"]
+
+
+def test_media_8_sessions_4_cameras_each_receive_frames(
+        sim_factory: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("aiortc", reason="the 'webrtc' extra (aiortc) is not installed")
+    monkeypatch.setenv("GWCTL_SIM_MEDIA", "1")  # the simulator's gateways get real peers
+    site = sim_factory()
+    code, out, err = probe(site, capsys, monkeypatch, "--cameras", "4", "--sessions", "8",
+                           "--media", "--output", "json")
+    assert code == 0, out + err
+    doc = json.loads(out)
+    outcomes = doc["outcomes"]
+    assert len(outcomes) == 8 and all(o["ok"] for o in outcomes)
+    assert len({o["camera"] for o in outcomes}) == 4
+    for o in outcomes:
+        assert o["time_to_first_frame_ms"] >= o["time_to_answer_ms"] > 0
+    assert doc["summary"]["time_to_first_frame_ms"]["p95"] > 0
+
+
+def test_media_offer_is_a_real_peer(sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("aiortc", reason="the 'webrtc' extra (aiortc) is not installed")
+    import httpx
+
+    monkeypatch.setenv("GWCTL_SIM_MEDIA", "1")
+    site = sim_factory(wsman=False)
+    user, password = next(iter(site.users.items()))
+    api = site.gateway_url("demo-gw1")
+    token = httpx.post(f"{api}/IDP/connect/token", data={
+        "grant_type": "password", "username": user, "password": password,
+        "client_id": "GrantValidatorClient"}).json()["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
+    cam = httpx.get(f"{api}/rest/v1/cameras", headers=h).json()["array"][0]["id"]
+    session = httpx.post(f"{api}/REST/v1/WebRTC/Session", headers=h,
+                         json={"deviceId": cam}).json()
+    sdp = json.loads(session["offerSDP"])["sdp"]
+    # aiortc's offer: DTLS-SRTP with feedback profile, its own candidates, a data channel
+    assert "UDP/TLS/RTP/SAVPF" in sdp and "a=candidate:" in sdp and "typ host" in sdp
+    assert "webrtc-datachannel" in sdp and "a=fingerprint:sha-256" in sdp

@@ -14,7 +14,8 @@ release is the fleet's, else the one ``/.well-known/uris`` answers.
 --report DIR writes the support-case bundle: report.md, report.json, exchanges.json,
 gateway-log-excerpt.txt (the gateway's NLog log for the probe's window, read over WinRM
 like apply) and support-case.zip. Exit 0 when every session was set up, 1 otherwise.
-Signalling only: no media is received (no WebRTC stack is used)."""
+--media (the 'webrtc' extra, aiortc) answers each session with a real WebRTC peer and
+reports the time from the session request to the first decoded video frame."""
 
 from __future__ import annotations
 
@@ -54,6 +55,11 @@ def register(p: argparse.ArgumentParser) -> None:
     w.add_argument("--client-id", default="GrantValidatorClient", metavar="ID")
     w.add_argument("--insecure", action="store_true",
                    help="do not verify the gateway's TLS certificate")
+    w.add_argument("--media", action="store_true",
+                   help="receive video with a real WebRTC peer per session (aiortc, the "
+                        "'webrtc' extra) and report the time to the first decoded frame")
+    w.add_argument("--media-timeout", default="10s", metavar="DURATION",
+                   help="how long a session may take to its first frame (default 10s)")
     w.add_argument("--report", metavar="DIR", help="write the support-case bundle here")
     w.add_argument("--output", choices=("text", "json"), default="text")
 
@@ -100,10 +106,19 @@ def execute(ns: argparse.Namespace) -> int:
     if not password:
         raise UsageError("set $GWCTL_HEALTH_PASSWORD to the --health-user's password")
     redact.register(password)
+    from gwctl.probe.pattern import parse_duration
+
     settings = ProbeSettings(user=ns.health_user, password=password, sessions=ns.sessions,
                              cameras=ns.cameras, pattern=Pattern.parse(ns.pattern),
-                             client_id=ns.client_id, verify_tls=not ns.insecure)
+                             client_id=ns.client_id, verify_tls=not ns.insecure,
+                             media=ns.media,
+                             media_timeout_s=parse_duration(ns.media_timeout,
+                                                            "--media-timeout"))
     settings.check()
+    if ns.media:
+        from gwctl.probe.media import require
+
+        require()
     hosts = {h.name: h for h in load_inventory(ns.inventory,
                                                vault_password_file=ns.vault_password_file)}
     host = hosts.get(ns.gateway)
@@ -142,14 +157,20 @@ def _print(result: ProbeResult) -> None:
     stats = result.stats()
     print(f"{result.gateway} ({result.url}, {result.version}): {result.sessions_text()}")
     for o in result.outcomes:
-        tta = o.time_to_answer_s
+        tta, ttf = o.time_to_answer_s, o.time_to_first_frame_s
         what = "ok" if o.ok else f"FAILED at {o.failed_step}: {o.error or ''}"
+        if ttf is not None:
+            what += f", first frame after {ttf * 1000:.0f} ms"
         timing = f"{tta * 1000:6.0f} ms" if tta is not None else " " * 9
         print(redact.scrub(f"  {o.label:<10} camera {o.camera}  {timing}  {what}".rstrip()))
     print(f"{stats['succeeded']} of {stats['sessions']} session(s) set up"
           + (f"; time to answer p50 {stats['time_to_answer_ms']['p50']:.0f} ms, max "
              f"{stats['time_to_answer_ms']['max']:.0f} ms" if "time_to_answer_ms" in stats
              else ""))
+    if "time_to_first_frame_ms" in stats:
+        f = stats["time_to_first_frame_ms"]
+        print(f"time to first decoded frame p50 {f['p50']:.0f} ms, p95 {f['p95']:.0f} ms, "
+              f"max {f['max']:.0f} ms")
     print(result.verdict())
     if result.highest_working is not None:
         print(f"highest concurrency that worked: {result.highest_working} simultaneous "

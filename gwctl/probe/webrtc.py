@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from gwctl.errors import UsageError
+from gwctl.probe.media import MediaClient
 from gwctl.probe.pattern import Pattern
 from gwctl.verify import signalling
 from gwctl.verify.exchange import Exchange, Recorder
@@ -49,6 +50,8 @@ class SessionOutcome:
     post_done_s: float | None = None
     created_s: float | None = None
     answered_s: float | None = None
+    #: with --media: when the first decoded video frame came out
+    first_frame_s: float | None = None
 
     @property
     def time_to_answer_s(self) -> float | None:
@@ -56,12 +59,19 @@ class SessionOutcome:
             return None
         return self.answered_s - self.post_sent_s
 
+    @property
+    def time_to_first_frame_s(self) -> float | None:
+        if self.first_frame_s is None or self.post_sent_s is None:
+            return None
+        return self.first_frame_s - self.post_sent_s
+
     def to_json(self) -> dict[str, Any]:
-        tta = self.time_to_answer_s
+        tta, ttf = self.time_to_answer_s, self.time_to_first_frame_s
         return {"round": self.round, "session": self.index, "camera": self.camera,
                 "ok": self.ok, "failed_step": self.failed_step, "status": self.status,
                 "error": self.error,
-                "time_to_answer_ms": None if tta is None else round(tta * 1000, 1)}
+                "time_to_answer_ms": None if tta is None else round(tta * 1000, 1),
+                "time_to_first_frame_ms": None if ttf is None else round(ttf * 1000, 1)}
 
 
 @dataclass
@@ -139,6 +149,14 @@ class ProbeResult:
                 "min": round(times[0] * 1000, 1),
                 "p50": round(statistics.median(times) * 1000, 1),
                 "max": round(times[-1] * 1000, 1)}
+        frames = sorted(t for o in self.outcomes if (t := o.time_to_first_frame_s) is not None)
+        if frames:
+            out["time_to_first_frame_ms"] = {
+                "min": round(frames[0] * 1000, 1),
+                "p50": round(statistics.median(frames) * 1000, 1),
+                "p95": round(frames[min(len(frames) - 1,
+                                        int(0.95 * len(frames)))] * 1000, 1),
+                "max": round(frames[-1] * 1000, 1)}
         by_status: dict[str, int] = {}
         for o in self.failed:
             key = f"{o.failed_step}: {o.status if o.status is not None else o.error}"
@@ -173,6 +191,9 @@ class ProbeSettings:
     client_id: str = signalling.DEFAULT_CLIENT_ID
     verify_tls: bool | str = True
     timeout_s: float = 15.0
+    #: receive video with a real WebRTC peer per session (aiortc)
+    media: bool = False
+    media_timeout_s: float = 10.0
 
     def check(self) -> None:
         if not 1 <= self.sessions <= MAX_SESSIONS:
@@ -182,7 +203,8 @@ class ProbeSettings:
 
 
 def _one(rec: Recorder, api: str, token: str, version: Version, out: SessionOutcome,
-         start: threading.Barrier | None, delay: float, origin: float) -> None:
+         start: threading.Barrier | None, delay: float, origin: float,
+         media: MediaClient | None = None, media_timeout_s: float = 10.0) -> None:
     if start is not None:
         start.wait()
     if delay:
@@ -192,8 +214,19 @@ def _one(rec: Recorder, api: str, token: str, version: Version, out: SessionOutc
         session = signalling.create_session(rec, api, token, out.camera, version,
                                             label=f"{out.label} session")
         out.created_s = out.post_done_s = time.monotonic() - origin
-        signalling.complete_session(rec, api, token, session, label=f"{out.label} session")
+        answer, key = None, None
+        if media is not None:
+            key, answer = media.answer(signalling.offer_of(session, f"{out.label} session"))
+        signalling.complete_session(rec, api, token, session, answer=answer,
+                                    label=f"{out.label} session")
         out.answered_s = time.monotonic() - origin
+        if media is not None and key is not None:
+            frame_at = media.first_frame(key, media_timeout_s)
+            if frame_at is None:
+                out.failed_step = "media"
+                out.error = f"no decoded video frame within {media_timeout_s:g} s"
+                return
+            out.first_frame_s = frame_at - origin
         out.ok = True
     except signalling.SignallingError as exc:
         if out.post_done_s is None:
@@ -208,6 +241,16 @@ def run_probe(gateway: str, api: str, version: Version, s: ProbeSettings) -> Pro
     s.check()
     result = ProbeResult(gateway, api, version.name, str(s.pattern), s.sessions, [],
                          datetime.now(UTC))
+    media = MediaClient() if s.media else None
+    try:
+        return _run(gateway, api, version, s, result, media)
+    finally:
+        if media is not None:
+            media.close()
+
+
+def _run(gateway: str, api: str, version: Version, s: ProbeSettings, result: ProbeResult,
+         media: MediaClient | None) -> ProbeResult:
     limits = httpx.Limits(max_connections=s.sessions + 4,
                           max_keepalive_connections=s.sessions + 4)
     with httpx.Client(verify=s.verify_tls, timeout=s.timeout_s, limits=limits) as client:
@@ -238,7 +281,7 @@ def run_probe(gateway: str, api: str, version: Version, s: ProbeSettings) -> Pro
             offsets = s.pattern.offsets(count)
             with ThreadPoolExecutor(max_workers=count) as pool:
                 futures = [pool.submit(_one, rec, api, token, version, out, barrier, delay,
-                                       rec.origin)
+                                       rec.origin, media, s.media_timeout_s)
                            for out, delay in zip(outs, offsets, strict=True)]
                 for future in futures:
                     future.result()  # a bug in a session thread must not pass silently

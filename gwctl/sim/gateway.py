@@ -162,6 +162,7 @@ class GatewayEmulator:
     def set_version(self, version: Version) -> None:
         """An upgrade (or downgrade) of the installed gateway; takes effect at next start."""
         self.version = version
+        self.webrtc.reset()  # the old service's media peers end with it
         self.webrtc = WebRtcService(version, self.site.management.cameras,
                                     seed=self.site.state.seed ^ zlib.crc32(self.name.encode()))
         self.internal = _internal_endpoints(version)
