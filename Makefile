@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fleet_diff.py
 	$(BIN)/python bench/apply_rolling.py
 	$(BIN)/python bench/discover.py
+	$(BIN)/python bench/probe_webrtc.py
 
 # the published schema is a copy of the packaged one; a test keeps them identical
 schema: $(STAMP)

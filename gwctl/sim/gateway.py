@@ -290,7 +290,11 @@ class GatewayEmulator:
         req = IncomingRequest(method, path, scope["query_string"].decode("latin-1"), headers,
                               body, client[0], scope["server"][1])
         self.logs.check()
-        res = self.dispatch(req, 0)
+        if self.webrtc.media is not None:
+            # a real media peer's offer takes a while: other requests must not wait for it
+            res = await asyncio.to_thread(self.dispatch, req, 0)
+        else:
+            res = self.dispatch(req, 0)
         # logged before the answer leaves: a client holding the response finds its line
         authorization = headers.get("authorization")
         user = (self.site.management.idp.user_of(authorization) if authorization else None)
