@@ -46,9 +46,10 @@ class MediaClient:
         return key, json.dumps({"type": "answer", "sdp": sdp})
 
     async def _answer(self, offer_sdp: str) -> tuple[int, str]:
-        from aiortc import RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-        pc = RTCPeerConnection()
+        # host candidates only: aiortc's default would query a public STUN server
+        pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
         key = len(self.peers)
         self.peers.append(pc)
         first: Future[float] = Future()

@@ -93,9 +93,11 @@ class MediaHub:
         return str(self._run(self._offer(session_id, camera)).result(OFFER_TIMEOUT_S))
 
     async def _offer(self, session_id: str, camera: str) -> str:
-        from aiortc import RTCPeerConnection
+        from aiortc import RTCConfiguration, RTCPeerConnection
 
-        pc = RTCPeerConnection()
+        # no ICE servers: without a configuration aiortc asks a public STUN server, which
+        # loopback sessions do not need (and an offline machine waits 5 s for)
+        pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
         pc.addTrack(_track(camera))
         pc.createDataChannel("ptz")
         await pc.setLocalDescription(await pc.createOffer())
