@@ -234,8 +234,8 @@ POST_JSON = cors_judge.BrowserRequest("POST", "/x", {"Authorization": "Bearer t"
            "Access-Control-Allow-Headers": "authorization,content-type"}, False,
      "not equal to the supplied origin"),
     (401, {"Access-Control-Allow-Origin": ORIGIN}, False, "does not have HTTP ok status"),
-    (204, {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*"}, False,
-     "Request header field authorization is not allowed"),
+    (204, {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*"}, True,
+     ""),
     (204, {"Access-Control-Allow-Origin": "*",
            "Access-Control-Allow-Headers": "*, Authorization"}, True, ""),
     (204, {"Access-Control-Allow-Origin": f"{ORIGIN}, https://b.example"}, False,
@@ -245,6 +245,15 @@ def test_cors_judge(status: int, headers: dict[str, str], allowed: bool, reason:
     verdict = cors_judge.judge_preflight(POST_JSON, ORIGIN, status, headers)
     assert verdict.allowed is allowed
     assert reason in verdict.reason
+
+
+def test_cors_judge_wildcard_authorization_note() -> None:
+    verdict = cors_judge.judge_preflight(POST_JSON, ORIGIN, 204, {
+        "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*"})
+    assert verdict.allowed and "Firefox and Safari block it" in verdict.note
+    listed = cors_judge.judge_preflight(POST_JSON, ORIGIN, 204, {
+        "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*, Authorization"})
+    assert listed.allowed and not listed.note
 
 
 def test_cors_judge_methods() -> None:

@@ -12,7 +12,9 @@ any request that is not "simple" -- for the gateway, every call that carries
 3. the method is a safelisted one (GET, HEAD, POST) or listed in
    ``Access-Control-Allow-Methods`` (``*`` covers every method without credentials);
 4. every requested non-safelisted header is listed in ``Access-Control-Allow-Headers``
-   (compared ignoring case; ``*`` covers them all except ``Authorization``).
+   (compared ignoring case; ``*`` covers them all). The standard excepts
+   ``Authorization`` from the wildcard and Firefox and Safari enforce that; Chromium (tested
+   here, version 156) lets it through -- so the verdict follows Chromium and carries a note.
 
 The actual response then needs its own ``Access-Control-Allow-Origin`` (rule 2), or the
 page cannot read it. The reasons read like the browser console's, so a failure here is
@@ -74,6 +76,8 @@ class BrowserRequest:
 class Verdict:
     allowed: bool
     reason: str = ""
+    #: allowed by Chromium, but not by every browser
+    note: str = ""
 
 
 def _header(headers: Mapping[str, str] | Sequence[tuple[str, str]], name: str) -> list[str]:
@@ -127,14 +131,19 @@ def judge_preflight(request: BrowserRequest, origin: str, status: int,
         return Verdict(False, f"Method {method} is not allowed by "
                               "Access-Control-Allow-Methods in preflight response.")
     allowed = {h.lower() for h in _list(_header(headers, "access-control-allow-headers"))}
+    note = ""
     for name in request.unsafe_headers():
         if name in allowed:
             continue
-        if "*" in allowed and not credentials and name != "authorization":
+        if "*" in allowed and not credentials:
+            if name == "authorization":
+                note = ("Authorization is allowed only through the wildcard '*' of "
+                        "Access-Control-Allow-Headers: Chromium accepts that, Firefox and "
+                        "Safari block it; list Authorization explicitly")
             continue
         return Verdict(False, f"Request header field {name} is not allowed by "
                               "Access-Control-Allow-Headers in preflight response.")
-    return Verdict(True)
+    return Verdict(True, note=note)
 
 
 def blocked_message(url: str, origin: str, reason: str) -> str:

@@ -144,7 +144,7 @@ def _cors_checks(rec: Recorder, url: str, gw: Gateway) -> list[CheckResult]:
 def _cors_origin(rec: Recorder, url: str, origin: str) -> CheckResult:
     t = _Timer()
     name = f"cors {origin}"
-    problems = []
+    problems, notes = [], set()
     for req in BROWSER_REQUESTS:
         target = url + req.path
         response = rec.request(f"preflight {req.method} {req.path} from {origin}", "OPTIONS",
@@ -154,6 +154,8 @@ def _cors_origin(rec: Recorder, url: str, origin: str) -> CheckResult:
             continue
         verdict = cors_judge.judge_preflight(req, origin, response.status_code,
                                              response.headers.multi_items())
+        if verdict.note:
+            notes.add(verdict.note)
         if not verdict.allowed:
             problems.append(cors_judge.blocked_message(target, origin, verdict.reason)
                             + _refused_part(rec, target, req, origin))
@@ -169,6 +171,9 @@ def _cors_origin(rec: Recorder, url: str, origin: str) -> CheckResult:
                                                      if len(problems) > 1 else ""),
                         MANUAL_CORS + "; if the fleet already does, the gateway is not "
                                       "running it: gwctl diff")
+    if notes:
+        return t.result(name, "warn", "allowed by Chromium, not by every browser: "
+                        + "; ".join(sorted(notes)), MANUAL_CORS)
     return t.result(name, "pass", f"{len(BROWSER_REQUESTS)} preflights and a simple request "
                                   "allowed, as a browser judges them")
 
