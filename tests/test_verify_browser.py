@@ -13,7 +13,6 @@ skips, saying which is missing, otherwise.
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,13 +23,10 @@ import pytest
 
 from gwctl.verify import cors_judge
 from gwctl.verify.run import BROWSER_REQUESTS
+from tests.browser import chromium
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 class _Page(BaseHTTPRequestHandler):
@@ -57,14 +53,8 @@ def origin_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="Playwright's Python package is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def cases(origin: str) -> list[tuple[str, dict[str, Any] | None]]:

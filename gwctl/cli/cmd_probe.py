@@ -14,6 +14,8 @@ release is the fleet's, else the one ``/.well-known/uris`` answers.
 --report DIR writes the support-case bundle: report.md, report.json, exchanges.json,
 gateway-log-excerpt.txt (the gateway's NLog log for the probe's window, read over WinRM
 like apply) and support-case.zip. Exit 0 when every session was set up, 1 otherwise.
+--serve-page [--port 8080] serves instead the multi-camera browser test page (log in, list
+cameras, one player per camera at once or staggered, per-panel status and timings).
 --media (the 'webrtc' extra, aiortc) answers each session with a real WebRTC peer and
 reports the time from the session request to the first decoded video frame."""
 
@@ -39,9 +41,8 @@ def register(p: argparse.ArgumentParser) -> None:
     kinds = p.add_subparsers(dest="probe_kind", metavar="KIND")
     w = kinds.add_parser("webrtc", help="many WebRTC sessions to many cameras, recorded",
                          description=__doc__)
-    add_inventory_options(w)
-    w.add_argument("--gateway", required=True, metavar="HOST",
-                   help="the inventory host (gateway) to probe")
+    add_inventory_options(w, required=False)
+    w.add_argument("--gateway", metavar="HOST", help="the inventory host (gateway) to probe")
     w.add_argument("-f", "--fleet", metavar="PATH",
                    help="fleet file: the gateway's URL, release and install directory")
     w.add_argument("--cameras", type=int, default=4, metavar="M",
@@ -50,7 +51,7 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="sessions opened, round-robin over the cameras (default 8)")
     w.add_argument("--pattern", default="simultaneous",
                    help="simultaneous (default), staggered:DURATION (e.g. 200ms) or ramp")
-    w.add_argument("--health-user", required=True, metavar="USER",
+    w.add_argument("--health-user", metavar="USER",
                    help="XProtect basic user (password from $GWCTL_HEALTH_PASSWORD)")
     w.add_argument("--client-id", default="GrantValidatorClient", metavar="ID")
     w.add_argument("--insecure", action="store_true",
@@ -62,6 +63,11 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="how long a session may take to its first frame (default 10s)")
     w.add_argument("--report", metavar="DIR", help="write the support-case bundle here")
     w.add_argument("--output", choices=("text", "json"), default="text")
+    w.add_argument("--serve-page", action="store_true",
+                   help="instead of probing: serve the multi-camera browser test page")
+    w.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
+                   help="--serve-page: the address to listen on (default 127.0.0.1)")
+    w.add_argument("--port", type=int, default=8080, help="--serve-page: the port (8080)")
 
 
 def gateway_location(ns: argparse.Namespace, host: InventoryHost
@@ -102,6 +108,12 @@ def execute(ns: argparse.Namespace) -> int:
 
     if ns.probe_kind != "webrtc":
         raise UsageError("gwctl probe: name what to probe (webrtc); see 'gwctl probe --help'")
+    if ns.serve_page:
+        return _serve_page(ns.bind, ns.port)
+    for option, value in (("-i/--inventory", ns.inventory), ("--gateway", ns.gateway),
+                          ("--health-user", ns.health_user)):
+        if not value:
+            raise UsageError(f"gwctl probe webrtc: {option} is required (unless --serve-page)")
     password = os.environ.get("GWCTL_HEALTH_PASSWORD")
     if not password:
         raise UsageError("set $GWCTL_HEALTH_PASSWORD to the --health-user's password")
@@ -149,6 +161,25 @@ def execute(ns: argparse.Namespace) -> int:
             print(f"support-case bundle: {zip_path} (and the files beside it)")
     return EXIT_OK if result.outcomes and not result.failed and not result.setup_error \
         else EXIT_FAILED
+
+
+def _serve_page(bind: str, port: int) -> int:
+    from gwctl.probe.page import make_server
+
+    try:
+        server = make_server(bind, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
+    host, real_port = str(server.server_address[0]), int(server.server_address[1])
+    origin = f"http://{host}:{real_port}"
+    print(f"serving the WebRTC multi-camera test page at {origin}/  (Ctrl-C stops)")
+    print(f"the gateway's CORS must allow the origin {origin} (fleet: cors.allow_origins, "
+          "with Authorization and Content-Type headers and GET, POST, PATCH)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return EXIT_OK
 
 
 def _print(result: ProbeResult) -> None:
