@@ -289,3 +289,24 @@ def test_ice_url(url: str, parts: tuple[str, str, int, str]) -> None:
 def test_ice_url_rejected(url: str) -> None:
     with pytest.raises(ValueError):
         parse_ice_url(url)
+
+
+def test_health_credentials_from_the_inventory(applied: Callable[..., Any], sim_site: SimSite,
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # per host, as Ansible variables (vaulted in real inventories): no --health-user needed
+    user, password = next(iter(sim_site.users.items()))
+    monkeypatch.delenv(HEALTH_PASSWORD_ENV)
+    text = sim_site.inventory_path.read_text()
+    text = text.replace("        demo-gw1:\n", "        demo-gw1:\n"
+                        f"          gwctl_health_user: {user}\n"
+                        f"          gwctl_health_password: {password}\n", 1)
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(text)
+    code, out, _ = gwctl(capsys, "verify", "-f", str(tmp_path / "fleet.yaml"), "-i",
+                         str(inventory), "--output", "json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert statuses(doc, "demo/demo-gw1")["token"] == "pass", check(doc, "demo/demo-gw1", "token")
+    assert statuses(doc, "demo/demo-ms")["token"] == "skip"  # no variables, no --health-user
+    assert password not in out

@@ -10,7 +10,9 @@ calls a browser client makes, judged as a browser judges them, and a simple requ
 check that an undeclared origin is refused, webrtc-signalling (session, ICE candidates,
 answer), and one ice line per configured STUN/TURN server (STUN binding; TURN allocation
 with the configured credentials). Without --health-user the token, REST and signalling
-checks are skipped. Exit 0 when no check failed, 1 otherwise; --output json is stable."""
+checks are skipped. A host's inventory variables gwctl_health_user and
+gwctl_health_password (Ansible Vault welcome) win over --health-user and the environment.
+Exit 0 when no check failed, 1 otherwise; --output json is stable."""
 
 from __future__ import annotations
 
@@ -58,6 +60,24 @@ def options_from(ns: argparse.Namespace) -> VerifyOptions:
                          verify_tls=not ns.insecure)
 
 
+def for_host(opts: VerifyOptions, target: Target) -> VerifyOptions:
+    """The inventory's ``gwctl_health_user`` / ``gwctl_health_password`` of the host (the
+    password may be Ansible-Vault encrypted) win over the command line's."""
+    import dataclasses
+
+    from gwctl.output import redact
+
+    user = target.host.vars.get("gwctl_health_user")
+    password = target.host.vars.get("gwctl_health_password")
+    if user is None and password is None:
+        return opts
+    if isinstance(password, str):
+        redact.register(password)
+    return dataclasses.replace(opts, user=str(user) if user is not None else opts.user,
+                               password=str(password) if password is not None
+                               else opts.password)
+
+
 def run_verify(fleet: Fleet, targets: Sequence[Target], opts: VerifyOptions,
                workers: int) -> list[GatewayReport]:
     from gwctl.fleet.secrets import SecretResolver
@@ -67,7 +87,7 @@ def run_verify(fleet: Fleet, targets: Sequence[Target], opts: VerifyOptions,
     resolver = SecretResolver(fleet.base_dir)
 
     def one(i: int) -> GatewayReport:
-        report, _ = verify_gateway(fleet, targets[i], resolver, opts)
+        report, _ = verify_gateway(fleet, targets[i], resolver, for_host(opts, targets[i]))
         return report
 
     return fan_out(one, len(targets), workers=workers)
