@@ -164,3 +164,27 @@ def test_certificate_checks(tls_server: Any) -> None:
     later = datetime.now(UTC) + timedelta(days=400)
     expired = tls.inspect("localhost", port, now=later)
     assert not expired.ok and "expired" in expired.detail
+
+
+def test_ice_servers_reached_with_the_live_credentials(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.turnserver import start_turnserver
+
+    turn = start_turnserver(tmp_path, "doctor-Turn-Pw-3c9")
+    try:
+        sim_site.production_path("demo-gw1").write_text(json.dumps({"WebRTC": {"iceServers": [
+            {"url": turn.url("stun")},
+            {"url": turn.url("turn"), "username": turn.user, "credential": turn.password},
+            {"url": turn.url("turn", "tcp"), "username": turn.user,
+             "credential": "not-it"}]}}), "utf-8")
+        sim_site.recycle("demo-gw1")
+        code, checks = doctor(sim_site, capsys)
+    finally:
+        turn.stop()
+    assert code == 1
+    assert checks[f"ice {turn.url('stun')}"]["status"] == "pass"
+    assert checks[f"ice {turn.url('turn')}"]["status"] == "pass"
+    bad = checks[f"ice {turn.url('turn', 'tcp')}"]
+    assert bad["status"] == "fail" and "refused the credentials (401" in bad["detail"]
+    assert "ice-servers" not in checks  # a TURN server is configured: no NAT warning
+    assert "doctor-Turn-Pw-3c9" not in json.dumps(checks)
