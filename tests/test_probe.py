@@ -129,6 +129,8 @@ def test_usage_errors(sim_site: SimSite, capsys: pytest.CaptureFixture[str],
     assert code == 64 and "--pattern" in err
     code, _, err = probe(sim_site, capsys, monkeypatch, "--sessions", "0")
     assert code == 64 and "--sessions" in err
+    code, _, err = probe(sim_site, capsys, monkeypatch, "--duration", "5s")
+    assert code == 64 and "--duration measures received video: it needs --media" in err
 
 
 def test_pattern_parsing() -> None:
@@ -178,7 +180,7 @@ def test_media_8_sessions_4_cameras_each_receive_frames(
     monkeypatch.setenv("GWCTL_SIM_MEDIA", "1")  # the simulator's gateways get real peers
     site = sim_factory()
     code, out, err = probe(site, capsys, monkeypatch, "--cameras", "4", "--sessions", "8",
-                           "--media", "--output", "json")
+                           "--media", "--duration", "1s", "--output", "json")
     assert code == 0, out + err
     doc = json.loads(out)
     outcomes = doc["outcomes"]
@@ -186,6 +188,7 @@ def test_media_8_sessions_4_cameras_each_receive_frames(
     assert len({o["camera"] for o in outcomes}) == 4
     for o in outcomes:
         assert o["time_to_first_frame_ms"] >= o["time_to_answer_ms"] > 0
+        assert o["frames"] >= 2 and o["fps"] > 0  # video kept coming over --duration
     assert doc["summary"]["time_to_first_frame_ms"]["p95"] > 0
 
 

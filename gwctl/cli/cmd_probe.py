@@ -17,7 +17,9 @@ like apply) and support-case.zip. Exit 0 when every session was set up, 1 otherw
 --serve-page [--port 8080] serves instead the multi-camera browser test page (log in, list
 cameras, one player per camera at once or staggered, per-panel status and timings).
 --media (the 'webrtc' extra, aiortc) answers each session with a real WebRTC peer and
-reports the time from the session request to the first decoded video frame."""
+reports the time from the session request to the first decoded video frame; with
+--duration D it keeps receiving for D after the set-ups and reports each session's frames
+and frame rate."""
 
 from __future__ import annotations
 
@@ -59,6 +61,9 @@ def register(p: argparse.ArgumentParser) -> None:
     w.add_argument("--media", action="store_true",
                    help="receive video with a real WebRTC peer per session (aiortc, the "
                         "'webrtc' extra) and report the time to the first decoded frame")
+    w.add_argument("--duration", default="0s", metavar="DURATION",
+                   help="with --media: keep receiving this long after the set-ups and "
+                        "report frames and frame rate per session (e.g. 10s)")
     w.add_argument("--media-timeout", default="10s", metavar="DURATION",
                    help="how long a session may take to its first frame (default 10s)")
     w.add_argument("--report", metavar="DIR", help="write the support-case bundle here")
@@ -125,8 +130,11 @@ def execute(ns: argparse.Namespace) -> int:
                              client_id=ns.client_id, verify_tls=not ns.insecure,
                              media=ns.media,
                              media_timeout_s=parse_duration(ns.media_timeout,
-                                                            "--media-timeout"))
+                                                            "--media-timeout"),
+                             duration_s=parse_duration(ns.duration, "--duration"))
     settings.check()
+    if settings.duration_s and not ns.media:
+        raise UsageError("--duration measures received video: it needs --media")
     if ns.media:
         from gwctl.probe.media import require
 
@@ -192,6 +200,8 @@ def _print(result: ProbeResult) -> None:
         what = "ok" if o.ok else f"FAILED at {o.failed_step}: {o.error or ''}"
         if ttf is not None:
             what += f", first frame after {ttf * 1000:.0f} ms"
+        if o.fps is not None:
+            what += f", {o.frames} frames, {o.fps:.1f} fps"
         timing = f"{tta * 1000:6.0f} ms" if tta is not None else " " * 9
         print(redact.scrub(f"  {o.label:<10} camera {o.camera}  {timing}  {what}".rstrip()))
     print(f"{stats['succeeded']} of {stats['sessions']} session(s) set up"

@@ -38,6 +38,8 @@ class MediaClient:
         self.peers: list[Any] = []
         self._frames: dict[int, Future[float]] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        #: decoded frames per peer so far
+        self.frames: dict[int, int] = {}
 
     def answer(self, offer_sdp: str) -> tuple[int, str]:
         """(peer key, JSON-encoded answer) for `offer_sdp`."""
@@ -62,10 +64,12 @@ class MediaClient:
 
             async def receive() -> None:
                 try:
-                    await track.recv()  # a decoded frame
-                    if not first.done():
-                        first.set_result(time.monotonic())
-                except Exception as exc:  # the track ended before a frame: the finding
+                    while True:
+                        await track.recv()  # a decoded frame
+                        self.frames[key] = self.frames.get(key, 0) + 1
+                        if not first.done():
+                            first.set_result(time.monotonic())
+                except Exception as exc:  # the track ended (before a frame: the finding)
                     if not first.done():
                         first.set_exception(exc)
 

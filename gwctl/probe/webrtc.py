@@ -52,6 +52,10 @@ class SessionOutcome:
     answered_s: float | None = None
     #: with --media: when the first decoded video frame came out
     first_frame_s: float | None = None
+    #: with --media: the client's peer, and frames decoded over --duration
+    peer: int | None = None
+    frames: int | None = None
+    fps: float | None = None
 
     @property
     def time_to_answer_s(self) -> float | None:
@@ -71,7 +75,9 @@ class SessionOutcome:
                 "ok": self.ok, "failed_step": self.failed_step, "status": self.status,
                 "error": self.error,
                 "time_to_answer_ms": None if tta is None else round(tta * 1000, 1),
-                "time_to_first_frame_ms": None if ttf is None else round(ttf * 1000, 1)}
+                "time_to_first_frame_ms": None if ttf is None else round(ttf * 1000, 1),
+                "frames": self.frames,
+                "fps": None if self.fps is None else round(self.fps, 1)}
 
 
 @dataclass
@@ -194,6 +200,8 @@ class ProbeSettings:
     #: receive video with a real WebRTC peer per session (aiortc)
     media: bool = False
     media_timeout_s: float = 10.0
+    #: with media: how long to keep receiving after the round's set-ups, to measure fps
+    duration_s: float = 0.0
 
     def check(self) -> None:
         if not 1 <= self.sessions <= MAX_SESSIONS:
@@ -220,6 +228,7 @@ def _one(rec: Recorder, api: str, token: str, version: Version, out: SessionOutc
         signalling.complete_session(rec, api, token, session, answer=answer,
                                     label=f"{out.label} session")
         out.answered_s = time.monotonic() - origin
+        out.peer = key
         if media is not None and key is not None:
             frame_at = media.first_frame(key, media_timeout_s)
             if frame_at is None:
@@ -285,6 +294,8 @@ def _run(gateway: str, api: str, version: Version, s: ProbeSettings, result: Pro
                            for out, delay in zip(outs, offsets, strict=True)]
                 for future in futures:
                     future.result()  # a bug in a session thread must not pass silently
+            if media is not None and s.duration_s > 0:
+                _measure(media, outs, s.duration_s, rec.origin)
             result.outcomes += outs
             if all(o.ok for o in outs):
                 result.highest_working = count if s.pattern.kind != "staggered" else None
@@ -296,6 +307,20 @@ def _run(gateway: str, api: str, version: Version, s: ProbeSettings, result: Pro
         result.exchanges = list(rec.exchanges)
     result.ended_at = datetime.now(UTC)
     return result
+
+
+def _measure(media: MediaClient, outs: list[SessionOutcome], duration_s: float,
+             origin: float) -> None:
+    """Keep the round's sessions receiving for `duration_s`, then count their frames."""
+    time.sleep(duration_s)  # the measurement's length, not a synchronisation
+    now = time.monotonic() - origin
+    for o in outs:
+        if o.peer is None or o.first_frame_s is None:
+            continue
+        o.frames = media.frames.get(o.peer, 0)
+        span = now - o.first_frame_s
+        if span > 0 and o.frames > 1:
+            o.fps = (o.frames - 1) / span
 
 
 def _search(rec: Recorder, api: str, token: str, version: Version, cameras: list[str],
