@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/apply_rolling.py
 	$(BIN)/python bench/discover.py
 	$(BIN)/python bench/ansible_vs_gwctl.py
+	$(BIN)/python bench/probe_webrtc.py
 
 # the suite several times in random order under CPU load; lists every test that failed
 flake-hunt: $(STAMP)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import stat
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from string import Template
@@ -286,6 +287,25 @@ def test_no_secret_leaves_any_command(
         run.gwctl("versions", "-f", fleet, "-i", inv, "--output", fmt)
     for fmt in ("text", "json", "github"):
         run.gwctl("check-versions", "-f", fleet, "-i", inv, "--output", fmt, expect=(0, 1))
+
+    # the proof commands read the live secrets (TURN credentials, tokens) and must not show
+    # them: verify and doctor probe the ICE servers with them, probe records exchanges
+    case = tmp_path / "case"
+    for fmt in ("text", "json"):
+        run.gwctl("verify", *selection, "--health-user", health_user, "--output", fmt,
+                  expect=(0, 1))
+        run.gwctl("doctor", "-i", inv, "--gateway", GW, "--output", fmt, expect=(0, 1))
+        run.gwctl("probe", "webrtc", "-i", inv, "--gateway", GW, "--health-user",
+                  health_user, "--sessions", "2", "--cameras", "2", "--output", fmt,
+                  "--report", str(case / fmt))
+    for path in sorted(case.rglob("*")):
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    run.add(f"probe bundle {path}:{member}",
+                            archive.read(member).decode("utf-8"))
+        elif path.is_file():
+            run.add(f"probe bundle {path}", path.read_text("utf-8"))
 
     rendered, masked = tmp_path / "rendered", tmp_path / "masked"
     run.gwctl("render", "-f", fleet, "-o", str(rendered))

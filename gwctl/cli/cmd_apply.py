@@ -75,6 +75,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
                    help="wait this long for another apply's site lock (default 0: refuse "
                         "at once, naming the holder)")
+    p.add_argument("--verify", action="store_true",
+                   help="after a successful apply, run gwctl verify's checks on the selected "
+                        "gateways (with --health-user for token, REST and signalling)")
     p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
                    help="text, json (stable) or markdown (a pull-request comment)")
 
@@ -148,9 +151,14 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     if not any(p.changed or p.error for p in plans):
         print("nothing to apply", file=human)
         results = refused + [GatewayResult(p.gateway, p.host, "unchanged") for p in plans]
+        verified = (_verify_after(ns, sel.fleet, sel.targets,
+                                  os.environ.get("GWCTL_HEALTH_PASSWORD"))
+                    if ns.verify and not sel.missing else None)
         if ns.output != "text":
-            _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
-        return EXIT_FAILED if sel.missing or refused else EXIT_OK
+            _print_doc(ns.output, plans, results, ns.allow_version_mismatch, verified)
+        if sel.missing or refused or (verified is not None and not verified["ok"]):
+            return EXIT_FAILED
+        return EXIT_OK
     gate = _version_gate(ns, sel.fleet, [t for t, p in items if p.changed and not p.error],
                          human)
     if not ns.yes:
@@ -185,17 +193,41 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
                                         on_wave=wave, stop=interrupts.reason)
         finally:
             display.close()
-    if ns.output == "text":
-        print_summary(results)
-    else:
-        _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
     if interrupts.reason() is not None:
+        if ns.output == "text":
+            print_summary(results)
+        else:
+            _print_doc(ns.output, plans, results, ns.allow_version_mismatch)
         untouched = sum(r.detail == interrupts.reason() for r in results)
         print(f"interrupted: the gateways in flight were finished, {untouched} were not "
               "started; each host holds its old or its new configuration", file=sys.stderr)
         return EXIT_INTERRUPTED
     bad = [r for r in results if r.outcome in ("failed", "rolled back", "skipped")]
-    return EXIT_FAILED if bad or sel.missing else EXIT_OK
+    if ns.output == "text":
+        print_summary(results)
+    verified = (_verify_after(ns, sel.fleet, sel.targets, health.password)
+                if ns.verify and not bad and not sel.missing else None)
+    if ns.output != "text":
+        _print_doc(ns.output, plans, results, ns.allow_version_mismatch, verified)
+    if bad or sel.missing:
+        return EXIT_FAILED
+    return EXIT_FAILED if verified is not None and not verified["ok"] else EXIT_OK
+
+
+def _verify_after(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target],
+                  password: str | None) -> dict[str, Any]:
+    """``apply --verify``: the checks of ``gwctl verify`` on the gateways just applied (text
+    printed here; json returned for the apply document's ``verify`` member)."""
+    from gwctl.cli.cmd_verify import print_reports, run_verify
+    from gwctl.verify.run import VerifyOptions, document
+
+    opts = VerifyOptions(user=ns.health_user, password=password,
+                         verify_tls=not ns.insecure_health_check)
+    reports = run_verify(fleet, targets, opts, ns.workers)
+    if ns.output == "text":
+        print("verify:")
+        print_reports(reports, "text")
+    return document(reports)
 
 
 class _Interrupts:
@@ -253,11 +285,15 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
 
 
 def _print_doc(output: str, plans: Sequence[GatewayPlan], results: Sequence[GatewayResult],
-               allow_version_mismatch: bool = False) -> None:
+               allow_version_mismatch: bool = False,
+               verified: dict[str, Any] | None = None) -> None:
     from gwctl.cli.cmd_diff import present
 
-    present(plans, output, {"results": [r.to_json() for r in results],
-                            "allow_version_mismatch": allow_version_mismatch})
+    extra: dict[str, Any] = {"results": [r.to_json() for r in results],
+                             "allow_version_mismatch": allow_version_mismatch}
+    if verified is not None:
+        extra["verify"] = verified
+    present(plans, output, extra)
 
 
 def print_summary(results: Sequence[GatewayResult]) -> None:

@@ -31,6 +31,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unlock": ("cmd_unlock", "remove a host lock left behind by a run that died"),
     "schema": ("cmd_schema", "print the fleet file's JSON Schema"),
     "rules": ("cmd_rules", "list the semantic rules, or show one rule's documentation"),
+    "verify": ("cmd_verify", "prove each gateway works for its users: token, REST, CORS as "
+                             "a browser judges it, WebRTC signalling, STUN/TURN"),
+    "probe": ("cmd_probe", "probe webrtc: many sessions to many cameras at once, recorded, "
+                           "with a support-case bundle"),
+    "doctor": ("cmd_doctor", "the manual's troubleshooting chapter as checks against a live "
+                             "gateway host"),
     "sim": ("cmd_sim", "run an emulated XProtect site on loopback (not Windows, not IIS)"),
 }
 

@@ -29,7 +29,9 @@ CONNECTION_VARS = (
     "ansible_winrm_message_encryption", "ansible_winrm_operation_timeout_sec",
     "ansible_winrm_read_timeout_sec", "ansible_winrm_connection_timeout",
 )
-GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site")
+GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site",
+              # verify, probe and doctor: the health user per host, the install directory
+              "gwctl_health_user", "gwctl_health_password", "gwctl_install_dir")
 #: a vault password is a line; anything near this is the wrong file
 MAX_PASSWORD_FILE_BYTES = 64 * 1024
 

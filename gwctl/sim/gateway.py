@@ -180,6 +180,7 @@ class GatewayEmulator:
     def set_version(self, version: Version) -> None:
         """An upgrade (or downgrade) of the installed gateway; takes effect at next start."""
         self.version = version
+        self.webrtc.reset()  # the old service's media peers end with it
         self.webrtc = WebRtcService(version, self.site.management.cameras,
                                     seed=self.site.state.seed ^ zlib.crc32(self.name.encode()))
         self.internal = _internal_endpoints(version)
@@ -307,7 +308,11 @@ class GatewayEmulator:
         req = IncomingRequest(method, path, scope["query_string"].decode("latin-1"), headers,
                               body, client[0], scope["server"][1], client[1])
         self.logs.check()
-        res = self.dispatch(req, 0)
+        if self.webrtc.media is not None:
+            # a real media peer's offer takes a while: other requests must not wait for it
+            res = await asyncio.to_thread(self.dispatch, req, 0)
+        else:
+            res = self.dispatch(req, 0)
         # logged before the answer leaves: a client holding the response finds its line
         authorization = headers.get("authorization")
         user = (self.site.management.idp.user_of(authorization) if authorization else None)
@@ -477,8 +482,15 @@ class GatewayEmulator:
             return json_response(502, {"error": self.mismatch})
         sid = values.get("sessionId", "")
         if handler == "WebRTC.Session.Create":
-            return self.webrtc.create(req.body, self.running.ice_servers,
-                                      self.host.faults.webrtc_window)
+            res = self.webrtc.create(req.body, self.running.ice_servers,
+                                     self.host.faults.webrtc_window)
+            # what a support case needs from gateway.log: each session request's outcome
+            if res.status >= 400:
+                self.logs.app("warn", f"WebRTC session request failed with status "
+                                      f"{res.status}: {res.body.decode('utf-8', 'replace')}")
+            else:
+                self.logs.app("info", "WebRTC session created")
+            return res
         if handler == "WebRTC.Session":
             if req.method == "PATCH":
                 return self.webrtc.patch(sid, req.body)

@@ -283,6 +283,7 @@ class SimSite:
         self._sockets, self._admin_socket = [], None
         for gw in self.runtime.gateways.values():
             gw.logs.close()
+            gw.webrtc.reset()  # ends its media peers, which would stream on otherwise
         self.runtime.management.close()
         process = self.state.process
         ours = self._lock.held and process is not None and process.pid == os.getpid()

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gwctl.sim import media
 from gwctl.sim.messages import SimResponse, json_response
 from gwctl.sim.running import IceServer
 from gwctl.versions.features import supports
@@ -133,10 +134,18 @@ class WebRtcService:
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.device_field = ("deviceId" if supports("webrtc-session-deviceId", version)
                              else "cameraId")
+        # real media peers (gwctl.sim.media) when switched on and aiortc is installed
+        self.media = media.hub() if media.enabled() else None
+
+    def _peer(self, sid: str) -> str:
+        # session ids are per gateway; the media hub is shared by the whole simulator
+        return f"{id(self)}:{sid}"
 
     def reset(self) -> None:
         # a new dict, not clear(): a recycle may come from another thread (WinRM)
-        self.sessions = OrderedDict()
+        old, self.sessions = self.sessions, OrderedDict()
+        if self.media is not None:
+            self.media.close([self._peer(sid) for sid in old])
 
     # -- Session ----------------------------------------------------------------------------
 
@@ -198,7 +207,11 @@ class WebRtcService:
                 for s in self.sessions.values()):
             return json_response(400, CONCURRENCY_ERROR)
         sid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        offer_sdp, candidates = self._offer(sid, [*configured, *extra_ice])
+        candidates: list[str] = []
+        if self.media is not None:
+            offer_sdp = self.media.offer(self._peer(sid), device)
+        else:
+            offer_sdp, candidates = self._offer(sid, [*configured, *extra_ice])
         offer = json.dumps({"type": "offer", "sdp": offer_sdp})
         session = Session(sid, device, now, offer, request, candidates)
         self.sessions[sid] = session
@@ -262,6 +275,8 @@ class WebRtcService:
             return _bad("answerSDP must be a JSON-encoded RTCSessionDescription of type "
                         "'answer'")
         s.answer = answer
+        if self.media is not None:
+            self.media.answer(self._peer(s.id), desc["sdp"])
         return json_response(200, s.to_json(self.device_field))
 
     def ice_candidates(self, method: str, sid: str, body: bytes) -> SimResponse:

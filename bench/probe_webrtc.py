@@ -1,0 +1,93 @@
+"""32 concurrent WebRTC sessions with media against the simulator, as `probe webrtc --media`.
+
+The simulator runs in its own process with real media peers (``GWCTL_SIM_MEDIA=1``), so
+its CPU (encoding the test pictures) is not the client's. The client opens the sessions
+simultaneously across 4 cameras, answers each with an aiortc peer and waits for the first
+decoded frame. Prints time to first frame p50/p95 and the client's CPU time per session.
+
+    .venv/bin/python bench/probe_webrtc.py [--sessions 32] [--cameras 4]
+
+Target (issue 12): p95 time to first frame under 1 s on loopback, 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_P95_MS = 1000.0
+
+CHILD = """
+import sys
+from pathlib import Path
+from gwctl.sim.server import SimSite
+from gwctl.sim.state import SiteSpec
+state, cameras = Path(sys.argv[1]), int(sys.argv[2])
+site = SimSite.create(state, SiteSpec(cameras=cameras), wsman=False)
+site.serve_forever(lambda s: (state / "bench-ready").write_text(s.gateway_url("demo-gw1")))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=32)
+    parser.add_argument("--cameras", type=int, default=4)
+    args = parser.parse_args()
+    from gwctl.probe.pattern import Pattern
+    from gwctl.probe.webrtc import ProbeSettings, run_probe
+    from gwctl.sim.state import SimState
+    from gwctl.versions.release import Version
+
+    with tempfile.TemporaryDirectory(prefix="gwctl-bench-") as tmp:
+        state = Path(tmp) / "sim"
+        state.mkdir()
+        env = dict(os.environ, GWCTL_SIM_MEDIA="1")
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(state), str(args.cameras)],
+                                env=env)
+        try:
+            ready = state / "bench-ready"
+            deadline = time.monotonic() + 60
+            while not ready.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the simulator did not start")
+                time.sleep(0.05)
+            url = ready.read_text()
+            user, password = next(iter(SimState.load(state).xprotect_users.items()))
+            settings = ProbeSettings(user=user, password=password, sessions=args.sessions,
+                                     cameras=args.cameras, pattern=Pattern("simultaneous"),
+                                     media=True, media_timeout_s=20.0)
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            result = run_probe("demo-gw1", url, Version.parse("2025 R2"), settings)
+            cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    stats = result.stats()
+    frames = stats.get("time_to_first_frame_ms")
+    print(f"sessions: {args.sessions} across {args.cameras} camera(s), simultaneous, media")
+    print(f"set up: {stats['succeeded']} ok, {stats['failed']} failed "
+          f"{stats['failures'] or ''}".rstrip())
+    answers = stats.get("time_to_answer_ms")
+    if answers:
+        print(f"time to answer (signalling done): p50 {answers['p50']:.0f} ms, max "
+              f"{answers['max']:.0f} ms")
+    if frames:
+        print(f"time to first decoded frame: p50 {frames['p50']:.0f} ms, p95 "
+              f"{frames['p95']:.0f} ms, max {frames['max']:.0f} ms")
+    print(f"client CPU: {cpu:.2f} s in {wall:.2f} s wall = {cpu / args.sessions * 1000:.0f} ms "
+          "per session (set-up to first frame, closing included)")
+    ok = bool(frames) and stats["failed"] == 0 and frames["p95"] < TARGET_P95_MS
+    print(f"{'PASS' if ok else 'FAIL'}: target p95 < {TARGET_P95_MS:.0f} ms")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The probe's WebRTC client (``--media``; the ``webrtc`` extra: aiortc).
+
+For each session a real aiortc peer takes the gateway's offer, answers it (the answer goes
+back with ``PATCH Session``), and runs ICE, DTLS and SRTP; the time the first video frame
+comes out of the decoder is recorded. All peers share one event loop in a background
+thread, so the probe's session threads stay plain threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from gwctl.errors import UsageError
+
+
+def require() -> None:
+    try:
+        import aiortc  # noqa: F401
+    except ImportError:
+        raise UsageError("--media needs aiortc: pip install 'gwctl[webrtc]'") from None
+
+
+class MediaClient:
+    """Peers receiving the gateway's video, one per session."""
+
+    def __init__(self) -> None:
+        require()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="probe-media",
+                                       daemon=True)
+        self.thread.start()
+        self.peers: list[Any] = []
+        self._frames: dict[int, Future[float]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+        #: decoded frames per peer so far
+        self.frames: dict[int, int] = {}
+
+    def answer(self, offer_sdp: str) -> tuple[int, str]:
+        """(peer key, JSON-encoded answer) for `offer_sdp`."""
+        key, sdp = asyncio.run_coroutine_threadsafe(self._answer(offer_sdp),
+                                                    self.loop).result(30)
+        return key, json.dumps({"type": "answer", "sdp": sdp})
+
+    async def _answer(self, offer_sdp: str) -> tuple[int, str]:
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        # host candidates only: aiortc's default would query a public STUN server
+        pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
+        key = len(self.peers)
+        self.peers.append(pc)
+        first: Future[float] = Future()
+        self._frames[key] = first
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if track.kind != "video":
+                return
+
+            async def receive() -> None:
+                try:
+                    while True:
+                        await track.recv()  # a decoded frame
+                        self.frames[key] = self.frames.get(key, 0) + 1
+                        if not first.done():
+                            first.set_result(time.monotonic())
+                except Exception as exc:  # the track ended (before a frame: the finding)
+                    if not first.done():
+                        first.set_exception(exc)
+
+            task = asyncio.ensure_future(receive())
+            self._tasks.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._tasks.discard)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return key, str(pc.localDescription.sdp)
+
+    def first_frame(self, key: int, timeout_s: float) -> float | None:
+        """Monotonic time of the first decoded frame, None when none came in time."""
+        try:
+            return self._frames[key].result(timeout_s)
+        except (FutureTimeout, Exception):
+            return None
+
+    def close(self) -> None:
+        async def close_all() -> None:
+            for pc in self.peers:
+                await pc.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), self.loop).result(30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
