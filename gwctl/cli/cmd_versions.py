@@ -78,7 +78,8 @@ def run_discovery(ns: argparse.Namespace, fleet: Fleet) -> Discovery:
         raise UsageError("--workers must be at least 1")
     for name in ns.site or ():
         fleet.site(name)
-    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
+                           no_ntlm=ns.no_ntlm)
     return discover(fleet, hosts, sites=ns.site, workers=ns.workers, http=http_settings(ns))
 
 

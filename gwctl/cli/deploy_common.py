@@ -23,6 +23,9 @@ def add_inventory_options(p: argparse.ArgumentParser, *, required: bool = True,
     p.add_argument("-i", "--inventory", required=required, metavar="PATH", help=help)
     p.add_argument("--vault-password-file", metavar="FILE",
                    help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
+    p.add_argument("--no-ntlm", action="store_true",
+                   help="refuse NTLM: hosts whose transport is or falls back to ntlm fail "
+                        "with a message instead of logging on (Kerberos or certificates only)")
 
 
 def add_workers_option(p: argparse.ArgumentParser) -> None:
@@ -60,7 +63,8 @@ def select(ns: argparse.Namespace) -> Selection | None:
         report(result.problems, "text", ok_message="")
         return None
     gateways = select_gateways(result.fleet, gateway=ns.gateway, site=ns.site)
-    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
+                           no_ntlm=ns.no_ntlm)
     targets, missing = pair(result.fleet, gateways, hosts)
     return Selection(result.fleet, targets, missing, result.problems)
 
