@@ -36,25 +36,6 @@ CORS = {"enabled": True, "allow_origins": ["https://portal.example.com"]}
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 
-@pytest.fixture(scope="session")
-def kdc() -> Iterator[kdc_mod.Kdc]:
-    realm = kdc_mod.Kdc.start()
-    try:
-        yield realm
-    finally:
-        realm.stop()
-
-
-@pytest.fixture
-def krb_env(kdc: kdc_mod.Kdc, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """MIT krb5 pointed at the test KDC for this test only; returns its private ccache."""
-    ccache = tmp_path / "ccache"
-    for name, value in kdc.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("KRB5CCNAME", f"FILE:{ccache}")
-    return ccache
-
-
 class Host:
     """An emulated host running gwctl's operations on a directory."""
 
