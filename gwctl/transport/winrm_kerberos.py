@@ -3,9 +3,9 @@
 pywinrm 0.5's own Kerberos path needs pykerberos and a ticket obtained beforehand with
 ``kinit``. gwctl instead authenticates with pyspnego's GSSAPI backend (MIT krb5 on Linux):
 
-- with a password (``ansible_password``, Ansible's ``kinit_mode: managed``) the ticket is
-  requested from the KDC in memory for this run; no ``kinit`` command and no credential
-  cache file are involved;
+- with a password (``ansible_password``, Ansible's ``kinit_mode: managed``) the initial
+  ticket is requested from the KDC once per run and principal, kept in memory and shared
+  by every host; no ``kinit`` command and no credential cache file are involved;
 - without a password (or with ``ansible_winrm_kinit_mode: manual``) the ticket comes from
   the credential cache (``KRB5CCNAME``), as after ``kinit``.
 
@@ -23,8 +23,10 @@ the KDC's reason only.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +54,11 @@ _REASONS = (
     ("cannot contact any kdc", "cannot contact the KDC of the realm"),
     ("realm", "unknown realm (check krb5.conf)"),
 )
+
+
+_CREDENTIALS: dict[tuple[str, bytes], tuple[Any, float]] = {}
+_CREDENTIALS_LOCK = threading.Lock()
+_RENEW_MARGIN_SEC = 60.0
 
 
 class KerberosLogonError(WinRMError):
@@ -152,9 +159,15 @@ class KerberosAuth(AuthBase):
         if self.password is None:
             self._check_cache()
         try:
+            credential = (
+                self._password_credential()
+                if self.password is not None and self.principal
+                else None
+            )
             self._context = spnego.client(
                 self.principal,
                 self.password,
+                _gssapi_credential=credential,
                 hostname=self._host,
                 service="HTTP",
                 protocol="kerberos",
@@ -203,6 +216,31 @@ class KerberosAuth(AuthBase):
                 f"Kerberos logon as {self.who}: the host's answer did not verify "
                 f"({type(exc).__name__})"
             ) from None
+
+    def _password_credential(self) -> Any:
+        """The initial ticket for principal and password, shared by every host of the run.
+
+        Getting it costs the KDC round trips and the password's key derivation (PBKDF2 for
+        AES); a fleet-wide diff would otherwise pay that once per host. It is kept in this
+        process's memory only and replaced when less than a minute of it is left.
+        """
+        key = (self.principal or "", hashlib.sha256((self.password or "").encode()).digest())
+        with _CREDENTIALS_LOCK:
+            cached = _CREDENTIALS.get(key)
+            if cached is not None and cached[1] - time.time() > _RENEW_MARGIN_SEC:
+                return cached[0]
+            import gssapi
+            import gssapi.raw
+
+            name = gssapi.Name(self.principal, gssapi.NameType.kerberos_principal)
+            krb5 = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2")
+            result = gssapi.raw.acquire_cred_with_password(
+                name, (self.password or "").encode("utf-8"), usage="initiate", mechs=[krb5]
+            )
+            credential = gssapi.Credentials(base=result.creds)
+            lifetime = result.lifetime if result.lifetime is not None else 3600
+            _CREDENTIALS[key] = (credential, time.time() + lifetime)
+            return credential
 
     def _check_cache(self) -> None:
         """With a credential cache: stop with a clear message when its ticket expired."""
