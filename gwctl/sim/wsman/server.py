@@ -58,7 +58,9 @@ class WsmanServer:
     """An emulated WinRM service for many hosts, on one loopback port.
 
     `resolver` maps the host name of the URL path to its command handler (None: 404);
-    `users` maps user names to passwords (Basic and NTLM). See the module docstring for
+    `users` maps user names to passwords (Basic and NTLM); with `kerberos_keytab` the
+    endpoint also accepts Kerberos for the service principals in that keytab (the KDC is
+    the one the process's krb5.conf names; see ``auth.py``). See the module docstring for
     what `allow_unencrypted` changes; `https_dir` switches the listener to https with
     certificates kept in that directory (`ca_file` is the one to pin). `default_host` is the
     host served at plain ``/wsman`` — needed by ``winrm.Session``, which cuts any other path
