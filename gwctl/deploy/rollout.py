@@ -1,5 +1,8 @@
 """Rolling order: a canary first, then batches; stop when failures exceed the budget.
 
+Expired logon credentials (a Kerberos ticket) stop the rollout after their wave whatever
+the budget: every further gateway would fail its logon alike.
+
 Only gateways whose plan changes something take part in the order; unchanged ones are
 reported as such without touching their hosts. Failed and rolled-back gateways both
 count as failures: either way the change did not land there.
@@ -60,13 +63,13 @@ def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
     size = parse_batch(batch, len(moving)) if moving else 1
     failures = 0
     stopped = False
+    why = "rollout stopped after failures"
     for wave in waves(len(moving), canary, size):
         idx = [moving[k] for k in wave]
         if stopped:
             for i in idx:
                 t, plan = items[i]
-                results[i] = GatewayResult(plan.gateway, t.name, "skipped",
-                                           "rollout stopped after failures")
+                results[i] = GatewayResult(plan.gateway, t.name, "skipped", why)
                 if report:
                     report(results[i])
             continue
@@ -78,6 +81,9 @@ def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
                 report(res)
             if res.outcome in ("failed", "rolled back"):
                 failures += 1
+            if res.credentials_expired:
+                stopped = True
+                why = "rollout stopped: the logon credentials expired"
         if failures > max_failures:
             stopped = True
     return [results[i] for i in range(len(items))]

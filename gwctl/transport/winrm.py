@@ -43,11 +43,16 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from gwctl.errors import OperationError, TransportError
+from gwctl.errors import CredentialsExpired, OperationError, TransportError
 from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm_errors import BrokenExchange, broken_exchange, clean_clixml
-from gwctl.transport.winrm_kerberos import KerberosAuth, KerberosLogonError, use_kerberos
+from gwctl.transport.winrm_kerberos import (
+    KerberosAuth,
+    KerberosLogonError,
+    TicketExpiredError,
+    use_kerberos,
+)
 from gwctl.transport.winrm_settings import WinRMSettings
 
 log = logging.getLogger("gwctl.transport")
@@ -281,6 +286,8 @@ class WinRMTransport(Transport):
                         "ansible_winrm_kerberos_hostname_override"
                     )
                 broken = broken_exchange(exc, "opening a shell", self._error)
+                if isinstance(exc, TicketExpiredError):
+                    raise BrokenExchange(CredentialsExpired(broken.error.message), False) from exc
                 if len(candidates) == 1:
                     raise broken from exc
                 failures.append(f"{auth}: {broken.error.message}")
