@@ -47,6 +47,7 @@ _REASONS = (
                          "ansible_winrm_kerberos_hostname_override to the host's name in AD"),
     ("clock skew", "clock skew too great between this machine and the KDC or host; "
                    "synchronise the clocks (NTP)"),
+    (r"password has expired|key has expired", "the account's password has expired; change it"),
     ("expired", "the Kerberos ticket has expired; renew it (kinit) and run again"),
     ("no credentials cache", "no Kerberos ticket; run kinit or give a password"),
     ("no kerberos credentials", "no Kerberos ticket; run kinit or give a password"),
@@ -268,7 +269,7 @@ class KerberosAuth(AuthBase):
 
     def _logon_error(self, exc: BaseException) -> KerberosLogonError:
         message = explain(exc, self.who, self._host)
-        if "expired" in message:
+        if "ticket has expired" in message:
             return TicketExpiredError(message)
         return KerberosLogonError(message)
 
