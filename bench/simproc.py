@@ -20,7 +20,8 @@ from gwctl.sim.server import SimSite
 from gwctl.sim.state import SiteSpec
 from gwctl.sim.wsman.faults import HostFaults
 state, gateways, latency = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-site = SimSite.create(state, SiteSpec(gateways=gateways), wsman=True)
+keytab = sys.argv[4] if len(sys.argv) > 4 else None
+site = SimSite.create(state, SiteSpec(gateways=gateways), wsman=True, kerberos_keytab=keytab)
 def ready(s):
     if latency:
         s.wsman.faults.set("*", HostFaults(latency_ms=latency))
@@ -30,13 +31,16 @@ site.serve_forever(ready)
 
 
 @contextmanager
-def sim_process(state: Path, *, gateways: int, winrm_latency_ms: float = 0.0
+def sim_process(state: Path, *, gateways: int, winrm_latency_ms: float = 0.0,
+                kerberos_keytab: Path | None = None, env: dict[str, str] | None = None
                 ) -> Iterator[Path]:
+    """`kerberos_keytab`: the WinRM endpoint accepts Kerberos too (`env` names the KDC)."""
     state.mkdir(parents=True, exist_ok=True)
     ready = state / "bench-ready"
     ready.unlink(missing_ok=True)
+    extra = [str(kerberos_keytab)] if kerberos_keytab else []
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(state), str(gateways),
-                             str(winrm_latency_ms)])
+                             str(winrm_latency_ms), *extra], env=env)
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():

@@ -78,6 +78,11 @@ class TransportError(GwctlError):
     """A host cannot be reached or a remote operation failed in transit."""
 
 
+class CredentialsExpired(TransportError):
+    """The logon credentials (a Kerberos ticket) expired: every further host would fail
+    alike, so a rollout stops here whatever its failure budget."""
+
+
 class OperationError(GwctlError):
     """A remote operation ran and reported failure (lock held, hash mismatch, ...).
 

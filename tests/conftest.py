@@ -14,7 +14,12 @@ a second and stopped (ports released) after the test:
 - ``sim_factory``: ``sim_factory(site="hq", version="2024 R2", gateways=3,
   gateway_versions={"hq-gw1": "2024 R1"}, faults={"hq-gw2": ["latency:20"]},
   wsman=False, ...)`` starts a site built from `gwctl.sim.state.SiteSpec` fields; every
-  site it started is stopped at teardown.
+  site it started is stopped at teardown. ``kerberos_keytab=PATH`` makes its WinRM
+  endpoint accept Kerberos too.
+- ``kdc``: a real MIT KDC on loopback for the session (`tests/kdc.py`: principals,
+  keytabs, ``kinit``); skips the test, saying why, when the KDC binaries or the kerberos
+  extra are missing. ``krb_env``: MIT krb5 pointed at it for one test (monkeypatched
+  ``KRB5_CONFIG``, a private ``KRB5CCNAME`` whose path it returns).
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., SimSite]]:
     started: list[SimSite] = []
     counter = itertools.count(1)
 
-    def make(*, wsman: bool = True, state_dir: Path | None = None, **spec: Any) -> SimSite:
+    def make(*, wsman: bool = True, state_dir: Path | None = None,
+             kerberos_keytab: Path | None = None, **spec: Any) -> SimSite:
         directory = state_dir or tmp_path / f"sim{next(counter)}"
-        site = SimSite.create(directory, SiteSpec(**spec), wsman=wsman)
+        site = SimSite.create(directory, SiteSpec(**spec), wsman=wsman,
+                              kerberos_keytab=kerberos_keytab)
         started.append(site)
         return site.start()
 
@@ -52,3 +59,26 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., SimSite]]:
 @pytest.fixture
 def sim_site(sim_factory: Callable[..., SimSite]) -> SimSite:
     return sim_factory()
+
+
+@pytest.fixture(scope="session")
+def kdc() -> Iterator[Any]:
+    import kdc as kdc_module
+
+    why = kdc_module.missing()
+    if why is not None:
+        pytest.skip(why)
+    realm = kdc_module.Kdc.start()
+    try:
+        yield realm
+    finally:
+        realm.stop()
+
+
+@pytest.fixture
+def krb_env(kdc: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    ccache = tmp_path / "krb5-ccache"
+    for name, value in kdc.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{ccache}")
+    return ccache

@@ -25,9 +25,18 @@ def test_the_example_ini_inventory() -> None:
     assert sorted(gw.groups) == ["gateways", "hq"]
     assert gw.vars["ansible_host"] == "hq-gw2.example.com"
     assert gw.vars["ansible_port"] == 5986
-    assert gw.vars["ansible_winrm_transport"] == "ntlm"
+    assert gw.vars["ansible_winrm_transport"] == "kerberos"
     assert gw.vars["ansible_winrm_server_cert_validation"] == "validate"
     assert type(gw.vars["ansible_user"]) is str
+    from gwctl.transport.winrm_settings import WinRMSettings
+
+    settings = WinRMSettings.from_ansible_vars(gw.name, gw.vars)
+    assert (settings.transports, settings.user, settings.password) == (
+        ["kerberos"], "gwctl-deploy@EXAMPLE.COM", None)  # the ticket of kinit
+    assert settings.allow_ntlm
+    (strict,) = [h for h in load_inventory(str(ROOT / "inventory.example"), no_ntlm=True)
+                 if h.name == "hq-gw2"]
+    assert not WinRMSettings.from_ansible_vars(strict.name, strict.vars).allow_ntlm
 
 
 def test_templated_variables_are_resolved(tmp_path: Path) -> None:

@@ -137,6 +137,19 @@ def test_rollout_stops_after_the_wave_that_exceeds_the_budget(bad: Outcome) -> N
     assert [name for kind, name in rec.events if kind == "report"] == list("abcdef")
 
 
+def test_rollout_stops_on_expired_credentials_whatever_the_budget() -> None:
+    def apply(target: Any, plan: GatewayPlan) -> GatewayResult:
+        expired = plan.gateway == "site/a"
+        return GatewayResult(plan.gateway, plan.gateway, "failed" if expired else "changed",
+                             credentials_expired=expired)
+
+    results = rollout(_items(_plan("a"), _plan("b"), _plan("c")), apply, canary=1,
+                      batch="1", max_failures=10)
+    assert [(r.gateway, r.outcome) for r in results] == [
+        ("site/a", "failed"), ("site/b", "skipped"), ("site/c", "skipped")]
+    assert results[1].detail == "rollout stopped: the logon credentials expired"
+
+
 def test_rollout_goes_on_while_failures_stay_within_the_budget() -> None:
     items = _items(*(_plan(n) for n in "abcde"))
     rec = Recorder({"a": "failed", "d": "rolled back", "e": "failed"})

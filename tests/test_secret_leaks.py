@@ -11,7 +11,9 @@ TURN credential, an SMTP password). Every byte gwctl prints or logs, every JSON
 document, the imported YAML, the files `render --mask-secrets` writes and the Ansible
 role's result are searched for each secret -- raw, base64 at every alignment, UTF-16LE,
 hex -- and for NTLM message material: the NTLMSSP signature and the NTLMv2 responses the
-client actually sent (recorded at the simulator's acceptor). Rendered files must be
+client actually sent (recorded at the simulator's acceptor). Over Kerberos (a real MIT KDC
+on loopback) the same holds for the Kerberos password and for the AP-REQ tokens (ticket
+and authenticator) and AP-REP answers that crossed the wire. Rendered files must be
 private (mode 0600).
 """
 
@@ -93,11 +95,18 @@ def leak_forms(secret: str) -> set[str]:
 
 
 class LogonRecorder:
-    """The logons clients make at the simulator: NTLM tokens, Basic logon count."""
+    """The logons clients make at the simulator: NTLM and Kerberos tokens, Basic logons."""
 
     def __init__(self) -> None:
         self.tokens: list[bytes] = []
+        self.answers: list[bytes] = []
         self.basic = 0
+
+    def kerberos(self) -> list[bytes]:
+        """The Kerberos AP-REQ tokens clients sent and the AP-REP answers they got."""
+        from gwctl.sim.wsman.auth import is_kerberos_token
+
+        return [t for t in self.tokens if is_kerberos_token(t)] + self.answers
 
     def responses(self) -> list[bytes]:
         """The NtChallengeResponse (NTLMv2 response) of each AUTHENTICATE message."""
@@ -119,7 +128,10 @@ def logons(monkeypatch: pytest.MonkeyPatch) -> LogonRecorder:
 
     def recording_step(self: auth.NtlmSession, token: bytes) -> bytes | None:
         recorder.tokens.append(token)
-        return step(self, token)
+        out = step(self, token)
+        if self.answer:
+            recorder.answers.append(self.answer)
+        return out
 
     def recording_check_basic(value: str, users: Mapping[str, str]) -> str:
         recorder.basic += 1
@@ -130,8 +142,8 @@ def logons(monkeypatch: pytest.MonkeyPatch) -> LogonRecorder:
     return recorder
 
 
-def live_site(sim_factory: Callable[..., SimSite]) -> SimSite:
-    site = sim_factory(production_files={GW: LIVE_APPSETTINGS})
+def live_site(sim_factory: Callable[..., SimSite], keytab: Path | None = None) -> SimSite:
+    site = sim_factory(production_files={GW: LIVE_APPSETTINGS}, kerberos_keytab=keytab)
     nlog = site.install_dir(GW) / "nlog.config"
     nlog.write_text(nlog.read_text().replace("  </targets>", MAIL_TARGET + "  </targets>"))
     return site
@@ -161,15 +173,26 @@ def write_fleet(site: SimSite, directory: Path) -> Path:
     return path
 
 
+def logon_account(site: SimSite, transport: str) -> tuple[str, str]:
+    if transport == "kerberos":
+        import kdc
+
+        return kdc.ALICE, kdc.ALICE_PASSWORD
+    return site.windows_admin
+
+
 def write_inventory(site: SimSite, directory: Path, transport: str, *,
                     vault: bool = False) -> Path:
     text = site.inventory_path.read_text().replace("ansible_winrm_transport: ntlm",
                                                    f"ansible_winrm_transport: {transport}")
     assert f"ansible_winrm_transport: {transport}" in text
+    user, password = logon_account(site, transport)
+    admin, admin_password = site.windows_admin
+    text = text.replace(f"ansible_user: {admin}", f"ansible_user: {user}").replace(
+        f"ansible_password: {admin_password}", f"ansible_password: {password}")
     if vault:
         from ansible.parsing.vault import VaultLib, VaultSecret
 
-        _, password = site.windows_admin
         lib = VaultLib([("default", VaultSecret(VAULT_PASSWORD.encode()))])
         block = "".join(f"            {line}\n"
                         for line in lib.encrypt(password).decode().splitlines())
@@ -205,6 +228,11 @@ class Outputs:
         for response in logons.responses():
             forbidden.update({form: "NTLMv2 response" for form in
                               (response.hex(), *_base64_cores(response[:48]))})
+        for token in logons.kerberos():
+            # the encrypted parts (ticket, authenticator, AP-REP) sit past the headers
+            middle = token[len(token) // 2:][:48]
+            forbidden.update({form: "Kerberos token" for form in
+                              (token.hex(), middle.hex(), *_base64_cores(middle))})
         for label, text in self.texts:
             for form, what in forbidden.items():
                 assert form not in text, f"{what!r} leaked (as {form!r}) in: {label}"
@@ -216,12 +244,17 @@ def _modes(directory: Path) -> Iterator[tuple[Path, int]]:
             yield path, stat.S_IMODE(path.stat().st_mode)
 
 
-@pytest.mark.parametrize("transport", ["ntlm", "basic"])
+@pytest.mark.parametrize("transport", ["ntlm", "basic", "kerberos"])
 def test_no_secret_leaves_any_command(
         transport: str, sim_factory: Callable[..., SimSite], tmp_path: Path,
         capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch, logons: LogonRecorder) -> None:
-    site = live_site(sim_factory)
+        monkeypatch: pytest.MonkeyPatch, logons: LogonRecorder,
+        request: pytest.FixtureRequest) -> None:
+    keytab = None
+    if transport == "kerberos":
+        request.getfixturevalue("krb_env")
+        keytab = request.getfixturevalue("kdc").keytab
+    site = live_site(sim_factory, keytab)
     for name, value in FLEET_SECRETS.items():
         monkeypatch.setenv(name, value)
     health_user, health_password = next(iter(site.users.items()))
@@ -325,7 +358,8 @@ def test_no_secret_leaves_any_command(
     # the transport under test is the one that logged on
     assert bool(logons.responses()) == (transport == "ntlm")
     assert bool(logons.basic) == (transport == "basic")
-    _, windows_password = site.windows_admin
+    assert bool(logons.kerberos()) == (transport == "kerberos")
+    _, windows_password = logon_account(site, transport)
     run.assert_clean([*FLEET_SECRETS.values(), "Fleet-Db-Pw-8K3m", "Fleet-Turn-Rotated-5N0b",
                       *FILE_SECRETS.values(), *LIVE_SECRETS.values(), windows_password,
                       health_password, VAULT_PASSWORD], logons)

@@ -30,7 +30,8 @@ def execute(ns: argparse.Namespace) -> int:
     from gwctl.hosts.targets import open_transport
 
     hosts = {h.name: h for h in load_inventory(ns.inventory,
-                                               vault_password_file=ns.vault_password_file)}
+                                               vault_password_file=ns.vault_password_file,
+                           no_ntlm=ns.no_ntlm)}
     host = hosts.get(ns.host)
     if host is None:
         raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)

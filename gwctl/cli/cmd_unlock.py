@@ -40,7 +40,8 @@ def execute(ns: argparse.Namespace) -> int:
     if not ns.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal: pass --yes to unlock without confirmation")
     hosts = {h.name: h for h in load_inventory(ns.inventory,
-                                               vault_password_file=ns.vault_password_file)}
+                                               vault_password_file=ns.vault_password_file,
+                           no_ntlm=ns.no_ntlm)}
     host = hosts.get(ns.host)
     if host is None:
         raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)

@@ -26,6 +26,9 @@ def add_inventory_options(p: argparse.ArgumentParser, *, required: bool = True,
     p.add_argument("-i", "--inventory", required=required, metavar="PATH", help=help)
     p.add_argument("--vault-password-file", metavar="FILE",
                    help="Ansible Vault password file (default: $ANSIBLE_VAULT_PASSWORD_FILE)")
+    p.add_argument("--no-ntlm", action="store_true",
+                   help="refuse NTLM: hosts whose transport is or falls back to ntlm fail "
+                        "with a message instead of logging on (Kerberos or certificates only)")
 
 
 def workers_count(text: str) -> int:
@@ -88,7 +91,8 @@ def select(ns: argparse.Namespace) -> Selection | None:
     if result.fleet is None:
         report(result.problems, "text", ok_message="")
         return None
-    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file)
+    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
+                           no_ntlm=ns.no_ntlm)
     gateways = choose(result.fleet, hosts, gateways=ns.gateway, sites=ns.site,
                       limit=ns.limit)
     inside, outside = split_problems(result.problems, gateways)

@@ -24,7 +24,7 @@ from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
 from gwctl.deploy.health import HealthSettings, check
 from gwctl.deploy.hostlock import LOCK_PATH, LOCK_TTL_S, owner_name, with_host_lock
 from gwctl.deploy.results import GatewayResult, Outcome
-from gwctl.errors import GwctlError, OperationError
+from gwctl.errors import CredentialsExpired, GwctlError, OperationError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.output import redact
@@ -85,6 +85,7 @@ def _gate(target: Target, plan: GatewayPlan,
     except GwctlError as exc:
         result.outcome = "skipped"
         result.detail = f"version gate: {redact.scrub(str(exc))}"
+        result.credentials_expired = isinstance(exc, CredentialsExpired)
         return False
     result.version_gate = decision.to_json()
     if decision.blocks:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gwctl.deploy.results import GatewayResult
-from gwctl.errors import GwctlError, OperationError, TransportError
+from gwctl.errors import CredentialsExpired, GwctlError, OperationError, TransportError
 from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.output import redact
 from gwctl.processes import pid_alive
@@ -106,6 +106,7 @@ def with_host_lock(target: Target, transports: TransportFactory, owner: str, ttl
     except GwctlError as exc:
         result.outcome = "failed"
         result.detail = redact.scrub(str(exc))
+        result.credentials_expired = isinstance(exc, CredentialsExpired)
     finally:
         _release(target, transport, transports, token, result)
 

@@ -18,6 +18,8 @@ class GatewayResult:
     steps: list[str] = field(default_factory=list)
     #: the version gate's decision (GateDecision.to_json), when a gate was asked
     version_gate: dict[str, Any] | None = None
+    #: the logon credentials expired (errors.CredentialsExpired): stop the rollout
+    credentials_expired: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = {"gateway": self.gateway, "host": self.host, "outcome": self.outcome,

@@ -1,5 +1,8 @@
 """Rolling order: a canary first, then batches; stop when failures exceed the budget.
 
+Expired logon credentials (a Kerberos ticket) stop the rollout after their wave whatever
+the budget: every further gateway would fail its logon alike.
+
 Only gateways whose plan changes something take part in the order; unchanged ones are
 reported as such without touching their hosts. Failed and rolled-back gateways both
 count as failures: either way the change did not land there.
@@ -91,6 +94,8 @@ def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
                 report(res)
             if res.outcome in ("failed", "rolled back"):
                 failures += 1
-        if failures > max_failures:
+            if res.credentials_expired:
+                stopped = "rollout stopped: the logon credentials expired"
+        if failures > max_failures and stopped is None:
             stopped = "rollout stopped after failures"
     return [results[i] for i in range(len(items))]

@@ -28,10 +28,13 @@ CONNECTION_VARS = (
     "ansible_winrm_cert_pem", "ansible_winrm_cert_key_pem",
     "ansible_winrm_message_encryption", "ansible_winrm_operation_timeout_sec",
     "ansible_winrm_read_timeout_sec", "ansible_winrm_connection_timeout",
+    "ansible_winrm_kerberos_hostname_override", "ansible_winrm_kerberos_delegation",
+    "ansible_winrm_kinit_mode",
 )
 GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site",
               # verify, probe and doctor: the health user per host, the install directory
-              "gwctl_health_user", "gwctl_health_password", "gwctl_install_dir")
+              "gwctl_health_user", "gwctl_health_password", "gwctl_install_dir",
+              "gwctl_no_ntlm")
 #: a vault password is a line; anything near this is the wrong file
 MAX_PASSWORD_FILE_BYTES = 64 * 1024
 
@@ -123,8 +126,11 @@ def _vault_secrets(password_file: str | None) -> list[Any]:
 
 
 def load_inventory(path: str, *, vault_password_file: str | None = None,
-                   limit: str | None = None) -> list[InventoryHost]:
-    """Every host of the inventory with its templated gwctl/connection variables."""
+                   limit: str | None = None, no_ntlm: bool = False) -> list[InventoryHost]:
+    """Every host of the inventory with its templated gwctl/connection variables.
+
+    `no_ntlm` (``--no-ntlm``) sets ``gwctl_no_ntlm`` on every host: NTLM is then refused.
+    """
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -173,6 +179,8 @@ def load_inventory(path: str, *, vault_password_file: str | None = None,
             host_vars = _plain(wanted)
             # a password (vaulted or not) must never show, whichever command reads it
             redact.register_all(host_vars)
+            if no_ntlm:
+                host_vars["gwctl_no_ntlm"] = True
             hosts.append(InventoryHost(host.name, groups, host_vars))
     except AnsibleError as exc:
         raise _inventory_error(exc, path, bool(secrets)) from None

@@ -132,8 +132,11 @@ class _Server(uvicorn.Server):
 class SimSite:
     """An emulated XProtect site served on loopback (see the module docstring)."""
 
-    def __init__(self, state_dir: Path | str, *, wsman: bool = True) -> None:
+    def __init__(self, state_dir: Path | str, *, wsman: bool = True,
+                 kerberos_keytab: Path | str | None = None) -> None:
         self.state = SimState.load(state_dir)
+        #: the WinRM endpoint also accepts Kerberos, with the service keys of this keytab
+        self.kerberos_keytab = kerberos_keytab
         self.runtime = SiteRuntime(self.state)
         self.want_wsman = wsman
         self.wsman: Any = None
@@ -148,10 +151,10 @@ class SimSite:
 
     @classmethod
     def create(cls, state_dir: Path | str, spec: SiteSpec | None = None, *,
-               wsman: bool = True) -> SimSite:
+               wsman: bool = True, kerberos_keytab: Path | str | None = None) -> SimSite:
         """Create the state directory for `spec` and return the (not yet started) site."""
         create_state(state_dir, spec or SiteSpec())
-        return cls(state_dir, wsman=wsman)
+        return cls(state_dir, wsman=wsman, kerberos_keytab=kerberos_keytab)
 
     # -- start and stop -------------------------------------------------------------------
 
@@ -204,10 +207,11 @@ class SimSite:
         server = None
         if previous_port:
             with contextlib.suppress(OSError):
-                server = WsmanServer(resolver, users, host=LOOPBACK,
-                                     port=previous_port).start()
+                server = WsmanServer(resolver, users, host=LOOPBACK, port=previous_port,
+                                     kerberos_keytab=self.kerberos_keytab).start()
         if server is None:
-            server = WsmanServer(resolver, users, host=LOOPBACK, port=0).start()
+            server = WsmanServer(resolver, users, host=LOOPBACK, port=0,
+                                 kerberos_keytab=self.kerberos_keytab).start()
         self.wsman = server
 
     def start(self, timeout: float = 10.0) -> SimSite:

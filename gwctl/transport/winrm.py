@@ -35,13 +35,24 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, cast
 
-from winrm.exceptions import WinRMError, WinRMOperationTimeoutError, WSManFaultError
+from winrm.exceptions import (
+    InvalidCredentialsError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WSManFaultError,
+)
 from winrm.protocol import Protocol
 
-from gwctl.errors import OperationError, TransportError
+from gwctl.errors import CredentialsExpired, OperationError, TransportError
 from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm_errors import BrokenExchange, broken_exchange, clean_clixml
+from gwctl.transport.winrm_kerberos import (
+    KerberosAuth,
+    KerberosLogonError,
+    TicketExpiredError,
+    use_kerberos,
+)
 from gwctl.transport.winrm_settings import WinRMSettings
 
 log = logging.getLogger("gwctl.transport")
@@ -96,6 +107,8 @@ class WinRMTransport(Transport):
         self._command_line: str | None = None
         if self.insecure:
             _warn_once(name, settings.endpoint, self.insecure_reasons)
+        if settings.credential_warnings:
+            _warn_once(name, settings.endpoint, settings.credential_warnings, "credssp")
 
     # -- the Transport interface ------------------------------------------------------------
 
@@ -264,7 +277,17 @@ class WinRMTransport(Transport):
             except Exception as exc:
                 if protocol is not None:
                     protocol.transport.close_session()
+                if auth == "kerberos" and isinstance(exc, InvalidCredentialsError):
+                    spn = self.settings.kerberos_hostname_override or self.settings.host
+                    exc = KerberosLogonError(
+                        f"Kerberos logon as {self.settings.user or 'the cached principal'} "
+                        f"refused by the host (HTTP 401) for service principal HTTP/{spn}; "
+                        "if the host's name in Active Directory differs, set "
+                        "ansible_winrm_kerberos_hostname_override"
+                    )
                 broken = broken_exchange(exc, "opening a shell", self._error)
+                if isinstance(exc, TicketExpiredError):
+                    raise BrokenExchange(CredentialsExpired(broken.error.message), False) from exc
                 if len(candidates) == 1:
                     raise broken from exc
                 failures.append(f"{auth}: {broken.error.message}")
@@ -294,7 +317,19 @@ class WinRMTransport(Transport):
                 operation_timeout_sec=s.operation_timeout_sec,
                 message_encryption=cast(_Encryption, s.message_encryption),
                 proxy=s.proxy,
+                kerberos_delegation=s.kerberos_delegation,
+                kerberos_hostname_override=s.kerberos_hostname_override,
             )
+            if auth == "kerberos":
+                use_kerberos(
+                    protocol.transport,
+                    KerberosAuth(
+                        s.user,
+                        s.password,
+                        hostname_override=s.kerberos_hostname_override,
+                        delegate=s.kerberos_delegation,
+                    ),
+                )
         except (WinRMError, ValueError) as exc:
             raise BrokenExchange(
                 self._error(f"cannot set up WinRM transport {auth}: {exc}"), False
@@ -364,11 +399,16 @@ def _chunks(data: bytes, size: int) -> Iterator[tuple[bytes, bool]]:
         yield data[start : start + size], start + size >= len(data)
 
 
-def _warn_once(name: str, endpoint: str, reasons: tuple[str, ...]) -> None:
+def _warn_once(name: str, endpoint: str, reasons: tuple[str, ...], kind: str = "") -> None:
     with _warned_lock:
-        if name in _warned_hosts:
+        if (name + kind) in _warned_hosts:
             return
-        _warned_hosts.add(name)
+        _warned_hosts.add(name + kind)
+    if kind == "credssp":
+        log.warning(
+            "INSECURE credential delegation to %s (%s): %s.", name, endpoint, "; ".join(reasons)
+        )
+        return
     log.warning(
         "INSECURE WinRM connection to %s (%s): %s. Anyone on the network path can read or "
         "alter what gwctl sends, credentials included.",

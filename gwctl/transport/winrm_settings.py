@@ -46,6 +46,14 @@ class WinRMSettings:
     retry_delay_sec: float = 0.5
     command_timeout_sec: float = 600.0
     proxy: str | None = "legacy_requests"
+    #: the Kerberos service principal's host part, when the host is reached by another name
+    kerberos_hostname_override: str | None = None
+    #: forward the Kerberos ticket to the host (Ansible's ansible_winrm_kerberos_delegation)
+    kerberos_delegation: bool = False
+    #: "managed": get the ticket with the password; "manual": use the credential cache
+    kinit_mode: str | None = None
+    #: False (``--no-ntlm``): refuse NTLM, whether named as a transport or as a fallback
+    allow_ntlm: bool = True
 
     def __post_init__(self) -> None:
         def fix(name: str, value: object) -> None:
@@ -70,6 +78,13 @@ class WinRMSettings:
                 f"{self.host}: unknown WinRM transport {', '.join(unknown) or '(empty)'}; "
                 f"use {', '.join(AUTH_TRANSPORTS)}"
             )
+        if not self.allow_ntlm and "ntlm" in self.transports:
+            raise InputError(
+                f"{self.host}: WinRM transport ntlm is refused (--no-ntlm); use kerberos "
+                "(a user@REALM login) or a certificate"
+            )
+        if self.kinit_mode not in (None, "managed", "manual"):
+            raise InputError(f"{self.host}: kinit_mode must be managed or manual")
         if self.server_cert_validation not in ("validate", "ignore"):
             raise InputError(f"{self.host}: server_cert_validation must be validate or ignore")
         if self.message_encryption not in ("auto", "always", "never"):
@@ -79,6 +94,9 @@ class WinRMSettings:
                 f"{self.host}: read_timeout_sec ({self.read_timeout_sec}) must exceed "
                 f"operation_timeout_sec ({self.operation_timeout_sec}), both positive"
             )
+        if self.kinit_mode == "manual":
+            # Ansible: manual means the ticket comes from the credential cache (kinit)
+            fix("password", None if self.transports == ["kerberos"] else self.password)
         needs_password = [t for t in self.transports if t not in ("kerberos", "certificate")]
         if needs_password and not (self.cert_pem and self.transports == ["ssl"]):
             if not self.user:
@@ -114,6 +132,14 @@ class WinRMSettings:
         if self.scheme == "http" and self.message_encryption == "never":
             reasons.append("message encryption is off over http")
         return tuple(reasons)
+
+    @property
+    def credential_warnings(self) -> tuple[str, ...]:
+        """What hands the user's credentials to the host itself (loopback included)."""
+        if "credssp" in self.transports:
+            return ("CredSSP hands the user's full credentials (password) to the host, where "
+                    "anyone controlling it can reuse them; prefer kerberos",)
+        return ()
 
     @classmethod
     def from_ansible_vars(cls, name: str, vars: Mapping[str, Any]) -> WinRMSettings:
@@ -164,7 +190,24 @@ class WinRMSettings:
             operation_timeout_sec=number(op_default, "ansible_winrm_operation_timeout_sec"),
             read_timeout_sec=number(read_default, "ansible_winrm_read_timeout_sec"),
             proxy=text("ansible_winrm_proxy") or "legacy_requests",
+            kerberos_hostname_override=text("ansible_winrm_kerberos_hostname_override"),
+            kerberos_delegation=_flag(name, "ansible_winrm_kerberos_delegation",
+                                      pick("ansible_winrm_kerberos_delegation")),
+            kinit_mode=text("ansible_winrm_kinit_mode"),
+            allow_ntlm=not _flag(name, "gwctl_no_ntlm", pick("gwctl_no_ntlm")),
         )
+
+
+def _flag(name: str, var: str, value: Any) -> bool:
+    """An Ansible boolean (true/yes/on/1 and their opposites)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1", "y", "t"):
+        return True
+    if text in ("false", "no", "off", "0", "n", "f", ""):
+        return False
+    raise InputError(f"{name}: {var} must be true or false, not {value!r}")
 
 
 def is_loopback(host: str) -> bool:

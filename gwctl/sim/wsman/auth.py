@@ -1,4 +1,13 @@
-"""Authentication (Basic, NTLM) and NTLM message encryption of the WinRM endpoint.
+"""Authentication (Basic, NTLM, Kerberos) and message encryption of the WinRM endpoint.
+
+Kerberos: GSSAPI (MIT krb5) through pyspnego is the acceptor, with the service keys of a
+keytab (``WsmanServer(kerberos_keytab=...)``); the KDC is whatever the process's krb5.conf
+names. A raw Kerberos token under ``Negotiate`` or ``Kerberos`` is accepted (as Windows
+does); the AP-REP answer goes back in the ``WWW-Authenticate`` header of the first
+response, and the session key seals messages over http like NTLM's
+(``application/HTTP-SPNEGO-session-encrypted``, header = the Kerberos wrap token's header).
+The KDC and GSSAPI check the password, the principal, the clock skew and the ticket's
+lifetime; the acceptor refuses what they refuse.
 
 NTLM: pyspnego is the acceptor. Its pure-Python NTLM acceptor reads credentials only from
 the file named by the environment variable ``NTLM_USER_FILE`` (``DOMAIN:USER:PASSWORD``
@@ -38,7 +47,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import spnego
-from spnego.exceptions import SpnegoError
 
 PROTOCOL_STRING = "application/HTTP-SPNEGO-session-encrypted"
 ENCRYPTED_CONTENT_TYPE = (
@@ -169,12 +177,69 @@ def unregister_ntlm_users(owner: object) -> None:
     _STORE.unregister(owner)
 
 
-class NtlmSession:
-    """The NTLM security context of one TCP connection."""
+# ----------------------------------------------------------------------------- Kerberos
 
-    def __init__(self) -> None:
+#: DER of the Kerberos v5 mechanism OID, which opens a raw Kerberos GSS token
+_KRB5_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
+
+
+#: GSS_C_CHANNEL_BOUND_FLAG (MIT krb5 1.19+): the initiator's channel binding matched
+_GSS_C_CHANNEL_BOUND_FLAG = 2048
+
+
+def is_kerberos_token(token: bytes) -> bool:
+    return token.startswith(b"\x60") and _KRB5_OID in token[:24]
+
+
+def keytab_credential(keytab: str | Path) -> object:
+    """The acceptor credential of every service principal in `keytab` (MIT krb5 via GSSAPI).
+
+    Taken from the file directly, not from ``KRB5_KTNAME``: several simulators in one
+    process may each have their own keytab.
+    """
+    import gssapi.raw
+
+    path = Path(keytab)
+    if not path.is_file():
+        raise ValueError(f"keytab {path} does not exist")
+    return gssapi.raw.acquire_cred_from({b"keytab": str(path).encode()}, usage="accept").creds
+
+
+def tls_server_end_point(cert_pem: Path) -> bytes:
+    """RFC 5929 channel binding of a certificate: its hash with the signature's algorithm
+    (SHA-256 for MD5 and SHA-1), as http.sys checks it for Extended Protection."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = x509.load_pem_x509_certificate(cert_pem.read_bytes())
+    algorithm = cert.signature_hash_algorithm
+    if algorithm is None or algorithm.name in ("md5", "sha1"):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(cert.public_bytes(Encoding.DER))
+    return b"tls-server-end-point:" + digest.finalize()
+
+
+class NtlmSession:
+    """The NTLM or Kerberos security context of one TCP connection (the name is history).
+
+    Over https a Kerberos token must carry the endpoint's channel binding when it carries
+    one at all (a token bound to another certificate is refused: a relayed logon);
+    `channel_bound` says whether it did. Windows' default "Relaxed" hardening also accepts
+    tokens without a binding, and so does this acceptor.
+    """
+
+    def __init__(self, keytab_cred: object | None = None,
+                 channel_binding: bytes | None = None) -> None:
+        self.channel_binding = channel_binding
+        self.channel_bound = False
         self._ctx: spnego.ContextProxy | None = None
         self.user: str | None = None
+        self._keytab_cred = keytab_cred
+        #: the token to send back with the next response (Kerberos mutual authentication)
+        self.answer: bytes | None = None
+        self.kerberos = False
 
     @property
     def complete(self) -> bool:
@@ -184,16 +249,32 @@ class NtlmSession:
         """Feed a client token; returns the token to send back (None when done)."""
         if self._ctx is None or self.complete:
             # a new negotiate message restarts authentication on this connection
-            protocol = "ntlm" if token.startswith(b"NTLMSSP\x00") else "negotiate"
-            self._ctx = spnego.server(hostname="localhost", service="http", protocol=protocol)
-            self.user = None
+            self.user, self.answer, self.kerberos = None, None, is_kerberos_token(token)
+            if self.kerberos:
+                if self._keytab_cred is None:
+                    raise AuthFailed("Kerberos is not enabled on this endpoint")
+                from spnego.channel_bindings import GssChannelBindings
+
+                bindings = (GssChannelBindings(application_data=self.channel_binding)
+                            if self.channel_binding else None)
+                self._ctx = spnego.server(
+                    service="HTTP", protocol="kerberos", channel_bindings=bindings,
+                    _gssapi_credential=self._keytab_cred,
+                )
+            else:
+                protocol = "ntlm" if token.startswith(b"NTLMSSP\x00") else "negotiate"
+                self._ctx = spnego.server(hostname="localhost", service="http", protocol=protocol)
         try:
             out = self._ctx.step(token)
-        except SpnegoError as exc:
+        except Exception as exc:  # GSSAPI raises its own types besides SpnegoError
             self._ctx = None
-            raise AuthFailed(str(exc)) from exc
+            raise AuthFailed(_reason(exc)) from exc
         if self._ctx.complete:
             self.user = str(self._ctx.client_principal or "")
+            if self.kerberos:
+                self.answer, out = out, None
+                flags = getattr(getattr(self._ctx, "_context", None), "actual_flags", 0)
+                self.channel_bound = bool(int(flags) & _GSS_C_CHANNEL_BOUND_FLAG)
         return out
 
     def decrypt(self, body: bytes) -> bytes:
@@ -222,8 +303,8 @@ class NtlmSession:
             if len(sealed) != length:
                 raise BadMessage("truncated encrypted message")
             try:
-                plain = self._ctx.unwrap(signature + sealed).data
-            except SpnegoError as exc:
+                plain = self._ctx.unwrap_winrm(signature, sealed)
+            except Exception as exc:
                 raise BadMessage(f"cannot decrypt message: {exc}") from exc
             message += plain
             pos = data + 4 + sig_len + length
@@ -235,8 +316,8 @@ class NtlmSession:
         """A response body in the format pywinrm's ``parse_encrypted_response`` reads."""
         if self._ctx is None:
             raise BadMessage("no NTLM context to encrypt with")
-        wrapped = self._ctx.wrap(message, encrypt=True).data
-        signature, sealed = wrapped[:16], wrapped[16:]
+        wrapped = self._ctx.wrap_winrm(message)
+        signature, sealed = wrapped.header, wrapped.data
         return (
             _BOUNDARY + b"\r\n"
             b"\tContent-Type: " + PROTOCOL_STRING.encode() + b"\r\n"
@@ -252,6 +333,11 @@ class NtlmSession:
             + _BOUNDARY
             + b"--\r\n"
         )
+
+
+def _reason(exc: BaseException) -> str:
+    """A failed logon's reason without token bytes (GSSAPI's text is the mechanism's)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def is_encrypted(content_type: str) -> bool:

@@ -60,7 +60,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        self.ntlm = auth.NtlmSession()
+        self.ntlm = auth.NtlmSession(self.app.keytab_cred, self.app.channel_binding)
         self.server.track(self.connection, True)
 
     def finish(self) -> None:
@@ -183,17 +183,26 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                 log.info("Basic logon to %s refused: %s", host, exc)
                 self._challenge(host)
                 return None
-        if kind in ("negotiate", "ntlm") and "ntlm" in self.app.auth_methods:
+        if kind in ("negotiate", "ntlm", "kerberos") and self.app.auth_methods & {
+            "ntlm",
+            "kerberos",
+        }:
             try:
-                out = self.ntlm.step(base64.b64decode(value.strip(), validate=True))
+                token = base64.b64decode(value.strip(), validate=True)
+                method = "kerberos" if auth.is_kerberos_token(token) else "ntlm"
+                if method not in self.app.auth_methods:
+                    raise auth.AuthFailed(f"{method} is not enabled on this endpoint")
+                out = self.ntlm.step(token)
             except (binascii.Error, auth.AuthFailed) as exc:
-                log.info("NTLM logon to %s refused: %s", host, exc)
-                self.ntlm = auth.NtlmSession()
+                log.info("%s logon to %s refused: %s", scheme, host, exc)
+                self.ntlm = auth.NtlmSession(self.app.keytab_cred, self.app.channel_binding)
                 self._challenge(host)
                 return None
+            if self.ntlm.complete and self.ntlm.channel_bound:
+                self.app.bound_logons += 1
             if not self.ntlm.complete:
-                token = base64.b64encode(out or b"").decode("ascii")
-                self._respond(host, 401, b"", headers=[("WWW-Authenticate", f"{scheme} {token}")])
+                reply = base64.b64encode(out or b"").decode("ascii")
+                self._respond(host, 401, b"", headers=[("WWW-Authenticate", f"{scheme} {reply}")])
                 return None
             return self.ntlm.user
         if not scheme and self.ntlm.complete:
@@ -205,8 +214,10 @@ class ConnectionHandler(BaseHTTPRequestHandler):
 
     def _challenge(self, host: str | None) -> int:
         headers = []
-        if "ntlm" in self.app.auth_methods:
+        if self.app.auth_methods & {"ntlm", "kerberos"}:
             headers.append(("WWW-Authenticate", "Negotiate"))
+        if "kerberos" in self.app.auth_methods:
+            headers.append(("WWW-Authenticate", "Kerberos"))
         if "basic" in self.app.auth_methods:
             headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         return self._respond(host, 401, b"", headers=headers)
@@ -243,6 +254,11 @@ class ConnectionHandler(BaseHTTPRequestHandler):
         if content_type:
             lines.append(f"Content-Type: {content_type}")
         lines.extend(f"{name}: {value}" for name, value in headers)
+        answer, self.ntlm.answer = self.ntlm.answer, None
+        if answer is not None and status != 401:
+            # Kerberos mutual authentication: the AP-REP rides on the first answer
+            encoded = base64.b64encode(answer).decode("ascii")
+            lines.append(f"WWW-Authenticate: Kerberos {encoded}")
         if self.close_connection:
             lines.append("Connection: close")
         # one write: headers and body in one segment

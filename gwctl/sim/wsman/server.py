@@ -51,14 +51,16 @@ from gwctl.sim.wsman.tls import TlsFiles, ensure_certificates
 log = logging.getLogger("gwctl.sim.wsman")
 
 PATH_PREFIX = "/wsman/"
-AUTH_METHODS = frozenset({"basic", "ntlm"})
+AUTH_METHODS = frozenset({"basic", "ntlm", "kerberos"})
 
 
 class WsmanServer:
     """An emulated WinRM service for many hosts, on one loopback port.
 
     `resolver` maps the host name of the URL path to its command handler (None: 404);
-    `users` maps user names to passwords (Basic and NTLM). See the module docstring for
+    `users` maps user names to passwords (Basic and NTLM); with `kerberos_keytab` the
+    endpoint also accepts Kerberos for the service principals in that keytab (the KDC is
+    the one the process's krb5.conf names; see ``auth.py``). See the module docstring for
     what `allow_unencrypted` changes; `https_dir` switches the listener to https with
     certificates kept in that directory (`ca_file` is the one to pin). `default_host` is the
     host served at plain ``/wsman`` — needed by ``winrm.Session``, which cuts any other path
@@ -84,6 +86,7 @@ class WsmanServer:
         keepalive_timeout: float = 120.0,
         max_body_bytes: int = 4 * 1024 * 1024,
         default_host: str | None = None,
+        kerberos_keytab: str | Path | None = None,
     ) -> None:
         self.resolver = resolver
         self.default_host = default_host
@@ -95,6 +98,17 @@ class WsmanServer:
             raise ValueError(
                 f"unsupported auth methods: {sorted(self.auth_methods - AUTH_METHODS)}"
             )
+        #: the acceptor credential from the keytab; Kerberos is offered only with one
+        self.keytab_cred: object | None = None
+        if kerberos_keytab is not None:
+            self.keytab_cred = auth.keytab_credential(kerberos_keytab)
+            self.auth_methods |= {"kerberos"}
+        elif "kerberos" in self.auth_methods:
+            raise ValueError("the kerberos auth method needs kerberos_keytab")
+        #: RFC 5929 tls-server-end-point of the https certificate (Extended Protection)
+        self.channel_binding: bytes | None = None
+        #: Kerberos logons whose token carried this endpoint's channel binding
+        self.bound_logons = 0
         self.allow_unencrypted = allow_unencrypted
         self.keepalive_timeout = keepalive_timeout
         self.max_body_bytes = max_body_bytes
@@ -127,6 +141,7 @@ class WsmanServer:
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.load_cert_chain(self.tls_files.cert_file, self.tls_files.key_file)
             self.ssl_context = context
+            self.channel_binding = auth.tls_server_end_point(self.tls_files.cert_file)
         if "ntlm" in self.auth_methods:
             auth.register_ntlm_users(self, self.users)
         try:
