@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gwctl.cli.deploy_common import add_selection_options
-from gwctl.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK
+from gwctl.errors import EXIT_FAILED
 from gwctl.output.plans import PLAN_FORMATS
 
 if TYPE_CHECKING:
@@ -36,24 +36,14 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.cli.deploy_common import progress_printer, select
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.gateway_plan import GatewayPlan
-    from gwctl.fleet.secrets import SecretResolver
+    from gwctl.cli.deploy_common import plan_exit_code, plan_selection
 
-    sel = select(ns)
-    if sel is None:
+    found = plan_selection(ns)
+    if found is None:
         return EXIT_FAILED
-    planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
-    plans = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
-    for gw, why in sel.missing:
-        plans.append(GatewayPlan(gw.id, "-", error=why))
+    plans = [plan for _, plan in found[1]]
     present(plans, ns.output)
-    if any(p.error for p in plans):
-        return EXIT_FAILED
-    if ns.detailed_exitcode and any(p.changed for p in plans):
-        return EXIT_DRIFT
-    return EXIT_OK
+    return plan_exit_code(plans, ns.detailed_exitcode)
 
 
 def plan_document(ps: Sequence[GatewayPlan]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from gwctl.cli.deploy_common import add_inventory_options
-from gwctl.errors import EXIT_OK, InputError
+from gwctl.errors import EXIT_OK
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -25,16 +25,11 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
+    from gwctl.cli.deploy_common import inventory_host
     from gwctl.deploy.importer import import_host
-    from gwctl.hosts.inventory import load_inventory
     from gwctl.hosts.targets import open_transport
 
-    hosts = {h.name: h for h in load_inventory(ns.inventory,
-                                               vault_password_file=ns.vault_password_file,
-                           no_ntlm=ns.no_ntlm)}
-    host = hosts.get(ns.host)
-    if host is None:
-        raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)
+    host = inventory_host(ns)
     with open_transport(host) as transport:
         text = import_host(transport, host, site=ns.site, install_dir=ns.install_dir)
     sys.stdout.write(text)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gwctl.cli.deploy_common import add_selection_options
-from gwctl.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, GwctlError, InputError
+from gwctl.errors import EXIT_FAILED, GwctlError, InputError
 from gwctl.output.plans import PLAN_FORMATS
 
 if TYPE_CHECKING:
@@ -43,33 +43,21 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.cmd_diff import present
-    from gwctl.cli.deploy_common import progress_printer, select
+    from gwctl.cli.deploy_common import plan_exit_code, plan_selection
     from gwctl.deploy import saved_plan
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.gateway_plan import GatewayPlan
-    from gwctl.fleet.secrets import SecretResolver
 
-    sel = select(ns)
-    if sel is None:
+    found = plan_selection(ns)
+    if found is None:
         return EXIT_FAILED
-    planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
-    plans = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
-    pairs = [(t.gateway, p) for t, p in zip(sel.targets, plans, strict=True)]
-    for gw, why in sel.missing:
-        plan = GatewayPlan(gw.id, "-", error=why)
-        plans.append(plan)
-        pairs.append((gw, plan))
+    sel, pairs = found
+    plans = [plan for _, plan in pairs]
     doc = saved_plan.build(sel.fleet, ns.fleet, ns.inventory,
                            {"gateway": ns.gateway, "site": ns.site, "limit": ns.limit},
                            pairs)
     _write(Path(ns.out), json.dumps(doc, indent=2) + "\n")
     present(plans, ns.output)
     print(f"plan saved to {ns.out}; apply it with: gwctl apply {ns.out}", file=sys.stderr)
-    if any(p.error for p in plans):
-        return EXIT_FAILED
-    if ns.detailed_exitcode and any(p.changed for p in plans):
-        return EXIT_DRIFT
-    return EXIT_OK
+    return plan_exit_code(plans, ns.detailed_exitcode)
 
 
 def _write(path: Path, text: str) -> None:

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from gwctl.cli.deploy_common import add_inventory_options
-from gwctl.errors import EXIT_FAILED, EXIT_OK, InputError, UsageError
+from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -32,19 +32,14 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def execute(ns: argparse.Namespace) -> int:
+    from gwctl.cli.deploy_common import inventory_host
     from gwctl.deploy.hostlock import LOCK_PATH, break_lock, owner_name, probe
     from gwctl.deploy.sitelock import SITE_LOCK_PATH
-    from gwctl.hosts.inventory import load_inventory
     from gwctl.hosts.targets import open_transport
 
     if not ns.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal: pass --yes to unlock without confirmation")
-    hosts = {h.name: h for h in load_inventory(ns.inventory,
-                                               vault_password_file=ns.vault_password_file,
-                           no_ntlm=ns.no_ntlm)}
-    host = hosts.get(ns.host)
-    if host is None:
-        raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)
+    host = inventory_host(ns)
     me = f"{owner_name()} (gwctl unlock)"
     path = SITE_LOCK_PATH if ns.site_lock else LOCK_PATH
     what = "site lock" if ns.site_lock else "lock"

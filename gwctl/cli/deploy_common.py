@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from gwctl.cli.common import add_fleet_option
+from gwctl.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from gwctl.deploy.gateway_plan import GatewayPlan
@@ -113,6 +114,46 @@ def report_outside(problems: Sequence[Problem]) -> None:
     print(f"note: {len(problems)} error(s) outside the selected gateways, not blocking "
           "this run:", file=sys.stderr)
     report_text(sorted(problems, key=lambda p: p.sort_key()), sys.stderr)
+
+
+def plan_selection(ns: argparse.Namespace
+                   ) -> tuple[Selection, list[tuple[Gateway, GatewayPlan]]] | None:
+    """`select`, then plan every selected gateway concurrently: (gateway, plan) pairs in
+    selection order, then those without an inventory host, whose plan carries why.
+    None (after reporting) when the selection failed."""
+    from gwctl.deploy.fleet_plan import Planner
+    from gwctl.deploy.gateway_plan import GatewayPlan
+    from gwctl.fleet.secrets import SecretResolver
+
+    sel = select(ns)
+    if sel is None:
+        return None
+    planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
+    plans = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
+    pairs = [(t.gateway, p) for t, p in zip(sel.targets, plans, strict=True)]
+    pairs += [(gw, GatewayPlan(gw.id, "-", error=why)) for gw, why in sel.missing]
+    return sel, pairs
+
+
+def plan_exit_code(plans: Sequence[GatewayPlan], detailed: bool) -> int:
+    """1 when a gateway could not be planned; with --detailed-exitcode 2 on drift."""
+    if any(p.error for p in plans):
+        return EXIT_FAILED
+    if detailed and any(p.changed for p in plans):
+        return EXIT_DRIFT
+    return EXIT_OK
+
+
+def inventory_host(ns: argparse.Namespace) -> InventoryHost:
+    """The inventory host --host names (commands that work on one host)."""
+    from gwctl.hosts.inventory import load_inventory
+
+    hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
+                           no_ntlm=ns.no_ntlm)
+    for host in hosts:
+        if host.name == ns.host:
+            return host
+    raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)
 
 
 def progress_printer(total: int) -> Callable[[GatewayPlan], None]:
