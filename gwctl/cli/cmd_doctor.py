@@ -19,7 +19,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from gwctl.cli.deploy_common import add_inventory_options
-from gwctl.errors import EXIT_FAILED, EXIT_OK, InputError
+from gwctl.errors import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,15 +67,11 @@ def _linter(environment: str, version: str | None) -> Callable[[dict[str, bytes]
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.cmd_probe import gateway_location
+    from gwctl.cli.deploy_common import inventory_host
     from gwctl.doctor.checks import DoctorOptions, diagnose
-    from gwctl.hosts.inventory import load_inventory
     from gwctl.verify.run import document
 
-    hosts = {h.name: h for h in load_inventory(ns.inventory,
-                                               vault_password_file=ns.vault_password_file)}
-    host = hosts.get(ns.gateway)
-    if host is None:
-        raise InputError(f"{ns.inventory}: no host {ns.gateway!r}")
+    host = inventory_host(ns, ns.gateway)
     url, install_dir, version = gateway_location(ns, host)
     report = diagnose(host.name, host, url, install_dir,
                       DoctorOptions(verify_tls=not ns.insecure),

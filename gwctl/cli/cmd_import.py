@@ -29,7 +29,7 @@ def execute(ns: argparse.Namespace) -> int:
     from gwctl.deploy.importer import import_host
     from gwctl.hosts.targets import open_transport
 
-    host = inventory_host(ns)
+    host = inventory_host(ns, ns.host)
     with open_transport(host) as transport:
         text = import_host(transport, host, site=ns.site, install_dir=ns.install_dir)
     sys.stdout.write(text)

@@ -105,7 +105,7 @@ def gateway_location(ns: argparse.Namespace, host: InventoryHost
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from gwctl.hosts.inventory import load_inventory
+    from gwctl.cli.deploy_common import inventory_host
     from gwctl.output import redact
     from gwctl.probe.pattern import Pattern
     from gwctl.probe.webrtc import ProbeSettings, run_probe
@@ -139,11 +139,7 @@ def execute(ns: argparse.Namespace) -> int:
         from gwctl.probe.media import require
 
         require()
-    hosts = {h.name: h for h in load_inventory(ns.inventory,
-                                               vault_password_file=ns.vault_password_file)}
-    host = hosts.get(ns.gateway)
-    if host is None:
-        raise InputError(f"{ns.inventory}: no host {ns.gateway!r}")
+    host = inventory_host(ns, ns.gateway)
     url, install_dir, version = gateway_location(ns, host)
     if version is None:
         with HttpSettings(verify_tls=not ns.insecure).client() as client:

@@ -39,7 +39,7 @@ def execute(ns: argparse.Namespace) -> int:
 
     if not ns.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal: pass --yes to unlock without confirmation")
-    host = inventory_host(ns)
+    host = inventory_host(ns, ns.host)
     me = f"{owner_name()} (gwctl unlock)"
     path = SITE_LOCK_PATH if ns.site_lock else LOCK_PATH
     what = "site lock" if ns.site_lock else "lock"

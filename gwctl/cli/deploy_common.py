@@ -144,16 +144,16 @@ def plan_exit_code(plans: Sequence[GatewayPlan], detailed: bool) -> int:
     return EXIT_OK
 
 
-def inventory_host(ns: argparse.Namespace) -> InventoryHost:
-    """The inventory host --host names (commands that work on one host)."""
+def inventory_host(ns: argparse.Namespace, name: str) -> InventoryHost:
+    """The inventory host `name` (commands that work on one host)."""
     from gwctl.hosts.inventory import load_inventory
 
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
                            no_ntlm=ns.no_ntlm)
     for host in hosts:
-        if host.name == ns.host:
+        if host.name == name:
             return host
-    raise InputError(f"no host {ns.host!r} in the inventory", file=ns.inventory)
+    raise InputError(f"no host {name!r} in the inventory", file=ns.inventory)
 
 
 def progress_printer(total: int) -> Callable[[GatewayPlan], None]:

@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from gwctl.sim.jsonfields import is_guid
 from gwctl.sim.messages import SimResponse, json_response, rest_error
 
 #: generic item types clients create, change and delete (canonical spelling)
@@ -72,15 +73,6 @@ def _query(query: list[tuple[str, str]], name: str) -> str | None:
             return v
     return None
 
-
-def _is_guid(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 class ConfigStore:
@@ -187,7 +179,7 @@ class ConfigStore:
         if not isinstance(name, str) or not name.strip():
             return rest_error(400, "The field 'name' is required")
         wanted = data.get("id")
-        if _is_guid(wanted):
+        if is_guid(wanted):
             ident = str(uuid.UUID(str(wanted)))
             if ident in self.items[kind]:
                 return rest_error(400, f"An item with id {ident} already exists")

@@ -50,6 +50,7 @@ from datetime import datetime
 from typing import Any
 
 from gwctl.sim import media
+from gwctl.sim.jsonfields import get_field, is_guid
 from gwctl.sim.messages import SimResponse, json_response
 from gwctl.sim.running import IceServer
 from gwctl.versions.features import supports
@@ -60,13 +61,6 @@ MAX_SPEED = 32.0
 CONCURRENCY_ERROR = {"error": "Request failed with status 400"}
 ICE_SCHEMES = ("stun", "stuns", "turn", "turns")
 
-
-def _get(obj: dict[str, Any], name: str) -> Any:
-    low = name.lower()
-    for k, v in obj.items():
-        if k.lower() == low:
-            return v
-    return None
 
 
 def _has(obj: dict[str, Any], name: str) -> bool:
@@ -83,18 +77,9 @@ def _is_live(node: Any) -> bool:
     ``{"playbackTime": "", "skipGaps": false}`` on a first connect without a time."""
     if not isinstance(node, dict):
         return False
-    when = _get(node, "playbackTime")
+    when = get_field(node, "playbackTime")
     return when is None or (isinstance(when, str) and not when.strip())
 
-
-def _is_guid(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass
@@ -158,45 +143,45 @@ class WebRtcService:
         if not isinstance(data, dict):
             return _bad("The request body must be a JSON object")
         field_name = self.device_field
-        device = _get(data, field_name)
+        device = get_field(data, field_name)
         if device is None:
             return _bad(f"The {field_name} field is required")
-        if not _is_guid(device):
+        if not is_guid(device):
             return _bad(f"The value of {field_name} is not a valid GUID")
         request: dict[str, Any] = {}
-        resolution = _get(data, "resolution")
+        resolution = get_field(data, "resolution")
         if resolution is not None and not isinstance(resolution, str):
             return _bad("resolution must be a string")
         if resolution is not None:
             request["resolution"] = resolution
-        include_audio = _get(data, "includeAudio")
+        include_audio = get_field(data, "includeAudio")
         if include_audio is not None and not isinstance(include_audio, bool):
             return _bad("includeAudio must be true or false")
         request["includeAudio"] = bool(include_audio)
         if supports("webrtc-stream-selection", self.version) and _has(data, "streamId"):
-            stream = _get(data, "streamId")
-            if stream is not None and not _is_guid(stream):
+            stream = get_field(data, "streamId")
+            if stream is not None and not is_guid(stream):
                 return _bad("The value of streamId is not a valid GUID")
             if stream is not None:
                 request["streamId"] = stream
-        node = _get(data, "playbackTimeNode")
+        node = get_field(data, "playbackTimeNode")
         if supports("webrtc-playback", self.version) and node and not _is_live(node):
             problem = self._playback(node)
             if problem:
                 return _bad(problem)
             request["playbackTimeNode"] = node
         extra_ice: list[IceServer] = []
-        if supports("ice-servers-multiple", self.version) and _get(data, "iceServers"):
-            servers = _get(data, "iceServers")
+        if supports("ice-servers-multiple", self.version) and get_field(data, "iceServers"):
+            servers = get_field(data, "iceServers")
             if not isinstance(servers, list):
                 return _bad("iceServers must be an array")
             for item in servers:
-                url = _get(item, "url") if isinstance(item, dict) else None
+                url = get_field(item, "url") if isinstance(item, dict) else None
                 if not isinstance(url, str) or url.split(":", 1)[0].lower() not in ICE_SCHEMES:
                     return _bad("each iceServers entry needs a url with scheme stun:, stuns:, "
                                 "turn: or turns:")
-                extra_ice.append(IceServer(url, _get(item, "username"),
-                                           _get(item, "credential")))
+                extra_ice.append(IceServer(url, get_field(item, "username"),
+                                           get_field(item, "credential")))
             request["iceServers"] = servers
         cam = self.cameras.get(device.lower())
         if cam is None:
@@ -223,20 +208,20 @@ class WebRtcService:
     def _playback(node: Any) -> str | None:
         if not isinstance(node, dict):
             return "playbackTimeNode must be an object"
-        when = _get(node, "playbackTime")
+        when = get_field(node, "playbackTime")
         if not isinstance(when, str):
             return "playbackTimeNode.playbackTime is required"
         try:
             datetime.fromisoformat(when.replace("Z", "+00:00"))
         except ValueError:
             return "playbackTimeNode.playbackTime is not a valid date and time"
-        speed = _get(node, "speed")
+        speed = get_field(node, "speed")
         if speed is not None:
             if isinstance(speed, bool) or not isinstance(speed, int | float):
                 return "playbackTimeNode.speed must be a number"
             if not 0 < float(speed) <= MAX_SPEED:
                 return f"playbackTimeNode.speed must be greater than 0 and at most {MAX_SPEED:g}"
-        skip = _get(node, "skipGaps")
+        skip = get_field(node, "skipGaps")
         if skip is not None and not isinstance(skip, bool):
             return "playbackTimeNode.skipGaps must be true or false"
         return None
@@ -258,8 +243,8 @@ class WebRtcService:
             data = json.loads(body or b"null")
         except ValueError:
             return _bad("The request body is not valid JSON")
-        answer = _get(data, "answerSDP") if isinstance(data, dict) else None
-        if isinstance(data, dict) and answer is None and isinstance(_get(data, "token"), str):
+        answer = get_field(data, "answerSDP") if isinstance(data, dict) else None
+        if isinstance(data, dict) and answer is None and isinstance(get_field(data, "token"), str):
             # the sample's token refresh (tokenCommunication.js): the new bearer token was
             # already checked on this very request, so the session simply lives on
             return json_response(200, s.to_json(self.device_field))
@@ -289,7 +274,7 @@ class WebRtcService:
             data = json.loads(body or b"null")
         except ValueError:
             return _bad("The request body is not valid JSON")
-        cands = _get(data, "candidates") if isinstance(data, dict) else None
+        cands = get_field(data, "candidates") if isinstance(data, dict) else None
         if not isinstance(cands, list) or not all(isinstance(c, str) for c in cands):
             return _bad("candidates must be an array of strings")
         for c in cands:

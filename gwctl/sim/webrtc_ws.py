@@ -45,6 +45,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from gwctl.sim.jsonfields import get_field
 from gwctl.sim.messages import SimResponse
 
 if TYPE_CHECKING:
@@ -63,13 +64,6 @@ UNAUTHORIZED = -32001
 FIRST_SERVER_ID = 100
 MAX_OPEN_INVITES = 64
 
-
-def _get(obj: dict[str, Any], name: str) -> Any:
-    low = name.lower()
-    for k, v in obj.items():
-        if k.lower() == low:
-            return v
-    return None
 
 
 class SignallingConnection:
@@ -149,7 +143,7 @@ class SignallingConnection:
         return self.gateway.site.management.idp.user_of(value)
 
     async def _register(self, ident: Any, params: dict[str, Any]) -> None:
-        token = _get(params, "authorization")
+        token = get_field(params, "authorization")
         if self._user(token) is None:
             await self._fail(ident, UNAUTHORIZED, "Unauthorized: a valid access token is "
                                                   "required")
@@ -159,7 +153,7 @@ class SignallingConnection:
             await self.send({"result": {}, "id": ident})
 
     def _authorized(self, params: dict[str, Any]) -> bool:
-        token = _get(params, "authorization") or self.token
+        token = get_field(params, "authorization") or self.token
         return self.token is not None and self._user(token) is not None
 
     async def _connect(self, ident: Any, params: dict[str, Any]) -> None:
@@ -171,17 +165,17 @@ class SignallingConnection:
         if gw.mismatch:
             await self._fail(ident, SERVER_ERROR, gw.mismatch, {"status": 502})
             return
-        body: dict[str, Any] = {gw.webrtc.device_field: _get(params, "peer")}
+        body: dict[str, Any] = {gw.webrtc.device_field: get_field(params, "peer")}
         for ours, theirs in (("streamId", "streamID"), ("includeAudio", "includeAudio"),
                              ("iceServers", "iceServers")):
-            value = _get(params, theirs)
+            value = get_field(params, theirs)
             if value is not None:
                 body[ours] = value
-        when = _get(params, "PlaybackTime")
+        when = get_field(params, "PlaybackTime")
         if when is not None:
             node: dict[str, Any] = {"playbackTime": when}
             for ours, theirs in (("skipGaps", "skipGaps"), ("speed", "PlaybackSpeed")):
-                value = _get(params, theirs)
+                value = get_field(params, theirs)
                 if value is not None:
                     node[ours] = _number(value) if ours == "speed" else value
             body["playbackTimeNode"] = node
@@ -210,7 +204,7 @@ class SignallingConnection:
             await self.notify_error(f"No request of the server has id {ident!r}")
             return
         result = msg.get("result")
-        answer = _get(result, "answer") if isinstance(result, dict) else None
+        answer = get_field(result, "answer") if isinstance(result, dict) else None
         if answer is None:
             await self.notify_error(f"The client refused the offer of session {sid}")
             return
@@ -227,8 +221,8 @@ class SignallingConnection:
         if self.token is None:
             await self._fail(ident, UNAUTHORIZED, "Unauthorized: register first")
             return
-        sid = _get(params, "session")
-        candidate = _get(params, "candidate")
+        sid = get_field(params, "session")
+        candidate = get_field(params, "candidate")
         if isinstance(candidate, dict):
             candidate = json.dumps(candidate)
         if not isinstance(sid, str) or not isinstance(candidate, str):
