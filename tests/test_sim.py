@@ -660,7 +660,8 @@ def test_fault_slow_recycle(sim_site: SimSite) -> None:
 
 
 def test_fault_webrtc_concurrency(sim_site: SimSite) -> None:
-    sim_site.set_fault("demo-gw1", "webrtc-concurrency:5")
+    # a window no loaded machine outlasts: only an answer ends a set-up's blocking
+    sim_site.set_fault("demo-gw1", "webrtc-concurrency:3600")
     url = sim_site.gateway_url("demo-gw1") + "/REST/v1/WebRTC/Session"
     h = auth(sim_site, "demo-gw1")
     cams = httpx.get(sim_site.gateway_url("demo-gw1") + "/rest/v1/cameras", headers=h

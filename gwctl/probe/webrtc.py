@@ -3,8 +3,10 @@
 Each session: ``POST Session`` for its camera (sessions go round-robin over the cameras),
 ``GET``/``POST IceCandidates``, ``PATCH Session`` with the answer (`gwctl.verify.signalling`).
 A session's *time to answer* runs from sending its ``POST Session`` to the gateway
-accepting its answer. Sessions of one round run in threads; ``simultaneous`` rounds start
-together at a barrier.
+accepting its answer. Sessions of one round run in threads; ``simultaneous`` (and ramp)
+rounds start together at a barrier, and no session of such a round is answered before
+every session request of the round has had its answer -- "N sessions at once", as a
+dashboard opens them, whatever the speed of the machine running the probe.
 
 The forum pattern is *present* when a session's ``POST Session`` was answered ``400``
 while another session of the same gateway had been created and not yet answered -- the
@@ -212,16 +214,21 @@ class ProbeSettings:
 
 def _one(rec: Recorder, api: str, token: str, version: Version, out: SessionOutcome,
          start: threading.Barrier | None, delay: float, origin: float,
-         media: MediaClient | None = None, media_timeout_s: float = 10.0) -> None:
+         media: MediaClient | None = None, media_timeout_s: float = 10.0,
+         posted: threading.Barrier | None = None) -> None:
     if start is not None:
         start.wait()
     if delay:
         time.sleep(delay)  # the pattern's schedule, not synchronisation
     out.post_sent_s = time.monotonic() - origin
     try:
-        session = signalling.create_session(rec, api, token, out.camera, version,
-                                            label=f"{out.label} session")
-        out.created_s = out.post_done_s = time.monotonic() - origin
+        try:
+            session = signalling.create_session(rec, api, token, out.camera, version,
+                                                label=f"{out.label} session")
+            out.created_s = out.post_done_s = time.monotonic() - origin
+        finally:
+            if posted is not None:
+                posted.wait()
         answer, key = None, None
         if media is not None:
             key, answer = media.answer(signalling.offer_of(session, f"{out.label} session"))
@@ -286,11 +293,13 @@ def _run(gateway: str, api: str, version: Version, s: ProbeSettings, result: Pro
             outs = [SessionOutcome(r, i + 1, chosen[i % len(chosen)],
                                    f"r{r}s{i + 1:02d}" if multi else f"s{i + 1:02d}")
                     for i in range(count)]
-            barrier = threading.Barrier(count) if s.pattern.kind != "staggered" else None
+            together = s.pattern.kind != "staggered"
+            barrier = threading.Barrier(count) if together else None
+            posted = threading.Barrier(count) if together else None
             offsets = s.pattern.offsets(count)
             with ThreadPoolExecutor(max_workers=count) as pool:
                 futures = [pool.submit(_one, rec, api, token, version, out, barrier, delay,
-                                       rec.origin, media, s.media_timeout_s)
+                                       rec.origin, media, s.media_timeout_s, posted)
                            for out, delay in zip(outs, offsets, strict=True)]
                 for future in futures:
                     future.result()  # a bug in a session thread must not pass silently
@@ -331,10 +340,10 @@ def _search(rec: Recorder, api: str, token: str, version: Version, cameras: list
     while level < s.sessions:
         outs = [SessionOutcome(0, i + 1, cameras[i % len(cameras)], f"search{level}s{i + 1:02d}")
                 for i in range(level)]
-        barrier = threading.Barrier(level)
+        barrier, posted = threading.Barrier(level), threading.Barrier(level)
         with ThreadPoolExecutor(max_workers=level) as pool:
             futures = [pool.submit(_one, rec, api, token, version, out, barrier, 0.0,
-                                   rec.origin) for out in outs]
+                                   rec.origin, posted=posted) for out in outs]
             for future in futures:
                 future.result()
         if not all(o.ok for o in outs):
