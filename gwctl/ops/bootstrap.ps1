@@ -8,13 +8,24 @@ $ProgressPreference = 'SilentlyContinue'
 try { Remove-TypeData System.Array } catch { }
 $u = New-Object Text.UTF8Encoding $false
 try { [Console]::OutputEncoding = $u } catch { }
+# JEA (docs/jea.md): only scripts the policy lists
+function Assert-Allowed($Op, [byte[]]$S) {
+    $f = "$env:ProgramFiles\WindowsPowerShell\Modules\GwctlOperations\GwctlOperations.policy.json"
+    if (-not [IO.File]::Exists($f)) { return }
+    $x = -join ([Security.Cryptography.SHA256]::Create().ComputeHash($S) | % { $_.ToString('x2') })
+    if ((gc -Raw $f | ConvertFrom-Json).scripts.$Op -cne $x) {
+        throw @{ gwctl_code = 'unknown_script'; message = "the script sent for '$Op' is not in this host's gwctl allowlist (sha256 $x)" }
+    }
+}
 $r = [ordered]@{ ok = $false }
 try {
     # stdin is ASCII (\u-escaped JSON, base64): $input's code page cannot matter
     $lines = @($input)
     $h = $lines[0] | ConvertFrom-Json
     $b = [Convert]::FromBase64String((@($lines | Select-Object -Skip 1) -join '') -replace '\s', '')
-    $s = [ScriptBlock]::Create($u.GetString([Convert]::FromBase64String($h.script)))
+    $sb = [Convert]::FromBase64String($h.script)
+    Assert-Allowed $h.op $sb
+    $s = [ScriptBlock]::Create($u.GetString($sb))
     $o = @(& $s $h.params $b)
     $r.ok = $true
     $r.result = $o[-1]

@@ -43,6 +43,7 @@ from gwctl.ops.hostfiles import (
 )
 from gwctl.ops.hostkey import MANIFEST, host_key, protect, sign, signed, unsign
 from gwctl.ops.installed import GATEWAY_PRODUCT, gateway_version, management_version
+from gwctl.ops.jea_policy import POLICY_PATH, Policy, check_paths, check_script, load_policy
 from gwctl.ops.locks import lock_acquire, lock_release
 from gwctl.ops.params import Params, bad
 from gwctl.ops.winpaths import child, join_windows, split_windows_path, windows_leaf
@@ -107,11 +108,17 @@ class DirectoryHost:
 
         Only the packaged script of the named operation is accepted (code
         ``unknown_script`` otherwise): a host emulation runs gwctl's operations, never
-        arbitrary PowerShell.
+        arbitrary PowerShell. A host with gwctl's JEA policy installed also checks it
+        first, as the bootstrap and ``common.ps1`` do (docs/remote-operations.md).
         """
         try:
             request = decode_stdin(stdin)
+            policy = self.jea_policy()
+            if policy is not None:
+                check_script(policy, request.op, request.script)
             self._check_script(request.op, request.script, scripts_dir)
+            if policy is not None:
+                check_paths(policy, request.params)
             return format_result(self.run(request.op, request.params, request.payload))
         except OperationError as exc:
             return format_result(exc)
@@ -119,6 +126,17 @@ class DirectoryHost:
             return format_result(
                 OperationError(str(exc), code="failed", detail={"type": type(exc).__name__})
             )
+
+    def jea_policy(self) -> Policy | None:
+        """The JEA policy installed on this host (`gwctl host-setup`), None without one."""
+        if self.root is None:
+            return None
+        path = self.map_path(POLICY_PATH)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return load_policy(data)
 
     @staticmethod
     def _check_script(op: str, script: bytes, scripts_dir: Path | None) -> None:
