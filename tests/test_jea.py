@@ -343,3 +343,70 @@ def test_pins_compare_as_windows_does() -> None:
 def test_a_damaged_policy_allows_nothing() -> None:
     with pytest.raises(OperationError, match="is damaged: no operation may run"):
         policy_mod.load_policy(b'{"format": 1, "scripts": {"ping": "nothex"}, "pinned": []}')
+
+
+# -- a named session configuration is refused, honestly --------------------------------
+
+
+def test_configuration_name_fails_every_host_saying_why(sim_site: SimSite, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
+    before = files(sim_site, "demo-gw1")
+    code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i", str(sim_site.inventory_path),
+                      "--yes", "--configuration-name", "gwctl")
+    assert code == 1, out
+    # the site lock on the management server's host is the first connection an apply makes
+    assert ("error: demo-ms: session configuration 'gwctl' (--configuration-name / "
+            "ansible_psrp_configuration_name) is a JEA endpoint") in out
+    assert "does not fall back to the unrestricted default endpoint" in out
+    assert "Traceback" not in out
+    assert files(sim_site, "demo-gw1") == before
+
+
+def test_the_inventory_variable_is_refused_the_same_way() -> None:
+    from gwctl.errors import TransportError
+    from gwctl.transport.winrm import WinRMTransport
+    from gwctl.transport.winrm_settings import WinRMSettings
+
+    settings = WinRMSettings.from_ansible_vars("gw9", {
+        "ansible_host": "127.0.0.1", "ansible_user": "CONTOSO\\gwctl", "ansible_password": "x",
+        "ansible_winrm_transport": "ntlm", "ansible_psrp_configuration_name": "gwctl"})
+    assert settings.configuration_name == "gwctl"
+    with pytest.raises(TransportError, match=r"^gw9: session configuration 'gwctl'"):
+        WinRMTransport("gw9", settings)
+
+
+# -- docs/jea.md's commands, run as written -----------------------------------------------
+
+
+def test_the_guides_commands_write_what_it_describes(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    from gwctl.cli.main import main
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "jea.md").read_text("utf-8")
+    block = guide.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.startswith("gwctl ")]
+    assert len(commands) == 2
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        args = shlex.split(command)
+        assert main(args[1:]) == 0, capsys.readouterr()
+        out = Path(args[args.index("--output") + 1])
+        names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+        assert names == ["GwctlOperations/GwctlOperations.policy.json",
+                         "GwctlOperations/GwctlOperations.psd1",
+                         "GwctlOperations/GwctlOperations.psm1",
+                         "GwctlOperations/RoleCapabilities/GwctlOperator.psrc",
+                         "Install-GwctlEndpoint.ps1", "gwctl.pssc"]
+    gmsa = (tmp_path / "jea-gmsa" / "gwctl.pssc").read_text()
+    assert "GroupManagedServiceAccount = 'CONTOSO\\gwctl-jea$'" in gmsa
+    policy = json.loads((tmp_path / "jea-gmsa" / "GwctlOperations"
+                         / "GwctlOperations.policy.json").read_text())
+    assert "D:\\Logs\\ApiGateway" in policy["pinned"]
+    # every function the guide names is one the module exports, and the other way round
+    named = set(re.findall(r"`(Invoke-Gwctl[A-Za-z]+)`", guide))
+    assert named == {function_name(op) for op in OPERATIONS}
