@@ -410,3 +410,36 @@ def test_the_guides_commands_write_what_it_describes(tmp_path: Path,
     # every function the guide names is one the module exports, and the other way round
     named = set(re.findall(r"`(Invoke-Gwctl[A-Za-z]+)`", guide))
     assert named == {function_name(op) for op in OPERATIONS}
+
+
+# -- gwctl sim up --jea ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_sim_up_jea_installs_the_module_on_every_host(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gwctl.cli.main", *args],
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    state = tmp_path / ".sim"
+    try:
+        up = cli("sim", "up", "--state", str(state), "--gateways", "2", "--jea")
+        assert up.returncode == 0, up.stderr
+        expected = render(JeaOptions(**{**OPTIONS.__dict__,
+                                        "operators": "SIM\\gwctl-operators"}))
+        policy = expected["GwctlOperations\\GwctlOperations.policy.json"]
+        for host in ("demo-ms", "demo-gw1"):
+            installed = (state / "hosts" / host / "C" / "Program Files" / "WindowsPowerShell"
+                         / "Modules" / "GwctlOperations" / "GwctlOperations.policy.json")
+            assert installed.read_bytes() == policy.replace("\n", "\r\n").encode("ascii")
+        # every operation a read needs passes the allowlist and the pins
+        versions = cli("versions", "-f", str(state / "fleet.yaml"),
+                       "-i", str(state / "inventory.yml"))
+        assert versions.returncode == 0, versions.stdout + versions.stderr
+        assert "demo-gw1" in versions.stdout
+    finally:
+        cli("sim", "down", "--state", str(state))

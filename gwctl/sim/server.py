@@ -405,20 +405,12 @@ class SimSite:
         target.write_bytes(data)
 
     def install_jea_module(self, name: str, module_dir: Path) -> Path:
-        """Do on host `name` what `gwctl host-setup`'s install script does with the module:
-        copy it to Program Files' PowerShell modules. From then on the host runs only the
-        scripts its policy lists, on the pinned paths (docs/jea.md). The emulated host
-        has no PowerShell: the session configuration itself is not registered."""
-        import shutil
+        """Do on host `name` what `gwctl host-setup`'s install script does with the module
+        (`gwctl.sim.jea`): from then on the host runs only the scripts its policy lists,
+        on the pinned paths (docs/jea.md)."""
+        from gwctl.sim.jea import install_module
 
-        from gwctl.ops.jea_policy import MODULE_DIR
-        from gwctl.ops.pyimpl import DirectoryHost
-
-        target = DirectoryHost(self.host_root(name)).map_path(MODULE_DIR)
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(module_dir, target)
-        return target
+        return install_module(self.host_root(name), module_dir)
 
     def recycle(self, name: str) -> dict[str, Any]:
         """Recycle the gateway's app pool (re-reads its appsettings files)."""
