@@ -200,6 +200,9 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                 return None
             if self.ntlm.complete and self.ntlm.channel_bound:
                 self.app.bound_logons += 1
+            if self.ntlm.complete and self.ntlm.kerberos:
+                self.app.kerberos_logons.append({"user": self.ntlm.user,
+                                                 "delegated": self.ntlm.delegated})
             if not self.ntlm.complete:
                 reply = base64.b64encode(out or b"").decode("ascii")
                 self._respond(host, 401, b"", headers=[("WWW-Authenticate", f"{scheme} {reply}")])
