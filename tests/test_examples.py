@@ -6,7 +6,8 @@ A case is a directory holding either a ``fleet.yaml`` (``gwctl validate``) or li
     description: what the case shows
     covers: [rule-id, ...]         # rules this case proves passing (positive) / failing
     problems:                      # exactly the active problems expected
-      - {rule: cors-origin-format, line: 4}          # optional: file, level
+      - {rule: cors-origin-format, line: 4}          # optional: file, level, message
+                                                     # (a part of the problem's text)
     suppressed:                    # problems expected to be reported as suppressed
       - {rule: cors-wildcard-origin, line: 9, reason: kiosk demo}
     # file mode only
@@ -85,6 +86,9 @@ def test_example(case: Path) -> None:
         if "level" in item:
             assert any(p.rule == item["rule"] and p.line == item.get("line")
                        and str(p.level) == item["level"] for p in active), item
+        if "message" in item:
+            assert any(p.rule == item["rule"] and p.line == item.get("line")
+                       and item["message"] in p.message for p in active), (item, shown)
     if "suppressed" in expect:
         gone = [p for p in problems if p.suppressed is not None]
         assert Counter(_key(p, False) for p in gone) == _expected(expect["suppressed"]), shown
