@@ -474,8 +474,10 @@ def _route(route_id: str, route: Any) -> Endpoint:
         raise ConfigError(f"The {where} requires Match.")
     path = ci(match, "Path")
     hosts = tuple(h for h in items_of(ci(match, "Hosts")))
-    if any(not isinstance(h, str) or not h.strip() for h in hosts):
-        raise ConfigError(f"The {where} has an empty entry in Hosts.")
+    for host in hosts:
+        why = settings.host_problem(host)
+        if why is not None:
+            raise ConfigError(f"The {where} {why}.")
     if not path and not hosts:
         raise ConfigError(f"The {where} requires Hosts or Path specified. Set the Path to "
                           "'/{**catchall}' to match all requests.")
