@@ -45,7 +45,7 @@ from gwctl.errors import InputError
 from gwctl.netjson import runtime as dotnet
 from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
 from gwctl.netjson.parser import parse
-from gwctl.rules import _logging
+from gwctl.rules import _cors, _logging
 from gwctl.sim.routing import (
     HEADER_MODES,
     QUERY_MODES,
@@ -153,8 +153,9 @@ class CorsPolicy:
             # CorsPolicy.AllowAnyOrigin: only a sole "*"; elsewhere it is a literal
             any_origin=origins == ["*"],
             # CorsPolicyBuilder lowercases configured origins (a trailing slash or a path
-            # stays, and never matches); a browser's Origin header is compared exactly
-            origins=frozenset(o.lower() for o in origins),
+            # stays, and never matches) and writes an IDN host in punycode; a browser's
+            # Origin header is compared exactly
+            origins=frozenset(_cors.normalized_origin(o) for o in origins),
             headers=", ".join(headers) if headers else None,
             methods=", ".join(methods) if methods else None,
             any_header="*" in headers,
