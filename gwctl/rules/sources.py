@@ -136,13 +136,15 @@ def _collides_here(node: Any, memo: dict[int, tuple[Any, bool]], depth: int) -> 
         seen: set[str] = set()
         for k, v in node.items():
             f = k.lower()
-            if f in seen or ":" in f:
+            # a null or [] is flagged too: what it reads as depends on the runtime
+            if f in seen or ":" in f or v is None or v == []:
                 return True
             seen.add(f)
             if isinstance(v, dict | list) and _collides(v, memo, depth + 1):
                 return True
     elif isinstance(node, list):
-        return any(isinstance(v, dict | list) and _collides(v, memo, depth + 1) for v in node)
+        return any(v is None or v == [] or (isinstance(v, dict | list)
+                                            and _collides(v, memo, depth + 1)) for v in node)
     return False
 
 
@@ -186,10 +188,16 @@ def rendered_duplicates(tree: Any, shared: dict[Any, Any] | None = None,
 
     Only when some key could collide is the (slow) flat model built; then the tree is
     rebuilt from it so that ``"Logging:LogLevel"`` keys mean what they mean to the gateway.
+    (`_collides` also answers True for a tree holding a null or ``[]``, so that the common
+    tree with neither is walked once.)
     """
-    memo = (shared if shared is not None else {}).setdefault("collisions", {})
-    tree = _as_read(tree, runtime,
-                    (shared if shared is not None else {}).setdefault(("as-read", runtime), {}))
+    cache = shared if shared is not None else {}
+    memo = cache.setdefault("collisions", {})
+    # one walk (memoised on the shared route and cluster objects) finds both colliding
+    # keys and nulls or []; most trees have neither
+    if not _collides(tree, memo):
+        return [], tree
+    tree = _as_read(tree, runtime, cache.setdefault(("as-read", runtime), {}))
     if not _collides(tree, memo):
         return [], tree
     flat = flatten_value(tree, name="override", runtime=runtime)
