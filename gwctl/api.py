@@ -45,9 +45,13 @@ def validate(path: str | Path) -> LoadResult:
     """`load` plus every semantic rule. A schema-invalid fleet still gets the rules'
     judgement on the parts the schema accepted (`gwctl.fleet.salvage`); its `fleet`
     stays None, so nothing renders or deploys from it."""
+    return validate_document(load_fleet_source(path))
+
+
+def validate_document(source: FleetSource) -> LoadResult:
+    """`validate` of a fleet already read (e.g. files about to be written)."""
     from gwctl.rules.runner import validate_fleet
 
-    source = load_fleet_source(path)
     result = _build(source)
     if result.fleet is not None:
         result.problems.extend(validate_fleet(result.fleet))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 from test_deploy import CORS, ORIGIN, files, write_fleet
 
 from gwctl.cli.main import main
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKERS = ("--limit", "gwctl plan", "apply plan.json", "--output markdown", "--output sarif",
-           "gwctl render")
+           "gwctl render", "gwctl import")
 
 
 def tour_commands() -> list[str]:
@@ -105,6 +106,13 @@ def test_tour_commands_do_their_work(sim_site: SimSite, tmp_path: Path,
             rendered = tmp_path / "out" / "hq" / "hq-gw1" / "appsettings.Production.json"
             assert os.environ["HQ_TURN_CREDENTIAL"].encode() in rendered.read_bytes()
             assert rendered.stat().st_mode & 0o077 == 0 and "warning" not in out
+        elif command.startswith("gwctl import"):
+            assert code == 0, out
+            doc = yaml.safe_load((tmp_path / "imported.yaml").read_text())
+            gws = doc["sites"]["demo"]["gateways"]
+            assert {n: g["host"] for n, g in gws.items()} == {"demo-ms": "demo-ms",
+                                                               "demo-gw1": "demo-gw1"}
+            assert gws["demo-ms"]["colocated"] is True
         elif command.startswith("gwctl upgrade-plan"):
             assert code == 0, out
             assert out.startswith("#") and "demo" in out
