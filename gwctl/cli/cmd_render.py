@@ -3,8 +3,8 @@
 declares nlog settings). Validation runs first; nothing is written when it finds errors.
 Secret references are resolved, so the output directory holds secrets: files are
 written readable by their owner only (mode 0600), never through a symbolic link; a
-warning names the output directory (or a parent on the way to it) that others can enter,
-list or write. Keep the directory out of version control."""
+warning names the output directory (or a site or gateway directory in it) that others
+can enter, list or write. Keep the directory out of version control."""
 
 from __future__ import annotations
 
