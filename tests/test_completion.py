@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gwctl.cli.main import main
+from tests.readme_lines import pipeline_command
 
 GUARD = 60  # a hang guard only
 
@@ -89,3 +91,13 @@ def test_fish_completes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert complete("gwctl validate --output ") == ["github", "json", "markdown", "sarif",
                                                     "text"]
     assert complete("gwctl completion ") == ["bash", "fish", "zsh"]
+
+
+def test_the_readme_line_installs_bash_completion(tmp_path: Path) -> None:
+    command = pipeline_command("eval ")
+    assert command == 'eval "$(gwctl completion bash)"'
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run(["bash", "-c", f"{command}\ncomplete -p gwctl"], env=env,
+                         capture_output=True, text=True, timeout=GUARD, check=True).stdout
+    assert out.startswith("complete ") and out.strip().endswith(" -F _shtab_gwctl gwctl")

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.readme_lines import pipeline_command
+
 ROOT = Path(__file__).resolve().parent.parent
 GUARD = 120  # a hang guard only
 
@@ -127,3 +129,18 @@ def test_a_broken_live_file_is_refused(repo: tuple[Path, dict[str, str]]) -> Non
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert re.search(r"gwctl lint-file\.+Passed", accepted.stdout + accepted.stderr)
     assert commits(path, env) == ["fixed"]
+
+
+def test_the_readme_line_runs_every_hook(repo: tuple[Path, dict[str, str]]) -> None:
+    path, env = repo
+    command = pipeline_command("pre-commit ")
+    assert command == "pre-commit run --all-files"
+    (path / "fleet.yaml").write_text((ROOT / "examples" / "fleet.yaml").read_text())
+    (path / "nlog.config").write_text((ROOT / "examples" / "manual" / "nlog.config")
+                                      .read_text())
+    assert git(path, "add", "-A", env=env).returncode == 0
+    ran = subprocess.run(command.split(), cwd=path, env=env, capture_output=True,
+                         text=True, timeout=GUARD)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert re.search(r"gwctl validate\.+Passed", ran.stdout)
+    assert re.search(r"gwctl lint-file\.+Passed", ran.stdout)
