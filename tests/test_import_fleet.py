@@ -101,6 +101,7 @@ def test_one_limit_run_over_three_hosts_into_a_commented_file(
                          "--into", str(fleet))
     assert code == 0, err + out
     assert "added demo/demo-ms" in err and "added demo/demo-gw2" in err
+    assert "warning" not in err  # nothing in the fleet changes what the hosts run
     # the live files' own findings are reported (the stock nlog.config's layout typo)
     assert "0 error(s)" in out and "(nlog-layout-missing-dollar)" in out
     text = fleet.read_text()
@@ -171,3 +172,20 @@ def test_limit_errors_and_printing(three: SimSite, capsys: pytest.CaptureFixture
     assert sorted(gws) == ["demo-gw1", "demo-gw2"]
     assert gws["demo-gw1"]["host"] == "demo-gw1"
     assert "# NOTE: the management server's version was not readable" in out
+
+
+def test_fleet_defaults_that_change_an_import_are_named(
+        three: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(COMMENTED.replace("sites:\n", "defaults:\n  settings:\n    logging:\n"
+                                       "      levels: {Default: Warning}\n\nsites:\n", 1))
+    code, out, err = run(capsys, "import", "--host", "demo-ms", "--host", "demo-gw1", "-i",
+                         str(three.inventory_path), "--into", str(fleet))
+    assert code == 0, err + out
+    for gw in ("demo-ms", "demo-gw1"):
+        assert (f"warning: demo/{gw}: the fleet's defaults or site settings change what it "
+                "renders (Logging:LogLevel:Default); 'gwctl diff' shows it on the host") in err
+    # and it is so: diff sees the change the defaults bring
+    code, out, _ = run(capsys, "diff", "-f", str(fleet), "-i", str(three.inventory_path),
+                       "--limit", "demo-ms", "--detailed-exitcode")
+    assert code == 2 and "Logging:LogLevel:Default: 'Information' -> 'Warning'" in out

@@ -13,8 +13,8 @@ or a directory of them) the gateways are merged into it, keeping its comments, o
 quoting: a gateway already there is replaced where it is written, a new site goes into
 the file that holds the sites (in a directory: a new SITE.yaml). The merged fleet is
 validated before anything is written; schema errors write nothing. Settings the
-fleet's defaults or the site declare apply to an imported gateway too: run ``gwctl diff``
-after importing to see whether they change it.
+fleet's defaults or the site declare apply to an imported gateway too: a warning names
+each imported gateway whose rendering they change, and the keys.
 
 Secrets are not copied: each one (a TURN credential, a client secret, a connection
 string with a password, a URL with one in it, ...) becomes an env: reference, listed in
@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gwctl.cli.deploy_common import add_inventory_options, add_limit_option, add_workers_option
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from gwctl.deploy.importer import ImportedGateway
+    from gwctl.fleet.model import Fleet
     from gwctl.hosts.inventory import InventoryHost
 
 
@@ -122,6 +123,42 @@ def execute(ns: argparse.Namespace) -> int:
     return _merge(ns.into, imports)
 
 
+def _layered_changes(fleet: Fleet, imports: list[ImportedGateway],
+                     mss: dict[str, tuple[dict[str, Any], bool]]) -> list[str]:
+    """Imported gateways whose rendering the merged fleet changes: its defaults and site
+    settings are laid under each gateway's own (the import itself reproduces the host)."""
+    from pathlib import Path
+
+    from gwctl.deploy.importer import document_for
+    from gwctl.fleet.model import build_fleet
+    from gwctl.fleet.source import combine
+    from gwctl.fleet.yaml_reader import YamlSource
+    from gwctl.netjson.config import flatten_text
+    from gwctl.render.files import APPSETTINGS, render_gateway
+
+    out = []
+    for i in imports:
+        doc = document_for([(i.site, mss[i.site][0], i.name, i.gateway)])
+        alone, _ = build_fleet(combine([YamlSource("<imported>", doc)], Path(".")))
+        if alone is None:
+            continue
+        before = {f.name: f.display for f in render_gateway(next(alone.gateways()), None)}
+        after = {f.name: f.display for f in render_gateway(fleet.gateway(f"{i.site}/{i.name}"),
+                                                           None)}
+        if before == after:
+            continue
+        changed = []
+        if before.get(APPSETTINGS) != after.get(APPSETTINGS):
+            old = flatten_text(before[APPSETTINGS], file="import").as_dict()
+            new = flatten_text(after[APPSETTINGS], file="fleet").as_dict()
+            changed += sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
+        changed += sorted(name for name in {*before, *after} - {APPSETTINGS}
+                          if before.get(name) != after.get(name))
+        out.append(f"{i.site}/{i.name}: the fleet's defaults or site settings change what "
+                   f"it renders ({', '.join(changed)}); 'gwctl diff' shows it on the host")
+    return out
+
+
 def _merge(into: str, imports: list[ImportedGateway]) -> int:
     from pathlib import Path
 
@@ -143,6 +180,8 @@ def _merge(into: str, imports: list[ImportedGateway]) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     write_texts(edit.texts)
+    for warning in _layered_changes(result.fleet, imports, mss):
+        print(f"warning: {warning}", file=sys.stderr)
     for ref in edit.added:
         print(f"added {ref}", file=sys.stderr)
     for ref in edit.replaced:
