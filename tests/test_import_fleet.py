@@ -189,3 +189,19 @@ def test_fleet_defaults_that_change_an_import_are_named(
     code, out, _ = run(capsys, "diff", "-f", str(fleet), "-i", str(three.inventory_path),
                        "--limit", "demo-ms", "--detailed-exitcode")
     assert code == 2 and "Logging:LogLevel:Default: 'Information' -> 'Warning'" in out
+
+
+def test_a_declared_fqdn_is_the_host(three: SimSite, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    data = yaml.safe_load(three.inventory_path.read_text())
+    (group,) = data["all"]["children"].values()
+    group["hosts"]["demo-gw2"]["gwctl_host"] = "demo-gw2.video.example.com"
+    group["hosts"]["demo-gw1"]["ansible_winrm_kerberos_hostname_override"] = \
+        "demo-gw1.ad.example.com"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump(data))
+    code, out, _ = run(capsys, "import", "--limit", "demo-gw*", "-i", str(inventory))
+    assert code == 0
+    gws = yaml.safe_load(out)["sites"]["demo"]["gateways"]
+    assert gws["demo-gw2"]["host"] == "demo-gw2.video.example.com"
+    assert gws["demo-gw1"]["host"] == "demo-gw1.ad.example.com"
