@@ -174,8 +174,9 @@ def check(line: str, code: int, out: str, tour: Tour, before: dict[str, Any]) ->
         assert code == 0 and out.startswith("#") and "demo" in out, out
     elif command == "import":
         assert code == 0, out
-        imported = yaml.safe_load((cwd / "demo-gw1.yaml").read_text("utf-8"))
-        assert ORIGIN in json.dumps(imported), imported  # the live, applied settings
+        imported = yaml.safe_load((cwd / "imported.yaml").read_text("utf-8"))
+        text = json.dumps(imported)
+        assert ORIGIN in text and "demo-gw1" in text and "demo-ms" in text, imported
     elif command == "rollback":
         assert code == 0, out
         assert ORIGIN.encode() not in (tour.host_files("demo-gw1")[
