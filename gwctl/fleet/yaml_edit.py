@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any
 from gwctl.errors import InputError
 from gwctl.fleet.source import FleetSource, combine
 from gwctl.fleet.yaml_reader import load_yaml, load_yaml_text
-from gwctl.textio import read_bytes
+from gwctl.textio import read_bytes, write_atomic
 
 
 @dataclass(frozen=True)
@@ -209,13 +207,5 @@ def source_with(target: Path, texts: dict[Path, str]) -> FleetSource:
 def write_texts(texts: dict[Path, str]) -> None:
     """Replace each file atomically, keeping an existing file's mode."""
     for path, text in texts.items():
-        tmp = path.with_name(f".{path.name}.gwctl-{secrets.token_hex(6)}.tmp")
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(path, text.encode("utf-8"), mode)

@@ -10,7 +10,6 @@ the write elsewhere.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from gwctl.fleet.secrets import SecretResolver
 from gwctl.render.appsettings import render_appsettings
 from gwctl.render.jsonout import dumps
 from gwctl.render.nlog import has_references, render_nlog
+from gwctl.textio import write_atomic
 
 APPSETTINGS = "appsettings.Production.json"
 NLOG = "nlog.config"
@@ -53,29 +53,11 @@ def _crlf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
-#: exclusive creation that never follows a link (O_NOFOLLOW where the platform has it)
-_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-           | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-
-
 def _real_directory(path: Path) -> None:
     """Create `path` if needed; refuse one that is a link (it could lead anywhere)."""
     if path.is_symlink():
         raise InputError("refusing to write through a symbolic link", file=str(path))
     path.mkdir(mode=0o700, exist_ok=True)
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    """Replace `path` atomically with `content`, readable by its owner only."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, _CREATE, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.replace(tmp, path)  # replaces a link at `path` itself, never its target
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_rendered(out_dir: Path, gw: Gateway, files: list[RenderedFile]) -> list[Path]:
@@ -89,7 +71,7 @@ def write_rendered(out_dir: Path, gw: Gateway, files: list[RenderedFile]) -> lis
     written = []
     for f in files:
         path = target / f.name
-        _write_private(path, f.content)
+        write_atomic(path, f.content)
         written.append(path)
     return written
 
