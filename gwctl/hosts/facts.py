@@ -6,8 +6,11 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from gwctl.errors import OperationError
 from gwctl.fleet.model import APP_POOL, Gateway
+from gwctl.iis.hostinfo import HostInfo
 from gwctl.render.files import APPSETTINGS, NLOG
+from gwctl.render.nlog import DEFAULT_LOG_DIRECTORY
 from gwctl.transport.base import Transport
 
 BASE_FILE = "appsettings.json"
@@ -59,3 +62,21 @@ def gather(transport: Transport, gw: Gateway, names: tuple[str, ...] = (
                                         **(extra or {})})
     pool = transport.run("app_pool_state", {"name": APP_POOL}) if with_app_pool else {}
     return HostFacts(files, pool)
+
+
+def log_directory(gw: Gateway) -> str | None:
+    """The log directory the gateway's rendered nlog.config names, when it is a plain
+    Windows path (one built from layout renderers is only known on the host)."""
+    value = str((gw.settings.get("nlog") or {}).get("log_directory", DEFAULT_LOG_DIRECTORY))
+    return None if "${" in value else value
+
+
+def read_host_info(transport: Transport, gw: Gateway) -> HostInfo:
+    """What decides what the gateway really runs (``read_host``: one operation)."""
+    result = transport.run("read_host", {"install_dir": gw.install_dir, "pool": APP_POOL,
+                                         "log_dir": log_directory(gw)})
+    try:
+        return HostInfo.from_result(result)
+    except ValueError as exc:
+        raise OperationError(f"read_host answered something unexpected: {exc}",
+                             code="failed") from None

@@ -94,7 +94,7 @@ def environment_of(layers: Iterable[tuple[Layer, Mapping[str, str]]]) -> Environ
             merged[name] = (value, layer)
     for variable in ENVIRONMENT_VARIABLES:
         found = merged.get(variable)
-        # Windows keeps no empty variables; an empty web.config value is no value
+        # an empty value replaced the inherited one; the host treats it as unset
         if found is not None and found[0] != "":
             return EnvironmentDecision(found[0], variable, found[1])
     return EnvironmentDecision(PRODUCTION, None, "default")
