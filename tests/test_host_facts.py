@@ -429,3 +429,56 @@ def test_sim_host_env_command_stages_a_running_gateway(
     assert httpx.get(sim_site.gateway_url(GW) + "/.well-known/uris").status_code == 503
     code, _, err = _run(capsys, "sim", "host-env", "--state", state, "--host", GW)
     assert code == 64 and "nothing to change" in err
+
+
+# -- the README's section, run as written ---------------------------------------------------
+
+
+def readme_host_commands() -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = text.split("### Host conditions", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in section.splitlines()
+            if line.startswith("gwctl ")]
+
+
+def test_readme_host_conditions_commands_do_their_work(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".sim").symlink_to(sim_site.state_dir)
+    _fleet(sim_site, sim_site.fleet_path)
+    url = sim_site.gateway_url(GW) + "/.well-known/uris"
+    commands = readme_host_commands()
+    assert len(commands) == 8
+    for command in commands:
+        code, out, err = _run(capsys, *shlex.split(command)[1:])
+        status = _gateway_status(sim_site)
+        if "--environment Staging" in command:
+            assert code == 0 and status["environment"]["name"] == "Staging", out + err
+        elif command.startswith("gwctl diff"):
+            assert code == 1 and "! demo/demo-gw1 (demo-gw1): blocked" in out, out + err
+        elif command.startswith("gwctl doctor"):
+            assert code == 1 and "FAIL  environment" in out, out + err
+        elif "--clear-environment" in command:
+            assert code == 0 and status["environment"]["name"] == "Production"
+        elif "--no-app-offline" in command:
+            assert code == 0 and httpx.get(url).status_code == 200
+        elif "--app-offline" in command:
+            assert code == 0 and httpx.get(url).status_code == 503
+        elif "--hosting-model outofprocess" in command:
+            assert code == 0, out + err
+            sim_site.production_path(GW).write_text("{ broken", "utf-8")
+            sim_site.recycle(GW)
+            assert httpx.get(url).status_code == 502
+            sim_site.production_path(GW).write_text("{}", "utf-8")
+            sim_site.recycle(GW)
+        elif "--log-dir-writable no" in command:
+            assert code == 0, out + err
+            info = HostInfo.from_result(DirectoryHost(sim_site.host_root(GW)).run(
+                "read_host", {"install_dir": INSTALL, "pool": POOL, "log_dir": LOGS}))
+            assert info.directory("log") is not None
+            assert info.directory("log").pool_can_write is False  # type: ignore[union-attr]
+        else:
+            raise AssertionError(f"a README command this test does not check: {command}")
