@@ -1,21 +1,21 @@
 """No secret leaves gwctl: every command, every output format, with --debug, over NTLM and
 over Basic, against the simulator.
 
-Secrets sit everywhere a real installation has them: in the fleet (TURN credentials as
-env: and file: references, a connection string and a client secret in the raw
-appsettings, an nlog mail target's password), in the inventory (the WinRM password,
-also vault-encrypted), in the health check's IDP password, and in the live files of a
-hand-edited host (a ClientSecret, a token, a shared secret, a private key, a connection
-string, a URL with a password in its user information, a bearer token a route sends, a
-TURN credential, an SMTP password), and in its web.config (a connection string and an
-API key among the `<environmentVariables>`, which diff and doctor read). Every byte gwctl prints or logs, every JSON
-document, the imported YAML, the files `render --mask-secrets` writes and the Ansible
-role's result are searched for each secret -- raw, base64 at every alignment, UTF-16LE,
-hex -- and for NTLM message material: the NTLMSSP signature and the NTLMv2 responses the
-client actually sent (recorded at the simulator's acceptor). Over Kerberos (a real MIT KDC
-on loopback) the same holds for the Kerberos password and for the AP-REQ tokens (ticket
-and authenticator) and AP-REP answers that crossed the wire. Rendered files must be
-private (mode 0600).
+Secrets sit everywhere a real installation has them: in the fleet (TURN credentials as env:
+and file: references, a connection string and a client secret in the raw appsettings, an
+nlog mail target's password), in the inventory (the WinRM password, also vault-encrypted),
+in the health check's IDP password, and in the live files of a hand-edited host (a
+ClientSecret, a token, a shared secret, a private key, a connection string, a URL with a
+password in its user information, a bearer token a route sends, a TURN credential, an SMTP
+password), and in its web.config (a connection string and an API key among the
+`<environmentVariables>`, which diff and doctor read). Every byte gwctl prints or logs,
+every JSON document, the imported YAML, the files `render --mask-secrets` writes and the
+Ansible role's result are searched for each secret -- raw, base64 at every alignment,
+UTF-16LE, hex -- and for NTLM message material: the NTLMSSP signature and the NTLMv2
+responses the client actually sent (recorded at the simulator's acceptor). Over Kerberos (a
+real MIT KDC on loopback) the same holds for the Kerberos password and for the AP-REQ
+tokens (ticket and authenticator) and AP-REP answers that crossed the wire. Rendered files
+must be private (mode 0600).
 """
 
 from __future__ import annotations
