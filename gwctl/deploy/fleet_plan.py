@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 from gwctl.deploy.activation import ACTIVATION, ACTIVATION_PATH
 from gwctl.deploy.gateway_plan import GatewayPlan, plan_gateway
-from gwctl.errors import GwctlError, OperationError
+from gwctl.errors import GwctlError
 from gwctl.fleet.model import Fleet
 from gwctl.fleet.secrets import SecretResolver
-from gwctl.hosts.facts import gather, read_host_info
+from gwctl.hosts.facts import gather
 from gwctl.hosts.fanout import fan_out
 from gwctl.hosts.targets import Target, TransportFactory, open_transport
-from gwctl.iis.hostinfo import HostInfo
 from gwctl.output import redact
 from gwctl.render.bases import base_config
 from gwctl.render.files import RenderedFile, render_gateway
@@ -41,22 +40,17 @@ class Planner:
         gw = target.gateway
         if rendered is None:
             rendered = render_gateway(gw, self.resolver)
-        info: HostInfo | None = None
-        host_error: str | None = None
         try:
             with self.transports(target.host) as transport:
-                facts = gather(transport, gw, extra={ACTIVATION: ACTIVATION_PATH})
-                # its own operation: the registry and ACLs are beyond stat's reach
-                try:
-                    info = read_host_info(transport, gw)
-                except OperationError as exc:
-                    host_error = redact.scrub(str(exc))
+                # the host's facts ride on the same stat as the files: no extra round trip
+                facts = gather(transport, gw, extra={ACTIVATION: ACTIVATION_PATH},
+                               with_host=True)
         except GwctlError as exc:
             log.debug("%s: %s", target.name, exc)
             return GatewayPlan(gw.id, target.name, error=redact.scrub(str(exc)))
         plan = plan_gateway(gw, target.name, facts, rendered,
                             lambda: base_config(self.fleet, gw))
-        plan.host_info, plan.host_error = info, host_error
+        plan.host_info = facts.host
         return plan
 
     def plan_all(self, targets: list[Target], progress: Progress | None = None

@@ -81,9 +81,8 @@ class GatewayPlan:
     #: the lost-update check ("absent" when there is none)
     activation: Activation | None = None
     activation_sha256: str = "absent"
-    #: what ``read_host`` found (None: not read, or unreadable: `host_error`)
+    #: what ``read_host`` found (None: not read)
     host_info: HostInfo | None = None
-    host_error: str | None = None
 
     @property
     def conditions(self) -> list[Condition]:
@@ -120,12 +119,12 @@ class GatewayPlan:
 
     def host_json(self) -> dict[str, Any] | None:
         if self.host_info is None:
-            return None if self.host_error is None else {"error": self.host_error}
+            return None
         env = effective_environment(self.host_info)
         return {**self.host_info.to_json(),
                 "environment": {"name": env.name, "variable": env.variable,
                                 "layer": env.layer, "detail": env.describe()},
-                "failure": failure_story(self.host_info), "error": self.host_error}
+                "failure": failure_story(self.host_info)}
 
     def to_json(self) -> dict[str, Any]:
         return {

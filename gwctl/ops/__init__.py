@@ -60,7 +60,7 @@ def script_path(op: str) -> Path:
 
 #: replaced by the text of the named library script when an operation is read for sending
 INCLUDE_PREFIX = "# gwctl-include: "
-LIBRARIES = ("common.ps1",)
+LIBRARIES = ("common.ps1", "hostfacts.ps1")
 
 
 def assemble(text: str, read: Callable[[str], str]) -> str:

@@ -20,7 +20,7 @@ __all__ = ["PARAM_KEYS", "Params", "bad"]
 PARAM_KEYS: dict[str, frozenset[str]] = {
     "ping": frozenset(),
     "read_file": frozenset({"path"}),
-    "stat": frozenset({"paths", "content"}),
+    "stat": frozenset({"paths", "content", "host"}),
     "write_file": frozenset({"path", "sha256", "expected_sha256"}),
     "backup": frozenset({"path", "backup_dir", "keep"}),
     "list_backups": frozenset({"path", "backup_dir"}),

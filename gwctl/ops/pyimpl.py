@@ -183,7 +183,13 @@ class DirectoryHost:
                 info["content_b64"] = (base64.b64encode(content.data).decode("ascii")
                                        if content is not None else None)
             files[path] = info
-        return {"files": files}
+        result: dict[str, Any] = {"files": files}
+        host = p.raw.get("host")
+        if host is not None:
+            if not isinstance(host, Mapping):
+                raise bad("stat: parameter 'host' must be an object")
+            result["host"] = read_host(Params("read_host", host), self.map_path, self.root)
+        return result
 
     def _op_write_file(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         path, digest = p.text("path"), p.digest("sha256")
