@@ -482,3 +482,17 @@ def test_readme_host_conditions_commands_do_their_work(
             assert info.directory("log").pool_can_write is False  # type: ignore[union-attr]
         else:
             raise AssertionError(f"a README command this test does not check: {command}")
+
+
+def test_a_diffs_stat_with_host_facts_fits_one_winrm_send() -> None:
+    # the facts ride on the files' stat so that a diff costs no extra round trip; a stdin
+    # over one Send chunk would bring one back
+    from gwctl.ops import wire
+    from gwctl.transport.winrm import DEFAULT_CHUNK_SIZE
+
+    paths = [INSTALL + "\\" + n for n in ("appsettings.json", "appsettings.Production.json",
+                                         "nlog.config")] + [r"C:\ProgramData\gwctl\activation.json"]
+    stdin = wire.encode_stdin("stat", {"paths": paths, "content": True,
+                                       "host": {"install_dir": INSTALL, "pool": POOL,
+                                                "log_dir": LOGS}})
+    assert len(stdin) <= DEFAULT_CHUNK_SIZE - 512, len(stdin)

@@ -129,14 +129,12 @@ def web_config(path: Path, windows: str) -> dict[str, Any]:
 
 
 def _site_of(root: ET.Element, pool: str) -> str | None:
+    # the first site with an application that names the pool (applicationDefaults' pool,
+    # which applies to applications naming none, is not followed: the installer names it)
     sites = root.find("system.applicationHost/sites")
-    if sites is None:
-        return None
-    default = sites.find("applicationDefaults")
-    default_pool = default.get("applicationPool") if default is not None else None
-    for site in sites.findall("site"):
+    for site in [] if sites is None else sites.findall("site"):
         for app in site.findall("application"):
-            name = app.get("applicationPool") or default_pool
+            name = app.get("applicationPool")
             if name is not None and name.casefold() == pool.casefold():
                 return site.get("name")
     return None

@@ -6,8 +6,7 @@
 #          host (optional: read_host's parameters {install_dir, pool, log_dir})
 # result:  {files: {<path as given>: {exists, size, sha256, mtime[, content_b64]}}
 #          [, host: read_host's result]}; size, sha256, mtime and content_b64 are null for
-#          a file that does not exist. With host, the host's facts come in the same round
-#          trip as the files (a diff needs both).
+#          a file that does not exist
 # errors:  bad_params, io_error
 param($Params, [byte[]]$Payload)
 
