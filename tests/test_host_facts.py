@@ -345,6 +345,11 @@ def test_apply_refuses_a_blocked_gateway_and_writes_nothing(
     after = sim_site.production_path(GW).read_bytes() \
         if sim_site.production_path(GW).exists() else None
     assert after == before
+    # a fleet that knowingly disables the rule (with its reason) is not blocked by it
+    quiet = str(_fleet(sim_site, tmp_path / "quiet.yaml", rules={
+        "host-app-offline": {"enabled": False, "reason": "maintenance page stays up"}}))
+    code, out, err = _run(capsys, "diff", "-f", quiet, "-i", inv, "--gateway", GW)
+    assert code == 0 and "app_offline.htm" not in out and "~ demo/demo-gw1" in out, out + err
     # remedied: the same apply goes through
     sim_site.stage_host(GW, Staging(app_offline=False))
     code, out, err = _run(capsys, "apply", "-f", fleet, "-i", inv, "--yes", "--gateway", GW)

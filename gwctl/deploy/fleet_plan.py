@@ -51,6 +51,7 @@ class Planner:
         plan = plan_gateway(gw, target.name, facts, rendered,
                             lambda: base_config(self.fleet, gw))
         plan.host_info = facts.host
+        plan.disabled_rules = disabled_rules(self.fleet)
         return plan
 
     def plan_all(self, targets: list[Target], progress: Progress | None = None
@@ -60,3 +61,10 @@ class Planner:
         return fan_out(lambda i: self.plan_one(targets[i], rendered[i]), len(targets),
                        workers=self.workers, progress=progress)
 
+
+
+def disabled_rules(fleet: Fleet) -> frozenset[str]:
+    """The rule ids the fleet's ``rules:`` section turns off (``false`` or
+    ``enabled: false``); the rules runner checks that each has a reason."""
+    return frozenset(rule for rule, raw in (fleet.rule_config or {}).items()
+                     if raw is False or (isinstance(raw, dict) and raw.get("enabled") is False))

@@ -83,11 +83,16 @@ class GatewayPlan:
     activation_sha256: str = "absent"
     #: what ``read_host`` found (None: not read)
     host_info: HostInfo | None = None
+    #: host rules the fleet disables (``rules: {host-app-offline: {enabled: false, ...}}``):
+    #: their conditions are neither shown nor block apply, as a disabled rule reports nothing
+    disabled_rules: frozenset[str] = frozenset()
 
     @property
     def conditions(self) -> list[Condition]:
         """The host's hidden conditions (`gwctl.iis.conditions`)."""
-        return conditions(self.host_info) if self.host_info is not None else []
+        if self.host_info is None:
+            return []
+        return [c for c in conditions(self.host_info) if c.rule not in self.disabled_rules]
 
     @property
     def blockers(self) -> list[Condition]:
