@@ -501,3 +501,24 @@ def test_a_diffs_stat_with_host_facts_fits_one_winrm_send() -> None:
                                        "host": {"install_dir": INSTALL, "pool": POOL,
                                                 "log_dir": LOGS}})
     assert len(stdin) <= DEFAULT_CHUNK_SIZE - 512, len(stdin)
+
+
+def test_the_ansible_role_fails_a_blocked_gateway_even_in_check_mode(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    from gwctl.ansible.bridge import converge
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import open_transport
+
+    _stage_staging(sim_site)
+    fleet = str(_fleet(sim_site, tmp_path / "fleet.yaml"))
+    (host,) = [h for h in load_inventory(str(sim_site.inventory_path)) if h.name == GW]
+    for check in (True, False):
+        result = converge(fleet=fleet, host=GW, groups=host.groups, host_vars=host.vars,
+                          transports=open_transport, check=check, want_diff=False)
+        assert result["failed"] is True and result["changed"] is False
+        assert result["status"] == "blocked"
+        assert result["msg"].startswith("blocked, apply cannot fix: appsettings.Production."
+                                        "json is not loaded: ASPNETCORE_ENVIRONMENT=Staging")
+        assert [c["rule"] for c in result["conditions"]] == ["host-override-not-loaded"]
+    assert not sim_site.production_path(GW).exists() or \
+        ORIGIN.encode() not in sim_site.production_path(GW).read_bytes()
