@@ -511,6 +511,9 @@ def _install_host(state: SimState, host: HostState, production: str | None) -> N
             (install / "appsettings.Production.json").write_text(production, "utf-8")
         pools = {APP_POOL: {"state": "Started", "last_recycle": None}}
         (dot / "apppools.json").write_text(json.dumps(pools, indent=2) + "\n", "utf-8")
+        from gwctl.sim.hostenv import install_application_host
+
+        install_application_host(root)
     if host.is_management_server:
         write_server_config(state, host.name)
     write_installed_products(state, host)
