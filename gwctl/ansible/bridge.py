@@ -96,11 +96,17 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
                            "recycle": plan.needs_recycle, "status": plan.status,
                            "files": [{"path": f.path, "action": f.action,
                                       "sha256": f.new_sha256} for f in plan.files],
-                           "semantic": [c.to_json() for c in plan.semantic]}
+                           "semantic": [c.to_json() for c in plan.semantic],
+                           "conditions": [c.to_json() for c in plan.conditions]}
     if want_diff:
         out["diff"] = _diff_views(plan)
     if plan.error:
         return {**out, "failed": True, "changed": False, "msg": plan.error}
+    if plan.blockers:
+        # check mode too: a plan that cannot take effect is no "would change"
+        return {**out, "failed": True, "changed": False,
+                "msg": "blocked, apply cannot fix: " + "; ".join(
+                    f"{c.message}; remedy: {c.remedy}" for c in plan.blockers)}
     if check or not plan.changed:
         out["msg"] = "drift" if plan.changed else "in sync"
         return out
@@ -157,6 +163,8 @@ def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any
     failures = []
     if plan.error:
         failures.append(f"not read: {plan.error}")
+    elif plan.blockers:
+        failures.append("blocked: " + "; ".join(c.message for c in plan.blockers))
     elif plan.changed:
         files = [f"{f.path} ({f.action})" for f in plan.files if f.action != "unchanged"]
         failures.append("drift: " + (", ".join(files) if files

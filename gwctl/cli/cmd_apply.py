@@ -148,7 +148,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
         print(f"! {r.gateway} ({r.host}): {r.detail}", file=human)
     for gw, why in sel.missing:
         print(f"! {gw.id}: {why}", file=sys.stderr)
-    if not any(p.changed or p.error for p in plans):
+    if not any(p.changed or p.error or p.blockers for p in plans):
         print("nothing to apply", file=human)
         results = refused + [GatewayResult(p.gateway, p.host, "unchanged") for p in plans]
         verified = (_verify_after(ns, sel.fleet, sel.targets,

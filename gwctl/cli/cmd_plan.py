@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -62,12 +61,12 @@ def execute(ns: argparse.Namespace) -> int:
 
 def _write(path: Path, text: str) -> None:
     """Atomically: a half-written plan must never be applied."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from gwctl.textio import write_atomic
+
     try:
-        tmp.write_text(text, "utf-8")
-        tmp.replace(path)
+        # a plan holds digests and secret references, never secrets: readable like a source
+        write_atomic(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write the plan: {exc.strerror}", file=str(path)) from None
 
 

@@ -68,6 +68,11 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
     if plan.error:
         result.outcome, result.detail = "failed", plan.error
         return result
+    if plan.blockers:
+        # a plan that cannot take effect must not end in "applied" (nothing is written)
+        result.outcome = "failed"
+        result.detail = "; ".join(f"{c.message}; remedy: {c.remedy}" for c in plan.blockers)
+        return result
     if not changes and plan.pending is None:
         return result
     if options.gate is not None and not _gate(target, plan, options.gate, result):

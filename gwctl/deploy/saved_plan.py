@@ -91,6 +91,7 @@ def build(fleet: Fleet, fleet_path: str, inventory: str, selection: dict[str, An
             "in_sync": sum(p.status == "in-sync" for p in plans),
             "drift": sum(p.status == "drift" for p in plans),
             "error": sum(p.status == "error" for p in plans),
+            "blocked": sum(p.status == "blocked" for p in plans),
             "recycle": sum(p.needs_recycle for p in plans),
         },
     }

@@ -44,6 +44,7 @@ from gwctl.errors import GwctlError, UsageError
 from gwctl.sim.control import StateLock
 from gwctl.sim.faults import Faults
 from gwctl.sim.gateway import Receive, Scope, Send
+from gwctl.sim.hostenv import Staging, needs_restart, stage
 from gwctl.sim.site import SiteRuntime
 from gwctl.sim.state import (
     PID_FILE,
@@ -415,6 +416,16 @@ class SimSite:
     def recycle(self, name: str) -> dict[str, Any]:
         """Recycle the gateway's app pool (re-reads its appsettings files)."""
         return self.runtime.gateway(name).recycle()
+
+    def stage_host(self, name: str, staging: Staging) -> list[str]:
+        """Change host `name`'s IIS files as an administrator would (`gwctl.sim.hostenv`)
+        and, unless only app_offline.htm changed (ANCM polls for it), recycle its gateway
+        as IIS restarts an application whose configuration changed."""
+        gw = self.runtime.gateway(name)
+        done = stage(gw.root, gw.install_dir, staging)
+        if needs_restart(staging):
+            gw.recycle(source="host configuration changed")
+        return done
 
     def set_pool_state(self, name: str, state: str) -> dict[str, Any]:
         """Start or stop the gateway's app pool (``Started`` / ``Stopped``)."""

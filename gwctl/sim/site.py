@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from functools import lru_cache
 from typing import Any
@@ -28,6 +27,7 @@ from gwctl.sim.state import (
     write_installed_products,
     write_server_config,
 )
+from gwctl.textio import write_atomic
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
 
@@ -148,10 +148,9 @@ class SiteRuntime:
         path = gw.root / ".host" / "apppools.json"
         pool = gw.pool
         data = {APP_POOL: {"state": pool.state, "last_recycle": pool.last_recycle}}
-        tmp = path.with_name(f".apppools.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True), "utf-8")
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(data, indent=2, sort_keys=True).encode("utf-8"),
+                         0o644)
             self._pool_marks[gw.name] = (path.stat().st_mtime_ns, pool.last_recycle)
         except OSError:
             pass
