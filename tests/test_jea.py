@@ -443,3 +443,28 @@ def test_sim_up_jea_installs_the_module_on_every_host(tmp_path: Path) -> None:
         assert "demo-gw1" in versions.stdout
     finally:
         cli("sim", "down", "--state", str(state))
+
+
+def test_every_operation_parameter_is_classified_for_the_pins() -> None:
+    from gwctl.ops.params import PARAM_KEYS
+
+    every = set().union(*PARAM_KEYS.values())
+    kinds = (policy_mod.PATH_PARAMS, policy_mod.NESTED_PARAMS, policy_mod.OTHER_PARAMS)
+    assert every == set().union(*kinds)
+    assert sum(len(k) for k in kinds) == len(every)  # each in exactly one list
+    # the PowerShell side checks the same names
+    listed = re.search(r"foreach \(\$name in @\(([^)]*)\)\) \{\n +\$p = \$scope",
+                       read_script("stat"))
+    assert listed is not None
+    assert re.findall(r"'([a-z_]+)'", listed.group(1)) == list(policy_mod.PATH_PARAMS)
+
+
+def test_paths_nested_in_stats_host_parameter_are_pinned_too() -> None:
+    policy = policy_mod.Policy({}, (r"C:\Program Files\Milestone\XProtect API Gateway",))
+    inside = r"C:\Program Files\Milestone\XProtect API Gateway"
+    policy_mod.check_paths(policy, {"paths": [inside + r"\a.json"],
+                                    "host": {"install_dir": inside, "pool": "p"}})
+    with pytest.raises(OperationError) as caught:
+        policy_mod.check_paths(policy, {"paths": [inside + r"\a.json"],
+                                        "host": {"install_dir": inside, "log_dir": r"C:\Windows"}})
+    assert caught.value.code == "path_not_allowed" and "'log_dir'" in caught.value.message

@@ -309,14 +309,21 @@ function Assert-Pinned {
     $policy = (New-Object Text.UTF8Encoding $false).GetString([IO.File]::ReadAllBytes($f)) | ConvertFrom-Json
     $roots = @($policy.pinned | ForEach-Object { [string]$_ })
     if ($roots.Count -eq 0) { return }
-    foreach ($name in @('path', 'paths', 'backup_dir', 'install_dir', 'server_config')) {
-        $p = $Params.PSObject.Properties[$name]
-        if ($null -eq $p) { continue }
-        foreach ($v in @($p.Value)) {
-            # a null optional path (read_versions' server_config) names nothing
-            if ($null -eq $v) { continue }
-            if ($v -isnot [string] -or -not (Test-Pinned $v $roots)) {
-                Fail 'path_not_allowed' "parameter '$name' is outside the directories this host's gwctl endpoint is pinned to: $v" ([ordered]@{ parameter = $name })
+    # stat's host parameter carries read_host's parameters: they are checked the same way
+    $nested = $null
+    $h = $Params.PSObject.Properties['host']
+    if ($null -ne $h -and $null -ne $h.Value -and $h.Value -isnot [string]) { $nested = $h.Value }
+    foreach ($scope in @($Params, $nested)) {
+        if ($null -eq $scope) { continue }
+        foreach ($name in @('path', 'paths', 'backup_dir', 'install_dir', 'server_config', 'log_dir')) {
+            $p = $scope.PSObject.Properties[$name]
+            if ($null -eq $p) { continue }
+            foreach ($v in @($p.Value)) {
+                # a null optional path (read_versions' server_config) names nothing
+                if ($null -eq $v) { continue }
+                if ($v -isnot [string] -or -not (Test-Pinned $v $roots)) {
+                    Fail 'path_not_allowed' "parameter '$name' is outside the directories this host's gwctl endpoint is pinned to: $v" ([ordered]@{ parameter = $name })
+                }
             }
         }
     }

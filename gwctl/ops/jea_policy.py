@@ -29,7 +29,14 @@ POLICY_PATH = MODULE_DIR + "\\" + POLICY_FILE
 POLICY_FORMAT = 1
 
 #: operation parameters that name files or directories on the host
-PATH_PARAMS = ("path", "paths", "backup_dir", "install_dir", "server_config")
+PATH_PARAMS = ("path", "paths", "backup_dir", "install_dir", "server_config", "log_dir")
+#: every other parameter of gwctl.ops.params.PARAM_KEYS: a test requires each parameter
+#: to be in one of the two lists, so a new path parameter cannot slip past the pins
+#: parameters holding another operation's parameters (stat's ``host``: read_host's),
+#: whose path parameters are checked the same way
+NESTED_PARAMS = ("host",)
+OTHER_PARAMS = ("content", "sha256", "expected_sha256", "keep", "backup_id", "name", "pool",
+                "owner", "ttl_seconds", "token", "take_over")
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -107,10 +114,11 @@ def check_paths(policy: Policy, params: Mapping[str, Any]) -> None:
     """Refuse path parameters outside the pinned directories (code ``path_not_allowed``)."""
     if not policy.pinned:
         return
-    for name in PATH_PARAMS:
-        if name not in params:
+    scopes = [params, *(params[n] for n in NESTED_PARAMS if isinstance(params.get(n), Mapping))]
+    for scope, name in ((scope, name) for scope in scopes for name in PATH_PARAMS):
+        if name not in scope:
             continue
-        value = params[name]
+        value = scope[name]
         for path in value if isinstance(value, list) else [value]:
             if path is None:  # a null optional path (read_versions' server_config)
                 continue
