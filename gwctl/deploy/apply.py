@@ -128,6 +128,7 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
         b = transport.run("backup", {"path": change.path, "backup_dir": gw.backup_dir,
                                      "keep": options.backups_kept})
         points.setdefault(change.name, str(b["backup_id"]))
+    result.backups = dict(points)
     if changes:
         result.steps.append("backed up")
     recycle = plan.needs_recycle

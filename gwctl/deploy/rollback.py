@@ -95,6 +95,7 @@ def rollback_gateway(target: Target, transports: TransportFactory,
                              any(c.name == APPSETTINGS for c in chosen),
                              {c.name: c.backup_id for c in chosen})
         marker = mark_activation(t, pending, found.get("sha256") or "absent")
+        result.backups = {c.name: c.backup_id for c in chosen}
         for c in chosen:
             t.run("backup", {"path": c.path, "backup_dir": gw.backup_dir,
                              "keep": options.backups_kept})
