@@ -129,7 +129,9 @@ def execute(ns: argparse.Namespace) -> int:
     sites = {t.gateway.site_name for t in sel.targets}
     require_change_ref(ns, sel.fleet, sites)
     fleet_path = ns.fleet or str(sel.fleet.source.files[0].file)
-    ctx = audit_context(ns, "apply", sel.fleet, [t.host for t in sel.targets], fleet_path)
+    # reconcile applies through here, and says so in the record
+    action = getattr(ns, "audit_action", "apply")
+    ctx = audit_context(ns, action, sel.fleet, [t.host for t in sel.targets], fleet_path)
     outcomes: list[GatewayResult] = []
     try:
         with SiteLocks(sel.fleet, sites, sel.hosts, open_transport, owner,

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-versions": ("cmd_check_versions", "CI gate: exit 1 on any version rule violation"),
     "upgrade-plan": ("cmd_upgrade_plan", "plan the upgrade of each site to a target release"),
     "import": ("cmd_import", "print fleet YAML for an existing, hand-edited gateway"),
+    "reconcile": ("cmd_reconcile", "after an upgrade: report what the installer reset and "
+                                   "re-apply it safely"),
     "rollback": ("cmd_rollback", "restore a gateway's files from the last apply's backups"),
     "unlock": ("cmd_unlock", "remove a host lock left behind by a run that died"),
     "schema": ("cmd_schema", "print the fleet file's JSON Schema"),
