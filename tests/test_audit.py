@@ -17,6 +17,7 @@ from test_deploy import CORS, ORIGIN, TURN_SECRET, files, gwctl
 from test_host_lock import foreign_lock
 
 from gwctl.deploy import audit
+from gwctl.ops.eventlog import read_entries
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
@@ -182,6 +183,21 @@ def test_the_record_says_who_where_what_and_holds_no_secret(
     assert unlock["hosts"][0]["outcome"] == "unlocked"
     assert TURN_SECRET not in log.read_text()
 
+    # the same records, narrowed to the host, in the host's Application event log
+    events = [e for e in read_entries(sim_site.host_root("demo-gw1")) if e["source"] == "gwctl"]
+    assert [(e["event_id"], e["entry_type"]) for e in events] == [
+        (1000, "Information"), (1000, "Information"), (1001, "Warning"), (1002, "Information")]
+    first = json.loads(events[0]["message"])
+    assert first == {**rec, "hosts": [h for h in rec["hosts"] if h["host"] == "demo-gw1"]}
+    assert json.loads(events[2]["message"])["change_ref"] == "CHG-1236"
+    assert all(e["log"] == "Application" for e in events)
+    raw_events = (sim_site.host_root("demo-gw1") / ".host" / "eventlog.jsonl").read_text()
+    assert TURN_SECRET not in raw_events
+    # demo-ms was changed by the applies only: no rollback or unlock entry there
+    ms_events = [e["event_id"] for e in read_entries(sim_site.host_root("demo-ms"))
+                 if e["source"] == "gwctl"]
+    assert ms_events == [1000, 1000]
+
 
 def test_log_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GWCTL_AUDIT_LOG", raising=False)
@@ -208,3 +224,26 @@ def test_append_is_one_line_per_record_and_private(tmp_path: Path) -> None:
     if hasattr(os, "O_APPEND"):
         assert path.read_text().count("\n") == 3
     assert json.loads(path.read_text().splitlines()[1])["n"] == 1
+
+
+def test_write_event_twin_keeps_the_contract(tmp_path: Path) -> None:
+    from gwctl.errors import OperationError
+    from gwctl.ops.pyimpl import DirectoryHost
+
+    fixed = datetime(2026, 12, 2, 21, 30, tzinfo=UTC)
+    host = DirectoryHost(tmp_path, clock=lambda: fixed)
+    result = host.run("write_event", {"event_id": 1001, "entry_type": "Warning",
+                                      "message": '{"action":"rollback"}'})
+    assert result == {"log": "Application", "source": "gwctl", "event_id": 1001,
+                      "entry_type": "Warning", "written_at": "2026-12-02T21:30:00.000000Z"}
+    assert read_entries(tmp_path) == [{**result, "message": '{"action":"rollback"}'}]
+    for params, why in [
+            ({"event_id": 999, "entry_type": "Warning", "message": "x"}, "1000..1099"),
+            ({"event_id": 1000, "entry_type": "warning", "message": "x"}, "entry_type"),
+            ({"event_id": 1000, "entry_type": "Error", "message": "x" * 30001}, "30000"),
+            ({"event_id": 1000, "entry_type": "Error", "message": "x", "source": "evil"},
+             "unknown parameter")]:
+        with pytest.raises(OperationError) as exc:
+            host.run("write_event", params)
+        assert exc.value.code == "bad_params" and why in str(exc.value)
+    assert len(read_entries(tmp_path)) == 1

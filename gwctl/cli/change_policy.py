@@ -99,10 +99,12 @@ def audit_context(ns: argparse.Namespace, action: str, fleet: Fleet | None,
 
 def write_audit(ns: argparse.Namespace, ctx: AuditContext, fleet: Fleet | None,
                 outcomes: Sequence[HostOutcome], exit_code: int | None,
-                error: str | None = None) -> dict[str, Any]:
-    """Append the record to the controller's audit log; returns it (what the hosts'
-    event logs get too)."""
-    from gwctl.deploy.audit import append, resolve_path
+                error: str | None = None,
+                hosts: Sequence[InventoryHost] = ()) -> dict[str, Any]:
+    """Append the record to the controller's audit log, then write it into the event
+    logs of `hosts` the run touched; returns it."""
+    from gwctl.deploy.audit import append, resolve_path, write_host_events
+    from gwctl.hosts.targets import open_transport
 
     if error is not None:
         ctx.extra["error"] = error
@@ -115,6 +117,8 @@ def write_audit(ns: argparse.Namespace, ctx: AuditContext, fleet: Fleet | None,
     except GwctlError as exc:
         # the run happened: say loudly that its record is missing, do not hide its outcome
         print(f"WARNING: {exc}: this run is NOT in the audit log", file=sys.stderr)
+    for warning in write_host_events(record, hosts, open_transport):
+        print(f"WARNING: {warning}", file=sys.stderr)
     return record
 
 

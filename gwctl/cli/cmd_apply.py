@@ -138,9 +138,10 @@ def execute(ns: argparse.Namespace) -> int:
                        timeout_s=ns.lock_timeout):
             code = _locked(ns, sel, check, owner, ctx, outcomes)
     except GwctlError as exc:
-        write_audit(ns, ctx, sel.fleet, _audited(outcomes), exc.exit_code, str(exc))
+        write_audit(ns, ctx, sel.fleet, _audited(outcomes), exc.exit_code, str(exc),
+                    [t.host for t in sel.targets])
         raise
-    write_audit(ns, ctx, sel.fleet, _audited(outcomes), code)
+    write_audit(ns, ctx, sel.fleet, _audited(outcomes), code, hosts=[t.host for t in sel.targets])
     return code
 
 

@@ -52,10 +52,12 @@ def execute(ns: argparse.Namespace) -> int:
         res = rollback_gateway(targets[0], open_transport, options)
     except GwctlError as exc:
         write_audit(ns, ctx, result.fleet, [HostOutcome(gw.id, targets[0].name, "failed",
-                                                        str(exc))], exc.exit_code, str(exc))
+                                                        str(exc))], exc.exit_code, str(exc),
+                    [targets[0].host])
         raise
     print(f"{res.gateway}: {res.outcome}" + (f" ({res.detail})" if res.detail else ""))
     code = EXIT_OK if res.outcome in ("rolled back", "unchanged") else EXIT_FAILED
     write_audit(ns, ctx, result.fleet, [HostOutcome(res.gateway, res.host, res.outcome,
-                                                    res.detail, res.backups)], code)
+                                                    res.detail, res.backups)], code,
+                hosts=[targets[0].host])
     return code

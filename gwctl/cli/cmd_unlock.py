@@ -70,5 +70,5 @@ def execute(ns: argparse.Namespace) -> int:
                          "acquired_at": holder.get("acquired_at")}
     write_audit(ns, ctx, None, [HostOutcome("-", ns.host, "unlocked",
                                             f"{what} of {holder.get('owner')} removed")],
-                EXIT_OK)
+                EXIT_OK, hosts=[host])
     return EXIT_OK

@@ -13,8 +13,10 @@ its git commit and whether the work tree was dirty, the plan digest), why (the c
 reference, the reason given to work outside a maintenance window) and what happened on
 each host (outcome, detail, the backup ids of the files replaced). It holds no secret:
 details pass through the redactor, and no rendered file content is ever part of it.
-The same record goes into each host's Windows Application event log
-(`gwctl.ops` operation ``audit_event``).
+The same record, narrowed to the host's own outcome, goes into the Windows Application
+event log of each host the run changed, rolled back, failed or unlocked (remote
+operation ``write_event``, event source ``gwctl``; ids in `EVENT_IDS`). Unchanged hosts
+get no entry: a no-op apply must not flood the event logs.
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gwctl import __version__
 from gwctl.errors import InputError
 from gwctl.output import redact
+
+if TYPE_CHECKING:
+    from gwctl.hosts.inventory import InventoryHost
+    from gwctl.hosts.targets import TransportFactory
 
 ENV = "GWCTL_AUDIT_LOG"
 FORMAT = 1
@@ -199,3 +205,48 @@ def read(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+#: the event id of each audited action in the hosts' Application event log
+EVENT_IDS = {"apply": 1000, "rollback": 1001, "unlock": 1002, "reconcile": 1003}
+
+
+def entry_type(outcome: str) -> str:
+    if outcome == "failed":
+        return "Error"
+    return "Warning" if outcome in ("rolled back", "skipped") else "Information"
+
+
+def host_record(record: dict[str, Any], host: str) -> dict[str, Any]:
+    """The record as one host's event log gets it: only that host's outcome."""
+    return {**record, "hosts": [h for h in record["hosts"] if h["host"] == host]}
+
+
+def write_host_events(record: dict[str, Any], hosts: Sequence[InventoryHost],
+                      transports: TransportFactory, workers: int = 8) -> list[str]:
+    """The record into each host's Application event log (``write_event``); a host that
+    cannot take it is a warning, returned, never a failed run: the controller's log
+    already holds the record."""
+    from gwctl.errors import GwctlError
+    from gwctl.hosts.fanout import fan_out
+
+    by_name = {h.name: h for h in hosts}
+    todo = [h["host"] for h in record["hosts"]
+            if h["host"] in by_name and h["outcome"] != "unchanged"]
+
+    def one(i: int) -> str | None:
+        name = todo[i]
+        mine = _scrubbed(host_record(record, name))
+        message = json.dumps(mine, separators=(",", ":"))
+        outcome = mine["hosts"][0]["outcome"] if mine["hosts"] else "unchanged"
+        try:
+            with transports(by_name[name]) as transport:
+                transport.run("write_event", {"event_id": EVENT_IDS[record["action"]],
+                                              "entry_type": entry_type(outcome),
+                                              "message": message[:30000]})
+        except GwctlError as exc:
+            return f"{name}: the audit record did not reach its event log: " \
+                   f"{redact.scrub(str(exc))}"
+        return None
+
+    return [w for w in fan_out(one, len(todo), workers=workers) if w]

@@ -25,6 +25,7 @@ OPERATIONS: tuple[str, ...] = (
     "read_versions",
     "lock_acquire",
     "lock_release",
+    "write_event",
 )
 
 #: operations a transport may run again after an exchange broke mid-way: the read-only
