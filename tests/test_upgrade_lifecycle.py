@@ -114,3 +114,29 @@ def test_an_upgrade_that_resets_nlog_is_caught_and_reconciled(
     assert {h["gateway"]: h["outcome"] for h in rec["hosts"]}["demo/demo-gw1"] == "changed"
     code, out = gwctl(capsys, "reconcile", "-f", str(fleet), "-i", inv, "--check")
     assert code == 0 and "nothing to reconcile" in out, out
+
+
+def test_rollback_refuses_backups_of_another_release_unless_forced(
+        site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = fleet_of(site, tmp_path / "fleet.yaml")
+    inv = str(site.inventory_path)
+    assert gwctl(capsys, "apply", "-f", str(fleet), "-i", inv, "--yes")[0] == 0
+    record = json.loads((site.host_root("demo-gw2") / "C" / "ProgramData" / "gwctl"
+                         / "activation.json").read_text())
+    assert record["product_version"].startswith("2024 R2 (24.2.")
+    assert len(record["base_sha256"]) == 64
+    applied = files(site, "demo-gw2")
+    site.upgrade("demo-gw2", "2025 R1")
+    code, out = gwctl(capsys, "rollback", "--gateway", "demo-gw2", "-f", str(fleet), "-i", inv)
+    assert code == 1, out
+    assert out.startswith("demo/demo-gw2: failed (the backups were taken under 2024 R2 (24.2.")
+    assert ("the gateway now runs 2025 R1 (25.1." in out
+            and "undo the upgrade instead, or pass --force to restore them anyway" in out)
+    assert files(site, "demo-gw2") == applied
+    code, out = gwctl(capsys, "rollback", "--gateway", "demo-gw2", "-f", str(fleet), "-i", inv,
+                      "--force")
+    assert code == 0 and out.startswith("demo/demo-gw2: rolled back"), out
+    assert files(site, "demo-gw2") != applied
+    # the rollback's own record names the release it ran under: undoing it is not refused
+    code, out = gwctl(capsys, "rollback", "--gateway", "demo-gw2", "-f", str(fleet), "-i", inv)
+    assert code == 0, out

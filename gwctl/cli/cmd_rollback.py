@@ -3,7 +3,10 @@ pool if appsettings changed, and health-check the gateway. The current files are
 up first, so a rollback can be undone by another rollback.
 Rollback is allowed outside maintenance windows (it is the way back during an incident);
 it needs --change-ref where the site sets change_ref_required, and is audited like apply
-(the record's backups are the ones restored)."""
+(the record's backups are the ones restored).
+Backups taken under another product release than the one installed now (the last
+apply's activation record says which) are refused unless --force: after an upgrade, the
+way back is the upgrade's own, not old overrides under the new release's base."""
 
 from __future__ import annotations
 
@@ -21,6 +24,10 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="fleet file (for the gateway's install and backup directories)")
     add_inventory_options(p)
     p.add_argument("--health-timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--force", action="store_true",
+                   help="restore even backups taken under another product release than "
+                        "the one installed now (refused by default: roll back the upgrade "
+                        "instead)")
     add_audit_options(p)
 
 
@@ -49,7 +56,7 @@ def execute(ns: argparse.Namespace) -> int:
     ctx = audit_context(ns, "rollback", result.fleet, [targets[0].host], ns.fleet)
     options = ApplyOptions(health=HealthSettings(timeout_s=ns.health_timeout))
     try:
-        res = rollback_gateway(targets[0], open_transport, options)
+        res = rollback_gateway(targets[0], open_transport, options, force=ns.force)
     except GwctlError as exc:
         write_audit(ns, ctx, result.fleet, [HostOutcome(gw.id, targets[0].name, "failed",
                                                         str(exc))], exc.exit_code, str(exc),
