@@ -23,6 +23,7 @@ from gwctl.fleet.maintenance import RULE as WINDOW_RULE
 from gwctl.fleet.maintenance import ChangePolicy, MaintenanceWindow
 from gwctl.fleet.source import FleetSource, merge
 from gwctl.problems import Level, Location, Problem, pointer
+from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.release import Version
 
 DEFAULT_INSTALL_DIR = r"C:\Program Files\Milestone\XProtect API Gateway"
@@ -77,6 +78,13 @@ class Gateway:
     def environment(self) -> str:
         env = self.settings.get("environment", "production")
         return str(env)
+
+    @property
+    def dotnet_version(self) -> int:
+        """The gateway's .NET major version: the ``dotnet_version`` setting, else the one
+        its release runs (`gwctl.versions.dotnet`)."""
+        declared = self.settings.get("dotnet_version")
+        return int(declared) if declared is not None else runtime_for(self.version)
 
     @property
     def root_url(self) -> str:
