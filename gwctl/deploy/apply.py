@@ -133,10 +133,16 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
         b = transport.run("backup", {"path": change.path, "backup_dir": gw.backup_dir,
                                      "keep": options.backups_kept})
         points.setdefault(change.name, str(b["backup_id"]))
+    result.backups = dict(points)
     if changes:
         result.steps.append("backed up")
     recycle = plan.needs_recycle
-    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points)
+    gate_said = result.version_gate or {}
+    installed = (gate_said.get("gateway_version")
+                 if str(gate_said.get("gateway_source", "")).startswith("installed") else None)
+    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points,
+                        product_version=str(installed) if installed else None,
+                        base_sha256=None if plan.base_sha256 == "absent" else plan.base_sha256)
     marker = mark_activation(transport, record, plan.activation_sha256)
     try:
         if changes:

@@ -34,6 +34,7 @@ from gwctl.ops.backups import (
     pick_backup,
     store_backup,
 )
+from gwctl.ops.eventlog import write_event
 from gwctl.ops.hostfiles import (
     atomic_write,
     file_info,
@@ -305,6 +306,12 @@ class DirectoryHost:
 
     def _op_lock_release(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         return lock_release(p, self.map_path)
+
+    def _op_write_event(self, p: Params, payload: bytes | None) -> dict[str, Any]:
+        if self.root is None:
+            raise OperationError("write_event: a directory host without a root has no "
+                                 "event log of its own", code="failed")
+        return write_event(p, self.root, self._now)
 
 
 def _check_expected(path: str, expected: str | None, current: str | None) -> None:

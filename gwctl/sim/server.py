@@ -423,10 +423,11 @@ class SimSite:
         """Start or stop the gateway's app pool (``Started`` / ``Stopped``)."""
         return self.runtime.gateway(name).set_pool_state(state)
 
-    def upgrade(self, name: str, release: str) -> dict[str, Any]:
+    def upgrade(self, name: str, release: str, *, reset_nlog: bool = False
+                ) -> dict[str, Any]:
         """Install `release` on host `name` (see `SiteRuntime.upgrade`): the management
         server host upgrades the management server and its co-located gateway."""
-        return self.runtime.upgrade(name, release)
+        return self.runtime.upgrade(name, release, reset_nlog=reset_nlog)
 
     def set_fault(self, name: str, profile: str, param: str | float | None = None
                   ) -> list[str]:
@@ -512,7 +513,8 @@ def _admin_app(site: SimSite) -> Starlette:
     async def upgrade(request: Request) -> Response:
         data = await body_of(request)
         return JSONResponse(site.upgrade(str(data.get("host", "")),
-                                         str(data.get("version", ""))))
+                                         str(data.get("version", "")),
+                                         reset_nlog=data.get("reset_nlog") is True))
 
     async def shutdown(request: Request) -> Response:
         site.request_shutdown()
