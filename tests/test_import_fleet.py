@@ -235,3 +235,29 @@ def test_a_host_without_gateway_is_skipped_and_an_unreachable_one_stops_all(
     assert "error: lab-gw2: " in err
     assert "1 of 3 host(s) could not be read; nothing imported" in err
     assert fleet.read_text() == COMMENTED
+
+
+def test_reimporting_keeps_comments_inside_and_around_the_gateway(
+        three: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(COMMENTED)
+    inv = str(three.inventory_path)
+    assert run(capsys, "import", "--limit", "demo", "-i", inv, "--into", str(fleet))[0] == 0
+    text = fleet.read_text().replace("      demo-gw1:\n        host: demo-gw1\n",
+                                     "      demo-gw1:\n        host: demo-gw1   # ours\n", 1)
+    assert "# ours" in text
+    fleet.write_text(text)
+    code, _, err = run(capsys, "import", "--host", "demo-gw1", "-i", inv, "--into",
+                         str(fleet))
+    assert code == 0 and "replaced demo/demo-gw1" in err
+    # nothing changed on the host: the file is byte for byte what it was, the comment
+    # inside the gateway and the one above the next gateway included
+    assert fleet.read_text() == text
+    assert "was not readable" not in err  # the fleet declares the site's server
+    # a change on the host changes only what it touches
+    three.production_path("demo-gw1").write_text(
+        HAND_EDITED.replace("https://ops.example", "https://ops2.example"))
+    assert run(capsys, "import", "--host", "demo-gw1", "-i", inv, "--into",
+               str(fleet))[0] == 0
+    after = fleet.read_text()
+    assert after == text.replace("https://ops.example", "https://ops2.example")
