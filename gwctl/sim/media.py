@@ -8,17 +8,37 @@ SRTP for real, so clients receive frames on loopback. The peers run on one event
 a background thread, shared by every gateway of the process. Without the variable (or
 without aiortc) the simulator keeps its signalling-only offers -- whose candidates follow
 the configured ICE servers, which a real peer would try to reach.
+
+What a browser sends is what the peer takes:
+
+- The offer bundles video and data on one transport (``max-bundle``), as the gateway's
+  offer does; the peer's candidates are in the offer SDP and are also handed out as
+  trickled candidates (`trickled`), which is how the gateway gives them to the samples
+  (``GET IceCandidates``, WebSocket ``trickle``).
+- The client's trickled candidates (``POST IceCandidates``, WebSocket ``trickle``) go to
+  the peer (`MediaHub.add_candidate`), also when they come before the answer. Chromium
+  hides its host addresses behind mDNS names (``<uuid>.local``) unless told otherwise;
+  aioice resolves those by multicast DNS and drops the ones it cannot resolve within a
+  second. ICE does not depend on them: the peer is the controlling agent, and the
+  browser's checks towards the offered candidates make the browser's address known as a
+  peer-reflexive candidate (RFC 8445 section 7.3.1.3), which is then nominated. A
+  candidate with an empty ``candidate`` string is end-of-candidates.
+- A data channel the client opens with protocol ``videoos-commands`` (the sample's PTZ
+  and aux buttons) is answered message by message by `gwctl.sim.ptz_commands`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import threading
 from concurrent.futures import Future
 from typing import Any
+
+from gwctl.sim.ptz_commands import PROTOCOL, CommandChannel
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +46,7 @@ ENV_SWITCH = "GWCTL_SIM_MEDIA"
 WIDTH, HEIGHT, FPS = 320, 240, 15
 OFFER_TIMEOUT_S = 15.0
 MAX_PEERS = 512
+MAX_EARLY_CANDIDATES = 64
 
 
 def enabled() -> bool:
@@ -75,12 +96,55 @@ def _track(camera: str) -> Any:
     return TestPicture()
 
 
+def trickled(sdp: str) -> list[str]:
+    """The ``a=candidate`` lines of `sdp` as the JSON-encoded RTCIceCandidateInit strings
+    the gateway trickles, each naming its media section (``sdpMid``, ``sdpMLineIndex``)."""
+    # a section's mid may follow its candidates: first the mids, then the candidates
+    mids: list[str | None] = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            mids.append(None)
+        elif line.startswith("a=mid:") and mids:
+            mids[-1] = line[len("a=mid:"):].strip()
+    out: list[str] = []
+    index = -1
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            index += 1
+        elif line.startswith("a=candidate:") and index >= 0:
+            out.append(json.dumps({"candidate": line[2:], "sdpMid": mids[index],
+                                   "sdpMLineIndex": index}))
+    return out
+
+
+def _candidate(init: dict[str, Any]) -> Any:
+    """aiortc's RTCIceCandidate for a client's RTCIceCandidateInit; None for the empty
+    candidate, which is end-of-candidates."""
+    from aiortc.sdp import candidate_from_sdp
+
+    text = str(init.get("candidate") or "").strip()
+    if not text:
+        return None
+    if text.startswith("candidate:"):
+        text = text[len("candidate:"):]
+    candidate = candidate_from_sdp(text)
+    mid = init.get("sdpMid")
+    line = init.get("sdpMLineIndex")
+    candidate.sdpMid = str(mid) if mid is not None else None
+    candidate.sdpMLineIndex = line if isinstance(line, int) else None
+    if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
+        candidate.sdpMLineIndex = 0  # the bundle's transport
+    return candidate
+
+
 class MediaHub:
     """The event loop thread holding every emulated gateway's media peers."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.peers: dict[str, Any] = {}
+        #: client candidates that came before the answer, per session
+        self.early: dict[str, list[Any]] = {}
         self.thread = threading.Thread(target=self.loop.run_forever, name="sim-media",
                                        daemon=True)
         self.thread.start()
@@ -93,17 +157,33 @@ class MediaHub:
         return str(self._run(self._offer(session_id, camera)).result(OFFER_TIMEOUT_S))
 
     async def _offer(self, session_id: str, camera: str) -> str:
-        from aiortc import RTCConfiguration, RTCPeerConnection
+        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
 
         # no ICE servers: without a configuration aiortc asks a public STUN server, which
         # loopback sessions do not need (and an offline machine waits 5 s for)
-        pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(configuration=RTCConfiguration(
+            iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         pc.addTrack(_track(camera))
         pc.createDataChannel("ptz")
+
+        @pc.on("datachannel")
+        def on_channel(channel: Any) -> None:
+            if channel.protocol != PROTOCOL:
+                return
+            commands = CommandChannel(camera)
+
+            def on_message(message: str | bytes) -> None:
+                text = message if isinstance(message, str) else message.decode("utf-8",
+                                                                                "replace")
+                channel.send(commands.answer(text))
+
+            channel.on("message", on_message)
+
         await pc.setLocalDescription(await pc.createOffer())
         self.peers[session_id] = pc
         while len(self.peers) > MAX_PEERS:
             oldest = next(iter(self.peers))
+            self.early.pop(oldest, None)
             await self.peers.pop(oldest).close()
         return str(pc.localDescription.sdp)
 
@@ -121,13 +201,46 @@ class MediaHub:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         except Exception as exc:  # a client's bad answer ends its media, not the simulator
             log.info("session %s: the answer was not usable for media: %s", session_id, exc)
+            self.early.pop(session_id, None)
             await self.peers.pop(session_id).close()
+            return
+        for candidate in self.early.pop(session_id, []):
+            await self._give(session_id, pc, candidate)
+
+    def add_candidate(self, session_id: str, init: dict[str, Any]) -> None:
+        """Hand a client's trickled candidate (RTCIceCandidateInit) to the peer."""
+        self._run(self._add_candidate(session_id, init))
+
+    async def _add_candidate(self, session_id: str, init: dict[str, Any]) -> None:
+        pc = self.peers.get(session_id)
+        if pc is None:
+            return
+        try:
+            candidate = _candidate(init)
+        except (AssertionError, ValueError, IndexError) as exc:
+            log.info("session %s: candidate %r not usable: %s", session_id, init, exc)
+            return
+        if pc.remoteDescription is None:
+            # the sample posts candidates as they come, which can be before its answer
+            early = self.early.setdefault(session_id, [])
+            if len(early) < MAX_EARLY_CANDIDATES:  # a client that never answers stays small
+                early.append(candidate)
+            return
+        await self._give(session_id, pc, candidate)
+
+    @staticmethod
+    async def _give(session_id: str, pc: Any, candidate: Any) -> None:
+        try:
+            await pc.addIceCandidate(candidate)
+        except ValueError as exc:  # a second end-of-candidates, a closed peer
+            log.info("session %s: candidate not added: %s", session_id, exc)
 
     def close(self, session_ids: list[str]) -> None:
         self._run(self._close(session_ids))
 
     async def _close(self, session_ids: list[str]) -> None:
         for sid in session_ids:
+            self.early.pop(sid, None)
             pc = self.peers.pop(sid, None)
             if pc is not None:
                 await pc.close()
