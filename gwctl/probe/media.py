@@ -26,6 +26,18 @@ def require() -> None:
         raise UsageError("--media needs aiortc: pip install 'gwctl[webrtc]'") from None
 
 
+def trickled(sdp: str) -> list[str]:
+    """The candidates of `sdp` as the JSON-encoded RTCIceCandidateInit strings a peer
+    trickles (the gateway's ``GET IceCandidates``, a client's ``POST IceCandidates``),
+    each naming its media section (``sdpMid``, ``sdpMLineIndex``)."""
+    from aiortc.sdp import SessionDescription, candidate_to_sdp
+
+    return [json.dumps({"candidate": "candidate:" + candidate_to_sdp(c),
+                        "sdpMid": m.rtp.muxId, "sdpMLineIndex": index})
+            for index, m in enumerate(SessionDescription.parse(sdp).media)
+            for c in m.ice_candidates]
+
+
 class MediaClient:
     """Peers receiving the gateway's video, one per session."""
 
@@ -41,11 +53,12 @@ class MediaClient:
         #: decoded frames per peer so far
         self.frames: dict[int, int] = {}
 
-    def answer(self, offer_sdp: str) -> tuple[int, str]:
-        """(peer key, JSON-encoded answer) for `offer_sdp`."""
+    def answer(self, offer_sdp: str) -> tuple[int, str, list[str]]:
+        """(peer key, JSON-encoded answer, the answer's candidates as trickled) for
+        `offer_sdp`."""
         key, sdp = asyncio.run_coroutine_threadsafe(self._answer(offer_sdp),
                                                     self.loop).result(30)
-        return key, json.dumps({"type": "answer", "sdp": sdp})
+        return key, json.dumps({"type": "answer", "sdp": sdp}), trickled(sdp)
 
     async def _answer(self, offer_sdp: str) -> tuple[int, str]:
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription

@@ -229,11 +229,12 @@ def _one(rec: Recorder, api: str, token: str, version: Version, out: SessionOutc
         finally:
             if posted is not None:
                 posted.wait()
-        answer, key = None, None
+        answer, key, candidates = None, None, None
         if media is not None:
-            key, answer = media.answer(signalling.offer_of(session, f"{out.label} session"))
+            key, answer, candidates = media.answer(
+                signalling.offer_of(session, f"{out.label} session"))
         signalling.complete_session(rec, api, token, session, answer=answer,
-                                    label=f"{out.label} session")
+                                    candidates=candidates, label=f"{out.label} session")
         out.answered_s = time.monotonic() - origin
         out.peer = key
         if media is not None and key is not None:
