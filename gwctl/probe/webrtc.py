@@ -271,7 +271,7 @@ def _run(gateway: str, api: str, version: Version, s: ProbeSettings, result: Pro
     limits = httpx.Limits(max_connections=s.sessions + 4,
                           max_keepalive_connections=s.sessions + 4)
     with httpx.Client(verify=s.verify_tls, timeout=s.timeout_s, limits=limits) as client:
-        rec = Recorder(client)
+        rec = Recorder(client, mask_later=True)
         rec.request("well-known", "GET", f"{api}/.well-known/uris")
         try:
             token = signalling.get_token(rec, api, s.user, s.password, s.client_id)
