@@ -198,6 +198,39 @@ def test_version_mismatch(applied: Callable[..., Any], sim_site: SimSite) -> Non
     assert check(doc, "demo/demo-ms", "gateway-version")["status"] == "pass"
 
 
+def test_tls_ice_servers(applied: Callable[..., Any], sim_site: SimSite, tmp_path: Path,
+                         turn: TurnServer, monkeypatch: pytest.MonkeyPatch,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    # stuns: and turns: on coturn's TLS port, its self-signed certificate trusted through
+    # SSL_CERT_FILE as an administrator's own CA bundle would be
+    settings = settings_for(turn)
+    settings["webrtc"]["ice_servers"] = [
+        {"url": turn.url("stuns")},
+        {"url": turn.url("turns"), "username": turn.user, "credential": "env:VERIFY_TURN"}]
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", settings)
+    code, out, err = gwctl(capsys, "apply", "-f", str(fleet), "-i",
+                           str(sim_site.inventory_path), "--yes")
+    assert code == 0, out + err
+    monkeypatch.setenv("SSL_CERT_FILE", str(turn.ca_file))
+    code, doc, _ = applied("--gateway", "demo-gw1")
+    stuns = check(doc, "demo/demo-gw1", f"ice {turn.url('stuns')}")
+    turns = check(doc, "demo/demo-gw1", f"ice {turn.url('turns')}")
+    assert (stuns["status"], turns["status"]) == ("pass", "pass"), (stuns, turns)
+    assert stuns["detail"].startswith("binding answered over TLS, mapped address 127.0.0.1:")
+    assert "relayed address 127.0.0.1:" in turns["detail"]
+    assert code == 0
+    # with the public CAs only (certifi's bundle), nobody vouches for it: both fail on TLS
+    import certifi
+
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    code, doc, _ = applied("--gateway", "demo-gw1")
+    assert code == 1
+    for url in (turn.url("stuns"), turn.url("turns")):
+        got = check(doc, "demo/demo-gw1", f"ice {url}")
+        assert got["status"] == "fail" and "TLS failed: " in got["detail"] and \
+            "CERTIFICATE_VERIFY_FAILED" in got["detail"], got
+
+
 def test_ws_signalling_shadowed_by_a_route(applied: Callable[..., Any], sim_site: SimSite,
                                            tmp_path: Path, turn: TurnServer,
                                            capsys: pytest.CaptureFixture[str]) -> None:

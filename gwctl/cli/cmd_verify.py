@@ -41,7 +41,7 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client-id", default="GrantValidatorClient", metavar="ID",
                    help="IDP client id for the token (default GrantValidatorClient)")
     p.add_argument("--insecure", action="store_true",
-                   help="do not verify the gateways' (and turns: servers') TLS certificates")
+                   help="do not verify the gateways' (and stuns:/turns: servers') TLS certificates")
 
 
 def register(p: argparse.ArgumentParser) -> None:
