@@ -38,11 +38,37 @@ def trickled(sdp: str) -> list[str]:
             for c in m.ice_candidates]
 
 
-class MediaClient:
-    """Peers receiving the gateway's video, one per session."""
+#: (url, username, credential) of a STUN or TURN server
+IceServerSpec = tuple[str, str | None, str | None]
 
-    def __init__(self) -> None:
+
+def configuration(servers: list[IceServerSpec], relay_only: bool = False) -> Any:
+    """aiortc's RTCConfiguration for `servers`. aiortc takes one STUN and one TURN server
+    (the first of each; ``stuns:`` it does not speak, so those are left out). Without
+    servers the list is empty on purpose: aiortc's default would query a public STUN
+    server, which loopback sessions do not need (and an offline machine waits 5 s for)."""
+    from aiortc import RTCConfiguration, RTCIceServer
+    from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
+
+    ice = [RTCIceServer(urls=url, username=user, credential=credential)
+           for url, user, credential in servers
+           if url.split(":", 1)[0].lower() in ("stun", "turn", "turns")]
+    return RTCConfiguration(
+        iceServers=ice, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY if relay_only
+        else RTCIceTransportPolicy.ALL)
+
+
+class MediaClient:
+    """Peers receiving the gateway's video, one per session. With `ice_servers` they
+    gather server-reflexive (STUN) and relayed (TURN) candidates too; `relay_only` keeps
+    them to relayed ones, as a browser with ``iceTransportPolicy: "relay"``."""
+
+    def __init__(self, ice_servers: list[IceServerSpec] | None = None,
+                 relay_only: bool = False) -> None:
         require()
+        self.ice_servers = list(ice_servers or [])
+        self.relay_only = relay_only
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="probe-media",
                                        daemon=True)
@@ -61,10 +87,10 @@ class MediaClient:
         return key, json.dumps({"type": "answer", "sdp": sdp}), trickled(sdp)
 
     async def _answer(self, offer_sdp: str) -> tuple[int, str]:
-        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCPeerConnection, RTCSessionDescription
 
-        # host candidates only: aiortc's default would query a public STUN server
-        pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(configuration=configuration(self.ice_servers,
+                                                           self.relay_only))
         key = len(self.peers)
         self.peers.append(pc)
         first: Future[float] = Future()

@@ -204,6 +204,10 @@ class ProbeSettings:
     media_timeout_s: float = 10.0
     #: with media: how long to keep receiving after the round's set-ups, to measure fps
     duration_s: float = 0.0
+    #: with media: the client's STUN/TURN servers (url, username, credential)
+    ice_servers: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    #: with media: relayed candidates only (a browser's iceTransportPolicy "relay")
+    relay_only: bool = False
 
     def check(self) -> None:
         if not 1 <= self.sessions <= MAX_SESSIONS:
@@ -258,7 +262,7 @@ def run_probe(gateway: str, api: str, version: Version, s: ProbeSettings) -> Pro
     s.check()
     result = ProbeResult(gateway, api, version.name, str(s.pattern), s.sessions, [],
                          datetime.now(UTC))
-    media = MediaClient() if s.media else None
+    media = MediaClient(s.ice_servers, s.relay_only) if s.media else None
     try:
         return _run(gateway, api, version, s, result, media)
     finally:

@@ -46,7 +46,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from gwctl.probe.media import trickled
+from gwctl.probe.media import IceServerSpec, configuration, trickled
 from gwctl.sim.ptz_commands import PROTOCOL, CommandChannel
 
 __all__ = ["MediaHub", "enabled", "hub", "trickled"]
@@ -257,17 +257,19 @@ class MediaHub:
     def _run(self, coro: Any) -> Future[Any]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def offer(self, session_id: str, camera: str) -> str:
-        """A real peer streaming `camera`'s test picture; its offer SDP (candidates in)."""
-        return str(self._run(self._offer(session_id, camera)).result(OFFER_TIMEOUT_S))
+    def offer(self, session_id: str, camera: str,
+              ice_servers: list[IceServerSpec] | None = None) -> str:
+        """A real peer streaming `camera`'s test picture; its offer SDP (candidates in).
+        With `ice_servers` (the gateway's and the request's) it gathers server-reflexive
+        and relayed candidates too, as the gateway does."""
+        return str(self._run(self._offer(session_id, camera, ice_servers or [])
+                             ).result(OFFER_TIMEOUT_S))
 
-    async def _offer(self, session_id: str, camera: str) -> str:
-        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender
+    async def _offer(self, session_id: str, camera: str,
+                     ice_servers: list[IceServerSpec]) -> str:
+        from aiortc import RTCPeerConnection, RTCRtpSender
 
-        # no ICE servers: without a configuration aiortc asks a public STUN server, which
-        # loopback sessions do not need (and an offline machine waits 5 s for)
-        pc = RTCPeerConnection(configuration=RTCConfiguration(
-            iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc = RTCPeerConnection(configuration=configuration(ice_servers))
         stream = self.streams.setdefault(camera.lower(), CameraStream(camera))
         video = pc.addTransceiver(_track(stream), direction="sendonly")
         # the stream is VP8 (with its retransmissions): offer nothing it cannot send

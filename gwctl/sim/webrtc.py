@@ -196,7 +196,9 @@ class WebRtcService:
         sid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         candidates: list[str] = []
         if self.media is not None:
-            offer_sdp = self.media.offer(self._peer(sid), device)
+            offer_sdp = self.media.offer(
+                self._peer(sid), device,
+                [(i.url, i.username, i.credential) for i in [*configured, *extra_ice]])
             candidates = media.trickled(offer_sdp)
         else:
             offer_sdp, candidates = self._offer(sid, [*configured, *extra_ice])
