@@ -6,6 +6,8 @@ simultaneously across 4 cameras, answers each with an aiortc peer and waits for 
 decoded frame. Prints time to first frame p50/p95, the client's CPU time per session, the
 simulator's CPU time (its encoding included), and the machine's load average: on a
 shared 2-core machine the figures move with what else runs, so read them with the load.
+Baseline, measured in the same run right after: the same sessions signalling only (no
+client peers): its time to answer against media's time to first frame (p50 both).
 
     .venv/bin/python bench/probe_webrtc.py [--sessions 32] [--cameras 4]
 
@@ -15,6 +17,7 @@ Target (issue 12): p95 time to first frame under 1 s on loopback, 2-core machine
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import subprocess
@@ -73,6 +76,8 @@ def main() -> int:
             cpu0, wall0 = time.process_time(), time.monotonic()
             result = run_probe("demo-gw1", url, Version.parse("2025 R2"), settings)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+            baseline = run_probe("demo-gw1", url, Version.parse("2025 R2"),
+                                 dataclasses.replace(settings, media=False)).stats()
         finally:
             proc.terminate()
             try:
@@ -97,6 +102,11 @@ def main() -> int:
               f"{frames['p95']:.0f} ms, max {frames['max']:.0f} ms")
     print(f"client CPU: {cpu:.2f} s in {wall:.2f} s wall = {cpu / args.sessions * 1000:.0f} ms "
           "per session (set-up to first frame, closing included; imports before the clock)")
+    base = baseline.get("time_to_answer_ms")
+    if frames and base:
+        print(f"baseline, signalling only (same sessions, same run): time to answer p50 "
+              f"{base['p50']:.0f} ms; media's first frame p50 / that = "
+              f"{frames['p50'] / base['p50']:.1f}x")
     print(f"simulator CPU: {sim_cpu:.2f} s (start-up, signalling, encoding, until stopped)")
     print(f"machine: {os.cpu_count()} cores, load average {load0:.1f} at the start, "
           f"{os.getloadavg()[0]:.1f} at the end")
