@@ -49,6 +49,9 @@ def register(p: argparse.ArgumentParser) -> None:
     up.add_argument("--gateway-version", action="append", default=[], metavar="NAME=REL",
                     help="a gateway on another release than the management server, e.g. "
                          'demo-gw1="2025 R1" (repeatable; new sites only)')
+    up.add_argument("--gateway-dotnet", action="append", default=[], metavar="NAME=N",
+                    help="a gateway on another .NET major version than its release's, e.g. "
+                         "demo-gw1=10 (JSON null stays null; repeatable; new sites only)")
     up.add_argument("--fault", action="append", default=[], metavar="HOST=PROFILE",
                     help=f"activate a fault profile at start (repeatable); {FAULT_HELP}")
     up.add_argument("--seed", type=int, help="seed of camera and site ids (new sites only)")
@@ -170,9 +173,11 @@ def _up(ns: argparse.Namespace) -> int:
     else:
         versions = {k: v[-1] for k, v in parse_assignments(ns.gateway_version,
                                                           "--gateway-version").items()}
+        runtimes = {k: _major(k, v[-1]) for k, v in parse_assignments(
+            ns.gateway_dotnet, "--gateway-dotnet").items()}
         spec = SiteSpec(site=ns.site or "demo", version=ns.version or "2025 R2",
                         gateways=2 if ns.gateways is None else ns.gateways,
-                        gateway_versions=versions, faults=faults,
+                        gateway_versions=versions, gateway_dotnet=runtimes, faults=faults,
                         cameras=4 if ns.cameras is None else ns.cameras, seed=ns.seed)
         create_state(state_dir, spec)
     if ns.foreground:
@@ -195,6 +200,15 @@ def _up(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _major(name: str, value: str) -> int:
+    from gwctl.errors import UsageError
+
+    if not value.isdigit():
+        raise UsageError(f"--gateway-dotnet {name}={value}: expected a .NET major version "
+                         "such as 10")
+    return int(value)
+
+
 def _check_reuse(ns: argparse.Namespace, state: Any) -> None:
     from gwctl.errors import UsageError
     from gwctl.versions.release import Version
@@ -209,8 +223,9 @@ def _check_reuse(ns: argparse.Namespace, state: Any) -> None:
     if ns.gateways is not None and ns.gateways != len(state.gateways()):
         conflicts.append(f"--gateways {ns.gateways} (the state holds "
                          f"{len(state.gateways())})")
-    if ns.gateway_version or ns.seed is not None or ns.cameras is not None:
-        conflicts.append("--gateway-version/--seed/--cameras apply to new sites only")
+    if ns.gateway_version or ns.gateway_dotnet or ns.seed is not None or ns.cameras is not None:
+        conflicts.append("--gateway-version/--gateway-dotnet/--seed/--cameras apply to new "
+                         "sites only")
     if conflicts:
         raise UsageError(f"{state.dir} already holds a site: " + "; ".join(conflicts)
                          + ". Pass --reset to start a new one, or drop these options.")

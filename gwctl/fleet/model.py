@@ -21,6 +21,7 @@ from gwctl.errors import InputError, UsageError
 from gwctl.fleet.colocation import Colocation, fleet_colocation
 from gwctl.fleet.source import FleetSource, merge
 from gwctl.problems import Level, Location, Problem, pointer
+from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.release import Version
 
 DEFAULT_INSTALL_DIR = r"C:\Program Files\Milestone\XProtect API Gateway"
@@ -75,6 +76,13 @@ class Gateway:
     def environment(self) -> str:
         env = self.settings.get("environment", "production")
         return str(env)
+
+    @property
+    def dotnet_version(self) -> int:
+        """The gateway's .NET major version: the ``dotnet_version`` setting, else the one
+        its release runs (`gwctl.versions.dotnet`)."""
+        declared = self.settings.get("dotnet_version")
+        return int(declared) if declared is not None else runtime_for(self.version)
 
     @property
     def root_url(self) -> str:

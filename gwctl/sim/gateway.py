@@ -74,6 +74,7 @@ from gwctl.sim.routing import (
 from gwctl.sim.running import RunningConfig, load_running_config
 from gwctl.sim.state import HostState, utc_now_text
 from gwctl.sim.webrtc import WebRtcService
+from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
 from gwctl.yarp import constraints, destination
@@ -177,6 +178,12 @@ class GatewayEmulator:
             self._mismatch = (key, self.site.version_mismatch(self.version))
         return self._mismatch[1]
 
+    @property
+    def dotnet_version(self) -> int:
+        """The .NET major version the worker runs: the host's, else its release's."""
+        declared = self.host.dotnet_version
+        return declared if declared is not None else runtime_for(self.version)
+
     def set_version(self, version: Version) -> None:
         """An upgrade (or downgrade) of the installed gateway; takes effect at next start."""
         self.version = version
@@ -189,7 +196,8 @@ class GatewayEmulator:
         """Start the worker process: load nlog.config and the appsettings files."""
         self.logs.start()
         self.running = load_running_config(self.install_dir, self.version, self.internal,
-                                           trusted_base=self.site.reference_digest(self))
+                                           trusted_base=self.site.reference_digest(self),
+                                           runtime=self.dotnet_version)
         self.webrtc.reset()
         if self.running.ok:
             self.logs.app("info", f"Application started. Hosting environment: Production; "
@@ -244,6 +252,7 @@ class GatewayEmulator:
             "roles": list(self.host.roles),
             "version": self.host.gateway_version,
             "release": self.version.name,
+            "dotnet_version": self.dotnet_version,
             "url": f"http://127.0.0.1:{self.port}/api",
             "port": self.port,
             "app_pool": {**self.pool.to_json()},
