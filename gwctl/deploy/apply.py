@@ -80,6 +80,8 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
     first = [Step("stat", {"paths": [c.path for c in changes] + [ACTIVATION_PATH]}),
              *[Step("backup", {"path": c.path, "backup_dir": gw.backup_dir,
                                "keep": options.backups_kept}) for c in changes]]
+    if changes:
+        options.step(gw.id, "backing up")
     with_host_lock(target, transports, options.owner, options.lock_ttl_s, result,
                    lambda t, found, lock: _run(target, plan, changes, t, found, lock,
                                                options, result), first=first)
@@ -144,8 +146,8 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
                                   "expected_sha256": c.old_sha256 or "absent"},
                    plan.payloads[c.name]) for c in changes]
     steps = [mark, *writes, *([Step("recycle_app_pool", {"name": APP_POOL})] if recycle else [])]
-    options.step(gw.id, "writing " + ", ".join(c.name for c in changes) if changes
-                 else "activating")
+    doing = [f"writing {', '.join(c.name for c in changes)}"] if changes else []
+    options.step(gw.id, ", ".join(doing + ["recycling the app pool"] * recycle) or "activating")
     try:
         transport.run_batch(steps)
     except BatchError as exc:

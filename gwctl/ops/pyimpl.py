@@ -61,13 +61,18 @@ __all__ = [
     "AppPoolHook",
     "DirectoryHost",
     "FileAppPools",
+    "ProcessDied",
     "is_bootstrap_command",
 ]
 
 Handler = Callable[[Params, bytes | None], dict[str, Any]]
-#: called with (index, op) before each step of a batch; what it raises ends the command
-#: like the death of the host's PowerShell process (the simulator's fault injection)
+#: called with (index, op) before each step of a batch; it raises `ProcessDied` to end the
+#: command as the death of the host's PowerShell would (the simulator's fault injection)
 StepHook = Callable[[int, str], None]
+
+
+class ProcessDied(Exception):
+    """The host's PowerShell process died mid-command: it prints nothing more."""
 
 
 class DirectoryHost:
@@ -126,6 +131,8 @@ class DirectoryHost:
                                                    request.params, request.payload))
         except OperationError as exc:
             return format_result(exc)
+        except ProcessDied:
+            raise
         except Exception as exc:  # the bootstrap reports every failure the same way
             return format_result(
                 OperationError(str(exc), code="failed", detail={"type": type(exc).__name__})

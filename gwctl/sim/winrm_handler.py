@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from gwctl.errors import OperationError
-from gwctl.ops.pyimpl import DirectoryHost, is_bootstrap_command
+from gwctl.ops.pyimpl import DirectoryHost, ProcessDied, is_bootstrap_command
 from gwctl.sim.site import SiteRuntime
 from gwctl.sim.wsman import CommandHandler, CommandResult, FaultTable, command_line
 
@@ -36,10 +36,6 @@ class _NoAppPools:
         raise OperationError(f"application pool {name!r} does not exist", code="not_found")
 
 
-class _ProcessDied(Exception):
-    """The emulated PowerShell process was killed in the middle of a batch."""
-
-
 class SimCommandHandler:
     """Runs the commands WinRM receives for one emulated host."""
 
@@ -51,14 +47,14 @@ class SimCommandHandler:
 
     def _step(self, index: int, op: str) -> None:
         if self.faults is not None and self.faults.kills_batch_step(self.name, index):
-            raise _ProcessDied(f"before batch step {index + 1} ({op})")
+            raise ProcessDied(f"before batch step {index + 1} ({op})")
 
     def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
         line = command_line(command, arguments)
         if is_bootstrap_command(line):
             try:
                 stdout, code = self.host.dispatch_wire(stdin, step_hook=self._step)
-            except _ProcessDied as died:
+            except ProcessDied as died:
                 # what a killed powershell.exe leaves: no result line, a failing exit code
                 return CommandResult(stderr=f"simulator: PowerShell died {died} (fault "
                                             "kill_batch_at)\r\n".encode(), exit_code=1)
