@@ -197,22 +197,24 @@ class SimSite:
 
     def _start_wsman(self, previous_port: int | None) -> None:
         from gwctl.sim.winrm_handler import make_resolver
-        from gwctl.sim.wsman import WsmanServer
+        from gwctl.sim.wsman import FaultTable, WsmanServer
 
         users: dict[str, str] = {}
         for host in self.state.hosts.values():
             users.update(host.users)
         user, password = self.state.windows_admin
         users[user] = password
-        resolver = make_resolver(self.runtime)
+        faults = FaultTable()
+        resolver = make_resolver(self.runtime, faults)
         server = None
         if previous_port:
             with contextlib.suppress(OSError):
                 server = WsmanServer(resolver, users, host=LOOPBACK, port=previous_port,
-                                     kerberos_keytab=self.kerberos_keytab).start()
+                                     kerberos_keytab=self.kerberos_keytab,
+                                     faults=faults).start()
         if server is None:
             server = WsmanServer(resolver, users, host=LOOPBACK, port=0,
-                                 kerberos_keytab=self.kerberos_keytab).start()
+                                 kerberos_keytab=self.kerberos_keytab, faults=faults).start()
         self.wsman = server
 
     def start(self, timeout: float = 10.0) -> SimSite:
