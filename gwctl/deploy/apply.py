@@ -140,6 +140,7 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
     points = dict(pending.restore_points) if pending else {}
     for change, backup in zip(changes, found[1:], strict=True):
         points.setdefault(change.name, str(backup["backup_id"]))
+    result.backups = dict(points)
     if changes:
         result.steps.append("backed up")
     recycle = plan.needs_recycle
