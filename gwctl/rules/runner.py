@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from gwctl.errors import UsageError
 from gwctl.netjson import runtime as dotnet
 from gwctl.problems import Level, Location, Problem, pointer
-from gwctl.rules import get_rule, registry, version_rule_ids
+from gwctl.rules import get_rule, host_rule_ids, registry, version_rule_ids
+from gwctl.rules._hosts import HostScope
 from gwctl.rules._versions import VersionScope
 from gwctl.rules.base import BOTH_MODES, GatewayRule, RuleInfo
 from gwctl.rules.sources import file_targets, fleet_targets
@@ -36,9 +37,10 @@ from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
     from gwctl.fleet.model import Fleet
+    from gwctl.iis.hostinfo import HostInfo
     from gwctl.versions.discovery import Discovery
 
-__all__ = ["Rendered", "lint_files", "validate_fleet", "validate_versions"]
+__all__ = ["Rendered", "lint_files", "validate_fleet", "validate_hosts", "validate_versions"]
 
 DEFAULT_RELEASE = "2025 R2"
 NO_REASON = "no reason given"
@@ -295,6 +297,13 @@ def validate_versions(fleet: Fleet, discovery: Discovery | None = None, *,
     run to those sites."""
     return validate_fleet(fleet, only=set(version_rule_ids()),
                           scope=VersionScope(fleet, discovery, sites))
+
+
+def validate_hosts(fleet: Fleet, hosts: Mapping[str, HostInfo]) -> list[Problem]:
+    """The host rules (``host-*``) on what ``read_host`` found (gateway id -> facts), as
+    `validate_fleet` runs them: the fleet's ``rules:`` settings and inline directives
+    apply. Gateways without facts are not judged."""
+    return validate_fleet(fleet, only=set(host_rule_ids()), scope=HostScope(fleet, hosts))
 
 
 def lint_files(paths: list[str], *, base: str | None, environment: str = "production",

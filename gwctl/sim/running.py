@@ -45,6 +45,7 @@ from gwctl.errors import InputError
 from gwctl.netjson import runtime as dotnet
 from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
 from gwctl.netjson.parser import parse
+from gwctl.ops.winpaths import child
 from gwctl.rules import _cors, _logging
 from gwctl.sim.routing import (
     HEADER_MODES,
@@ -334,29 +335,35 @@ def startup_problem(files: Sequence[Path], base: Path | None, version: Version,
 def load_running_config(install_dir: Path, version: Version,
                         internal: Sequence[Endpoint] = (),
                         trusted_base: str | None = None,
-                        runtime: int | None = None) -> RunningConfig:
+                        runtime: int | None = None,
+                        environment: str = "Production") -> RunningConfig:
     """Start the gateway on the files in `install_dir`; never raises.
 
     `runtime`: the gateway's .NET major version (default: its release's).
 
     `trusted_base`: sha256 of an ``appsettings.json`` known to be valid (the bundled
-    reference the simulator installed), whose lint is skipped when no Production file
-    exists -- it keeps the start of hundreds of gateways fast.
+    reference the simulator installed), whose lint is skipped when no environment file
+    exists -- it keeps the start of hundreds of gateways fast. `environment` is the
+    hosting environment (`gwctl.iis.behaviour.effective_environment`): the host loads
+    ``appsettings.{environment}.json`` over the base, found as NTFS finds names (ignoring
+    case), so a Staging gateway never reads ``appsettings.Production.json``.
     """
     files: dict[str, str | None] = {}
     if runtime is None:
         runtime = runtime_for(version)
+    env_name = f"appsettings.{environment}.json"
+    env_path = child(install_dir, env_name)
     try:
         sources = []
-        for name in (BASE_FILE, PRODUCTION_FILE):
-            flat, digest = _read_source(install_dir / name,
-                                        trusted_base if name == BASE_FILE else None, runtime)
+        for name, path in ((BASE_FILE, install_dir / BASE_FILE), (env_name, env_path)):
+            flat, digest = _read_source(path, trusted_base if name == BASE_FILE else None,
+                                        runtime)
             files[name] = digest
             if flat is not None:
                 sources.append(flat)
         base = install_dir / BASE_FILE
-        production = install_dir / PRODUCTION_FILE
-        if files[PRODUCTION_FILE] is not None:
+        production = env_path
+        if files[env_name] is not None:
             problem = startup_problem([production], base if files[BASE_FILE] else None,
                                       version, runtime)
         elif files[BASE_FILE] is not None and files[BASE_FILE] != trusted_base:
