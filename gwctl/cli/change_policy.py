@@ -13,7 +13,6 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gwctl.errors import GwctlError, UsageError
@@ -120,7 +119,3 @@ def write_audit(ns: argparse.Namespace, ctx: AuditContext, fleet: Fleet | None,
     for warning in write_host_events(record, hosts, open_transport):
         print(f"WARNING: {warning}", file=sys.stderr)
     return record
-
-
-def plan_path(ns: argparse.Namespace) -> Path | None:
-    return Path(ns.plan) if getattr(ns, "plan", None) else None
