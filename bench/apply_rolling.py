@@ -4,9 +4,12 @@ Target (issue 5): under 150 ms per gateway, excluding the emulated recycle and t
 health-check wait. A 40-gateway simulator site (its own process) gets a CORS change
 applied in rolling order, one gateway at a time so that the figure is not inflated by
 other gateways' work on the same two cores. Each gateway's
-apply is timed, and the time spent waiting for the recycle operation and for the health
-check is subtracted: what remains is lock, lost-update check, backup, atomic write,
-unlock -- the WinRM round trips and gwctl's own work.
+apply is timed, and the time spent waiting for the health check is subtracted: what
+remains is lock, lost-update check, backup, atomic write, recycle, unlock -- the WinRM
+round trips and gwctl's own work. The recycle now travels in one batch with the writes
+(docs/remote-operations.md, "Batches"), so its time on the simulator is no longer
+separable and stays in the figure (which makes it a bound from above); the remote
+commands per gateway are printed too.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gwctl.ops.batch import Step
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -52,17 +59,19 @@ def main() -> int:
         finally:
             waits[url] = waits.get(url, 0.0) + time.perf_counter() - t0
 
-    class TimedTransport(Transport):
-        def __init__(self, inner: Transport, key: str) -> None:
-            self.inner, self.key, self.name = inner, key, inner.name
+    commands: list[int] = []
+
+    class CountedTransport(Transport):
+        def __init__(self, inner: Transport) -> None:
+            self.inner, self.name = inner, inner.name
 
         def run(self, op: str, params: Any, payload: bytes | None = None) -> dict[str, Any]:
-            t0 = time.perf_counter()
-            try:
-                return self.inner.run(op, params, payload)
-            finally:
-                if op == "recycle_app_pool":
-                    waits[self.key] = waits.get(self.key, 0.0) + time.perf_counter() - t0
+            commands[-1] += 1
+            return self.inner.run(op, params, payload)
+
+        def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
+            commands[-1] += 1
+            return self.inner.run_batch(steps)
 
         def close(self) -> None:
             self.inner.close()
@@ -79,9 +88,10 @@ def main() -> int:
 
         def one(target: Target, plan: GatewayPlan) -> GatewayResult:
             key = target.url
+            commands.append(0)
             t0 = time.perf_counter()
-            res = apply_gateway(target, plan,
-                                lambda h: TimedTransport(open_transport(h), key), options)
+            res = apply_gateway(target, plan, lambda h: CountedTransport(open_transport(h)),
+                                options)
             per_gateway.append(time.perf_counter() - t0 - waits.get(key, 0.0))
             return res
 
@@ -95,8 +105,10 @@ def main() -> int:
     p95 = sorted(per_gateway)[int(len(per_gateway) * 0.95) - 1] * 1000
     print(f"rolling apply of {GATEWAYS} gateways (canary 1, then one at a time): {total:.2f} s; "
           f"outcomes {sorted(outcomes)}")
-    print(f"gwctl overhead per gateway, excluding recycle and health-check wait: "
-          f"mean {mean:.0f} ms, p95 {p95:.0f} ms (target < 150 ms)")
+    print(f"gwctl overhead per gateway, excluding the health-check wait (the emulated "
+          f"recycle included): mean {mean:.0f} ms, p95 {p95:.0f} ms (target < 150 ms)")
+    print(f"remote commands per gateway (apply, after the plan): "
+          f"{statistics.mean(commands):.1f} (max {max(commands)})")
     ok = outcomes == {"changed"} and mean < 150
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

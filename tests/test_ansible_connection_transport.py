@@ -16,8 +16,8 @@ from ansible.plugins.connection.psrp import _common_args
 from ansible.plugins.loader import shell_loader
 
 from gwctl.errors import OperationError, TransportError
-from gwctl.ops import BOOTSTRAP, read_script
 from gwctl.ops.pyimpl import DirectoryHost, is_bootstrap_command
+from gwctl.ops.wire import bootstrap_text
 from gwctl.transport.ansible_connection import (
     AnsibleConnectionTransport,
     check_connection,
@@ -55,7 +55,7 @@ def test_ansible_winrm_and_psrp_pass_the_command_line_through_unwrapped() -> Non
     assert line.startswith(winrm_prefix)
     assert line.startswith(" ".join(_common_args) + " -EncodedCommand")
     encoded = line.split(" ")[-1]
-    assert base64.b64decode(encoded).decode("utf-16-le") == read_script(BOOTSTRAP)
+    assert base64.b64decode(encoded).decode("utf-16-le") == bootstrap_text()
     assert is_bootstrap_command(line)
 
 

@@ -38,8 +38,8 @@ def test_canary_and_batches_are_shown(sim_factory: object, tmp_path: Path,
     # piped, each slow step is a plain line of its own, before the outcome
     steps = [line for line in lines if line.lstrip().startswith("demo/demo-gw3: ")]
     assert steps == ["    demo/demo-gw3: backing up",
-                     "    demo/demo-gw3: writing appsettings.Production.json",
-                     "    demo/demo-gw3: recycling the app pool",
+                     "    demo/demo-gw3: writing appsettings.Production.json, recycling the "
+                     "app pool",
                      "    demo/demo-gw3: waiting for the health check (up to 30 s)",
                      "  demo/demo-gw3: changed"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from gwctl.deploy.health import HealthSettings
 from gwctl.errors import TransportError
 from gwctl.hosts.inventory import InventoryHost
 from gwctl.hosts.targets import Target, open_transport
+from gwctl.ops.batch import Step
 from gwctl.transport.base import Transport
 
 if TYPE_CHECKING:
@@ -224,12 +225,20 @@ class _FaultOnNthOp(Transport):
         self.name = inner.name
 
     def run(self, op: str, params: Any, payload: bytes | None = None) -> dict[str, Any]:
+        self._count()
+        return self.inner.run(op, params, payload)
+
+    def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
+        self._count()
+        return self.inner.run_batch(steps)
+
+    def _count(self) -> None:
+        # a batch is one remote command, as a single operation is
         self.counter[0] += 1
         if self.counter[0] == self.n:
             from gwctl.sim.wsman.faults import HostFaults
 
             self.site.wsman.faults.set(self.host, HostFaults(**self.fault))
-        return self.inner.run(op, params, payload)
 
     def close(self) -> None:
         self.inner.close()
@@ -267,7 +276,8 @@ def test_fault_matrix_host_is_always_old_or_new_and_rerun_converges(
     assert chunks >= 8
     options = ApplyOptions(health=HealthSettings(timeout_s=5, interval_s=0.1), lock_ttl_s=60)
     scenarios: list[tuple[int, dict[str, Any]]] = [(n, f) for n in range(1, 9) for f in FAULTS]
-    scenarios += [(4, {"drop_at": f"send:{k}", "drop_times": 1}) for k in range(1, chunks + 1)]
+    # command 2 is the batch that carries the new file (record, write, recycle)
+    scenarios += [(2, {"drop_at": f"send:{k}", "drop_times": 1}) for k in range(1, chunks + 1)]
     seen = set()
     for n, fault in scenarios:
         counter = [0]

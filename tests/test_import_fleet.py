@@ -205,3 +205,59 @@ def test_a_declared_fqdn_is_the_host(three: SimSite, tmp_path: Path,
     gws = yaml.safe_load(out)["sites"]["demo"]["gateways"]
     assert gws["demo-gw2"]["host"] == "demo-gw2.video.example.com"
     assert gws["demo-gw1"]["host"] == "demo-gw1.ad.example.com"
+
+
+def test_a_host_without_gateway_is_skipped_and_an_unreachable_one_stops_all(
+        sim_factory: Callable[..., Any], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    site = sim_factory(site="lab", gateways=1, colocated=False)
+    code, out, err = run(capsys, "import", "--limit", "lab", "-i", str(site.inventory_path))
+    assert code == 0, err
+    assert "skipped lab-ms: no API Gateway here" in err
+    assert sorted(yaml.safe_load(out)["sites"]["lab"]["gateways"]) == ["lab-gw1"]
+    # a host nobody answers on: bound, never listening, so connections are refused
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        data = yaml.safe_load(site.inventory_path.read_text())
+        (group,) = data["all"]["children"].values()
+        ghost = dict(group["hosts"]["lab-gw1"], ansible_port=closed.getsockname()[1],
+                     ansible_winrm_connection_timeout=5)
+        group["hosts"]["lab-gw2"] = ghost
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(yaml.safe_dump(data))
+        fleet = tmp_path / "fleet.yaml"
+        fleet.write_text(COMMENTED)
+        code, out, err = run(capsys, "import", "--limit", "lab", "-i", str(inventory),
+                             "--into", str(fleet))
+    assert code == 1
+    assert "error: lab-gw2: " in err
+    assert "1 of 3 host(s) could not be read; nothing imported" in err
+    assert fleet.read_text() == COMMENTED
+
+
+def test_reimporting_keeps_comments_inside_and_around_the_gateway(
+        three: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(COMMENTED)
+    inv = str(three.inventory_path)
+    assert run(capsys, "import", "--limit", "demo", "-i", inv, "--into", str(fleet))[0] == 0
+    text = fleet.read_text().replace("      demo-gw1:\n        host: demo-gw1\n",
+                                     "      demo-gw1:\n        host: demo-gw1   # ours\n", 1)
+    assert "# ours" in text
+    fleet.write_text(text)
+    code, _, err = run(capsys, "import", "--host", "demo-gw1", "-i", inv, "--into",
+                         str(fleet))
+    assert code == 0 and "replaced demo/demo-gw1" in err
+    # nothing changed on the host: the file is byte for byte what it was, the comment
+    # inside the gateway and the one above the next gateway included
+    assert fleet.read_text() == text
+    assert "was not readable" not in err  # the fleet declares the site's server
+    # a change on the host changes only what it touches
+    three.production_path("demo-gw1").write_text(
+        HAND_EDITED.replace("https://ops.example", "https://ops2.example"))
+    assert run(capsys, "import", "--host", "demo-gw1", "-i", inv, "--into",
+               str(fleet))[0] == 0
+    after = fleet.read_text()
+    assert after == text.replace("https://ops.example", "https://ops2.example")

@@ -2,14 +2,20 @@
 other than its files while gwctl says "in sync" (issue 10 §1).
 
 Against the simulator over real WinRM, an apply is interrupted right before each of its
-remote operations -- after each write, before and after the recycle, around the health
-check, during each restore of the automatic rollback -- in two ways:
+remote commands (each one operation or a batch of them: lock + stat + backups, record +
+writes + recycle, record done + unlock; the automatic rollback's record + restores +
+recycle) and inside each batch, before each of its steps, in these ways:
 
-- **kill**: the gwctl process dies (kill -9): that operation and everything after it never
+- **kill**: the gwctl process dies (kill -9): that command and everything after it never
   reach the host, no ``finally`` runs, the lock stays behind;
-- **cut**: the network to the host goes away: that operation and every later one fail on
+- **cut**: the network to the host goes away: that command and every later one fail on
   the wire (WS-Management connections dropped), so the automatic rollback and the lock
-  release fail too.
+  release fail too;
+- **die** (inside a batch, before step k): the host's PowerShell dies there (the
+  simulator's ``kill_batch_at`` fault): the steps before k took effect, the rest never
+  run, gwctl gets no answer and goes on (rollback, unlock) as it would;
+- **die-cut**: the same, and the network goes too (**die-kill**, gwctl dying with the
+  host, leaves the host as this does; it makes the pending record that `diff` reports).
 
 After each interruption: every file is byte for byte the old or the new one, and no fresh
 plan says "in sync" while the configuration the simulated gateway loaded differs from its
@@ -24,7 +30,7 @@ import dataclasses
 import hashlib
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +44,11 @@ from gwctl.deploy.fleet_plan import Planner
 from gwctl.deploy.gateway_plan import GatewayPlan
 from gwctl.deploy.health import HealthSettings
 from gwctl.deploy.results import GatewayResult
+from gwctl.errors import TransportError
 from gwctl.fleet.secrets import SecretResolver
 from gwctl.hosts.inventory import InventoryHost, load_inventory
 from gwctl.hosts.targets import Target
+from gwctl.ops.batch import Step
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm import WinRMTransport
 from gwctl.transport.winrm_settings import WinRMSettings
@@ -48,7 +56,8 @@ from gwctl.transport.winrm_settings import WinRMSettings
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
 
-pytestmark = pytest.mark.timeout(300)
+# a hang guard: the matrices run ~50 applies each, minutes on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(900)
 
 GW = "demo-gw1"
 MANAGED = ("appsettings.Production.json", "nlog.config")
@@ -69,25 +78,58 @@ class Killed(BaseException):
 
 
 class Interrupting(Transport):
-    """Interrupts the run right before its `at`-th remote operation (counted across every
-    connection the run opens)."""
+    """Interrupts the run at its `at`-th remote command (counted across every connection
+    the run opens): before it, or inside it before batch step `step` (from 1)."""
 
     def __init__(self, inner: Transport, run: RunState) -> None:
         self.inner, self.run_state, self.name = inner, run, inner.name
 
     def run(self, op: str, params: Any, payload: bytes | None = None) -> dict[str, Any]:
+        self._before([op])
+        return self._after(lambda: self.inner.run(op, params, payload))
+
+    def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
+        self._before([s.op for s in steps])
+        return self._after(lambda: self.inner.run_batch(steps))
+
+    def _before(self, ops: list[str]) -> None:
+        from gwctl.sim.wsman.faults import HostFaults
+
         state = self.run_state
         if state.dead:
-            raise Killed(op)
-        state.ops.append(op)
-        if len(state.ops) == state.at:
-            if state.mode == "kill":
-                state.dead = True
-                raise Killed(op)
-            from gwctl.sim.wsman.faults import HostFaults
-
+            raise Killed("+".join(ops))
+        state.ops.append(ops)
+        if len(state.ops) != state.at:
+            return
+        if state.mode == "kill":
+            state.dead = True
+            raise Killed("+".join(ops))
+        if state.mode == "cut":
             state.site.wsman.faults.set(GW, HostFaults(drop_at="command"))
-        return self.inner.run(op, params, payload)
+        else:
+            assert state.step <= len(ops), (state.step, ops)
+            state.site.wsman.faults.set(GW, HostFaults(kill_batch_at=state.step))
+
+    def _after(self, call: Callable[[], Any]) -> Any:
+        from gwctl.sim.wsman.faults import HostFaults
+
+        state = self.run_state
+        if len(state.ops) != state.at or not state.mode.startswith("die"):
+            return call()
+        try:
+            call()
+        except TransportError:
+            pass  # the host died: no answer, as intended
+        else:
+            raise AssertionError(f"the host did not die before step {state.step}")
+        finally:
+            state.site.wsman.faults.clear(GW)
+        if state.mode == "die-kill":
+            state.dead = True
+            raise Killed("after the host died")
+        if state.mode == "die-cut":
+            state.site.wsman.faults.set(GW, HostFaults(drop_at="command"))
+        raise TransportError("the host's PowerShell died (test)")
 
     def close(self) -> None:
         self.inner.close()
@@ -98,8 +140,20 @@ class RunState:
     site: SimSite
     mode: str
     at: int
-    ops: list[str] = dataclasses.field(default_factory=list)
+    step: int = 0
+    #: the operations of each remote command the run sent
+    ops: list[list[str]] = dataclasses.field(default_factory=list)
     dead: bool = False
+
+
+def points(commands: list[list[str]]) -> list[tuple[str, int, int]]:
+    """Every interruption of a run that sends `commands`: (mode, command, step)."""
+    out = [(mode, at, 0) for mode in ("kill", "cut") for at in range(1, len(commands) + 1)]
+    # die-kill leaves the host as die-cut does (gwctl sends nothing more that lands)
+    out += [(mode, at, step) for mode in ("die", "die-cut")
+            for at, ops in enumerate(commands, 1) if len(ops) > 1
+            for step in range(1, len(ops) + 1)]
+    return out
 
 
 def fast_transport(host: InventoryHost) -> Transport:
@@ -181,8 +235,8 @@ def options(owner: str, health_s: float) -> ApplyOptions:
 
 
 def interrupted(h: Harness, fleet: Path, mode: str, at: int, owner: str,
-                health_s: float) -> RunState:
-    state = RunState(h.site, mode, at)
+                health_s: float, step: int = 0) -> RunState:
+    state = RunState(h.site, mode, at, step)
     target, plan = h.plan(fleet)
 
     def factory(host: InventoryHost) -> Transport:
@@ -213,29 +267,30 @@ def run_matrix(h: Harness, settings: dict[str, Any], owner: str, health_s: float
     _, first = h.plan(fleet)
     assert first.error is None, first.error
     new = first.payloads
-    # how many operations an uninterrupted run takes: every point before one of them
+    # the commands of an uninterrupted run: every point before or inside one of them
     total = interrupted(h, fleet, "none", 0, owner, health_s)
     h.reset()
-    assert len(total.ops) >= 9, total.ops
+    assert sum(len(ops) for ops in total.ops) >= 9, total.ops
     seen = set()
-    for mode in ("kill", "cut"):
-        for at in range(1, len(total.ops) + 1):
-            where = f"{mode} before op {at} ({total.ops[at - 1]})"
-            state = interrupted(h, fleet, mode, at, owner, health_s)
-            assert state.mode == "cut" or state.dead, where
-            disk = h.disk()
-            for name in MANAGED:
-                assert disk[name] in (h.old[name], new[name]), f"{where}: {name} is torn"
-            check_never_falsely_in_sync(h, fleet, where)
-            target, plan = h.plan(fleet)
-            final = apply_gateway(target, plan, fast_transport, options("rerun", health_s))
-            seen.add(f"{mode}:{final.outcome}")
-            verify(h, fleet, final, f"{where}, then re-run: {final.outcome} {final.detail} "
-                                    f"{final.steps}")
-            # a run with nothing to change does not touch the host, so a dead run's lock may
-            # stay until the next run that changes something takes it over
-            assert final.outcome == "unchanged" or not h.lock_left(), where
-            h.reset()
+    for mode, at, step in points(total.ops):
+        ops = total.ops[at - 1]
+        where = (f"{mode} before command {at} ({'+'.join(ops)})" if not step else
+                 f"{mode} inside command {at} before step {step} ({ops[step - 1]})")
+        state = interrupted(h, fleet, mode, at, owner, health_s, step)
+        assert state.mode != "kill" or state.dead, where
+        disk = h.disk()
+        for name in MANAGED:
+            assert disk[name] in (h.old[name], new[name]), f"{where}: {name} is torn"
+        check_never_falsely_in_sync(h, fleet, where)
+        target, plan = h.plan(fleet)
+        final = apply_gateway(target, plan, fast_transport, options("rerun", health_s))
+        seen.add(f"{mode}:{final.outcome}")
+        verify(h, fleet, final, f"{where}, then re-run: {final.outcome} {final.detail} "
+                                f"{final.steps}")
+        # a run with nothing to change does not touch the host, so a dead run's lock may
+        # stay until the next run that changes something takes it over
+        assert final.outcome == "unchanged" or not h.lock_left(), where
+        h.reset()
     return seen
 
 
@@ -267,7 +322,8 @@ def test_interrupted_rollback_is_finished_by_the_next_run(
         assert after.pending is None and after.changed, where
 
     seen = run_matrix(harness, BAD, dead_owner, 0.15, verify)
-    assert seen == {"kill:rolled back", "cut:rolled back"}, seen
+    assert {"kill:rolled back", "cut:rolled back", "die:rolled back",
+            "die-cut:rolled back"} == seen, seen
 
 
 def test_interrupted_rollback_command_is_finished_by_the_next_one(
@@ -288,35 +344,34 @@ def test_interrupted_rollback_command_is_finished_by_the_next_one(
     counting = RunState(h.site, "none", 0)
     rollback_gateway(target, lambda host: Interrupting(fast_transport(host), counting),
                      options(dead_owner, 5.0))
-    assert h.disk() == h.old and len(counting.ops) >= 10, counting.ops
-    for mode in ("kill", "cut"):
-        for at in range(1, len(counting.ops) + 1):
-            where = f"rollback: {mode} before op {at} ({counting.ops[at - 1]})"
-            h.reset()
-            applied()
-            state = RunState(h.site, mode, at)
-            try:
-                rollback_gateway(target, lambda host, s=state: Interrupting(
-                    fast_transport(host), s), options(dead_owner, 5.0))
-            except Killed:
-                pass
-            finally:
-                h.site.wsman.faults.clear(GW)
-                h.site.wsman.shells.forget_shells(GW)
-            for name in MANAGED:
-                assert h.disk()[name] in (h.old[name], new[name]), f"{where}: {name} torn"
-            check_never_falsely_in_sync(h, fleet, where)
-            landed = h.disk() == h.old and not h.activation().pending
-            final = rollback_gateway(target, fast_transport, options("rerun", 5.0))
-            where += f", then rollback again: {final.outcome} {final.detail} {final.steps}"
-            assert final.outcome == "rolled back", where
-            # a rollback cut short is finished; one that finished (only its lock release
-            # was lost) is undone by the next, as any rollback is
-            assert h.disk() == (new if landed else h.old), where
-            assert h.running_matches_disk(), where
-            record = h.activation()
-            assert record is not None and not record.pending, where
-            assert not h.lock_left(), where
+    assert h.disk() == h.old and sum(len(o) for o in counting.ops) >= 10, counting.ops
+    for mode, at, step in points(counting.ops):
+        where = f"rollback: {mode} at command {at} step {step} ({counting.ops[at - 1]})"
+        h.reset()
+        applied()
+        state = RunState(h.site, mode, at, step)
+        try:
+            rollback_gateway(target, lambda host, s=state: Interrupting(
+                fast_transport(host), s), options(dead_owner, 5.0))
+        except Killed:
+            pass
+        finally:
+            h.site.wsman.faults.clear(GW)
+            h.site.wsman.shells.forget_shells(GW)
+        for name in MANAGED:
+            assert h.disk()[name] in (h.old[name], new[name]), f"{where}: {name} torn"
+        check_never_falsely_in_sync(h, fleet, where)
+        landed = h.disk() == h.old and not h.activation().pending
+        final = rollback_gateway(target, fast_transport, options("rerun", 5.0))
+        where += f", then rollback again: {final.outcome} {final.detail} {final.steps}"
+        assert final.outcome == "rolled back", where
+        # a rollback cut short is finished; one that finished (only its lock release
+        # was lost) is undone by the next, as any rollback is
+        assert h.disk() == (new if landed else h.old), where
+        assert h.running_matches_disk(), where
+        record = h.activation()
+        assert record is not None and not record.pending, where
+        assert not h.lock_left(), where
     h.reset()
 
 
@@ -325,9 +380,10 @@ def test_diff_reports_pending_activation_as_drift(
     from gwctl.cli.main import main
 
     fleet = harness.fleet(GOOD)
-    # killed right after writing both files, before the recycle
-    state = interrupted(harness, fleet, "kill", 8, dead_owner, 5.0)
-    assert state.ops[-1] == "recycle_app_pool", state.ops
+    # the host's PowerShell and gwctl both die right after both files were written,
+    # before the recycle (the 4th step of the record + writes + recycle batch)
+    state = interrupted(harness, fleet, "die-kill", 2, dead_owner, 5.0, step=4)
+    assert state.ops[1][3] == "recycle_app_pool", state.ops
     assert not harness.running_matches_disk()
     code = main(["diff", "-f", str(fleet), "-i", str(harness.site.inventory_path),
                  "--gateway", GW, "--detailed-exitcode"])

@@ -276,6 +276,8 @@ def test_no_secret_leaves_any_command(
     live_file = tmp_path / "live-appsettings.json"
     live_file.write_text(LIVE_APPSETTINGS)
     caplog.set_level(logging.DEBUG)
+    audit_log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("GWCTL_AUDIT_LOG", str(audit_log))
     run = Outputs(capsys)
     selection = ("-f", fleet, "-i", inv, "--gateway", GW)
 
@@ -349,6 +351,18 @@ def test_no_secret_leaves_any_command(
                             archive.read(member).decode("utf-8"))
         elif path.is_file():
             run.add(f"probe bundle {path}", path.read_text("utf-8"))
+
+    # the audit trail: the controller's log and the host's Application event log
+    import json
+
+    records = [json.loads(line) for line in audit_log.read_text().splitlines()]
+    assert [r["action"] for r in records] == ["apply", "rollback", "apply", "apply", "apply"]
+    principals = {r["kerberos_principal"] for r in records}
+    assert principals == ({None} if transport != "kerberos" else principals - {None})
+    run.add("audit log", audit_log.read_text())
+    events = (site.host_root(GW) / ".host" / "eventlog.jsonl").read_text()
+    assert events.count('"source":"gwctl"') == 5
+    run.add("host event log", events)
 
     rendered, masked = tmp_path / "rendered", tmp_path / "masked"
     run.gwctl("render", "-f", fleet, "-o", str(rendered))

@@ -72,6 +72,8 @@ def project_dependencies() -> list[Requirement]:
 def test_every_dependency_of_pyproject_is_pinned_with_hashes() -> None:
     lock = parse_lock(LOCK.read_text("utf-8"))
     for requirement in project_dependencies():
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue  # the lock is resolved for the Linux controller (and CI)
         name = canonicalize_name(requirement.name)
         assert name in lock, f"{requirement} is not in requirements.lock: run `make lock`"
         version = lock[name][0]

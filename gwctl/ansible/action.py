@@ -12,7 +12,8 @@ Rolling order, canaries and failure budgets are Ansible's own (``serial``,
 
 Options (checked by ansible-core's argument-spec validator before gwctl is asked
 anything): ``fleet`` (path, required), ``mode``, ``health_timeout`` (seconds, default
-30), ``allow_version_mismatch`` (bool, default false). Modes:
+30), ``allow_version_mismatch`` (bool, default false), ``outside_window`` (the reason
+to converge outside the site's maintenance windows; empty: refuse there). Modes:
 
 - ``converge`` (default): plan, and outside check mode apply;
 - ``classify``: the gateway's site and whether it is on the management server's host
@@ -47,6 +48,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
              "choices": ["converge", "classify", "versions", "verify"]},
     "health_timeout": {"type": "float", "default": 30.0},
     "allow_version_mismatch": {"type": "bool", "default": False},
+    "outside_window": {"type": "str", "default": ""},
 }
 
 
@@ -119,5 +121,6 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                                check=bool(self._play_context.check_mode),
                                want_diff=bool(self._task.diff),
                                health_timeout=args["health_timeout"],
-                               allow_version_mismatch=args["allow_version_mismatch"]))
+                               allow_version_mismatch=args["allow_version_mismatch"],
+                               outside_window=args["outside_window"] or None))
         return result

@@ -13,6 +13,7 @@ An inventory host that names no gateway of the fleet is skipped with the reason,
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,8 @@ def _diff_views(plan: GatewayPlan) -> list[dict[str, str]]:
 
 def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
              transports: TransportFactory, check: bool, want_diff: bool,
-             health_timeout: float = 30.0, allow_version_mismatch: bool = False
+             health_timeout: float = 30.0, allow_version_mismatch: bool = False,
+             outside_window: str | None = None, now: datetime | None = None
              ) -> dict[str, Any]:
     from gwctl.deploy.apply import ApplyOptions, apply_gateway
     from gwctl.deploy.fleet_plan import Planner
@@ -110,6 +112,11 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
     if check or not plan.changed:
         out["msg"] = "drift" if plan.changed else "in sync"
         return out
+    refusal = _window_refusal(loaded, target.gateway.site_name, outside_window, now)
+    if refusal is not None:
+        return {**out, "failed": True, "changed": False, "msg": refusal}
+    if outside_window:
+        out["outside_window"] = outside_window
     options = ApplyOptions(health=HealthSettings(timeout_s=health_timeout),
                            gate=ApplyGate(loaded, transports,
                                           allow_mismatch=allow_version_mismatch))
@@ -120,6 +127,19 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
     if res.outcome not in ("changed", "unchanged"):
         out["failed"] = True
     return out
+
+
+def _window_refusal(fleet: Fleet, site: str, reason: str | None,
+                    now: datetime | None) -> str | None:
+    """As `gwctl apply`: a change outside the site's maintenance windows is refused unless
+    a reason is given (role variable xprotect_api_gateway_outside_window)."""
+    from gwctl.fleet.maintenance import check_windows
+
+    (verdict,) = check_windows({site: fleet.site(site).policy}, now or datetime.now(UTC))
+    if verdict.allowed or (reason and reason.strip()):
+        return None
+    return (f"{verdict.message}. Nothing applied: wait for the window, or set "
+            "xprotect_api_gateway_outside_window to the reason")
 
 
 def version_gate(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],

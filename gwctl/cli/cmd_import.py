@@ -169,8 +169,12 @@ def _merge(into: str, imports: list[ImportedGateway]) -> int:
 
     target = Path(into)
     mss = combine_sites(imports)
+    # a site the fleet declares keeps its management server: no note about guessing it
+    declared = set((source_with(target, {}).data.get("sites") or {})
+                   if target.exists() else ())
     edit = add_gateways(target, [NewGateway(i.site, mss[i.site][0], i.name, i.gateway,
-                                            i.comment_lines(mss[i.site][1]))
+                                            i.comment_lines(mss[i.site][1]
+                                                            or i.site in declared))
                                  for i in imports])
     result = api.validate_document(source_with(target, edit.texts))
     if result.fleet is None:
@@ -186,6 +190,8 @@ def _merge(into: str, imports: list[ImportedGateway]) -> int:
         print(f"added {ref}", file=sys.stderr)
     for ref in edit.replaced:
         print(f"replaced {ref}", file=sys.stderr)
+        for line in edit.notes.get(ref, ())[1:]:  # the first says where it came from
+            print(f"  {line}", file=sys.stderr)
     for path in edit.texts:
         print(f"wrote {path}", file=sys.stderr)
     # findings the live configuration brings along (a CORS wildcard on the host, say)

@@ -104,13 +104,17 @@ def register(p: argparse.ArgumentParser) -> None:
         description="What the vendor's installer does: on the management server host it "
                     "upgrades the management server and its co-located gateway; on another "
                     "host, that host's gateway (which then restarts on the reference "
-                    "appsettings.json of the new release; appsettings.Production.json and "
-                    "nlog.config are kept). Other gateways keep their release and mismatch "
-                    "until they are upgraded too.")
+                    "appsettings.json of the new release; appsettings.Production.json is "
+                    "kept, and nlog.config too unless --reset-nlog). Other gateways keep "
+                    "their release and mismatch until they are upgraded too.")
     _state(upgrade)
     upgrade.add_argument("--host", required=True, metavar="NAME")
     upgrade.add_argument("--version", required=True, metavar="RELEASE",
                          help='e.g. "2025 R2" or 25.2.5700.1')
+    upgrade.add_argument("--reset-nlog", action="store_true",
+                         help="also replace the gateway's nlog.config by the release's "
+                              "default, as an installer may (the manual promises only that "
+                              "appsettings.Production.json survives an update)")
     _output(upgrade)
 
     host_env = sub.add_parser(
@@ -416,11 +420,13 @@ def _upgrade(ns: argparse.Namespace) -> int:
 
     Version.parse(ns.version)  # a clear error before the simulator is asked
     result = control.AdminClient.for_state(ns.state).call(
-        "POST", "/upgrade", {"host": ns.host, "version": ns.version})
+        "POST", "/upgrade", {"host": ns.host, "version": ns.version,
+                             "reset_nlog": ns.reset_nlog})
     if ns.output == "json":
         _print_json(result)
     else:
-        print(f"{result['host']}: now {result['release']} ({result['version']})")
+        reset = "; nlog.config reset to the release default" if result.get("nlog_reset") else ""
+        print(f"{result['host']}: now {result['release']} ({result['version']}){reset}")
     return 0
 
 

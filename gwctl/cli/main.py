@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upgrade-plan": ("cmd_upgrade_plan", "plan the upgrade of each site to a target release"),
     "import": ("cmd_import", "fleet YAML for existing, hand-edited gateways: printed, or "
                              "merged into a fleet (--into)"),
+    "reconcile": ("cmd_reconcile", "after an upgrade: report what the installer reset and "
+                                   "re-apply it safely"),
     "rollback": ("cmd_rollback", "restore a gateway's files from the last apply's backups"),
     "unlock": ("cmd_unlock", "remove a host lock left behind by a run that died"),
     "host-setup": ("cmd_host_setup", "write a JEA endpoint (module, role, session "

@@ -17,16 +17,17 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
 from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
 from gwctl.deploy.health import HealthSettings, check
-from gwctl.deploy.hostlock import LOCK_PATH, LOCK_TTL_S, owner_name, with_host_lock
+from gwctl.deploy.hostlock import LOCK_PATH, LOCK_TTL_S, HostLock, owner_name, with_host_lock
 from gwctl.deploy.results import GatewayResult, Outcome
 from gwctl.errors import CredentialsExpired, GwctlError, OperationError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
+from gwctl.ops.batch import BatchError, Step
 from gwctl.output import redact
 from gwctl.transport.base import Transport
 
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gwctl.deploy.apply")
 
-__all__ = ["LOCK_PATH", "ApplyOptions", "GatewayResult", "Outcome", "apply_gateway",
-           "mark_activation"]
+__all__ = ["LOCK_PATH", "ApplyOptions", "GatewayResult", "Outcome", "activation_step",
+           "apply_gateway", "finish", "mark_activation"]
 
 BACKUPS_KEPT = 10
 
@@ -77,8 +78,18 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
         return result
     if options.gate is not None and not _gate(target, plan, options.gate, result):
         return result
+    gw = target.gateway
+    # taken with the lock, in its command; the activation record joins the stat (one
+    # read): backups harm nothing when the check then finds a conflict, and their ids
+    # must be known before the record that names them is written
+    first = [Step("stat", {"paths": [c.path for c in changes] + [ACTIVATION_PATH]}),
+             *[Step("backup", {"path": c.path, "backup_dir": gw.backup_dir,
+                               "keep": options.backups_kept}) for c in changes]]
+    if changes:
+        options.step(gw.id, "backing up")
     with_host_lock(target, transports, options.owner, options.lock_ttl_s, result,
-                   lambda t: _run(target, plan, changes, t, options, result))
+                   lambda t, found, lock: _run(target, plan, changes, t, found, lock,
+                                               options, result), first=first)
     return result
 
 
@@ -106,10 +117,10 @@ def _gate(target: Target, plan: GatewayPlan,
 
 
 def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport: Transport,
-         options: ApplyOptions, result: GatewayResult) -> None:
+         found: list[dict[str, Any]], lock: HostLock, options: ApplyOptions,
+         result: GatewayResult) -> None:
     gw = target.gateway
-    paths = [c.path for c in changes] + [ACTIVATION_PATH]
-    now = transport.run("stat", {"paths": paths}).get("files") or {}
+    now = found[0].get("files") or {}
     for change in changes:
         live = now.get(change.path) or {}
         if (live.get("sha256") or None) != (change.old_sha256 or None):
@@ -127,72 +138,125 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
     # the restore points of an interrupted apply are the files from before it began: the
     # last ones known to pass a health check, never the half-written state found now
     points = dict(pending.restore_points) if pending else {}
-    if changes:
-        options.step(gw.id, "backing up")
-    for change in changes:
-        b = transport.run("backup", {"path": change.path, "backup_dir": gw.backup_dir,
-                                     "keep": options.backups_kept})
-        points.setdefault(change.name, str(b["backup_id"]))
+    for change, backup in zip(changes, found[1:], strict=True):
+        points.setdefault(change.name, str(backup["backup_id"]))
+    result.backups = dict(points)
     if changes:
         result.steps.append("backed up")
     recycle = plan.needs_recycle
-    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points)
-    marker = mark_activation(transport, record, plan.activation_sha256)
+    gate_said = result.version_gate or {}
+    installed = (gate_said.get("gateway_version")
+                 if str(gate_said.get("gateway_source", "")).startswith("installed") else None)
+    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points,
+                        product_version=str(installed) if installed else None,
+                        base_sha256=None if plan.base_sha256 == "absent" else plan.base_sha256)
+    marker, mark = activation_step(record, plan.activation_sha256)
+    # one command: the record first, so that a run cut anywhere after it is completed or
+    # rolled back by the next one; then the atomic writes, then the recycle
+    writes = [Step("write_file", {"path": c.path, "sha256": c.new_sha256,
+                                  "expected_sha256": c.old_sha256 or "absent"},
+                   plan.payloads[c.name]) for c in changes]
+    steps = [mark, *writes, *([Step("recycle_app_pool", {"name": APP_POOL})] if recycle else [])]
+    doing = [f"writing {', '.join(c.name for c in changes)}"] if changes else []
+    options.step(gw.id, ", ".join(doing + ["recycling the app pool"] * recycle) or "activating")
     try:
-        if changes:
-            options.step(gw.id, "writing " + ", ".join(c.name for c in changes))
-        for change in changes:
-            transport.run("write_file", {"path": change.path, "sha256": change.new_sha256,
-                                         "expected_sha256": change.old_sha256 or "absent"},
-                          plan.payloads[change.name])
-            result.steps.append(f"wrote {change.name}")
-        if recycle:
-            options.step(gw.id, "recycling the app pool")
-            transport.run("recycle_app_pool", {"name": APP_POOL})
-            result.recycled = True
-            result.steps.append("recycled")
+        transport.run_batch(steps)
+    except BatchError as exc:
+        if exc.index == 0:
+            raise  # the record was not written: nothing changed, nothing to roll back
+        result.steps += [f"wrote {c.name}" for c in changes[: exc.index - 1]]
+        _fail_and_roll_back(target, transport, record, marker, lock, options, result, exc)
+        return
+    except GwctlError as exc:
+        # which steps ran is unknown: the record may be there, so roll back under it
+        _fail_and_roll_back(target, transport, record, marker, lock, options, result, exc)
+        return
+    result.steps += [f"wrote {c.name}" for c in changes]
+    if recycle:
+        result.recycled = True
+        result.steps.append("recycled")
+    try:
         options.step(gw.id, f"waiting for the health check (up to {options.health.timeout_s:g} s)")
         health = check(target.url, options.health)
         if not health.ok:
             raise _Failed(f"health check failed: {health.detail}")
         result.steps.append("healthy")
-        mark_activation(transport, replace(record, state="active", at=now_text()), marker)
+        finish(transport, replace(record, state="active", at=now_text()), marker, lock,
+               result)
         result.outcome = "changed"
     except (_Failed, GwctlError) as exc:
-        reason = redact.scrub(str(exc))
-        log.warning("%s: %s; rolling back", target.name, reason)
-        _rollback(target, transport, record, marker, options, result, reason)
+        _fail_and_roll_back(target, transport, record, marker, lock, options, result, exc)
+
+
+def activation_step(record: Activation, expected: str) -> tuple[str, Step]:
+    """The write of the host's activation record over the one whose digest is `expected`
+    ("absent": none), and the new digest (the next write's guard)."""
+    data = record.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    return digest, Step("write_file", {"path": ACTIVATION_PATH, "sha256": digest,
+                                       "expected_sha256": expected}, data)
 
 
 def mark_activation(transport: Transport, record: Activation, expected: str) -> str:
     """Write the host's activation record over the one whose digest is `expected`
     ("absent": none); the new digest, the next write's guard."""
-    data = record.encode()
-    digest = hashlib.sha256(data).hexdigest()
-    transport.run("write_file", {"path": ACTIVATION_PATH, "sha256": digest,
-                                 "expected_sha256": expected}, data)
+    digest, step = activation_step(record, expected)
+    transport.run(step.op, step.params, step.payload)
     return digest
 
 
+def finish(transport: Transport, done: Activation, marker: str, lock: HostLock,
+           result: GatewayResult) -> None:
+    """Mark the activation done and release the lock, in one command.
+
+    A failing record write raises (the lock is then released separately); a release that
+    fails once the record is written is left as `with_host_lock` leaves it.
+    """
+    _, mark = activation_step(done, marker)
+    try:
+        answers = transport.run_batch([mark, lock.release_step()])
+    except BatchError as exc:
+        if exc.index == 0:
+            raise
+        # not_owner: our lock expired and was taken over; nothing of ours to release
+        log.debug("%s: releasing the lock: %s", transport.name, exc)
+        lock.released = True
+        return
+    lock.released = True
+    if answers[1].get("released"):
+        result.steps.append("unlocked")
+
+
+def _fail_and_roll_back(target: Target, transport: Transport, record: Activation, marker: str,
+                        lock: HostLock, options: ApplyOptions, result: GatewayResult,
+                        exc: Exception) -> None:
+    reason = redact.scrub(str(exc))
+    log.warning("%s: %s; rolling back", target.name, reason)
+    _rollback(target, transport, record, marker, lock, options, result, reason)
+
+
 def _rollback(target: Target, transport: Transport, record: Activation, marker: str,
-              options: ApplyOptions, result: GatewayResult, reason: str) -> None:
+              lock: HostLock, options: ApplyOptions, result: GatewayResult,
+              reason: str) -> None:
     gw = target.gateway
     options.step(gw.id, "rolling back")
     try:
         # still pending until the restored files pass the health check: a rollback cut
         # short must not leave the host looking settled
-        marker = mark_activation(transport, replace(record, step="rollback", at=now_text()), marker)
-        for name, backup_id in sorted(record.restore_points.items()):
-            transport.run("restore", {"path": gw.install_path(name),
-                                      "backup_dir": gw.backup_dir, "backup_id": backup_id})
+        marker, mark = activation_step(replace(record, step="rollback", at=now_text()),
+                                       marker)
+        restores = [Step("restore", {"path": gw.install_path(name),
+                                     "backup_dir": gw.backup_dir, "backup_id": backup_id})
+                    for name, backup_id in sorted(record.restore_points.items())]
+        recycle = [Step("recycle_app_pool", {"name": APP_POOL})] if record.recycle else []
+        transport.run_batch([mark, *restores, *recycle])
         result.steps.append("restored")
         if record.recycle:
-            transport.run("recycle_app_pool", {"name": APP_POOL})
             result.steps.append("recycled")
         health = check(target.url, options.health)
         if health.ok:
             done = replace(record, state="active", step="rollback", at=now_text())
-            mark_activation(transport, done, marker)
+            finish(transport, done, marker, lock, result)
     except GwctlError as exc:
         result.outcome = "failed"
         result.detail = f"{reason}; rollback failed: {redact.scrub(str(exc))}"

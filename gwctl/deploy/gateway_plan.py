@@ -81,6 +81,9 @@ class GatewayPlan:
     #: the lost-update check ("absent" when there is none)
     activation: Activation | None = None
     activation_sha256: str = "absent"
+    #: digest of the host's appsettings.json (the installer's base) as read; "absent"
+    #: when there is none. An upgrade or the Server Configurator changes it.
+    base_sha256: str = "absent"
     #: what ``read_host`` found (None: not read)
     host_info: HostInfo | None = None
     #: host rules the fleet disables (``rules: {host-app-offline: {enabled: false, ...}}``):
@@ -220,6 +223,7 @@ def plan_gateway(gw: Gateway, host: str, facts: HostFacts, rendered: list[Render
     base_live = facts.files.get(BASE_FILE)
     err: str | None = "absent"
     if base_live is not None and base_live.exists:
+        plan.base_sha256 = base_live.sha256 or "absent"
         base, err = _flat(_text(base_live.content, BASE_FILE), gw.install_path(BASE_FILE))
     if err:
         base = reference_base()

@@ -18,12 +18,14 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from gwctl.deploy.results import GatewayResult
 from gwctl.errors import CredentialsExpired, GwctlError, OperationError, TransportError
 from gwctl.hosts.targets import Target, TransportFactory
+from gwctl.ops.batch import BatchError, Step
 from gwctl.output import redact
 from gwctl.processes import pid_alive
 from gwctl.transport.base import Transport
@@ -55,19 +57,49 @@ def _holder(exc: OperationError) -> dict[str, Any]:
     return detail if isinstance(detail, dict) else {}
 
 
+@dataclass
+class HostLock:
+    """The host lock as held by one run."""
+
+    token: str
+    #: set by a run that released the lock itself, in a batch with its last steps
+    released: bool = False
+
+    def release_step(self) -> Step:
+        return Step("lock_release", {"path": LOCK_PATH, "token": self.token})
+
+
+def _take(transport: Transport, params: dict[str, Any], then: Sequence[Step],
+          steps: list[str]) -> list[dict[str, Any]]:
+    """lock_acquire, then `then` in the same command; the results of `then`."""
+    if not then:
+        transport.run("lock_acquire", params)
+        return []
+    try:
+        return transport.run_batch([Step("lock_acquire", params), *then])[1:]
+    except BatchError as exc:
+        if exc.index == 0:
+            raise
+        # the lock is ours even though a later step failed: it must be released
+        steps.append("locked")
+        raise
+
+
 def acquire(transport: Transport, token: str, owner: str, ttl_s: int,
-            steps: list[str], *, path: str = LOCK_PATH, what: str = "host is") -> None:
+            steps: list[str], *, path: str = LOCK_PATH, what: str = "host is",
+            then: Sequence[Step] = ()) -> list[dict[str, Any]]:
     """Take the lock at `path` with the caller's `token`; take over a provably dead
-    holder's lock.
+    holder's lock. `then` runs in the same remote command once the lock is held (never
+    when it is not); the results of its steps are returned.
 
     Raises `OperationError` (code ``locked``, ``detail`` the holder) naming a live holder.
     """
     params: dict[str, Any] = {"path": path, "owner": owner, "ttl_seconds": ttl_s,
                               "token": token}
     try:
-        transport.run("lock_acquire", params)
+        found = _take(transport, params, then, steps)
     except OperationError as exc:
-        if exc.code != "locked":
+        if exc.code != "locked" or getattr(exc, "index", 0) != 0:
             raise
         holder = _holder(exc)
         if not holder_is_dead(holder.get("owner")):
@@ -78,37 +110,49 @@ def acquire(transport: Transport, token: str, owner: str, ttl_s: int,
         log.warning("%s: taking over the lock of %s (acquired %s): that process no longer "
                     "runs on this controller", transport.name, holder.get("owner"),
                     holder.get("acquired_at"))
-        transport.run("lock_acquire", {**params, "take_over": {
-            "owner": holder.get("owner"), "acquired_at": holder.get("acquired_at")}})
+        found = _take(transport, {**params, "take_over": {
+            "owner": holder.get("owner"), "acquired_at": holder.get("acquired_at")}},
+            then, steps)
         steps.append(f"took over the lock of {holder.get('owner')} (process gone)")
-    steps.append("locked")
+    if "locked" not in steps:
+        steps.append("locked")
+    return found
+
+
+Work = Callable[[Transport, list[dict[str, Any]], HostLock], None]
 
 
 def with_host_lock(target: Target, transports: TransportFactory, owner: str, ttl_s: int,
-                   result: GatewayResult, work: Callable[[Transport], None]) -> None:
+                   result: GatewayResult, work: Work, *, first: Sequence[Step] = ()) -> None:
     """Run `work` on a transport to the host while holding the host lock.
 
-    A `GwctlError` from taking the lock or from `work` marks `result` failed. The lock is
-    released in every case (over a fresh connection if this one broke).
+    `first` runs in the same remote command as the lock_acquire; `work` gets their
+    results and the `HostLock` (it may release the lock itself in a batch with its last
+    steps and say so in `HostLock.released`). A `GwctlError` from taking the lock or from
+    `work` marks `result` failed. The lock is released in every case (over a fresh
+    connection if this one broke).
     """
     # chosen here, not by the host: if the answer to lock_acquire is lost, the same token
     # both re-acquires (finding we hold it) and releases the lock
-    token = secrets.token_hex(16)
+    lock = HostLock(secrets.token_hex(16))
     transport = transports(target.host)
     try:
         try:
-            acquire(transport, token, owner, ttl_s, result.steps)
+            found = acquire(transport, lock.token, owner, ttl_s, result.steps, then=first)
         except TransportError:
             transport.close()
             transport = transports(target.host)
-            acquire(transport, token, owner, ttl_s, result.steps)
-        work(transport)
+            found = acquire(transport, lock.token, owner, ttl_s, result.steps, then=first)
+        work(transport, found, lock)
     except GwctlError as exc:
         result.outcome = "failed"
         result.detail = redact.scrub(str(exc))
         result.credentials_expired = isinstance(exc, CredentialsExpired)
     finally:
-        _release(target, transport, transports, token, result)
+        if lock.released:
+            transport.close()
+        else:
+            _release(target, transport, transports, lock.token, result)
 
 
 def _release(target: Target, transport: Transport, transports: TransportFactory,

@@ -45,6 +45,8 @@ class Edit:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     new_sites: list[str] = field(default_factory=list)
+    #: gateway -> the comment lines a replaced gateway did not get (the caller shows them)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _yaml(text: str) -> Any:
@@ -103,6 +105,33 @@ def _plain_to_rt(value: Any) -> Any:
     return value
 
 
+def _update(old: Any, new: Any) -> Any:
+    """`old` (round-trip data) changed in place to equal `new` (plain data) where their
+    shapes agree, so that what did not change keeps its comments and quoting; `new`
+    converted where they do not."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(old, CommentedMap) and isinstance(new, dict):
+        for key in [k for k in old if k not in new]:
+            del old[key]
+        for key, value in new.items():
+            if key not in old:
+                old[key] = _plain_to_rt(value)
+            elif isinstance(value, dict | list):
+                old[key] = _update(old[key], value)
+            elif old[key] != value or type(old[key]) is not type(value):
+                old[key] = value
+        return old
+    if isinstance(old, CommentedSeq) and isinstance(new, list) and len(old) == len(new):
+        for i, value in enumerate(new):
+            if isinstance(value, dict | list):
+                old[i] = _update(old[i], value)
+            elif old[i] != value or type(old[i]) is not type(value):
+                old[i] = value
+        return old
+    return _plain_to_rt(new)
+
+
 def _files(target: Path) -> list[Path]:
     if target.is_dir():
         return sorted((f for f in target.iterdir()
@@ -142,10 +171,15 @@ def add_gateways(target: Path, gateways: Sequence[NewGateway]) -> Edit:
                                          .get("gateways") or {})), None)
         if existing is not None:
             gws = loaded[existing][1]["sites"][new.site]["gateways"]
-            where = existing
+            # updated in place, not replaced: the comments written inside it, and the
+            # next key's comments (which ruamel.yaml keeps on this value's last line),
+            # stay where they are
+            gws[new.name] = _update(gws[new.name], new.gateway)
             edit.replaced.append(ref)
-        else:
-            edit.added.append(ref)
+            edit.notes[ref] = list(new.comments)
+            touched.add(existing)
+            continue
+        edit.added.append(ref)
         gws[new.name] = _plain_to_rt(new.gateway)
         if new.comments:
             indent = _key_indent(loaded[where][0], gws)

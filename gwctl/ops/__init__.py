@@ -26,6 +26,7 @@ OPERATIONS: tuple[str, ...] = (
     "read_host",
     "lock_acquire",
     "lock_release",
+    "write_event",
 )
 
 #: operations a transport may run again after an exchange broke mid-way: the read-only

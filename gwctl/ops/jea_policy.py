@@ -36,7 +36,8 @@ PATH_PARAMS = ("path", "paths", "backup_dir", "install_dir", "server_config", "l
 #: whose path parameters are checked the same way
 NESTED_PARAMS = ("host",)
 OTHER_PARAMS = ("content", "sha256", "expected_sha256", "keep", "backup_id", "name", "pool",
-                "owner", "ttl_seconds", "token", "take_over")
+                "owner", "ttl_seconds", "token", "take_over", "event_id", "entry_type",
+                "message")
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 

@@ -31,6 +31,7 @@ PARAM_KEYS: dict[str, frozenset[str]] = {
     "read_host": frozenset({"install_dir", "pool", "log_dir"}),
     "lock_acquire": frozenset({"path", "owner", "ttl_seconds", "token", "take_over"}),
     "lock_release": frozenset({"path", "token"}),
+    "write_event": frozenset({"event_id", "entry_type", "message"}),
 }
 
 _DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")

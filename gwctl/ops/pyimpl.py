@@ -34,6 +34,8 @@ from gwctl.ops.backups import (
     pick_backup,
     store_backup,
 )
+from gwctl.ops.batch import decode_batch, format_batch_result
+from gwctl.ops.eventlog import write_event
 from gwctl.ops.hostfiles import (
     atomic_write,
     file_info,
@@ -49,10 +51,12 @@ from gwctl.ops.locks import lock_acquire, lock_release
 from gwctl.ops.params import Params, bad
 from gwctl.ops.winpaths import child, join_windows, split_windows_path, windows_leaf
 from gwctl.ops.wire import (
-    decode_stdin,
+    decode_single,
     format_result,
+    is_batch,
     is_bootstrap_command,
     normalize_script,
+    split_stdin,
 )
 
 __all__ = [
@@ -60,10 +64,18 @@ __all__ = [
     "AppPoolHook",
     "DirectoryHost",
     "FileAppPools",
+    "ProcessDied",
     "is_bootstrap_command",
 ]
 
 Handler = Callable[[Params, bytes | None], dict[str, Any]]
+#: called with (index, op) before each step of a batch; it raises `ProcessDied` to end the
+#: command as the death of the host's PowerShell would (the simulator's fault injection)
+StepHook = Callable[[int, str], None]
+
+
+class ProcessDied(Exception):
+    """The host's PowerShell process died mid-command: it prints nothing more."""
 
 
 class DirectoryHost:
@@ -104,8 +116,10 @@ class DirectoryHost:
         except OSError as exc:
             raise OperationError(f"{op}: {exc}", code="io_error") from exc
 
-    def dispatch_wire(self, stdin: bytes, *, scripts_dir: Path | None = None) -> tuple[bytes, int]:
-        """What the bootstrap would print and exit with, given the raw stdin.
+    def dispatch_wire(self, stdin: bytes, *, scripts_dir: Path | None = None,
+                      step_hook: StepHook | None = None) -> tuple[bytes, int]:
+        """What the bootstrap would print and exit with, given the raw stdin (one
+        operation or a batch).
 
         Only the packaged script of the named operation is accepted (code
         ``unknown_script`` otherwise): a host emulation runs gwctl's operations, never
@@ -113,16 +127,16 @@ class DirectoryHost:
         first, as the bootstrap and ``common.ps1`` do (docs/remote-operations.md).
         """
         try:
-            request = decode_stdin(stdin)
-            policy = self.jea_policy()
-            if policy is not None:
-                check_script(policy, request.op, request.script)
-            self._check_script(request.op, request.script, scripts_dir)
-            if policy is not None:
-                check_paths(policy, request.params)
-            return format_result(self.run(request.op, request.params, request.payload))
+            header, rest = split_stdin(stdin)
+            if is_batch(header):
+                return self._dispatch_batch(header, rest, scripts_dir, step_hook)
+            request = decode_single(header, rest)
+            return format_result(self._run_checked(request.op, request.script, scripts_dir,
+                                                   request.params, request.payload))
         except OperationError as exc:
             return format_result(exc)
+        except ProcessDied:
+            raise
         except Exception as exc:  # the bootstrap reports every failure the same way
             return format_result(
                 OperationError(str(exc), code="failed", detail={"type": type(exc).__name__})
@@ -138,6 +152,40 @@ class DirectoryHost:
         except FileNotFoundError:
             return None
         return load_policy(data)
+
+    def _dispatch_batch(self, header: dict[str, Any], rest: bytes, scripts_dir: Path | None,
+                        step_hook: StepHook | None) -> tuple[bytes, int]:
+        # as the bootstrap: in order, each step on its own, nothing after a failure
+        steps = decode_batch(header, rest)
+        answered: list[Mapping[str, Any] | OperationError] = []
+        for index, (request, script) in enumerate(steps):
+            if step_hook is not None:
+                step_hook(index, request.op)
+            try:
+                if script is None:
+                    raise OperationError(f"batch step {index + 1}: no script for "
+                                         f"{request.op!r}", code="failed")
+                answered.append(self._run_checked(
+                    request.op, _script_bytes(script), scripts_dir, request.params,
+                    request.payload))
+            except OperationError as exc:
+                answered.append(exc)
+                break
+            except Exception as exc:
+                answered.append(OperationError(str(exc), code="failed",
+                                               detail={"type": type(exc).__name__}))
+                break
+        return format_batch_result(answered, [r.op for r, _ in steps[len(answered):]])
+
+    def _run_checked(self, op: str, script: bytes, scripts_dir: Path | None,
+                     params: Mapping[str, Any], payload: bytes) -> dict[str, Any]:
+        policy = self.jea_policy()
+        if policy is not None:
+            check_script(policy, op, script)
+        self._check_script(op, script, scripts_dir)
+        if policy is not None:
+            check_paths(policy, params)
+        return self.run(op, params, payload)
 
     @staticmethod
     def _check_script(op: str, script: bytes, scripts_dir: Path | None) -> None:
@@ -323,6 +371,20 @@ class DirectoryHost:
 
     def _op_lock_release(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         return lock_release(p, self.map_path)
+
+    def _op_write_event(self, p: Params, payload: bytes | None) -> dict[str, Any]:
+        if self.root is None:
+            raise OperationError("write_event: a directory host without a root has no "
+                                 "event log of its own", code="failed")
+        return write_event(p, self.root, self._now)
+
+
+def _script_bytes(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise OperationError(f"a batch script is not valid base64: {exc}", code="failed",
+                             detail={"type": "FormatException"}) from exc
 
 
 def _check_expected(path: str, expected: str | None, current: str | None) -> None:

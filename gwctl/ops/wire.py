@@ -51,6 +51,18 @@ class WireRequest:
     payload: bytes
 
 
+def bootstrap_text() -> str:
+    """The bootstrap as it travels on the command line.
+
+    Comment lines (its header line aside) and indentation are left out: cmd.exe takes at
+    most 8,191 characters and UTF-16 + base64 makes each script character 2.7 of them.
+    The bootstrap holds no here-string, so no line's meaning depends on either.
+    """
+    first, *rest = read_script(BOOTSTRAP).splitlines()
+    kept = [line.strip() for line in rest if line.strip() and not line.strip().startswith("#")]
+    return "\n".join([first, *kept]) + "\n"
+
+
 def encode_command(script: str) -> str:
     """``-EncodedCommand`` form of a script: base64 of its UTF-16LE text."""
     return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
@@ -58,7 +70,7 @@ def encode_command(script: str) -> str:
 
 def bootstrap_args() -> list[str]:
     """Arguments of ``powershell.exe`` that start the bootstrap (for a Command + Arguments)."""
-    return [*POWERSHELL_FLAGS, "-EncodedCommand", encode_command(read_script(BOOTSTRAP))]
+    return [*POWERSHELL_FLAGS, "-EncodedCommand", encode_command(bootstrap_text())]
 
 
 def bootstrap_command() -> str:
@@ -83,40 +95,57 @@ def encode_stdin(op: str, params: Mapping[str, Any], payload: bytes | None = Non
     return b"\n".join(lines) + b"\n"
 
 
-def _bad_request(message: str) -> OperationError:
+def bad_request(message: str) -> OperationError:
     return OperationError(message, code="bad_request")
 
 
-def _b64decode(data: bytes, what: str) -> bytes:
+def b64decode(data: bytes, what: str) -> bytes:
     try:
         return base64.b64decode(re.sub(rb"\s+", b"", data), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _bad_request(f"{what} is not valid base64: {exc}") from exc
+        raise bad_request(f"{what} is not valid base64: {exc}") from exc
 
 
-def _parse_header(line: bytes) -> dict[str, Any]:
+def split_stdin(stdin: bytes) -> tuple[dict[str, Any], bytes]:
+    """The JSON header of raw stdin (an object) and the payload lines after it."""
+    stdin = stdin.removeprefix(b"\xef\xbb\xbf")
+    first, _, rest = stdin.partition(b"\n")
     try:
-        header = json.loads(line.decode("utf-8"))
+        header = json.loads(first.rstrip(b"\r").decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad_request(f"stdin line 1 is not a JSON header: {exc}") from exc
+        raise bad_request(f"stdin line 1 is not a JSON header: {exc}") from exc
     if not isinstance(header, dict):
-        raise _bad_request("stdin line 1 must be a JSON object")
+        raise bad_request("stdin line 1 must be a JSON object")
+    return header, rest
+
+
+def is_batch(header: dict[str, Any]) -> bool:
+    """Whether a stdin header asks for a batch (docs/remote-operations.md, "Batches")."""
+    return header.get("batch") is not None
+
+
+def _check_header(header: dict[str, Any]) -> dict[str, Any]:
     for key, kind in (("op", str), ("script", str), ("params", dict)):
         if not isinstance(header.get(key), kind):
-            raise _bad_request(f"header field {key!r} must be a {kind.__name__}")
+            raise bad_request(f"header field {key!r} must be a {kind.__name__}")
     return header
 
 
 def decode_stdin(stdin: bytes) -> WireRequest:
-    """Split raw stdin into header and payload; code ``bad_request`` when malformed."""
-    stdin = stdin.removeprefix(b"\xef\xbb\xbf")
-    first, _, rest = stdin.partition(b"\n")
-    header = _parse_header(first.rstrip(b"\r"))
-    script = _b64decode(header["script"].encode("ascii", "replace"), "header field 'script'")
-    return WireRequest(header["op"], script, header["params"], _b64decode(rest, "payload"))
+    """Split raw stdin of one operation into header and payload; code ``bad_request`` when
+    malformed."""
+    header, rest = split_stdin(stdin)
+    return decode_single(header, rest)
 
 
-def _ascii_json(value: Mapping[str, Any]) -> bytes:
+def decode_single(header: dict[str, Any], rest: bytes) -> WireRequest:
+    """The request of a one-operation header and the payload lines after it."""
+    _check_header(header)
+    script = b64decode(header["script"].encode("ascii", "replace"), "header field 'script'")
+    return WireRequest(header["op"], script, header["params"], b64decode(rest, "payload"))
+
+
+def ascii_json(value: Mapping[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
@@ -131,7 +160,7 @@ def format_result(outcome: Mapping[str, Any] | OperationError) -> tuple[bytes, i
         }
     else:
         body = {"ok": True, "result": dict(outcome)}
-    line = RESULT_PREFIX.encode("ascii") + _ascii_json(body) + b"\r\n"
+    line = RESULT_PREFIX.encode("ascii") + ascii_json(body) + b"\r\n"
     return line, 0 if body["ok"] else 1
 
 
@@ -149,12 +178,14 @@ def _result_line(stdout: bytes) -> str | None:
 
 
 def parse_result(
-    stdout: bytes, exit_code: int | None = None, stderr: bytes = b""
+    stdout: bytes, exit_code: int | None = None, stderr: bytes = b"", *, envelope: bool = False
 ) -> dict[str, Any]:
     """The result of an operation from the host's stdout.
 
     Raises `OperationError` when the operation reported failure and `TransportError`
     when stdout carries no well-formed result line (the script never ran to its end).
+    With `envelope`, the whole result line of a batch is returned whatever its ``ok``,
+    unless it is a failure of the request itself (no ``steps``).
     """
     line = _result_line(stdout)
     if line is None:
@@ -168,6 +199,8 @@ def parse_result(
         raise TransportError(f"remote operation printed a malformed result: {exc}") from exc
     if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
         raise TransportError("remote operation printed a result without 'ok'")
+    if envelope and "steps" in body:
+        return body
     if not body["ok"]:
         detail = body.get("detail")
         raise OperationError(
@@ -237,5 +270,5 @@ def is_bootstrap_command(command_line: str) -> bool:
         text = base64.b64decode(encoded, validate=True).decode("utf-16-le")
     except (binascii.Error, ValueError):
         return False
-    expected = read_script(BOOTSTRAP).encode("utf-8")
+    expected = bootstrap_text().encode("utf-8")
     return normalize_script(text.encode("utf-8")) == normalize_script(expected)

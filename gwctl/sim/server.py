@@ -197,22 +197,24 @@ class SimSite:
 
     def _start_wsman(self, previous_port: int | None) -> None:
         from gwctl.sim.winrm_handler import make_resolver
-        from gwctl.sim.wsman import WsmanServer
+        from gwctl.sim.wsman import FaultTable, WsmanServer
 
         users: dict[str, str] = {}
         for host in self.state.hosts.values():
             users.update(host.users)
         user, password = self.state.windows_admin
         users[user] = password
-        resolver = make_resolver(self.runtime)
+        faults = FaultTable()
+        resolver = make_resolver(self.runtime, faults)
         server = None
         if previous_port:
             with contextlib.suppress(OSError):
                 server = WsmanServer(resolver, users, host=LOOPBACK, port=previous_port,
-                                     kerberos_keytab=self.kerberos_keytab).start()
+                                     kerberos_keytab=self.kerberos_keytab,
+                                     faults=faults).start()
         if server is None:
             server = WsmanServer(resolver, users, host=LOOPBACK, port=0,
-                                 kerberos_keytab=self.kerberos_keytab).start()
+                                 kerberos_keytab=self.kerberos_keytab, faults=faults).start()
         self.wsman = server
 
     def start(self, timeout: float = 10.0) -> SimSite:
@@ -431,10 +433,11 @@ class SimSite:
         """Start or stop the gateway's app pool (``Started`` / ``Stopped``)."""
         return self.runtime.gateway(name).set_pool_state(state)
 
-    def upgrade(self, name: str, release: str) -> dict[str, Any]:
+    def upgrade(self, name: str, release: str, *, reset_nlog: bool = False
+                ) -> dict[str, Any]:
         """Install `release` on host `name` (see `SiteRuntime.upgrade`): the management
         server host upgrades the management server and its co-located gateway."""
-        return self.runtime.upgrade(name, release)
+        return self.runtime.upgrade(name, release, reset_nlog=reset_nlog)
 
     def set_fault(self, name: str, profile: str, param: str | float | None = None
                   ) -> list[str]:
@@ -520,7 +523,8 @@ def _admin_app(site: SimSite) -> Starlette:
     async def upgrade(request: Request) -> Response:
         data = await body_of(request)
         return JSONResponse(site.upgrade(str(data.get("host", "")),
-                                         str(data.get("version", ""))))
+                                         str(data.get("version", "")),
+                                         reset_nlog=data.get("reset_nlog") is True))
 
     async def shutdown(request: Request) -> Response:
         site.request_shutdown()

@@ -22,6 +22,7 @@ from gwctl.sim.gateway import MAX_HOPS, GatewayEmulator, IncomingRequest
 from gwctl.sim.messages import SimResponse, iis_error, json_response
 from gwctl.sim.routing import ForwardRequest
 from gwctl.sim.state import (
+    DEFAULT_NLOG_CONFIG,
     SimState,
     product_version,
     write_installed_products,
@@ -182,7 +183,8 @@ class SiteRuntime:
             else:
                 self._pool_marks[gw.name] = (mtime, last)
 
-    def upgrade(self, name: str, release: str) -> dict[str, Any]:
+    def upgrade(self, name: str, release: str, *, reset_nlog: bool = False
+                ) -> dict[str, Any]:
         """Install another release on host `name`, as the vendor's installer would.
 
         The management server host: the management server (``ServerConfig.xml``, installed
@@ -190,6 +192,8 @@ class SiteRuntime:
         gateway. A gateway gets the reference ``appsettings.json`` of the new release (its
         ``appsettings.Production.json`` and ``nlog.config`` are kept) and is restarted.
         Gateways on other hosts are not touched: they now mismatch until upgraded too.
+        `reset_nlog`: the installer also puts back the release's default ``nlog.config``
+        (the manual promises only that ``appsettings.Production.json`` survives).
         """
         version = Version.parse(release)
         full = product_version(version)
@@ -206,12 +210,15 @@ class SiteRuntime:
             (gw.install_dir / "appsettings.json").write_text(reference_base_text(
                 version, self.state.management_url, self.state.gateway_root_url(gw.name)),
                 "utf-8")
+            if reset_nlog:
+                (gw.install_dir / "nlog.config").write_text(DEFAULT_NLOG_CONFIG, "utf-8")
         write_installed_products(self.state, host)
         if gw is not None:
             gw.recycle(source=f"upgrade to {version.name}")
         else:
             self.persist()
-        return {"host": host.name, "version": full, "release": version.name}
+        return {"host": host.name, "version": full, "release": version.name,
+                "nlog_reset": reset_nlog and gw is not None}
 
     def status(self) -> dict[str, Any]:
         st = self.state

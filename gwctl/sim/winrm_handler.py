@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from gwctl.errors import OperationError
-from gwctl.ops.pyimpl import DirectoryHost, is_bootstrap_command
+from gwctl.ops.pyimpl import DirectoryHost, ProcessDied, is_bootstrap_command
 from gwctl.sim.site import SiteRuntime
-from gwctl.sim.wsman import CommandHandler, CommandResult, command_line
+from gwctl.sim.wsman import CommandHandler, CommandResult, FaultTable, command_line
 
 UNSUPPORTED = (
     "gwctl simulator: this emulated host runs only gwctl's packaged remote operations "
@@ -39,27 +39,42 @@ class _NoAppPools:
 class SimCommandHandler:
     """Runs the commands WinRM receives for one emulated host."""
 
-    def __init__(self, host: DirectoryHost) -> None:
+    def __init__(self, host: DirectoryHost, name: str = "",
+                 faults: FaultTable | None = None) -> None:
         self.host = host
+        self.name = name
+        self.faults = faults
+
+    def _step(self, index: int, op: str) -> None:
+        if self.faults is not None and self.faults.kills_batch_step(self.name, index):
+            raise ProcessDied(f"before batch step {index + 1} ({op})")
 
     def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
         line = command_line(command, arguments)
         if is_bootstrap_command(line):
-            stdout, code = self.host.dispatch_wire(stdin)
+            try:
+                stdout, code = self.host.dispatch_wire(stdin, step_hook=self._step)
+            except ProcessDied as died:
+                # what a killed powershell.exe leaves: no result line, a failing exit code
+                return CommandResult(stderr=f"simulator: PowerShell died {died} (fault "
+                                            "kill_batch_at)\r\n".encode(), exit_code=1)
             return CommandResult(stdout=stdout, stderr=b"", exit_code=code)
         shown = line if len(line) <= 120 else line[:117] + "..."
         return CommandResult(stderr=UNSUPPORTED.format(command=shown).encode("utf-8"),
                              exit_code=1)
 
 
-def make_resolver(runtime: SiteRuntime) -> Any:
-    """Host name (case-insensitive) -> its command handler, None for unknown hosts."""
+def make_resolver(runtime: SiteRuntime, faults: FaultTable | None = None) -> Any:
+    """Host name (case-insensitive) -> its command handler, None for unknown hosts.
+
+    `faults` is the WinRM endpoint's fault table, for the faults a command handler plays
+    (``kill_batch_at``)."""
     handlers: dict[str, CommandHandler] = {}
     for name in runtime.state.hosts:
         gw = runtime.gateways.get(name.lower())
         directory = gw.directory if gw is not None else DirectoryHost(
             runtime.state.host_root(name), app_pools=_NoAppPools())
-        handlers[name.lower()] = SimCommandHandler(directory)
+        handlers[name.lower()] = SimCommandHandler(directory, name, faults)
 
     def resolve(host_name: str) -> CommandHandler | None:
         return handlers.get(host_name.lower())

@@ -24,11 +24,12 @@ not exist.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from gwctl.errors import OperationError, TransportError
-from gwctl.ops import BOOTSTRAP, OPERATIONS, read_script, wire
+from gwctl.ops import OPERATIONS, wire
+from gwctl.ops.batch import Step, check_steps, describe, encode_batch, named, parse_batch_result
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm_errors import clean_clixml
 
@@ -52,7 +53,7 @@ class ExecConnection(Protocol):
 def command_line() -> str:
     """The command line this transport asks the connection to run."""
     return " ".join([*ANSIBLE_POWERSHELL, "-EncodedCommand",
-                     wire.encode_command(read_script(BOOTSTRAP))])
+                     wire.encode_command(wire.bootstrap_text())])
 
 
 def check_connection(host: str, connection_name: str) -> None:
@@ -92,22 +93,35 @@ class AnsibleConnectionTransport(Transport):
             payload: bytes | None = None) -> dict[str, Any]:
         if op not in OPERATIONS:
             raise ValueError(f"unknown remote operation {op!r}")
-        stdin = wire.encode_stdin(op, params, payload)
+        code, stdout, stderr = self._exec(op, wire.encode_stdin(op, params, payload))
+        try:
+            return wire.parse_result(stdout, code, stderr)
+        except OperationError as exc:
+            raise named(exc, self.name, op) from None
+        except TransportError as exc:
+            raise TransportError(f"{self.name}: {op}: {exc.message}") from None
+
+    def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
+        check_steps(steps)
+        what = describe(steps)
+        code, stdout, stderr = self._exec(what, encode_batch(steps))
+        try:
+            return parse_batch_result(steps, stdout, code, stderr)
+        except OperationError as exc:
+            raise named(exc, self.name, getattr(exc, "op", what)) from None
+        except TransportError as exc:
+            raise TransportError(f"{self.name}: {what}: {exc.message}") from None
+
+    def _exec(self, what: str, stdin: bytes) -> tuple[int, bytes, bytes]:
         try:
             code, stdout, stderr = self.connection.exec_command(self._command, in_data=stdin,
                                                                 sudoable=False)
         except self.failures as exc:
-            raise TransportError(f"{self.name}: {op}: {exc}") from exc
+            raise TransportError(f"{self.name}: {what}: {exc}") from exc
         self.commands += 1
         self.bytes_sent += len(self._command) + len(stdin)
         self.bytes_received += len(stdout) + len(stderr)
-        try:
-            return wire.parse_result(stdout, code, clean_clixml(stderr).encode("utf-8"))
-        except OperationError as exc:
-            raise OperationError(f"{self.name}: {op}: {exc.message}", code=exc.code,
-                                 detail=exc.detail) from None
-        except TransportError as exc:
-            raise TransportError(f"{self.name}: {op}: {exc.message}") from None
+        return code, stdout, clean_clixml(stderr).encode("utf-8")
 
     def close(self) -> None:
         """Nothing to release: the connection is Ansible's."""

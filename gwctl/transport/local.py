@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gwctl.errors import TransportError
+from gwctl.ops.batch import Step, check_steps, encode_batch, parse_batch_result
 from gwctl.ops.pyimpl import AppPoolHook, DirectoryHost
 from gwctl.ops.wire import bootstrap_args, encode_stdin, parse_result
 from gwctl.transport.base import Transport
@@ -88,3 +89,9 @@ class LocalTransport(Transport):
         result = self.host.run(op, wire_params, payload)
         copied: dict[str, Any] = json.loads(json.dumps(result))
         return copied
+
+    def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
+        # through the wire format both ways: the batch runs exactly as a host runs it
+        check_steps(steps)
+        stdout, code = self.host.dispatch_wire(encode_batch(steps))
+        return parse_batch_result(steps, stdout, code)

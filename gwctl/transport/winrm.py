@@ -20,7 +20,9 @@ instead of 13.2 ms (Basic) and 9.6 instead of 12.3 ms (NTLM). Windows counts eve
 command against the shell's operation quota (ERROR_WSMAN_QUOTA_MAX_OPERATIONS): when it is
 hit, the shell is replaced, as Ansible does.
 
-Retries: only the read-only operations of `gwctl.ops.RETRYABLE_OPS` are retried, and only
+A batch (`run_batch`, docs/remote-operations.md "Batches") is one command like any
+operation. Retries: only the read-only operations of `gwctl.ops.RETRYABLE_OPS` (and
+batches made only of them) are retried, and only
 after a connection-level failure (refused, reset, dropped, timed out). Any other operation
 that breaks in transit raises `TransportError`: whether it took effect is unknown, the
 engine decides. Which failures those are is `gwctl.transport.winrm_errors`'s to say; where
@@ -32,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, cast
 
 from winrm.exceptions import (
@@ -45,6 +47,15 @@ from winrm.protocol import Protocol
 
 from gwctl.errors import CredentialsExpired, OperationError, TransportError
 from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
+from gwctl.ops.batch import (
+    Step,
+    check_steps,
+    describe,
+    encode_batch,
+    named,
+    parse_batch_result,
+    retryable,
+)
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm_errors import BrokenExchange, broken_exchange, clean_clixml
 from gwctl.transport.winrm_kerberos import (
@@ -128,8 +139,25 @@ class WinRMTransport(Transport):
     ) -> dict[str, Any]:
         if op not in OPERATIONS:
             raise ValueError(f"unknown remote operation {op!r}")
-        stdin = wire.encode_stdin(op, params, payload)
-        attempts = 1 + (max(0, self.settings.connect_retries) if op in RETRYABLE_OPS else 0)
+        stdout, stderr, code = self._exchange(
+            op, wire.encode_stdin(op, params, payload), op in RETRYABLE_OPS
+        )
+        return self._result(op, stdout, stderr, code)
+
+    def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
+        check_steps(steps)
+        what = describe(steps)
+        stdout, stderr, code = self._exchange(what, encode_batch(steps), retryable(steps))
+        try:
+            return parse_batch_result(steps, stdout, code, clean_clixml(stderr).encode("utf-8"))
+        except OperationError as exc:
+            raise named(exc, self.name, getattr(exc, "op", what)) from None
+        except TransportError as exc:
+            raise self._error(f"{what}: {exc.message}") from None
+
+    def _exchange(self, op: str, stdin: bytes, may_retry: bool) -> tuple[bytes, bytes, int]:
+        """One command with `stdin`; retried after a broken connection only if `may_retry`."""
+        attempts = 1 + (max(0, self.settings.connect_retries) if may_retry else 0)
         started = time.monotonic()
         with self._lock:
             for attempt in range(1, attempts + 1):
@@ -150,7 +178,7 @@ class WinRMTransport(Transport):
                     )
                     time.sleep(self.settings.retry_delay_sec * attempt)
         log.debug("%s: %s took %.1f ms", self.name, op, (time.monotonic() - started) * 1000)
-        return self._result(op, stdout, stderr, code)
+        return stdout, stderr, code
 
     def close(self) -> None:
         """Delete the shell and close the HTTP session.
@@ -375,9 +403,7 @@ class WinRMTransport(Transport):
         try:
             return wire.parse_result(stdout, code, clean_clixml(stderr).encode("utf-8"))
         except OperationError as exc:
-            raise OperationError(
-                f"{self.name}: {op}: {exc.message}", code=exc.code, detail=exc.detail
-            ) from None
+            raise named(exc, self.name, op) from None
         except TransportError as exc:
             raise self._error(f"{op}: {exc.message}") from None
 

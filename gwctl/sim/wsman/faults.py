@@ -52,6 +52,10 @@ class HostFaults:
     - ``timeout_receives``: answer the first N Receives with the operation-timeout fault
       (2150858793) at once, without waiting for OperationTimeout.
     - ``fault_at`` / ``fault_code`` / ``fault_times``: answer that step with a WSMan fault.
+    - ``kill_batch_at``: the host's PowerShell dies right before step N (from 1) of the next
+      batch of operations it runs (docs/remote-operations.md, "Batches"): the steps before
+      it took effect, it and the later ones never run, no result line is printed. Fires
+      once. Read by the command handler (`gwctl.sim.winrm_handler`), not by the transport.
     """
 
     latency_ms: float = 0.0
@@ -63,6 +67,7 @@ class HostFaults:
     fault_at: str | None = None
     fault_code: int = PROVIDER_FAILURE
     fault_times: int | None = None
+    kill_batch_at: int | None = None
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -71,7 +76,7 @@ class HostFaults:
             raise ValueError("drop_after_bytes must be >= 0")
         if self.timeout_receives < 0:
             raise ValueError("timeout_receives must be >= 0")
-        for name in ("drop_times", "fault_times"):
+        for name in ("drop_times", "fault_times", "kill_batch_at"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None (every time)")
@@ -116,6 +121,7 @@ class _Counters:
     timeouts: int = 0
     body_bytes: int = 0
     bytes_fired: bool = False
+    batch_killed: bool = False
 
 
 class FaultTable:
@@ -181,6 +187,16 @@ class FaultTable:
             state.body_bytes = limit
             state.bytes_fired = True
             return allowance
+
+    def kills_batch_step(self, host: str, index: int) -> bool:
+        """Whether the host's process dies before batch step `index` (from 0); consumes
+        the rule."""
+        with self._lock:
+            state = self._state(host.lower())
+            if state.batch_killed or state.spec.kill_batch_at != index + 1:
+                return False
+            state.batch_killed = True
+            return True
 
     def decide(self, host: str, step: str) -> Decision:
         """What to do at `step` (``send:<n>`` for Sends); consumes the rule's counters."""
