@@ -468,3 +468,28 @@ def test_paths_nested_in_stats_host_parameter_are_pinned_too() -> None:
         policy_mod.check_paths(policy, {"paths": [inside + r"\a.json"],
                                         "host": {"install_dir": inside, "log_dir": r"C:\Windows"}})
     assert caught.value.code == "path_not_allowed" and "'log_dir'" in caught.value.message
+
+
+def test_a_batch_is_checked_step_by_step(sim_site: SimSite, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from gwctl.ops.batch import Step, encode_batch
+
+    jea_site(sim_site, tmp_path, capsys, "demo-gw1")
+    stdin = encode_batch([Step("ping"), Step("read_file", {"path": "C:\\Windows\\win.ini"}),
+                          Step("ping")])
+    code, stdout = raw_run(sim_site, "demo-gw1", stdin)
+    body = json.loads(stdout.split(b"GWCTL-RESULT ", 1)[1])
+    assert code == 1 and body["steps"][0]["ok"] is True
+    assert body["steps"][1]["code"] == "path_not_allowed"
+    assert body["not_run"] == ["ping"]
+    # a step whose script is not the allowlisted one is refused when its turn comes
+    header = json.loads(encode_batch([Step("ping"), Step("stat", {"paths": []})])
+                        .split(b"\n", 1)[0])
+    changed = read_script("stat") + "\n# one more line\n"
+    header["scripts"]["stat"] = base64.b64encode(changed.encode("utf-8")).decode("ascii")
+    code, stdout = raw_run(sim_site, "demo-gw1", json.dumps(header).encode() + b"\n")
+    body = json.loads(stdout.split(b"GWCTL-RESULT ", 1)[1])
+    digest = hashlib.sha256(changed.encode("utf-8")).hexdigest()
+    assert body["steps"][0]["ok"] is True
+    assert body["steps"][1]["code"] == "unknown_script"
+    assert body["steps"][1]["message"] == bootstrap_message("stat", digest)
