@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
@@ -90,7 +91,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         host_vars = {k: self._templar.template(task_vars[k]) for k in GWCTL_VARS
                      if k in task_vars}
         common = {"fleet": args["fleet"], "host": host, "host_vars": host_vars,
-                  "groups": list(task_vars.get("group_names", []))}
+                  "groups": list(task_vars.get("group_names", [])),
+                  # the run's private local tmp: one validation of the fleet per run
+                  "cache_dir": str(C.DEFAULT_LOCAL_TMP)}
         if args["mode"] == "classify":
             result.update(classify(**common))
             return result

@@ -13,34 +13,28 @@ An inventory host that names no gateway of the fleet is skipped with the reason,
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gwctl import api
+# imported here, not in the functions: Ansible imports the action plugin (and so this
+# module) in its main process, and every per-host, per-task worker it forks inherits
+# these modules instead of importing them again
+from gwctl.ansible import fleet_cache
+from gwctl.deploy.apply import ApplyOptions, apply_gateway
+from gwctl.deploy.fleet_plan import Planner
+from gwctl.deploy.gate import ApplyGate
+from gwctl.deploy.gateway_plan import GatewayPlan
+from gwctl.deploy.health import HealthSettings, check
 from gwctl.fleet.model import Fleet
+from gwctl.fleet.secrets import SecretResolver
 from gwctl.hosts.inventory import InventoryHost
 from gwctl.hosts.targets import Target, TransportFactory, pair
 from gwctl.output import redact
-from gwctl.problems import Level
-
-if TYPE_CHECKING:
-    from gwctl.deploy.gateway_plan import GatewayPlan
 
 
-@lru_cache(maxsize=4)
-def _fleet(path: str, mtime: float) -> tuple[Fleet | None, list[str]]:
-    result = api.validate(path)
-    errors = [f"{p.file}:{p.line}:{p.column}: {p.message} ({p.rule})"
-              for p in result.problems if p.level is Level.ERROR and p.suppressed is None]
-    return (result.fleet if not errors else None), errors
-
-
-def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any]
-            ) -> tuple[Fleet, Target] | dict[str, Any]:
+def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
+            cache_dir: str | None = None) -> tuple[Fleet, Target] | dict[str, Any]:
     """The fleet and this host's target, or the task result that ends the task."""
-    path = Path(fleet)
-    loaded, errors = _fleet(fleet, path.stat().st_mtime if path.exists() else 0)
+    loaded, errors = fleet_cache.load(fleet, cache_dir)
     if loaded is None:
         return {"failed": True, "msg": "the fleet does not validate:\n" + "\n".join(errors)}
     # a password (vaulted or not) must never show, whichever command reads it
@@ -55,10 +49,10 @@ def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any]
 
 
 def classify(*, fleet: str, host: str, groups: list[str],
-             host_vars: dict[str, Any]) -> dict[str, Any]:
+             host_vars: dict[str, Any], cache_dir: str | None = None) -> dict[str, Any]:
     """Which gateway this host is, its site and whether it shares the management server's
     host: what a playbook needs to order a rollout (``group_by``). Reaches no host."""
-    found = _target(fleet, host, groups, host_vars)
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     _, target = found
@@ -79,15 +73,9 @@ def _diff_views(plan: GatewayPlan) -> list[dict[str, str]]:
 
 def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
              transports: TransportFactory, check: bool, want_diff: bool,
-             health_timeout: float = 30.0, allow_version_mismatch: bool = False
-             ) -> dict[str, Any]:
-    from gwctl.deploy.apply import ApplyOptions, apply_gateway
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.gate import ApplyGate
-    from gwctl.deploy.health import HealthSettings
-    from gwctl.fleet.secrets import SecretResolver
-
-    found = _target(fleet, host, groups, host_vars)
+             health_timeout: float = 30.0, allow_version_mismatch: bool = False,
+             cache_dir: str | None = None) -> dict[str, Any]:
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     loaded, target = found
@@ -117,14 +105,13 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
 
 
 def version_gate(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
-                 transports: TransportFactory) -> dict[str, Any]:
+                 transports: TransportFactory, cache_dir: str | None = None
+                 ) -> dict[str, Any]:
     """The version gate of ``gwctl apply`` for this gateway, read through the host:
     fails when its installed version breaks the manual's upgrade order (a gateway on
     another release than its management server, or one the configuration needs a newer
     release for). Changes nothing."""
-    from gwctl.deploy.gate import ApplyGate
-
-    found = _target(fleet, host, groups, host_vars)
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     loaded, target = found
@@ -140,15 +127,12 @@ def version_gate(*, fleet: str, host: str, groups: list[str], host_vars: dict[st
 
 
 def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
-           transports: TransportFactory, health_timeout: float = 30.0) -> dict[str, Any]:
+           transports: TransportFactory, health_timeout: float = 30.0,
+           cache_dir: str | None = None) -> dict[str, Any]:
     """After a deployment: the host's files and running configuration match the fleet
     (what ``gwctl diff --detailed-exitcode`` checks), its version passes the gate (what
     ``gwctl check-versions`` checks per gateway) and its API answers. Changes nothing."""
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.health import HealthSettings, check
-    from gwctl.fleet.secrets import SecretResolver
-
-    found = _target(fleet, host, groups, host_vars)
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     loaded, target = found
@@ -162,7 +146,7 @@ def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any
         failures.append("drift: " + (", ".join(files) if files
                                      else "configuration on disk not yet active"))
     gate = version_gate(fleet=fleet, host=host, groups=groups, host_vars=host_vars,
-                        transports=transports)
+                        transports=transports, cache_dir=cache_dir)
     if gate.get("failed"):
         failures.append(f"versions: {gate['msg'].removeprefix(gw + ': ')}")
     health = check(target.url, HealthSettings(timeout_s=health_timeout))
