@@ -13,7 +13,7 @@ import yaml
 
 from gwctl.ansible import fleet_cache
 
-FLEET = {"apiVersion": "gwctl/v1", "sites": {"north": {
+FLEET: dict[str, Any] = {"apiVersion": "gwctl/v1", "sites": {"north": {
     "management_server": {"host": "north-ms", "version": "2025 R2"},
     "gateways": {"north-ms": {"host": "north-ms", "colocated": True},
                  "north-gw1": {"host": "north-gw1"}}}}}
