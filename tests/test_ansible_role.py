@@ -326,3 +326,22 @@ def test_operation_output_stays_out_of_ansibles_debug_log(
     assert "WINRM RESULT <Response code 0, out '<censored due to no log>'" in r.stdout
     assert "GWCTL-RESULT" not in r.stdout + r.stderr
     assert recap(r.stdout)["demo-gw1"]["changed"] == 1
+
+
+def test_become_is_refused_naming_the_settings_not_silently_ignored(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    before = {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")}
+    r = playbook(sim_site, "site.yml", home, "--become", "--become-method", "runas",
+                 "--become-user", "SYSTEM")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert ("demo-ms: become (become_method=runas, become_user=SYSTEM) cannot be applied "
+            "to gwctl's operations: over ansible_connection=winrm they run as the "
+            "connecting user") in r.stdout, r.stdout
+    counts = recap(r.stdout)
+    assert counts["demo-ms"]["failed"] == 1 and counts["demo-ms"]["changed"] == 0
+    # classifying reaches no host and passed; the rollout stopped at the first play
+    assert "PLAY [Converge the other gateways, a canary first]" not in r.stdout
+    assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before

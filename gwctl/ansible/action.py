@@ -2,9 +2,13 @@
 
 Runs on the controller, once per inventory host, through gwctl's engine (the same plan
 and apply as ``gwctl diff`` / ``gwctl apply``), and reaches the host through the task's
-own Ansible connection: connection variables, credentials and vault are the play's
-(``become`` is not: Ansible implements it for Windows in its module wrapper, which
-gwctl's operations do not go through). Check mode plans only (``changed`` means drift);
+own Ansible connection: connection variables, credentials and vault are the play's.
+``become`` is refused, not ignored: on Windows Ansible implements ``runas`` in its module
+exec wrapper (a new logon process that runs the module), and the winrm and ssh
+connections run gwctl's bootstrap as a plain command of the connecting user, so a play
+asking for become would otherwise believe its operations ran as someone they did not.
+gwctl's operations need the connecting account (``ansible_user``) to be a local
+administrator of the gateway host. Check mode plans only (``changed`` means drift);
 diff mode returns the masked files in Ansible's before/after form; otherwise the gateway
 is applied with backup, atomic write, recycle, health check and automatic rollback.
 Rolling order, canaries and failure budgets are Ansible's own (``serial``,
@@ -49,6 +53,15 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "health_timeout": {"type": "float", "default": 30.0},
     "allow_version_mismatch": {"type": "bool", "default": False},
 }
+
+
+def refuse_become(host: str, method: str, user: str, connection: str) -> str:
+    """Why the role does not run with the play's become settings (see the docstring)."""
+    return (f"{host}: become (become_method={method}, become_user={user}) cannot be applied "
+            f"to gwctl's operations: over ansible_connection={connection} they run as the "
+            "connecting user, not through Ansible's module wrapper where Windows runas "
+            "lives; connect as a local administrator of the gateway host (ansible_user) "
+            "and set become: false for this role")
 
 
 class _QuietConnection:
@@ -103,6 +116,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]
             check_connection(host, connection_name)
         except TransportError as exc:
             return {**result, "failed": True, "msg": exc.message}
+        if self._play_context.become:
+            return {**result, "failed": True, "msg": refuse_become(
+                host, str(self._play_context.become_method),
+                str(self._play_context.become_user or "SYSTEM"), connection_name)}
         quiet = _QuietConnection(self._connection)
 
         def transports(inv: InventoryHost) -> Transport:
