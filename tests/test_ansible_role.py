@@ -345,3 +345,36 @@ def test_become_is_refused_naming_the_settings_not_silently_ignored(
     # classifying reaches no host and passed; the rollout stopped at the first play
     assert "PLAY [Converge the other gateways, a canary first]" not in r.stdout
     assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
+
+
+def test_the_role_takes_gwctl_applys_site_lock_and_refuses_a_held_one(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    from gwctl.deploy.sitelock import SITE_LOCK_PATH
+    from gwctl.ops.pyimpl import DirectoryHost
+
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    anchor = DirectoryHost(sim_site.host_root("demo-ms"))
+    lock = anchor.map_path(SITE_LOCK_PATH)
+    # a CLI apply of another controller holds the site
+    held = anchor.run("lock_acquire", {"path": SITE_LOCK_PATH, "owner": "alice@laptop-9 pid 4242",
+                                       "ttl_seconds": 3600})
+    before = {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")}
+    r = playbook(sim_site, "site.yml", home)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "site demo is locked by alice@laptop-9 pid 4242 (until " in r.stdout, r.stdout
+    assert "lock on host demo-ms" in r.stdout
+    assert "PLAY [Converge the gateways on management server hosts]" not in r.stdout
+    assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
+
+    anchor.run("lock_release", {"path": SITE_LOCK_PATH, "token": held["token"]})
+    r = playbook(sim_site, "site.yml", home, "-v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    taken = r.stdout.split("TASK [xprotect_api_gateway : Find the gateway's site")[1]
+    assert '"lock": "locked site demo on demo-ms"' in taken.split("TASK [")[0]
+    # only the lock host releases it, in the last play
+    released = r.stdout.split("PLAY [Release the site locks]")[1]
+    assert "ok: [demo-ms]" in released and "demo-gw1" not in released.split("PLAY RECAP")[0]
+    assert not lock.exists()
+    assert all(recap(r.stdout)[n]["changed"] == 1 for n in ("demo-ms", "demo-gw1"))

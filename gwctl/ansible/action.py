@@ -19,12 +19,17 @@ anything): ``fleet`` (path, required), ``mode``, ``health_timeout`` (seconds, de
 30), ``allow_version_mismatch`` (bool, default false). Modes:
 
 - ``converge`` (default): plan, and outside check mode apply;
-- ``classify``: the gateway's site and whether it is on the management server's host
-  (for ``group_by``), reaching no host;
+- ``classify``: the gateway's site and whether it is on the management server's host,
+  as groups (``xprotect_api_gateway_ms_host`` / ``_other``, ``_site_<site>``), reaching
+  no host; with ``lock`` also the site lock (below), the lock host joining
+  ``xprotect_api_gateway_lock_hosts``;
 - ``versions``: the version gate of ``gwctl apply``, read through the host; fails on an
   upgrade-order violation;
 - ``verify``: fails on drift (as ``gwctl diff --detailed-exitcode``), a version-gate
-  refusal or a failed health check. ``versions`` and ``verify`` change nothing.
+  refusal or a failed health check. ``versions`` and ``verify`` change nothing;
+- ``lock`` / ``unlock``: take (on the site's anchor host, waiting up to
+  ``lock_timeout`` seconds) and release (``token``) the site lock ``gwctl apply`` takes
+  (`gwctl.ansible.locks`). Check mode takes no lock, as ``gwctl diff`` takes none.
 
 The role's ``action_plugins/`` and the collection's ``plugins/action/`` import this class;
 gwctl must be importable by the controller's Python.
@@ -32,7 +37,7 @@ gwctl must be importable by the controller's Python.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,15 +46,22 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from gwctl.ansible.bridge import classify, converge, verify, version_gate
+from gwctl.ansible.locks import release, take
 from gwctl.errors import TransportError
 from gwctl.hosts.inventory import GWCTL_VARS, InventoryHost
 from gwctl.transport.ansible_connection import AnsibleConnectionTransport, check_connection
 from gwctl.transport.base import Transport
 
+#: the host variables that pair an inventory host with its gateway
+PAIRING_VARS = ("gwctl_gateway", "gwctl_site")
+
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "fleet": {"type": "path", "required": True},
     "mode": {"type": "str", "default": "converge",
-             "choices": ["converge", "classify", "versions", "verify"]},
+             "choices": ["converge", "classify", "versions", "verify", "lock", "unlock"]},
+    "lock": {"type": "bool", "default": False},
+    "lock_timeout": {"type": "float", "default": 0.0},
+    "token": {"type": "str", "no_log": True},
     "health_timeout": {"type": "float", "default": 30.0},
     "allow_version_mismatch": {"type": "bool", "default": False},
 }
@@ -107,8 +119,8 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                   "groups": list(task_vars.get("group_names", [])),
                   # the run's private local tmp: one validation of the fleet per run
                   "cache_dir": str(C.DEFAULT_LOCAL_TMP)}
-        if args["mode"] == "classify":
-            result.update(classify(**common))
+        if args["mode"] == "classify" and not args["lock"]:
+            result.update(classify(**common))  # reaches no host
             return result
         connection_name = str(getattr(self._connection, "_load_name", None)
                               or self._connection.transport)
@@ -128,6 +140,24 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                                      "reachable through its Ansible connection")
             return AnsibleConnectionTransport(host, quiet, failures=(AnsibleError,))
 
+        if args["mode"] == "classify":
+            result.update(classify(**common))
+            if result.get("skipped") or result.get("failed"):
+                return result
+            lock = self._site_lock({**args, "mode": "lock"}, common, transports, task_vars)
+            if lock.get("failed"):
+                result.pop("add_group", None)
+                return {**result, **lock}
+            if not lock.get("skipped"):
+                # the lock host also joins xprotect_api_gateway_lock_hosts, where the
+                # release play runs
+                result.update(token=lock["token"], lock=lock["msg"],
+                              add_group=result["add_group"] + "_lock",
+                              parent_groups=[*result["parent_groups"],
+                                             "xprotect_api_gateway_lock_hosts"])
+            return result
+        if args["mode"] in ("lock", "unlock"):
+            return {**result, **self._site_lock(args, common, transports, task_vars)}
         if args["mode"] == "versions":
             result.update(version_gate(**common, transports=transports))
             return result
@@ -141,3 +171,25 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                                health_timeout=args["health_timeout"],
                                allow_version_mismatch=args["allow_version_mismatch"]))
         return result
+
+    def _site_lock(self, args: dict[str, Any], common: dict[str, Any],
+                   transports: Callable[[InventoryHost], Transport],
+                   task_vars: dict[str, Any]) -> dict[str, Any]:
+        if self._play_context.check_mode:
+            return {"skipped": True, "changed": False,
+                    "skip_reason": "check mode takes no site lock"}
+        if args["mode"] == "unlock":
+            if not args.get("token"):
+                return {"skipped": True, "changed": False,
+                        "skip_reason": f"{common['host']}: holds no site lock"}
+            return release(host=common["host"], token=args["token"], transports=transports,
+                           host_vars=common["host_vars"], groups=common["groups"])
+        hostvars = task_vars.get("hostvars", {})
+        play_hosts = []
+        for name in task_vars.get("ansible_play_hosts_all", []):
+            found = hostvars.get(name, {})
+            play_hosts.append(InventoryHost(
+                str(name), list(found.get("group_names", [])),
+                {k: self._templar.template(found[k]) for k in PAIRING_VARS if k in found}))
+        return take(**common, play_hosts=play_hosts, transports=transports,
+                    timeout_s=args["lock_timeout"])

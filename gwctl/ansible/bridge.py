@@ -13,6 +13,7 @@ An inventory host that names no gateway of the fleet is skipped with the reason,
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # imported here, not in the functions: Ansible imports the action plugin (and so this
@@ -51,15 +52,24 @@ def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
 def classify(*, fleet: str, host: str, groups: list[str],
              host_vars: dict[str, Any], cache_dir: str | None = None) -> dict[str, Any]:
     """Which gateway this host is, its site and whether it shares the management server's
-    host: what a playbook needs to order a rollout (``group_by``). Reaches no host."""
+    host: what a playbook needs to order a rollout. The result puts the host in the groups
+``xprotect_api_gateway_ms_host`` or ``xprotect_api_gateway_other`` and
+``xprotect_api_gateway_site_<site>``. Reaches no host."""
     found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     _, target = found
     gw = target.gateway
+    kind = "ms_host" if gw.colocated else "other"
+    site = re.sub(r"[^A-Za-z0-9_]", "_", gw.site_name)
     return {"changed": False, "gateway": gw.id, "site": gw.site_name,
             "colocated": gw.colocated, "colocation": gw.colocation.why,
             "version": str(gw.version),
+            # Ansible adds the host to this group for any action's result: one group
+            # whose parents are the rollout groups, instead of a group_by task per group
+            "add_group": f"xprotect_api_gateway_{kind}_{site}",
+            "parent_groups": [f"xprotect_api_gateway_{kind}",
+                              f"xprotect_api_gateway_site_{site}"],
             "msg": f"{gw.id}: " + ("on" if gw.colocated else "not on")
                    + " the management server's host"}
 
