@@ -9,6 +9,7 @@ user (the bug this file guards against hid behind that variable)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -296,22 +297,49 @@ def test_invalid_fleet_and_mistyped_variable_fail_before_any_host_is_touched(
     assert not sim_site.production_path("demo-ms").exists()
 
 
-def test_upgrade_check_fails_fast_on_a_gateway_behind_its_management_server(
+def test_upgrade_check_fails_fast_on_a_mid_upgrade_site_as_gwctl_check_versions_does(
         sim_factory: Callable[..., SimSite], tmp_path: Path) -> None:
-    # the fleet says 2025 R2 everywhere; demo-gw1's host still has 2025 R1 installed
-    site = sim_factory(gateways=3, gateway_versions={"demo-gw1": "2025 R1"})
-    doc = yaml.safe_load(site.fleet_path.read_text())
-    doc["sites"]["demo"]["gateways"]["demo-gw1"]["version"] = "2025 R2"
-    site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    # the management server (and its co-located gateway) upgraded; the others not yet
+    site = sim_factory(gateways=3, version="2025 R1")
+    site.upgrade("demo-ms", "2025 R2")
     home = tmp_path / "home"
     home.mkdir()
-    r = playbook(site, "upgrade_check.yml", home, "--forks", "1")
+    cli = subprocess.run([str(BIN / "gwctl"), "check-versions", "-f", str(site.fleet_path),
+                          "-i", str(site.inventory_path), "--output", "json"],
+                         capture_output=True, text=True, check=False, timeout=180,
+                         env=environment(home))
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    expected = [f"{p['file']}:{p['line']}:{p['column']}: {p['message']} ({p['rule']})"
+                for p in json.loads(cli.stdout)["problems"]]
+    rules = {line.rsplit("(", 1)[1] for line in expected}
+    assert rules == {"version-declared-vs-discovered)", "version-gateway-behind)"}
+
+    r = playbook(site, "upgrade_check.yml", home)
     assert r.returncode == 2, r.stdout + r.stderr
-    assert ("demo/demo-gw1: the gateway runs 2025 R1 but its management server runs "
-            "2025 R2; since 2023 R3 they must match (upgrade the gateway first)") in r.stdout
+    failure = r.stdout.split("TASK [xprotect_api_gateway : Check each site's upgrade order]")[1]
+    assert "the upgrade order is broken:\n" + "\n".join(expected) in failure, failure
+    # every host was read, the site-level check ran once and stopped the play before the
+    # per-gateway gate
+    read = r.stdout.split("TASK [xprotect_api_gateway : Read the installed versions")[1]
+    assert all(f"ok: [{gw}]" in read.split("TASK [")[0]
+               for gw in ("demo-ms", "demo-gw1", "demo-gw2"))
+    assert "Check the gateway's installed version against" not in r.stdout
     counts = recap(r.stdout)
-    assert counts["demo-gw1"]["failed"] == 1
-    assert counts["demo-ms"]["failed"] == 0 and counts["demo-gw2"]["failed"] == 0
+    assert counts["demo-ms"]["failed"] == 1
+    assert counts["demo-gw1"]["failed"] == counts["demo-gw2"]["failed"] == 0
+
+    # once the gateways are upgraded too and the fleet says so, the check passes
+    for gw in ("demo-gw1", "demo-gw2"):
+        site.upgrade(gw, "2025 R2")
+    doc = yaml.safe_load(site.fleet_path.read_text())
+    doc["sites"]["demo"]["management_server"]["version"] = "2025 R2"
+    for gateway in doc["sites"]["demo"]["gateways"].values():
+        gateway["version"] = "2025 R2"
+    site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = playbook(site, "upgrade_check.yml", home, "-v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert '"msg": "installed versions ok (1 site(s), 3 gateway(s))"' in r.stdout
+    assert all(recap(r.stdout)[gw]["ok"] == 4 for gw in ("demo-gw1", "demo-gw2"))
 
 
 def test_operation_output_stays_out_of_ansibles_debug_log(

@@ -27,6 +27,8 @@ anything): ``fleet`` (path, required), ``mode``, ``health_timeout`` (seconds, de
   upgrade-order violation;
 - ``verify``: fails on drift (as ``gwctl diff --detailed-exitcode``), a version-gate
   refusal or a failed health check. ``versions`` and ``verify`` change nothing;
+- ``read_versions`` (each host) then ``site_versions`` (``run_once``): the site-level
+  checks of ``gwctl check-versions -i`` over the play's hosts (`gwctl.ansible.site_versions`);
 - ``lock`` / ``unlock``: take (on the site's anchor host, waiting up to
   ``lock_timeout`` seconds) and release (``token``) the site lock ``gwctl apply`` takes
   (`gwctl.ansible.locks`). Check mode takes no lock, as ``gwctl diff`` takes none.
@@ -45,6 +47,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
+from gwctl.ansible import site_versions
 from gwctl.ansible.bridge import classify, converge, verify, version_gate
 from gwctl.ansible.locks import release, take
 from gwctl.errors import TransportError
@@ -58,7 +61,8 @@ PAIRING_VARS = ("gwctl_gateway", "gwctl_site")
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "fleet": {"type": "path", "required": True},
     "mode": {"type": "str", "default": "converge",
-             "choices": ["converge", "classify", "versions", "verify", "lock", "unlock"]},
+             "choices": ["converge", "classify", "versions", "verify", "lock", "unlock",
+                         "read_versions", "site_versions"]},
     "lock": {"type": "bool", "default": False},
     "lock_timeout": {"type": "float", "default": 0.0},
     "token": {"type": "str", "no_log": True},
@@ -122,6 +126,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         if args["mode"] == "classify" and not args["lock"]:
             result.update(classify(**common))  # reaches no host
             return result
+        if args["mode"] == "site_versions":  # reaches no host: the readings are the run's
+            result.update(site_versions.check(fleet=args["fleet"],
+                                              cache_dir=common["cache_dir"]))
+            return result
         connection_name = str(getattr(self._connection, "_load_name", None)
                               or self._connection.transport)
         try:
@@ -158,6 +166,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]
             return result
         if args["mode"] in ("lock", "unlock"):
             return {**result, **self._site_lock(args, common, transports, task_vars)}
+        if args["mode"] == "read_versions":
+            result.update(site_versions.read(**common, transports=transports))
+            return result
         if args["mode"] == "versions":
             result.update(version_gate(**common, transports=transports))
             return result
