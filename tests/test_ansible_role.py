@@ -406,3 +406,24 @@ def test_the_role_takes_gwctl_applys_site_lock_and_refuses_a_held_one(
     assert "ok: [demo-ms]" in released and "demo-gw1" not in released.split("PLAY RECAP")[0]
     assert not lock.exists()
     assert all(recap(r.stdout)[n]["changed"] == 1 for n in ("demo-ms", "demo-gw1"))
+
+
+def test_one_site_per_run_and_a_play_without_the_lock_host_is_refused(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    # README: run it per site with -e xprotect_api_gateway_hosts=SITE_GROUP
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_hosts=demo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {n: recap(r.stdout)[n]["changed"] for n in ("demo-ms", "demo-gw1")} == \
+        {"demo-ms": 1, "demo-gw1": 1}
+    assert r.stdout.index("changed: [demo-ms]") < r.stdout.index("changed: [demo-gw1]")
+
+    set_settings(sim_site.fleet_path, {"cors": {**CORS, "allow_methods": ["GET"]}})
+    before = host_files(sim_site, "demo-gw1")
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_hosts=demo-gw1")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert ("demo-gw1: site demo's lock is on demo-ms, which this play does not include"
+            in r.stdout), r.stdout
+    assert host_files(sim_site, "demo-gw1") == before

@@ -195,12 +195,15 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                         "skip_reason": f"{common['host']}: holds no site lock"}
             return release(host=common["host"], token=args["token"], transports=transports,
                            host_vars=common["host_vars"], groups=common["groups"])
+        # the lock host is chosen among all inventory hosts, as gwctl apply chooses it,
+        # whatever hosts this play has
         hostvars = task_vars.get("hostvars", {})
-        play_hosts = []
-        for name in task_vars.get("ansible_play_hosts_all", []):
+        inventory = []
+        for name in task_vars.get("groups", {}).get("all", []):
             found = hostvars.get(name, {})
-            play_hosts.append(InventoryHost(
+            inventory.append(InventoryHost(
                 str(name), list(found.get("group_names", [])),
                 {k: self._templar.template(found[k]) for k in PAIRING_VARS if k in found}))
-        return take(**common, play_hosts=play_hosts, transports=transports,
-                    timeout_s=args["lock_timeout"])
+        return take(**common, inventory=inventory,
+                    play_hosts=[str(h) for h in task_vars.get("ansible_play_hosts_all", [])],
+                    transports=transports, timeout_s=args["lock_timeout"])

@@ -34,10 +34,12 @@ def playbook_owner() -> str:
 
 
 def take(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
-         play_hosts: list[InventoryHost], transports: TransportFactory,
-         timeout_s: float, cache_dir: str | None = None) -> dict[str, Any]:
+         inventory: list[InventoryHost], play_hosts: list[str],
+         transports: TransportFactory, timeout_s: float,
+         cache_dir: str | None = None) -> dict[str, Any]:
     """On the site's anchor host: take its site lock (waiting up to `timeout_s`). Other
-    hosts are skipped: one lock per site, on the host every controller finds."""
+    hosts are skipped: one lock per site, on the host every controller finds -- chosen
+    among all `inventory` hosts, so it must be one of the play's hosts (`play_hosts`)."""
     loaded, errors = fleet_cache.load(fleet, cache_dir)
     if loaded is None:
         return {"failed": True, "msg": "the fleet does not validate:\n" + "\n".join(errors)}
@@ -47,8 +49,13 @@ def take(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
         return {"skipped": True, "changed": False,
                 "skip_reason": f"{host}: no gateway of the fleet, no site to lock"}
     site = targets[0].gateway.site_name
-    others = [h for h in play_hosts if h.name != host]
+    others = [h for h in inventory if h.name != host]
     anchor = anchors(loaded, [site], [me, *others])[site]
+    if anchor.name not in play_hosts:
+        return {"failed": True, "changed": False, "site": site,
+                "msg": f"{host}: site {site}'s lock is on {anchor.name}, which this play "
+                       "does not include: add it to the play's hosts so the site is "
+                       "locked as gwctl apply locks it"}
     if anchor.name != host:
         return {"skipped": True, "changed": False, "site": site,
                 "skip_reason": f"{host}: site {site}'s lock is on {anchor.name}"}
