@@ -119,3 +119,31 @@ def _file_kind(mode: int) -> str:
 def read_text(path: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> str:
     """A text file read with `read_bytes` and decoded with `decode`."""
     return decode(read_bytes(path, max_bytes=max_bytes), file=str(path))
+
+
+#: exclusive creation that never follows a link (O_NOFOLLOW where the platform has it)
+_CREATE_NEW = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def write_atomic(path: str | Path, content: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `content` so that a reader sees the old file or the new one,
+    never half of it.
+
+    The temporary file beside it has a random name and is created exclusively without
+    following links, so nothing planted in the directory (a link at a guessable name) can
+    redirect the write; `mode` applies from creation (the umask still narrows it), never
+    after a window in which others could open the file.
+    """
+    import secrets
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.gwctl-{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, _CREATE_NEW, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(tmp, path)  # replaces a link at `path` itself, never its target
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

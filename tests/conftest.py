@@ -84,3 +84,12 @@ def krb_env(kdc: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{ccache}")
     return ccache
+
+
+@pytest.fixture(autouse=True)
+def _private_audit_log(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """apply, rollback and unlock append to an audit log: never the user's own
+    ($XDG_STATE_HOME) from a test. Tests that read it set GWCTL_AUDIT_LOG themselves."""
+    log_dir = tmp_path_factory.mktemp("audit")
+    monkeypatch.setenv("GWCTL_AUDIT_LOG", str(log_dir / "audit.jsonl"))

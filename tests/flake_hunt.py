@@ -7,7 +7,9 @@ process keeps one core busy, and report every test that failed even once.
 Random order comes from pytest-randomly (installed into .venv by `make flake-hunt`); the
 load is a busy loop per extra core, so a test that only passes on an idle machine shows
 up. Each run's seed is printed: `pytest -p randomly --randomly-seed=SEED` replays it.
-Exit 1 when any run failed.
+Each run's failing tests are printed as soon as the run ends (a hunt cut short still names
+them), and its whole output is kept in `.flake-hunt/run-N-seed-SEED.log`. Exit 1 when any
+run failed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+LOGS = ROOT / ".flake-hunt"
+# pytest's short summary: "FAILED tests/x.py::test[a b] - AssertionError: ..."; a
+# parameter id may hold spaces, so the name ends at " - " or at the end of the line
+FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.M)
 
 
 def burn(stop: multiprocessing.synchronize.Event) -> None:
@@ -39,6 +44,7 @@ def main() -> int:
     ns = parser.parse_args()
     failures: Counter[str] = Counter()
     bad_runs = 0
+    LOGS.mkdir(exist_ok=True)
     for run in range(1, ns.runs + 1):
         seed = random.randrange(1, 2**31)
         stop = multiprocessing.Event()
@@ -53,12 +59,18 @@ def main() -> int:
         stop.set()
         for b in burners:
             b.join()
+        log = LOGS / f"run-{run}-seed-{seed}.log"
+        log.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr, "utf-8")
         tail = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
         print(f"run {run}/{ns.runs} seed {seed}: exit {done.returncode} in "
-              f"{time.monotonic() - started:.0f} s: {tail}", flush=True)
+              f"{time.monotonic() - started:.0f} s: {tail} (output: {log.relative_to(ROOT)})",
+              flush=True)
         if done.returncode:
             bad_runs += 1
-            failures.update(FAILED.findall(done.stdout))
+            failed = FAILED.findall(done.stdout)
+            failures.update(failed)
+            for test in failed or ["(no test named: see the output)"]:
+                print(f"  failed: {test}", flush=True)
     for test, count in failures.most_common():
         print(f"flaky: {test} failed in {count} of {ns.runs} runs")
     return 1 if bad_runs else 0

@@ -427,3 +427,55 @@ def test_one_site_per_run_and_a_play_without_the_lock_host_is_refused(
     assert ("demo-gw1: site demo's lock is on demo-ms, which this play does not include"
             in r.stdout), r.stdout
     assert host_files(sim_site, "demo-gw1") == before
+
+
+def test_reconcile_playbook_restores_what_an_upgrade_reset(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    set_settings(sim_site.fleet_path, {"cors": CORS, "nlog": {"min_level": "Warn"}})
+    home = tmp_path / "home"
+    home.mkdir()
+    assert playbook(sim_site, "site.yml", home).returncode == 0
+    managed = host_files(sim_site, "demo-ms")
+    sim_site.upgrade("demo-ms", "2025 R2", reset_nlog=True)
+    reset = host_files(sim_site, "demo-ms")
+    assert reset != managed
+    r = playbook(sim_site, "reconcile.yml", home, "--check", "--diff")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert recap(r.stdout)["demo-ms"]["changed"] == 1
+    assert recap(r.stdout)["demo-gw1"]["changed"] == 0
+    assert 'minlevel="Warn"' in r.stdout  # the diff of the reset nlog.config
+    assert host_files(sim_site, "demo-ms") == reset
+    r = playbook(sim_site, "reconcile.yml", home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert host_files(sim_site, "demo-ms") == managed
+
+
+def test_role_refuses_outside_a_maintenance_window_unless_given_a_reason(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from gwctl.ansible.bridge import converge
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import open_transport
+
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    doc = yaml.safe_load(sim_site.fleet_path.read_text())
+    doc["sites"]["demo"]["maintenance_windows"] = [
+        {"cron": "0 22 * * 1-5", "duration": "4h", "timezone": "Europe/Copenhagen"}]
+    sim_site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    (host,) = [h for h in load_inventory(str(sim_site.inventory_path)) if h.name == "demo-gw1"]
+    noon = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # Wednesday 13:00 in Copenhagen
+    before = host_files(sim_site, "demo-gw1")
+    args: dict[str, Any] = {"fleet": str(sim_site.fleet_path), "host": "demo-gw1",
+                            "groups": host.groups, "host_vars": host.vars,
+                            "transports": open_transport, "want_diff": False, "now": noon}
+    checked = converge(**args, check=True)
+    assert checked["changed"] and not checked.get("failed")  # check mode: a plan only
+    refused = converge(**args, check=False)
+    assert refused["failed"] and not refused["changed"]
+    assert refused["msg"].startswith("site demo is outside its maintenance windows")
+    assert "set xprotect_api_gateway_outside_window to the reason" in refused["msg"]
+    assert host_files(sim_site, "demo-gw1") == before
+    done = converge(**args, check=False, outside_window="INC-7: hotfix")
+    assert done["outcome"] == "changed" and done["outside_window"] == "INC-7: hotfix"
+    assert host_files(sim_site, "demo-gw1") != before

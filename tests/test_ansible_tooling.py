@@ -24,7 +24,8 @@ def tool(home: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProces
 
 def test_every_playbook_passes_syntax_check(tmp_path: Path) -> None:
     playbooks = sorted((ROOT / "playbooks").glob("*.yml"))
-    assert {p.name for p in playbooks} == {"site.yml", "upgrade_check.yml", "verify.yml"}
+    assert {p.name for p in playbooks} == {"site.yml", "upgrade_check.yml", "verify.yml",
+                                           "reconcile.yml"}
     r = tool(tmp_path, "ansible-playbook", "--syntax-check", "-i", "localhost,",
              *map(str, playbooks), cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -39,6 +40,7 @@ def test_ansible_lint_production_profile_passes(tmp_path: Path) -> None:
     # it looked at the role, every playbook and the collection metadata
     for name in ("playbooks/site.yml of type playbook", "playbooks/verify.yml of type playbook",
                  "playbooks/upgrade_check.yml of type playbook", "galaxy.yml of type galaxy",
+                 "playbooks/reconcile.yml of type playbook",
                  "roles/xprotect_api_gateway/tasks/main.yml of type tasks",
                  "roles/xprotect_api_gateway/meta/main.yml of type meta"):
         assert f"Examining {name}" in out, name

@@ -108,7 +108,8 @@ def test_diff_json_is_a_stable_plan(sim_site: SimSite, tmp_path: Path,
     assert code == 0
     doc = json.loads(out)
     assert doc["version"] == 1
-    assert doc["summary"] == {"in_sync": 0, "drift": 1, "error": 0, "recycle": 1}
+    assert doc["summary"] == {"in_sync": 0, "drift": 1, "error": 0, "blocked": 0,
+                              "recycle": 1}
     (gw,) = doc["gateways"]
     assert gw["status"] == "drift" and gw["recycle"] is True
     assert {"key": "Logging:LogLevel:Yarp", "action": "changed", "old": "Warning",

@@ -104,7 +104,7 @@ def test_every_operation_has_script_handler_and_contract_row(op: str) -> None:
 
 def test_no_script_without_an_operation() -> None:
     shipped = {path.stem for path in script_path("ping").parent.glob("*.ps1")}
-    assert shipped == {*SCRIPTS, "common"}
+    assert shipped == {*SCRIPTS, "common", "hostfacts"}
 
 
 def powershell_param_keys(op: str) -> set[str]:

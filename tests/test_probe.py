@@ -133,6 +133,15 @@ def test_usage_errors(sim_site: SimSite, capsys: pytest.CaptureFixture[str],
     assert code == 64 and "--sessions" in err
     code, _, err = probe(sim_site, capsys, monkeypatch, "--duration", "5s")
     assert code == 64 and "--duration measures received video: it needs --media" in err
+    code, _, err = probe(sim_site, capsys, monkeypatch, "--relay-only")
+    assert code == 64 and "--ice-server and --relay-only are for the media peers" in err
+    code, _, err = probe(sim_site, capsys, monkeypatch, "--media", "--relay-only",
+                         "--ice-server", "stun:127.0.0.1:3478")
+    assert code == 64 and "--relay-only needs a TURN server" in err
+    monkeypatch.delenv("GWCTL_ICE_CREDENTIAL", raising=False)
+    code, _, err = probe(sim_site, capsys, monkeypatch, "--media", "--ice-server",
+                         "turn:127.0.0.1:3478")
+    assert code == 64 and "needs --ice-username and $GWCTL_ICE_CREDENTIAL" in err
 
 
 def test_pattern_parsing() -> None:
@@ -213,3 +222,42 @@ def test_media_offer_is_a_real_peer(sim_factory: Any, monkeypatch: pytest.Monkey
     # aiortc's offer: DTLS-SRTP with feedback profile, its own candidates, a data channel
     assert "UDP/TLS/RTP/SAVPF" in sdp and "a=candidate:" in sdp and "typ host" in sdp
     assert "webrtc-datachannel" in sdp and "a=fingerprint:sha-256" in sdp
+
+
+def test_media_through_the_turn_relay_only(sim_factory: Any, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both media peers gather relayed candidates from a real coturn; the client is
+    relay-only (a browser's iceTransportPolicy "relay"), so its video can only have come
+    through the TURN server."""
+    pytest.importorskip("aiortc", reason="the 'webrtc' extra (aiortc) is not installed")
+    from gwctl.probe.pattern import Pattern
+    from gwctl.probe.webrtc import ProbeSettings, run_probe
+    from gwctl.versions.release import Version
+    from tests.turnserver import start_turnserver
+
+    turn = start_turnserver(tmp_path, "relay-Only-7d1f")
+    try:
+        monkeypatch.setenv("GWCTL_SIM_MEDIA", "1")
+        site = sim_factory(wsman=False, cameras=1)
+        site.production_path("demo-gw1").write_text(json.dumps({"WebRTC": {"iceServers": [
+            {"url": turn.url("turn"), "username": turn.user,
+             "credential": turn.password}]}}), "utf-8")
+        site.recycle("demo-gw1")
+        user, password = next(iter(site.users.items()))
+        settings = ProbeSettings(user=user, password=password, sessions=1, cameras=1,
+                                 pattern=Pattern("simultaneous"), media=True,
+                                 ice_servers=[(turn.url("turn"), turn.user, turn.password)],
+                                 relay_only=True)
+        result = run_probe("demo-gw1", site.gateway_url("demo-gw1"),
+                           Version.parse("2025 R2"), settings)
+    finally:
+        turn.stop()
+    (outcome,) = result.outcomes
+    assert outcome.ok and outcome.first_frame_s is not None, outcome
+    sent = next(e for e in result.exchanges if e.label.endswith("send ICE candidates"))
+    mine = [json.loads(c)["candidate"] for c in json.loads(sent.request_body)["candidates"]]
+    assert mine and all(" typ relay " in c for c in mine), mine
+    got = next(e for e in result.exchanges if e.label.endswith("get ICE candidates"))
+    theirs = [json.loads(c)["candidate"] for c in json.loads(got.response_body)["candidates"]]
+    assert any(" typ relay " in c for c in theirs), theirs  # the gateway's peer gathered one
+    assert turn.password not in json.dumps([e.to_json() for e in result.exchanges])

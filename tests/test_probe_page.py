@@ -35,7 +35,7 @@ def test_page_opens_4_players_that_each_show_frames(
             "Access-Control-Allow-Methods": "GET, POST, PATCH"}}), "utf-8")
         site.recycle("demo-gw1")
         user, password = next(iter(site.users.items()))
-        # host candidates as addresses: the simulator's peer cannot resolve mDNS names
+        # host candidates as plain addresses (the sample conformance tests keep mDNS names)
         with chromium(("--disable-features=WebRtcHideLocalIpsWithMdns",)) as browser:
             page = browser.new_page()
             page.goto(origin + "/")

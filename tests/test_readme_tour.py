@@ -5,11 +5,13 @@ checked for the work they do."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 from test_deploy import CORS, ORIGIN, files, write_fleet
 
 from gwctl.cli.main import main
@@ -18,7 +20,8 @@ if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKERS = ("--limit", "gwctl plan", "apply plan.json", "--output markdown", "--output sarif")
+MARKERS = ("--limit", "gwctl plan", "apply plan.json", "--output markdown", "--output sarif",
+           "gwctl render", "gwctl import")
 
 
 def tour_commands() -> list[str]:
@@ -27,14 +30,20 @@ def tour_commands() -> list[str]:
     out = []
     for line in tour.splitlines():
         command = line.split("  #", 1)[0].strip()
-        if command.startswith("gwctl ") and any(m in command for m in MARKERS):
+        if command.startswith("export ") or (command.startswith("gwctl ")
+                                             and any(m in command for m in MARKERS)):
             out.append(command)
     return out
 
 
 def run_line(command: str, cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """One README line: ``gwctl ARGS [> FILE]``, relative paths from `cwd`."""
+    """One README line: ``gwctl ARGS [> FILE]``, relative paths from `cwd`; ``export
+    NAME=VALUE`` sets the variable for the lines after it (the test undoes it)."""
     args = shlex.split(command)
+    if args[0] == "export":
+        name, _, value = args[1].partition("=")
+        os.environ[name] = value
+        return 0, ""
     target = None
     if ">" in args:
         at = args.index(">")
@@ -48,6 +57,7 @@ def run_line(command: str, cwd: Path, capsys: pytest.CaptureFixture[str]) -> tup
 
 def test_the_tour_names_the_new_commands() -> None:
     commands = tour_commands()
+    assert "export HQ_TURN_CREDENTIAL=tour-only-turn-secret" in commands
     assert any(c.startswith("gwctl plan ") for c in commands)
     assert "gwctl apply plan.json --yes" in commands
     assert any("--limit" in c and "--output markdown" in c for c in commands)
@@ -64,7 +74,9 @@ def test_tour_commands_do_their_work(sim_site: SimSite, tmp_path: Path,
     sim.mkdir()
     write_fleet(sim_site, sim / "fleet.yaml", site_settings={"cors": CORS})
     (sim / "inventory.yml").write_bytes(sim_site.inventory_path.read_bytes())
-    monkeypatch.setenv("HQ_TURN_CREDENTIAL", "tour-secret-value")
+    # empty (a placeholder render refuses) until the README's export line sets it; the
+    # monkeypatch restores the variable after the test
+    monkeypatch.setenv("HQ_TURN_CREDENTIAL", "")
     before = {n: files(sim_site, n) for n in ("demo-ms", "demo-gw1")}
     for command in tour_commands():
         code, out = run_line(command, tmp_path, capsys)
@@ -86,6 +98,21 @@ def test_tour_commands_do_their_work(sim_site: SimSite, tmp_path: Path,
             for name in ("demo-ms", "demo-gw1"):
                 assert ORIGIN.encode() in (files(sim_site, name)[
                     "appsettings.Production.json"] or b"")
+        elif command.startswith("export "):
+            assert code == 0
+        elif command.startswith("gwctl render"):
+            # the exported value reaches the rendered TURN credential, privately
+            assert code == 0, out
+            rendered = tmp_path / "out" / "hq" / "hq-gw1" / "appsettings.Production.json"
+            assert os.environ["HQ_TURN_CREDENTIAL"].encode() in rendered.read_bytes()
+            assert rendered.stat().st_mode & 0o077 == 0 and "warning" not in out
+        elif command.startswith("gwctl import"):
+            assert code == 0, out
+            doc = yaml.safe_load((tmp_path / "imported.yaml").read_text())
+            gws = doc["sites"]["demo"]["gateways"]
+            assert {n: g["host"] for n, g in gws.items()} == {"demo-ms": "demo-ms",
+                                                               "demo-gw1": "demo-gw1"}
+            assert gws["demo-ms"]["colocated"] is True
         elif command.startswith("gwctl upgrade-plan"):
             assert code == 0, out
             assert out.startswith("#") and "demo" in out

@@ -1,20 +1,21 @@
 """No secret leaves gwctl: every command, every output format, with --debug, over NTLM and
 over Basic, against the simulator.
 
-Secrets sit everywhere a real installation has them: in the fleet (TURN credentials as
-env: and file: references, a connection string and a client secret in the raw
-appsettings, an nlog mail target's password), in the inventory (the WinRM password,
-also vault-encrypted), in the health check's IDP password, and in the live files of a
-hand-edited host (a ClientSecret, a token, a shared secret, a private key, a connection
-string, a URL with a password in its user information, a bearer token a route sends, a
-TURN credential, an SMTP password). Every byte gwctl prints or logs, every JSON
-document, the imported YAML, the files `render --mask-secrets` writes and the Ansible
-role's result are searched for each secret -- raw, base64 at every alignment, UTF-16LE,
-hex -- and for NTLM message material: the NTLMSSP signature and the NTLMv2 responses the
-client actually sent (recorded at the simulator's acceptor). Over Kerberos (a real MIT KDC
-on loopback) the same holds for the Kerberos password and for the AP-REQ tokens (ticket
-and authenticator) and AP-REP answers that crossed the wire. Rendered files must be
-private (mode 0600).
+Secrets sit everywhere a real installation has them: in the fleet (TURN credentials as env:
+and file: references, a connection string and a client secret in the raw appsettings, an
+nlog mail target's password), in the inventory (the WinRM password, also vault-encrypted),
+in the health check's IDP password, and in the live files of a hand-edited host (a
+ClientSecret, a token, a shared secret, a private key, a connection string, a URL with a
+password in its user information, a bearer token a route sends, a TURN credential, an SMTP
+password), and in its web.config (a connection string and an API key among the
+`<environmentVariables>`, which diff and doctor read). Every byte gwctl prints or logs,
+every JSON document, the imported YAML, the files `render --mask-secrets` writes and the
+Ansible role's result are searched for each secret -- raw, base64 at every alignment,
+UTF-16LE, hex -- and for NTLM message material: the NTLMSSP signature and the NTLMv2
+responses the client actually sent (recorded at the simulator's acceptor). Over Kerberos (a
+real MIT KDC on loopback) the same holds for the Kerberos password and for the AP-REQ
+tokens (ticket and authenticator) and AP-REP answers that crossed the wire. Rendered files
+must be private (mode 0600).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ LIVE_SECRETS = {
     "turn": "Live-Turn-Cred-0C6v",
     "smtp": "Live-Smtp-Pw-7M2n",
 }
+#: secrets of the host's IIS side: web.config variables (read_host returns them masked)
+HOST_SECRETS = {"ConnectionStrings__Events": "Server=db;Password=Host-Web-Db-Pw-6Y3r",
+                "Events__ApiKey": "Host-Web-Api-Key-1J9k"}
 LIVE_APPSETTINGS = Template("""{
   // edited by hand on the host
   "Auth": {"ClientSecret": "$client_secret", "ApiToken": "$token",
@@ -146,6 +150,11 @@ def live_site(sim_factory: Callable[..., SimSite], keytab: Path | None = None) -
     site = sim_factory(production_files={GW: LIVE_APPSETTINGS}, kerberos_keytab=keytab)
     nlog = site.install_dir(GW) / "nlog.config"
     nlog.write_text(nlog.read_text().replace("  </targets>", MAIL_TARGET + "  </targets>"))
+    from gwctl.sim.hostenv import Staging
+
+    # diff, apply and doctor read web.config with read_host: its variables stay masked
+    for name, value in HOST_SECRETS.items():
+        site.stage_host(GW, Staging(web_variable=(name, value)))
     return site
 
 
@@ -267,6 +276,8 @@ def test_no_secret_leaves_any_command(
     live_file = tmp_path / "live-appsettings.json"
     live_file.write_text(LIVE_APPSETTINGS)
     caplog.set_level(logging.DEBUG)
+    audit_log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("GWCTL_AUDIT_LOG", str(audit_log))
     run = Outputs(capsys)
     selection = ("-f", fleet, "-i", inv, "--gateway", GW)
 
@@ -286,6 +297,7 @@ def test_no_secret_leaves_any_command(
     for fmt in ("text", "json"):
         out = run.gwctl("diff", *selection, "--output", fmt)
         assert "(secret" in out
+    assert '"ConnectionStrings__Events": "(masked)"' in out  # the host was read
     run.gwctl("diff", *selection, "-i", vaulted, "--vault-password-file", str(vault_file))
 
     from gwctl.ansible.bridge import converge
@@ -340,6 +352,18 @@ def test_no_secret_leaves_any_command(
         elif path.is_file():
             run.add(f"probe bundle {path}", path.read_text("utf-8"))
 
+    # the audit trail: the controller's log and the host's Application event log
+    import json
+
+    records = [json.loads(line) for line in audit_log.read_text().splitlines()]
+    assert [r["action"] for r in records] == ["apply", "rollback", "apply", "apply", "apply"]
+    principals = {r["kerberos_principal"] for r in records}
+    assert principals == ({None} if transport != "kerberos" else principals - {None})
+    run.add("audit log", audit_log.read_text())
+    events = (site.host_root(GW) / ".host" / "eventlog.jsonl").read_text()
+    assert events.count('"source":"gwctl"') == 5
+    run.add("host event log", events)
+
     rendered, masked = tmp_path / "rendered", tmp_path / "masked"
     run.gwctl("render", "-f", fleet, "-o", str(rendered))
     run.gwctl("render", "-f", fleet, "-o", str(masked), "--mask-secrets")
@@ -362,6 +386,7 @@ def test_no_secret_leaves_any_command(
     _, windows_password = logon_account(site, transport)
     run.assert_clean([*FLEET_SECRETS.values(), "Fleet-Db-Pw-8K3m", "Fleet-Turn-Rotated-5N0b",
                       *FILE_SECRETS.values(), *LIVE_SECRETS.values(), windows_password,
+                      "Host-Web-Db-Pw-6Y3r", HOST_SECRETS["Events__ApiKey"],
                       health_password, VAULT_PASSWORD], logons)
     assert "eyJhbGciOi" not in "\n".join(text for _, text in run.texts)  # no IDP token
 

@@ -162,7 +162,7 @@ def test_json_is_stable() -> None:
     assert doc["versions_from"] == "fleet"
     site = doc["sites"][0]
     assert set(site) == {"site", "status", "management_server", "steps", "blocks", "notes",
-                         "fleet_updates", "final_checks"}
+                         "fleet_updates", "final_checks", "base_problems"}
     step = site["steps"][1]
     assert set(step) == {"order", "status", "title", "components", "how", "checks"}
     assert set(step["components"][0]) == {"kind", "name", "host", "current", "current_full",

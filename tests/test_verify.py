@@ -103,7 +103,8 @@ def test_good_fleet_passes_every_check(applied: Callable[..., Any], turn: TurnSe
         got = statuses(doc, gw)
         assert got == {
             "well-known": "pass", "gateway-version": "pass", "token": "pass", "rest-read": "pass",
-            "webrtc-signalling": "pass", f"cors {ORIGIN}": "pass",
+            "webrtc-signalling": "pass", "webrtc-ws-signalling": "pass",
+            f"cors {ORIGIN}": "pass",
             "cors undeclared origin refused": "pass", f"ice {turn.url('stun')}": "pass",
             f"ice {turn.url('turn')}": "pass", f"ice {turn.url('turn', 'tcp')}": "pass"}
     relay = check(doc, "demo/demo-gw1", f"ice {turn.url('turn')}")
@@ -195,6 +196,79 @@ def test_version_mismatch(applied: Callable[..., Any], sim_site: SimSite) -> Non
                              "server 2025 R2")
     assert "upgrade the gateway right after its management server" in got["remedy"]
     assert check(doc, "demo/demo-ms", "gateway-version")["status"] == "pass"
+
+
+def test_tls_ice_servers(applied: Callable[..., Any], sim_site: SimSite, tmp_path: Path,
+                         turn: TurnServer, monkeypatch: pytest.MonkeyPatch,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    # stuns: and turns: on coturn's TLS port, its self-signed certificate trusted through
+    # SSL_CERT_FILE as an administrator's own CA bundle would be
+    settings = settings_for(turn)
+    settings["webrtc"]["ice_servers"] = [
+        {"url": turn.url("stuns")},
+        {"url": turn.url("turns"), "username": turn.user, "credential": "env:VERIFY_TURN"}]
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", settings)
+    code, out, err = gwctl(capsys, "apply", "-f", str(fleet), "-i",
+                           str(sim_site.inventory_path), "--yes")
+    assert code == 0, out + err
+    monkeypatch.setenv("SSL_CERT_FILE", str(turn.ca_file))
+    code, doc, _ = applied("--gateway", "demo-gw1")
+    stuns = check(doc, "demo/demo-gw1", f"ice {turn.url('stuns')}")
+    turns = check(doc, "demo/demo-gw1", f"ice {turn.url('turns')}")
+    assert (stuns["status"], turns["status"]) == ("pass", "pass"), (stuns, turns)
+    assert stuns["detail"].startswith("binding answered over TLS, mapped address 127.0.0.1:")
+    assert "relayed address 127.0.0.1:" in turns["detail"]
+    assert code == 0
+    # with the public CAs only (certifi's bundle), nobody vouches for it: both fail on TLS
+    import certifi
+
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    code, doc, _ = applied("--gateway", "demo-gw1")
+    assert code == 1
+    for url in (turn.url("stuns"), turn.url("turns")):
+        got = check(doc, "demo/demo-gw1", f"ice {url}")
+        assert got["status"] == "fail" and "TLS failed: " in got["detail"] and \
+            "CERTIFICATE_VERIFY_FAILED" in got["detail"], got
+
+
+def test_ws_signalling_shadowed_by_a_route(applied: Callable[..., Any], sim_site: SimSite,
+                                           tmp_path: Path, turn: TurnServer,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # a route ahead of the gateway's own endpoint takes the signalling WebSocket upgrade and
+    # proxies it to a backend that is not there: REST signalling works, the WebSocket not
+    settings = settings_for(turn)
+    settings["reverse_proxy"] = {
+        "routes": {"ws-catchall": {"ClusterId": "legacy", "Order": -10,
+                                   "Match": {"Path": "/ws/webrtc/{**rest}"}}},
+        "clusters": {"legacy": {"Destinations": {"a": {"Address": "http://127.0.0.1:9/"}}}}}
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", settings)
+    code, out, err = gwctl(capsys, "apply", "-f", str(fleet), "-i",
+                           str(sim_site.inventory_path), "--yes")
+    assert code == 0, out + err
+    code, doc, _ = applied()
+    assert code == 1
+    assert check(doc, "demo/demo-gw1", "webrtc-signalling")["status"] == "pass"
+    got = check(doc, "demo/demo-gw1", "webrtc-ws-signalling")
+    assert got["status"] == "fail"
+    assert got["detail"].startswith("ws open: the upgrade was refused: HTTP 5"), got
+    assert "/ws/webrtc/v1" in got["remedy"]
+
+
+def test_ws_signalling_skipped_before_2025_r1(sim_factory: Callable[..., SimSite],
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    site = sim_factory(version="2024 R2")
+    user, password = next(iter(site.users.items()))
+    monkeypatch.setenv(HEALTH_PASSWORD_ENV, password)
+    code, out, err = gwctl(capsys, "verify", "-f", str(site.fleet_path), "-i",
+                           str(site.inventory_path), "--gateway", "demo-gw1",
+                           "--health-user", user, "--output", "json")
+    doc = json.loads(out)
+    assert code == 0, out + err
+    assert check(doc, "demo/demo-gw1", "webrtc-signalling")["status"] == "pass"
+    got = check(doc, "demo/demo-gw1", "webrtc-ws-signalling")
+    assert (got["status"], got["detail"]) == (
+        "skip", "2024 R2 has no WebSocket signalling (from 2025 R1)")
 
 
 def test_apply_verify(sim_site: SimSite, tmp_path: Path, turn: TurnServer,

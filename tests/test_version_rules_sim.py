@@ -166,3 +166,25 @@ def test_upgrade_plan_shows_the_one_remaining_step(half_upgraded: tuple[Any, Pat
     code, out, _ = run(capsys, "check-versions", "-f", str(fleet), "-i", str(inventory))
     assert code == 0, out
     assert "installed versions ok" in out
+
+
+def test_versions_sarif_and_markdown(half_upgraded: tuple[Any, Path, Path],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    _, fleet, inventory = half_upgraded
+    code, out, _ = run(capsys, "versions", "-f", str(fleet), "-i", str(inventory),
+                       "--output", "sarif")
+    assert code == 0
+    doc = json.loads(out)
+    (result,) = doc["runs"][0]["results"]
+    assert result["ruleId"] == "version-gateway-behind" and result["level"] == "error"
+    assert "hq/hq-gw1" in result["message"]["text"]
+    rules = doc["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[0]["id"] == "version-gateway-behind" and rules[0]["help"]["markdown"]
+    code, out, _ = run(capsys, "versions", "-f", str(fleet), "-i", str(inventory),
+                       "--output", "markdown")
+    assert code == 0
+    assert "#### site `hq`: management server" in out and "installed 2025 R2 (25.2." in out
+    row = next(line for line in out.splitlines() if line.startswith("| `hq-gw1`"))
+    assert "| 2025 R1 (25.1." in row and "≠ declared" in row
+    assert "### gwctl: 1 error(s), 0 warning(s)" in out
+    assert "| ❌ |" in out and "`version-gateway-behind`" in out

@@ -16,7 +16,8 @@ Rolling order, canaries and failure budgets are Ansible's own (``serial``,
 
 Options (checked by ansible-core's argument-spec validator before gwctl is asked
 anything): ``fleet`` (path, required), ``mode``, ``health_timeout`` (seconds, default
-30), ``allow_version_mismatch`` (bool, default false). Modes:
+30), ``allow_version_mismatch`` (bool, default false), ``outside_window`` (the reason
+to converge outside the site's maintenance windows; empty: refuse there). Modes:
 
 - ``converge`` (default): plan, and outside check mode apply;
 - ``classify``: the gateway's site and whether it is on the management server's host,
@@ -68,6 +69,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "token": {"type": "str", "no_log": True},
     "health_timeout": {"type": "float", "default": 30.0},
     "allow_version_mismatch": {"type": "bool", "default": False},
+    "outside_window": {"type": "str", "default": ""},
 }
 
 
@@ -180,7 +182,8 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                                check=bool(self._play_context.check_mode),
                                want_diff=bool(self._task.diff),
                                health_timeout=args["health_timeout"],
-                               allow_version_mismatch=args["allow_version_mismatch"]))
+                               allow_version_mismatch=args["allow_version_mismatch"],
+                               outside_window=args["outside_window"] or None))
         return result
 
     def _site_lock(self, args: dict[str, Any], common: dict[str, Any],

@@ -14,6 +14,7 @@ An inventory host that names no gateway of the fleet is skipped with the reason,
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 # imported here, not in the functions: Ansible imports the action plugin (and so this
@@ -25,6 +26,7 @@ from gwctl.deploy.fleet_plan import Planner
 from gwctl.deploy.gate import ApplyGate
 from gwctl.deploy.gateway_plan import GatewayPlan
 from gwctl.deploy.health import HealthSettings, check
+from gwctl.fleet.maintenance import check_windows
 from gwctl.fleet.model import Fleet
 from gwctl.fleet.secrets import SecretResolver
 from gwctl.hosts.inventory import InventoryHost
@@ -84,6 +86,7 @@ def _diff_views(plan: GatewayPlan) -> list[dict[str, str]]:
 def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
              transports: TransportFactory, check: bool, want_diff: bool,
              health_timeout: float = 30.0, allow_version_mismatch: bool = False,
+             outside_window: str | None = None, now: datetime | None = None,
              cache_dir: str | None = None) -> dict[str, Any]:
     found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
@@ -94,14 +97,25 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
                            "recycle": plan.needs_recycle, "status": plan.status,
                            "files": [{"path": f.path, "action": f.action,
                                       "sha256": f.new_sha256} for f in plan.files],
-                           "semantic": [c.to_json() for c in plan.semantic]}
+                           "semantic": [c.to_json() for c in plan.semantic],
+                           "conditions": [c.to_json() for c in plan.conditions]}
     if want_diff:
         out["diff"] = _diff_views(plan)
     if plan.error:
         return {**out, "failed": True, "changed": False, "msg": plan.error}
+    if plan.blockers:
+        # check mode too: a plan that cannot take effect is no "would change"
+        return {**out, "failed": True, "changed": False,
+                "msg": "blocked, apply cannot fix: " + "; ".join(
+                    f"{c.message}; remedy: {c.remedy}" for c in plan.blockers)}
     if check or not plan.changed:
         out["msg"] = "drift" if plan.changed else "in sync"
         return out
+    refusal = _window_refusal(loaded, target.gateway.site_name, outside_window, now)
+    if refusal is not None:
+        return {**out, "failed": True, "changed": False, "msg": refusal}
+    if outside_window:
+        out["outside_window"] = outside_window
     options = ApplyOptions(health=HealthSettings(timeout_s=health_timeout),
                            gate=ApplyGate(loaded, transports,
                                           allow_mismatch=allow_version_mismatch))
@@ -112,6 +126,18 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
     if res.outcome not in ("changed", "unchanged"):
         out["failed"] = True
     return out
+
+
+def _window_refusal(fleet: Fleet, site: str, reason: str | None,
+                    now: datetime | None) -> str | None:
+    """As `gwctl apply`: a change outside the site's maintenance windows is refused unless
+    a reason is given (role variable xprotect_api_gateway_outside_window)."""
+
+    (verdict,) = check_windows({site: fleet.site(site).policy}, now or datetime.now(UTC))
+    if verdict.allowed or (reason and reason.strip()):
+        return None
+    return (f"{verdict.message}. Nothing applied: wait for the window, or set "
+            "xprotect_api_gateway_outside_window to the reason")
 
 
 def version_gate(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
@@ -151,6 +177,8 @@ def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any
     failures = []
     if plan.error:
         failures.append(f"not read: {plan.error}")
+    elif plan.blockers:
+        failures.append("blocked: " + "; ".join(c.message for c in plan.blockers))
     elif plan.changed:
         files = [f"{f.path} ({f.action})" for f in plan.files if f.action != "unchanged"]
         failures.append("drift: " + (", ".join(files) if files

@@ -20,6 +20,15 @@ gateway), from before it plans to its summary: a second apply of the site is ref
 naming the holder, or waits --lock-timeout seconds. Each wave (canary, batches) is
 announced, and each gateway's slow steps are shown (a live line on a terminal). Ctrl-C
 lets the gateways in flight finish, skips the rest and prints the summary (exit 130).
+Maintenance windows: a site that declares `maintenance_windows` is changed only inside
+one; outside, apply refuses (exit 1) naming the site and the next window's start, unless
+--outside-window REASON is given (the reason is audited). A site none of whose gateways
+would change is not held to its windows. Where a site sets `change_ref_required`,
+--change-ref is required (exit 64 without it).
+Audit: every apply that got as far as the hosts appends one JSON line to the audit log
+(--audit-log, $GWCTL_AUDIT_LOG, the fleet's defaults.audit_log, else
+$XDG_STATE_HOME/gwctl/audit.jsonl): who, from where, the fleet's git commit, the plan
+digest, the change reference, the per-host outcome and backup ids.
 Exit 0 when every gateway ended unchanged or changed, 1 otherwise."""
 
 from __future__ import annotations
@@ -32,8 +41,9 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from gwctl.cli.change_policy import add_audit_options, add_window_option
 from gwctl.cli.deploy_common import add_selection_options
-from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
+from gwctl.errors import EXIT_FAILED, EXIT_OK, GwctlError, UsageError
 
 #: the shell's code for a run ended by SIGINT
 EXIT_INTERRUPTED = 130
@@ -42,6 +52,7 @@ if TYPE_CHECKING:
     from gwctl.cli.cmd_plan import SavedCheck
     from gwctl.cli.deploy_common import Selection
     from gwctl.deploy.apply import GatewayResult
+    from gwctl.deploy.audit import AuditContext, HostOutcome
     from gwctl.deploy.gate import ApplyGate
     from gwctl.deploy.gateway_plan import GatewayPlan
     from gwctl.fleet.model import Fleet
@@ -80,9 +91,12 @@ def register(p: argparse.ArgumentParser) -> None:
                         "gateways (with --health-user for token, REST and signalling)")
     p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
                    help="text, json (stable) or markdown (a pull-request comment)")
+    add_window_option(p)
+    add_audit_options(p)
 
 
 def execute(ns: argparse.Namespace) -> int:
+    from gwctl.cli.change_policy import audit_context, require_change_ref, write_audit
     from gwctl.cli.deploy_common import select
     from gwctl.deploy.hostlock import owner_name
     from gwctl.deploy.rollout import parse_batch
@@ -113,19 +127,41 @@ def execute(ns: argparse.Namespace) -> int:
         sel = found
     owner = owner_name()
     sites = {t.gateway.site_name for t in sel.targets}
-    with SiteLocks(sel.fleet, sites, sel.hosts, open_transport, owner,
-                   timeout_s=ns.lock_timeout):
-        return _locked(ns, sel, check, owner)
+    require_change_ref(ns, sel.fleet, sites)
+    fleet_path = ns.fleet or str(sel.fleet.source.files[0].file)
+    # reconcile applies through here, and says so in the record
+    action = getattr(ns, "audit_action", "apply")
+    ctx = audit_context(ns, action, sel.fleet, [t.host for t in sel.targets], fleet_path)
+    outcomes: list[GatewayResult] = []
+    try:
+        with SiteLocks(sel.fleet, sites, sel.hosts, open_transport, owner,
+                       timeout_s=ns.lock_timeout):
+            code = _locked(ns, sel, check, owner, ctx, outcomes)
+    except GwctlError as exc:
+        write_audit(ns, ctx, sel.fleet, _audited(outcomes), exc.exit_code, str(exc),
+                    [t.host for t in sel.targets])
+        raise
+    write_audit(ns, ctx, sel.fleet, _audited(outcomes), code, hosts=[t.host for t in sel.targets])
+    return code
+
+
+def _audited(results: Sequence[GatewayResult]) -> list[HostOutcome]:
+    from gwctl.deploy.audit import HostOutcome
+
+    return [HostOutcome(r.gateway, r.host, r.outcome, r.detail, dict(r.backups))
+            for r in results]
 
 
 def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
-            owner: str) -> int:
+            owner: str, ctx: AuditContext, outcomes: list[GatewayResult]) -> int:
     """Under the site locks: plan (or check the saved plan), confirm, roll out, report."""
     import os
 
+    from gwctl.cli.change_policy import check_windows
     from gwctl.cli.cmd_diff import present
     from gwctl.cli.deploy_common import StepDisplay, progress_printer
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
+    from gwctl.deploy.audit import digest_json
     from gwctl.deploy.fleet_plan import Planner
     from gwctl.deploy.health import HealthSettings
     from gwctl.deploy.rollout import rollout
@@ -141,6 +177,8 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
         fresh = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
         items = list(zip(sel.targets, fresh, strict=True))
     plans = [p for _, p in items]
+    ctx.plan_sha256 = digest_json([p.to_json() for p in plans])
+    outcomes.extend(refused)
     human = sys.stdout if ns.output == "text" else sys.stderr
     if ns.output == "text":
         present(plans, "text")
@@ -148,9 +186,10 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
         print(f"! {r.gateway} ({r.host}): {r.detail}", file=human)
     for gw, why in sel.missing:
         print(f"! {gw.id}: {why}", file=sys.stderr)
-    if not any(p.changed or p.error for p in plans):
+    if not any(p.changed or p.error or p.blockers for p in plans):
         print("nothing to apply", file=human)
         results = refused + [GatewayResult(p.gateway, p.host, "unchanged") for p in plans]
+        outcomes[:] = results
         verified = (_verify_after(ns, sel.fleet, sel.targets,
                                   os.environ.get("GWCTL_HEALTH_PASSWORD"))
                     if ns.verify and not sel.missing else None)
@@ -159,6 +198,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
         if sel.missing or refused or (verified is not None and not verified["ok"]):
             return EXIT_FAILED
         return EXIT_OK
+    check_windows(ns, sel.fleet, {t.gateway.site_name for t, p in items if p.changed}, human)
     gate = _version_gate(ns, sel.fleet, [t for t, p in items if p.changed and not p.error],
                          human)
     if not ns.yes:
@@ -193,6 +233,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
                                         on_wave=wave, stop=interrupts.reason)
         finally:
             display.close()
+    outcomes[:] = results
     if interrupts.reason() is not None:
         if ns.output == "text":
             print_summary(results)

@@ -8,8 +8,12 @@ gateways as terraform does: to create (gwctl writes their files for the first ti
 change, in sync, unreachable. --output markdown makes a pull-request comment, github
 annotations; text is coloured on a terminal unless NO_COLOR is set. Hosts are read
 concurrently; an unreachable host is reported without stopping the others.
-Exit codes: 0 no drift, 1 errors (including unreachable hosts), and with
---detailed-exitcode 2 when there is drift."""
+Each host is also read for what decides whether the files take effect at all
+(web.config, app pool, machine environment, app_offline.htm, log-directory ACL): a
+gateway whose environment is not Production (appsettings.Production.json is never
+loaded) or that has an app_offline.htm is "blocked" -- drift apply cannot fix -- with
+the remedy. Exit codes: 0 no drift, 1 errors (including unreachable hosts) or a blocked
+gateway, and with --detailed-exitcode 2 when there is drift."""
 
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ def plan_document(ps: Sequence[GatewayPlan]) -> dict[str, Any]:
             "in_sync": sum(p.status == "in-sync" for p in ps),
             "drift": sum(p.status == "drift" for p in ps),
             "error": sum(p.status == "error" for p in ps),
+            "blocked": sum(p.status == "blocked" for p in ps),
             "recycle": sum(p.needs_recycle for p in ps),
         },
     }

@@ -24,9 +24,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nlog-version", type=int, choices=(5, 6), default=5,
                    help="NLog major version of the gateway (default: 5)")
     p.add_argument("--dotnet-version", type=int, choices=dotnet.SUPPORTED,
-                   default=dotnet.DEFAULT,
-                   help=f".NET major version of the gateway: 10 keeps JSON null as null "
-                        f"(default: {dotnet.DEFAULT})")
+                   help=".NET major version of the gateway: 10 keeps JSON null as null and "
+                        "reads [] as \"\" (default: the one --version runs, per gwctl's "
+                        "table: 8 for 2025 R2)")
     p.add_argument("--kind", choices=("appsettings", "nlog"),
                    help="read every FILE as this kind (default: by file name: "
                         "appsettings*.json, *.config/*.xml)")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,15 +44,17 @@ def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.cmd_diff import present
     from gwctl.cli.deploy_common import plan_exit_code, plan_selection
     from gwctl.deploy import saved_plan
+    from gwctl.hosts.targets import open_transport
 
     found = plan_selection(ns)
     if found is None:
         return EXIT_FAILED
     sel, pairs = found
     plans = [plan for _, plan in pairs]
+    versions = saved_plan.installed_versions(sel.targets, open_transport, ns.workers)
     doc = saved_plan.build(sel.fleet, ns.fleet, ns.inventory,
                            {"gateway": ns.gateway, "site": ns.site, "limit": ns.limit},
-                           pairs)
+                           pairs, versions)
     _write(Path(ns.out), json.dumps(doc, indent=2) + "\n")
     present(plans, ns.output)
     print(f"plan saved to {ns.out}; apply it with: gwctl apply {ns.out}", file=sys.stderr)
@@ -62,12 +63,12 @@ def execute(ns: argparse.Namespace) -> int:
 
 def _write(path: Path, text: str) -> None:
     """Atomically: a half-written plan must never be applied."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from gwctl.textio import write_atomic
+
     try:
-        tmp.write_text(text, "utf-8")
-        tmp.replace(path)
+        # a plan holds digests and secret references, never secrets: readable like a source
+        write_atomic(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write the plan: {exc.strerror}", file=str(path)) from None
 
 
@@ -123,16 +124,20 @@ def _check(ns: argparse.Namespace, sel: Selection, entries: dict[str, dict[str, 
     from gwctl.deploy.fleet_plan import Planner
     from gwctl.deploy.results import GatewayResult
     from gwctl.fleet.secrets import SecretResolver
+    from gwctl.hosts.targets import open_transport
 
     planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
     fresh = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
+    versions = (saved_plan.installed_versions(sel.targets, open_transport, ns.workers)
+                if any(e.get("product_version") for e in entries.values()) else {})
     items: list[tuple[Target, GatewayPlan]] = []
     refused: list[GatewayResult] = []
     for target, plan in zip(sel.targets, fresh, strict=True):
         entry = entries[target.gateway.id]
         reasons = ([f"the plan was made for host {entry['host']}, the inventory now says "
                     f"{target.name}"] if entry["host"] != target.name else
-                   saved_plan.stale_reasons(entry, target.gateway, plan))
+                   saved_plan.stale_reasons(entry, target.gateway, plan,
+                                            versions.get(target.gateway.id)))
         if reasons:
             refused.append(GatewayResult(plan.gateway, target.name, "skipped",
                                          "refused, not as planned: " + "; ".join(reasons)))

@@ -19,7 +19,10 @@ cameras, one player per camera at once or staggered, per-panel status and timing
 --media (the 'webrtc' extra, aiortc) answers each session with a real WebRTC peer and
 reports the time from the session request to the first decoded video frame; with
 --duration D it keeps receiving for D after the set-ups and reports each session's frames
-and frame rate."""
+and frame rate. --ice-server URL (stun:, turn:, turns:; aiortc uses the first STUN and the
+first TURN server) gives the media peers server-reflexive and relayed candidates, a TURN
+server with --ice-username and the credential from $GWCTL_ICE_CREDENTIAL; --relay-only
+keeps them to relayed candidates, as a browser with iceTransportPolicy "relay"."""
 
 from __future__ import annotations
 
@@ -66,6 +69,13 @@ def register(p: argparse.ArgumentParser) -> None:
                         "report frames and frame rate per session (e.g. 10s)")
     w.add_argument("--media-timeout", default="10s", metavar="DURATION",
                    help="how long a session may take to its first frame (default 10s)")
+    w.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                   help="with --media: a STUN/TURN server for the client's peers "
+                        "(repeatable)")
+    w.add_argument("--ice-username", metavar="NAME",
+                   help="the TURN servers' username (credential: $GWCTL_ICE_CREDENTIAL)")
+    w.add_argument("--relay-only", action="store_true",
+                   help="with --media: relayed candidates only (through the TURN server)")
     w.add_argument("--report", metavar="DIR", help="write the support-case bundle here")
     w.add_argument("--output", choices=("text", "json"), default="text")
     w.add_argument("--serve-page", action="store_true",
@@ -131,10 +141,16 @@ def execute(ns: argparse.Namespace) -> int:
                              media=ns.media,
                              media_timeout_s=parse_duration(ns.media_timeout,
                                                             "--media-timeout"),
-                             duration_s=parse_duration(ns.duration, "--duration"))
+                             duration_s=parse_duration(ns.duration, "--duration"),
+                             ice_servers=_ice_servers(ns), relay_only=ns.relay_only)
     settings.check()
     if settings.duration_s and not ns.media:
         raise UsageError("--duration measures received video: it needs --media")
+    if (ns.ice_server or ns.relay_only) and not ns.media:
+        raise UsageError("--ice-server and --relay-only are for the media peers: they need "
+                         "--media")
+    if ns.relay_only and not any(u.lower().startswith("turn") for u in ns.ice_server):
+        raise UsageError("--relay-only needs a TURN server (--ice-server turn:HOST:PORT)")
     if ns.media:
         from gwctl.probe.media import require
 
@@ -165,6 +181,29 @@ def execute(ns: argparse.Namespace) -> int:
             print(f"support-case bundle: {zip_path} (and the files beside it)")
     return EXIT_OK if result.outcomes and not result.failed and not result.setup_error \
         else EXIT_FAILED
+
+
+def _ice_servers(ns: argparse.Namespace) -> list[tuple[str, str | None, str | None]]:
+    from gwctl.output import redact
+    from gwctl.verify.ice import parse_ice_url
+
+    credential = os.environ.get("GWCTL_ICE_CREDENTIAL")
+    if credential:
+        redact.register(credential)
+    out: list[tuple[str, str | None, str | None]] = []
+    for url in ns.ice_server:
+        try:
+            scheme = parse_ice_url(url).scheme
+        except ValueError as exc:
+            raise UsageError(f"--ice-server: {exc}") from None
+        if scheme.startswith("turn"):
+            if not (ns.ice_username and credential):
+                raise UsageError(f"--ice-server {url}: a TURN server needs --ice-username "
+                                 "and $GWCTL_ICE_CREDENTIAL")
+            out.append((url, ns.ice_username, credential))
+        else:
+            out.append((url, None, None))
+    return out
 
 
 def _serve_page(bind: str, port: int) -> int:

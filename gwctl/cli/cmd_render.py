@@ -2,8 +2,9 @@
 (strict JSON, only the sections the fleet declares) and nlog.config (when the fleet
 declares nlog settings). Validation runs first; nothing is written when it finds errors.
 Secret references are resolved, so the output directory holds secrets: files are
-written readable by their owner only (mode 0600), never through a symbolic link; keep
-the directory out of version control."""
+written readable by their owner only (mode 0600), never through a symbolic link; a
+warning names the output directory (or a site or gateway directory in it) that others
+can enter, list or write. Keep the directory out of version control."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def execute(ns: argparse.Namespace) -> int:
     # last gateway must not leave a half-written output directory
     rendered = [(gw, render_gateway(gw, resolver)) for gw in gateways]
     count = write_all(out, rendered)
+    if resolver is not None:
+        from gwctl.render.files import shared_directories
+
+        for path, why in shared_directories(out):
+            print(f"warning: {path} is {why}: the rendered files hold secrets; keep them in "
+                  "a directory only you can enter (chmod 700)", file=sys.stderr)
     report(result.problems, "text", ok_message="")
     print(f"rendered {count} files for {len(rendered)} gateways into {out}", file=sys.stderr)
     return EXIT_OK

@@ -13,6 +13,7 @@ pipelines, and verify on a real site before relying on a behaviour.
   gwctl sim recycle --state .sim/ --host demo-gw1
   gwctl sim fault --state .sim/ --host demo-gw1 latency:50
   gwctl sim upgrade --state .sim/ --host demo-ms --version "2025 R2"
+  gwctl sim host-env --state .sim/ --host demo-gw1 --environment Staging
   gwctl sim down --state .sim/"""
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def register(p: argparse.ArgumentParser) -> None:
     up.add_argument("--gateway-version", action="append", default=[], metavar="NAME=REL",
                     help="a gateway on another release than the management server, e.g. "
                          'demo-gw1="2025 R1" (repeatable; new sites only)')
+    up.add_argument("--gateway-dotnet", action="append", default=[], metavar="NAME=N",
+                    help="a gateway on another .NET major version than its release's, e.g. "
+                         "demo-gw1=10 (JSON null stays null; repeatable; new sites only)")
     up.add_argument("--fault", action="append", default=[], metavar="HOST=PROFILE",
                     help=f"activate a fault profile at start (repeatable); {FAULT_HELP}")
     up.add_argument("--seed", type=int, help="seed of camera and site ids (new sites only)")
@@ -96,14 +100,53 @@ def register(p: argparse.ArgumentParser) -> None:
         description="What the vendor's installer does: on the management server host it "
                     "upgrades the management server and its co-located gateway; on another "
                     "host, that host's gateway (which then restarts on the reference "
-                    "appsettings.json of the new release; appsettings.Production.json and "
-                    "nlog.config are kept). Other gateways keep their release and mismatch "
-                    "until they are upgraded too.")
+                    "appsettings.json of the new release; appsettings.Production.json is "
+                    "kept, and nlog.config too unless --reset-nlog). Other gateways keep "
+                    "their release and mismatch until they are upgraded too.")
     _state(upgrade)
     upgrade.add_argument("--host", required=True, metavar="NAME")
     upgrade.add_argument("--version", required=True, metavar="RELEASE",
                          help='e.g. "2025 R2" or 25.2.5700.1')
+    upgrade.add_argument("--reset-nlog", action="store_true",
+                         help="also replace the gateway's nlog.config by the release's "
+                              "default, as an installer may (the manual promises only that "
+                              "appsettings.Production.json survives an update)")
     _output(upgrade)
+
+    host_env = sub.add_parser(
+        "host-env", help="stage a host condition: environment, app_offline.htm, hosting "
+                         "model, rapid-fail protection, stdout log, log-directory ACL",
+        description="Change a gateway host's IIS side as an administrator would: "
+                    "ASPNETCORE_ENVIRONMENT in the machine environment, the app pool "
+                    "(applicationHost.config) or web.config; app_offline.htm; web.config's "
+                    "hostingModel and stdoutLogEnabled; the pool's rapid-fail protection; "
+                    "whether the pool identity may create files in a log directory. A "
+                    "running gateway is recycled to pick the change up (IIS restarts an "
+                    "application whose configuration changes); app_offline.htm takes "
+                    "effect at once. While the simulator is down the files are changed for "
+                    "its next start.")
+    _state(host_env)
+    host_env.add_argument("--host", required=True, metavar="NAME")
+    host_env.add_argument("--environment", metavar="NAME",
+                          help="set ASPNETCORE_ENVIRONMENT (e.g. Staging) in --layer")
+    host_env.add_argument("--layer", choices=("machine", "app-pool", "web.config"),
+                          default="machine", help="where --environment is set")
+    host_env.add_argument("--clear-environment", action="store_true",
+                          help="remove ASPNETCORE_ENVIRONMENT from every layer")
+    offline = host_env.add_mutually_exclusive_group()
+    offline.add_argument("--app-offline", nargs="?", const=True, metavar="HTML",
+                         help="write app_offline.htm (with HTML, or a default page)")
+    offline.add_argument("--no-app-offline", dest="app_offline", action="store_false",
+                         help="remove app_offline.htm")
+    host_env.add_argument("--hosting-model", choices=("inprocess", "outofprocess"))
+    host_env.add_argument("--rapid-fail", choices=("on", "off"))
+    host_env.add_argument("--rapid-fail-max-crashes", type=int, metavar="N")
+    host_env.add_argument("--stdout-log", choices=("on", "off"))
+    host_env.add_argument("--log-dir", metavar="WINDOWS_PATH",
+                          help=r"a directory, e.g. C:\ProgramData\Milestone\ApiGateway\Logs")
+    host_env.add_argument("--log-dir-writable", choices=("yes", "no"),
+                          help="whether the pool identity may create files in --log-dir")
+    _output(host_env)
 
     down = sub.add_parser("down", help="stop the simulator (idempotent)",
                           description="Stop the simulator of a state directory, wait until "
@@ -124,7 +167,7 @@ def _output(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     handler = {"up": _up, "status": _status, "recycle": _recycle, "fault": _fault,
-               "upgrade": _upgrade, "down": _down}[ns.sim_command]
+               "upgrade": _upgrade, "host-env": _host_env, "down": _down}[ns.sim_command]
     code: int = handler(ns)
     return code
 
@@ -170,9 +213,11 @@ def _up(ns: argparse.Namespace) -> int:
     else:
         versions = {k: v[-1] for k, v in parse_assignments(ns.gateway_version,
                                                           "--gateway-version").items()}
+        runtimes = {k: _major(k, v[-1]) for k, v in parse_assignments(
+            ns.gateway_dotnet, "--gateway-dotnet").items()}
         spec = SiteSpec(site=ns.site or "demo", version=ns.version or "2025 R2",
                         gateways=2 if ns.gateways is None else ns.gateways,
-                        gateway_versions=versions, faults=faults,
+                        gateway_versions=versions, gateway_dotnet=runtimes, faults=faults,
                         cameras=4 if ns.cameras is None else ns.cameras, seed=ns.seed)
         create_state(state_dir, spec)
     if ns.foreground:
@@ -195,6 +240,15 @@ def _up(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _major(name: str, value: str) -> int:
+    from gwctl.errors import UsageError
+
+    if not value.isdigit():
+        raise UsageError(f"--gateway-dotnet {name}={value}: expected a .NET major version "
+                         "such as 10")
+    return int(value)
+
+
 def _check_reuse(ns: argparse.Namespace, state: Any) -> None:
     from gwctl.errors import UsageError
     from gwctl.versions.release import Version
@@ -209,8 +263,9 @@ def _check_reuse(ns: argparse.Namespace, state: Any) -> None:
     if ns.gateways is not None and ns.gateways != len(state.gateways()):
         conflicts.append(f"--gateways {ns.gateways} (the state holds "
                          f"{len(state.gateways())})")
-    if ns.gateway_version or ns.seed is not None or ns.cameras is not None:
-        conflicts.append("--gateway-version/--seed/--cameras apply to new sites only")
+    if ns.gateway_version or ns.gateway_dotnet or ns.seed is not None or ns.cameras is not None:
+        conflicts.append("--gateway-version/--gateway-dotnet/--seed/--cameras apply to new "
+                         "sites only")
     if conflicts:
         raise UsageError(f"{state.dir} already holds a site: " + "; ".join(conflicts)
                          + ". Pass --reset to start a new one, or drop these options.")
@@ -345,11 +400,13 @@ def _upgrade(ns: argparse.Namespace) -> int:
 
     Version.parse(ns.version)  # a clear error before the simulator is asked
     result = control.AdminClient.for_state(ns.state).call(
-        "POST", "/upgrade", {"host": ns.host, "version": ns.version})
+        "POST", "/upgrade", {"host": ns.host, "version": ns.version,
+                             "reset_nlog": ns.reset_nlog})
     if ns.output == "json":
         _print_json(result)
     else:
-        print(f"{result['host']}: now {result['release']} ({result['version']})")
+        reset = "; nlog.config reset to the release default" if result.get("nlog_reset") else ""
+        print(f"{result['host']}: now {result['release']} ({result['version']}){reset}")
     return 0
 
 
@@ -361,4 +418,42 @@ def _down(ns: argparse.Namespace) -> int:
         print(f"gwctl sim: no simulator is running for {ns.state}")
     else:
         print(f"gwctl sim: stopped (pid {pid}); ports released")
+    return 0
+
+
+def _host_env(ns: argparse.Namespace) -> int:
+    from gwctl.errors import UsageError
+    from gwctl.sim import control
+    from gwctl.sim.hostenv import Staging, needs_restart, stage
+    from gwctl.sim.state import SimState
+
+    if (ns.log_dir is None) != (ns.log_dir_writable is None):
+        raise UsageError("--log-dir and --log-dir-writable go together")
+    staging = Staging(
+        environment=ns.environment, layer=ns.layer, clear_environment=ns.clear_environment,
+        app_offline=ns.app_offline, hosting_model=ns.hosting_model,
+        rapid_fail=None if ns.rapid_fail is None else ns.rapid_fail == "on",
+        rapid_fail_max_crashes=ns.rapid_fail_max_crashes,
+        stdout_log=None if ns.stdout_log is None else ns.stdout_log == "on",
+        log_dir=ns.log_dir,
+        log_dir_writable=None if ns.log_dir_writable is None else ns.log_dir_writable == "yes")
+    state = SimState.load(ns.state)
+    host = state.host(ns.host)
+    if not host.is_gateway:
+        raise UsageError(f"{host.name} has no API Gateway")
+    done = stage(state.host_root(host.name), state.install_dir(host.name), staging)
+    if not done:
+        raise UsageError("nothing to change: give --environment, --app-offline, "
+                         "--hosting-model, ... (gwctl sim host-env --help)")
+    recycled = None
+    if needs_restart(staging) and control.lock_is_held(ns.state):
+        recycled = control.AdminClient.for_state(ns.state).call(
+            "POST", "/recycle", {"host": host.name})
+    if ns.output == "json":
+        _print_json({"host": host.name, "changed": done, "recycled": recycled})
+    else:
+        for line in done:
+            print(f"{host.name}: {line}")
+        if recycled is not None:
+            print(f"{host.name}: recycled to pick the change up (pool {recycled['state']})")
     return 0

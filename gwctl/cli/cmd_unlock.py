@@ -10,6 +10,8 @@ a new run has taken meanwhile. Make sure the holder is really gone: the lock is 
 keeps two runs from writing one gateway at the same time.
 With --site-lock it removes the *site* lock instead: the lock a whole `gwctl apply` holds
 on its site (on the site's anchor host, the one a refusal names; see `--lock-timeout`).
+Every removal is audited (the audit log of `gwctl apply`; --change-ref is recorded when
+given); unlock is allowed outside maintenance windows.
 Exit 0 when the host is unlocked (or was not locked), 1 otherwise."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gwctl.cli.change_policy import add_audit_options
 from gwctl.cli.deploy_common import add_inventory_options
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
@@ -29,10 +32,13 @@ def register(p: argparse.ArgumentParser) -> None:
                         "the site's anchor host, named in the refusal) instead of the host "
                         "lock")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_audit_options(p)
 
 
 def execute(ns: argparse.Namespace) -> int:
+    from gwctl.cli.change_policy import audit_context, write_audit
     from gwctl.cli.deploy_common import inventory_host
+    from gwctl.deploy.audit import HostOutcome
     from gwctl.deploy.hostlock import LOCK_PATH, break_lock, owner_name, probe
     from gwctl.deploy.sitelock import SITE_LOCK_PATH
     from gwctl.hosts.targets import open_transport
@@ -58,4 +64,11 @@ def execute(ns: argparse.Namespace) -> int:
                 return EXIT_FAILED
         break_lock(transport, me, holder, path)
     print(f"{ns.host}: {what} of {holder.get('owner')} removed")
+    ctx = audit_context(ns, "unlock", None, [host], None)
+    ctx.extra["lock"] = {"kind": "site" if ns.site_lock else "host",
+                         "holder": holder.get("owner"),
+                         "acquired_at": holder.get("acquired_at")}
+    write_audit(ns, ctx, None, [HostOutcome("-", ns.host, "unlocked",
+                                            f"{what} of {holder.get('owner')} removed")],
+                EXIT_OK, hosts=[host])
     return EXIT_OK

@@ -8,7 +8,8 @@ IDP token for --health-user; password from $GWCTL_HEALTH_PASSWORD, never printed
 rest-read (GET /rest/v1/sites), one cors line per declared origin (real preflights for the
 calls a browser client makes, judged as a browser judges them, and a simple request), a
 check that an undeclared origin is refused, webrtc-signalling (session, ICE candidates,
-answer), and one ice line per configured STUN/TURN server (STUN binding; TURN allocation
+answer), webrtc-ws-signalling (the same over {api}/ws/webrtc/v1, JSON-RPC; skipped before
+2025 R1), and one ice line per configured STUN/TURN server (STUN binding; TURN allocation
 with the configured credentials). Without --health-user the token, REST and signalling
 checks are skipped. A host's inventory variables gwctl_health_user and
 gwctl_health_password (Ansible Vault welcome) win over --health-user and the environment.
@@ -40,7 +41,7 @@ def add_verify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client-id", default="GrantValidatorClient", metavar="ID",
                    help="IDP client id for the token (default GrantValidatorClient)")
     p.add_argument("--insecure", action="store_true",
-                   help="do not verify the gateways' (and turns: servers') TLS certificates")
+                   help="do not verify the gateways' (and stuns:/turns: servers') TLS certificates")
 
 
 def register(p: argparse.ArgumentParser) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from gwctl.cli.common import add_fleet_option
 from gwctl.cli.deploy_common import add_inventory_options, add_limit_option, add_workers_option
 from gwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
+from gwctl.output.reporters import FORMATS
 
 if TYPE_CHECKING:
     from gwctl.fleet.model import Fleet
@@ -172,6 +173,33 @@ def print_text(states: Sequence[SiteState], problems: Sequence[Problem],
                 ok_message="no version problems")
 
 
+def print_markdown(states: Sequence[SiteState], problems: Sequence[Problem]) -> None:
+    """One table per site for a pull-request comment, then the findings' table."""
+    from gwctl.output.reporters import md_cell, report_markdown
+
+    out = sys.stdout
+    for s in states:
+        reading = s.ms_reading
+        installed = (_full(reading.version) if reading is not None
+                     and reading.version is not None else "unknown")
+        out.write(f"#### site `{md_cell(s.name)}`: management server `{md_cell(s.ms.host)}` "
+                  f"declared {s.ms.version}, installed {installed}\n\n")
+        if not s.gateways:
+            out.write("(no gateways)\n\n")
+            continue
+        out.write("| gateway | host | co-located | declared | installed | |\n"
+                  "|---|---|---|---|---|---|\n")
+        for g in s.gateways:
+            name, host, colocated, declared, inst, mark = _gw_row(g)
+            if g.found is not None and g.found.error:
+                mark = (mark + " " if mark else "") + f"⚠️ {g.found.error}"
+            out.write(f"| `{md_cell(name)}` | `{md_cell(host)}` | {colocated} | "
+                      f"{md_cell(declared)} | {md_cell(inst)} | {md_cell(mark)} |\n")
+        out.write("\n")
+    report_markdown(sorted(problems, key=lambda p: p.sort_key()), out,
+                    ok_message="no version problems")
+
+
 def _full(v: Any) -> str:
     return f"{v.name} ({v.full})" if v.build is not None else str(v.name)
 
@@ -210,8 +238,10 @@ def states_json(states: Sequence[SiteState]) -> list[dict[str, Any]]:
 def register(p: argparse.ArgumentParser) -> None:
     add_fleet_option(p)
     add_discovery_options(p, inventory_required=True)
-    p.add_argument("--output", choices=("text", "json"), default="text",
-                   help="report format (json is stable)")
+    p.add_argument("--output", choices=FORMATS, default="text",
+                   help="report format: text, json (stable), github (annotations), sarif "
+                        "(code scanning: the findings) or markdown (a pull-request comment: "
+                        "the version table and the findings)")
 
 
 def execute(ns: argparse.Namespace) -> int:
@@ -221,7 +251,7 @@ def execute(ns: argparse.Namespace) -> int:
 
     fleet, load_problems = load_fleet(ns.fleet)
     if fleet is None:
-        report(load_problems, "json" if ns.output == "json" else "text", ok_message="")
+        report(load_problems, ns.output, ok_message="")
         return EXIT_FAILED
     scope = resolve_scope(ns, fleet)
     discovery = run_discovery(ns, fleet, scope)
@@ -233,6 +263,12 @@ def execute(ns: argparse.Namespace) -> int:
                             discovery={"elapsed_ms": round(discovery.elapsed_s * 1000, 1),
                                        "workers": discovery.workers})
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    elif ns.output == "markdown":
+        print_markdown(states, problems)
+    elif ns.output in ("sarif", "github"):
+        # the formats code scanning and annotations read carry the findings only; the
+        # exit code stays 0 here (check-versions is the gate)
+        report(problems, ns.output, ok_message="")
     else:
         print_text(states, problems, discovery)
     return EXIT_OK

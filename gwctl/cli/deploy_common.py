@@ -136,8 +136,11 @@ def plan_selection(ns: argparse.Namespace
 
 
 def plan_exit_code(plans: Sequence[GatewayPlan], detailed: bool) -> int:
-    """1 when a gateway could not be planned; with --detailed-exitcode 2 on drift."""
-    if any(p.error for p in plans):
+    """1 when a gateway could not be planned or its plan cannot take effect (a host
+    condition apply cannot fix, `GatewayPlan.blockers`); with --detailed-exitcode 2 on
+    drift. Blocked is not 2: a pipeline that applies on 2 would run an apply that must
+    refuse."""
+    if any(p.error or p.blockers for p in plans):
         return EXIT_FAILED
     if detailed and any(p.changed for p in plans):
         return EXIT_DRIFT

@@ -26,7 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "versions": ("cmd_versions", "show declared vs installed versions per site, with findings"),
     "check-versions": ("cmd_check_versions", "CI gate: exit 1 on any version rule violation"),
     "upgrade-plan": ("cmd_upgrade_plan", "plan the upgrade of each site to a target release"),
-    "import": ("cmd_import", "print fleet YAML for an existing, hand-edited gateway"),
+    "import": ("cmd_import", "fleet YAML for existing, hand-edited gateways: printed, or "
+                             "merged into a fleet (--into)"),
+    "reconcile": ("cmd_reconcile", "after an upgrade: report what the installer reset and "
+                                   "re-apply it safely"),
     "rollback": ("cmd_rollback", "restore a gateway's files from the last apply's backups"),
     "unlock": ("cmd_unlock", "remove a host lock left behind by a run that died"),
     "schema": ("cmd_schema", "print the fleet file's JSON Schema"),
@@ -38,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("cmd_doctor", "the manual's troubleshooting chapter as checks against a live "
                              "gateway host"),
     "sim": ("cmd_sim", "run an emulated XProtect site on loopback (not Windows, not IIS)"),
+    "completion": ("cmd_completion", "print a shell completion script (bash, zsh, fish)"),
 }
 
 EPILOG = """exit codes: 0 ok, 1 problems found or operation failed, 2 drift (diff

@@ -11,7 +11,15 @@ So every apply (and rollback) leaves a record on the host, ``ACTIVATION_PATH``, 
 
     {"gwctl_activation": 1, "state": "pending" | "active", "gateway": "site/name",
      "owner": "user@controller pid N", "at": "...Z", "step": "apply" | "rollback",
-     "recycle": true, "restore_points": {"appsettings.Production.json": "<backup id>"}}
+     "recycle": true, "restore_points": {"appsettings.Production.json": "<backup id>"},
+     "product_version": "25.2" | absent, "base_sha256": "<digest>" | absent}
+
+``product_version`` (the gateway release installed when the backups were taken, as the
+version gate read it) and ``base_sha256`` (the host's ``appsettings.json`` then) tie the
+restore points to a release: ``gwctl rollback`` refuses to put back backups taken under
+another release than the one installed now, unless ``--force`` (the overrides of one
+release are not reviewed against another's base; the upgrade, not the rollback, is what
+is to be undone).
 
 ``diff`` reads it with the managed files (same operation, no extra round trip) and
 reports a pending record as drift ("configuration on disk not yet active"); ``apply``
@@ -61,6 +69,10 @@ class Activation:
     restore_points: dict[str, str] = field(default_factory=dict)
     #: why a damaged record counts as pending
     damaged: str | None = None
+    #: the gateway release installed when the restore points were taken, if known
+    product_version: str | None = None
+    #: digest of the host's appsettings.json then, if known
+    base_sha256: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -82,6 +94,10 @@ class Activation:
                                 "restore_points": dict(sorted(self.restore_points.items()))}
         if self.damaged:
             data["damaged"] = self.damaged
+        if self.product_version is not None:
+            data["product_version"] = self.product_version
+        if self.base_sha256 is not None:
+            data["base_sha256"] = self.base_sha256
         return data
 
     def encode(self) -> bytes:
@@ -105,9 +121,15 @@ def parse(content: bytes | None) -> Activation | None:
             raise ValueError("unknown state, step or restore points")
         return Activation(state, str(data.get("gateway", "")), str(data.get("owner", "")),
                           str(data.get("at", "")), step, bool(data.get("recycle", True)),
-                          {str(k): str(v) for k, v in points.items()})
+                          {str(k): str(v) for k, v in points.items()},
+                          product_version=_text_or_none(data.get("product_version")),
+                          base_sha256=_text_or_none(data.get("base_sha256")))
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         return Activation("pending", damaged=str(exc)[:200])
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def now_text() -> str:

@@ -68,6 +68,11 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
     if plan.error:
         result.outcome, result.detail = "failed", plan.error
         return result
+    if plan.blockers:
+        # a plan that cannot take effect must not end in "applied" (nothing is written)
+        result.outcome = "failed"
+        result.detail = "; ".join(f"{c.message}; remedy: {c.remedy}" for c in plan.blockers)
+        return result
     if not changes and plan.pending is None:
         return result
     if options.gate is not None and not _gate(target, plan, options.gate, result):
@@ -128,10 +133,16 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
         b = transport.run("backup", {"path": change.path, "backup_dir": gw.backup_dir,
                                      "keep": options.backups_kept})
         points.setdefault(change.name, str(b["backup_id"]))
+    result.backups = dict(points)
     if changes:
         result.steps.append("backed up")
     recycle = plan.needs_recycle
-    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points)
+    gate_said = result.version_gate or {}
+    installed = (gate_said.get("gateway_version")
+                 if str(gate_said.get("gateway_source", "")).startswith("installed") else None)
+    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points,
+                        product_version=str(installed) if installed else None,
+                        base_sha256=None if plan.base_sha256 == "absent" else plan.base_sha256)
     marker = mark_activation(transport, record, plan.activation_sha256)
     try:
         if changes:

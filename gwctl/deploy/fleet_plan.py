@@ -42,12 +42,17 @@ class Planner:
             rendered = render_gateway(gw, self.resolver)
         try:
             with self.transports(target.host) as transport:
-                facts = gather(transport, gw, extra={ACTIVATION: ACTIVATION_PATH})
+                # the host's facts ride on the same stat as the files: no extra round trip
+                facts = gather(transport, gw, extra={ACTIVATION: ACTIVATION_PATH},
+                               with_host=True)
         except GwctlError as exc:
             log.debug("%s: %s", target.name, exc)
             return GatewayPlan(gw.id, target.name, error=redact.scrub(str(exc)))
-        return plan_gateway(gw, target.name, facts, rendered,
+        plan = plan_gateway(gw, target.name, facts, rendered,
                             lambda: base_config(self.fleet, gw))
+        plan.host_info = facts.host
+        plan.disabled_rules = disabled_rules(self.fleet)
+        return plan
 
     def plan_all(self, targets: list[Target], progress: Progress | None = None
                  ) -> list[GatewayPlan]:
@@ -56,3 +61,10 @@ class Planner:
         return fan_out(lambda i: self.plan_one(targets[i], rendered[i]), len(targets),
                        workers=self.workers, progress=progress)
 
+
+
+def disabled_rules(fleet: Fleet) -> frozenset[str]:
+    """The rule ids the fleet's ``rules:`` section turns off (``false`` or
+    ``enabled: false``); the rules runner checks that each has a reason."""
+    return frozenset(rule for rule, raw in (fleet.rule_config or {}).items()
+                     if raw is False or (isinstance(raw, dict) and raw.get("enabled") is False))

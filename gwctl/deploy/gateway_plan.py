@@ -22,6 +22,9 @@ from gwctl.deploy.activation import ACTIVATION, Activation, parse
 from gwctl.errors import InputError
 from gwctl.fleet.model import Gateway
 from gwctl.hosts.facts import BASE_FILE, HostFacts, LiveFile
+from gwctl.iis.behaviour import effective_environment, failure_story
+from gwctl.iis.conditions import Condition, conditions
+from gwctl.iis.hostinfo import HostInfo
 from gwctl.netjson.config import Effective, FlatConfig, flatten_text
 from gwctl.output import redact
 from gwctl.render.files import APPSETTINGS, NLOG, RenderedFile
@@ -78,6 +81,26 @@ class GatewayPlan:
     #: the lost-update check ("absent" when there is none)
     activation: Activation | None = None
     activation_sha256: str = "absent"
+    #: digest of the host's appsettings.json (the installer's base) as read; "absent"
+    #: when there is none. An upgrade or the Server Configurator changes it.
+    base_sha256: str = "absent"
+    #: what ``read_host`` found (None: not read)
+    host_info: HostInfo | None = None
+    #: host rules the fleet disables (``rules: {host-app-offline: {enabled: false, ...}}``):
+    #: their conditions are neither shown nor block apply, as a disabled rule reports nothing
+    disabled_rules: frozenset[str] = frozenset()
+
+    @property
+    def conditions(self) -> list[Condition]:
+        """The host's hidden conditions (`gwctl.iis.conditions`)."""
+        if self.host_info is None:
+            return []
+        return [c for c in conditions(self.host_info) if c.rule not in self.disabled_rules]
+
+    @property
+    def blockers(self) -> list[Condition]:
+        """Conditions under which applying cannot take effect: drift apply cannot fix."""
+        return [c for c in self.conditions if c.blocks]
 
     @property
     def pending(self) -> Activation | None:
@@ -98,7 +121,18 @@ class GatewayPlan:
     def status(self) -> str:
         if self.error:
             return "error"
+        if self.blockers:
+            return "blocked"
         return "drift" if self.changed else "in-sync"
+
+    def host_json(self) -> dict[str, Any] | None:
+        if self.host_info is None:
+            return None
+        env = effective_environment(self.host_info)
+        return {**self.host_info.to_json(),
+                "environment": {"name": env.name, "variable": env.variable,
+                                "layer": env.layer, "detail": env.describe()},
+                "failure": failure_story(self.host_info)}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +143,8 @@ class GatewayPlan:
             "pending_activation": (None if self.pending is None else
                                    {**self.pending.to_json(),
                                     "detail": self.pending.describe()}),
+            "conditions": [c.to_json() for c in self.conditions],
+            "host_facts": self.host_json(),
         }
 
 
@@ -187,6 +223,7 @@ def plan_gateway(gw: Gateway, host: str, facts: HostFacts, rendered: list[Render
     base_live = facts.files.get(BASE_FILE)
     err: str | None = "absent"
     if base_live is not None and base_live.exists:
+        plan.base_sha256 = base_live.sha256 or "absent"
         base, err = _flat(_text(base_live.content, BASE_FILE), gw.install_path(BASE_FILE))
     if err:
         base = reference_base()

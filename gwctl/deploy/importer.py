@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from gwctl.errors import GwctlError
 from gwctl.netjson.config import SEP, fold
 from gwctl.netjson.parser import parse, to_python
 from gwctl.output import redact
@@ -256,17 +257,65 @@ def management_server(base_text: str | None, file: str) -> tuple[str, bool] | No
     return None
 
 
-def import_host(transport: Any, host: Any, *, site: str | None = None,
-                install_dir: str | None = None) -> str:
-    """Read a host's live files over `transport` and return the fleet YAML text."""
-    import yaml
+class NotAGateway(GwctlError):
+    """The host has no API Gateway to import (a management server alone, say)."""
 
+
+@dataclass
+class ImportedGateway:
+    """One host's gateway as fleet data, with what the user must know about it."""
+
+    inventory_host: str
+    site: str
+    name: str
+    #: the site's ``management_server`` as far as this host could tell
+    management_server: dict[str, Any]
+    #: whether the management server's version was read (ServerConfig.xml on this host)
+    ms_version_read: bool
+    gateway: dict[str, Any]
+    notes: list[str]
+    #: environment variable -> the key whose live value it stands for
+    secrets: dict[str, str]
+
+    def comment_lines(self, ms_version_known: bool = False) -> list[str]:
+        """The notes and the secrets to provide, as lines for YAML comments;
+        `ms_version_known`: another host of the site read the management server's
+        version."""
+        lines = [f"Imported by gwctl from inventory host {self.inventory_host}."]
+        notes = list(self.notes)
+        if not (self.ms_version_read or ms_version_known):
+            notes.append("the management server's version was not readable from this "
+                         "host; the gateway's was used")
+        lines += [f"NOTE: {redact.scrub(n)}" for n in notes]
+        lines += [f"SECRET: set {env} to the value of {where} (or change the reference) "
+                  "before rendering" for env, where in self.secrets.items()]
+        return lines
+
+
+def fleet_host_name(host: Any) -> str:
+    """The gateway's ``host`` in the fleet: the name the host is known by, never the
+    address the inventory connects to (``ansible_host`` is often an IP, a tunnel or
+    127.0.0.1). ``gwctl_host`` declares it (an FQDN) where the inventory uses an alias;
+    else the Kerberos host name override (the host's name in AD); else the inventory
+    host's name."""
+    for var in ("gwctl_host", "ansible_winrm_kerberos_hostname_override"):
+        value = host.vars.get(var)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return str(host.name)
+
+
+def import_gateway(transport: Any, host: Any, *, site: str | None = None,
+                   install_dir: str | None = None) -> ImportedGateway:
+    """Read a host's live files and versions over `transport`: its gateway as fleet data."""
+    from gwctl.fleet.colocation import same_host
     from gwctl.fleet.model import DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
     from gwctl.hosts.facts import BASE_FILE, read_live_files
     from gwctl.render.files import APPSETTINGS, NLOG
     from gwctl.textio import decode
 
-    directory = (install_dir or DEFAULT_INSTALL_DIR).rstrip("\\")
+    directory = (install_dir or host.vars.get("gwctl_install_dir")
+                 or DEFAULT_INSTALL_DIR).rstrip("\\")
     files = read_live_files(transport, {n: f"{directory}\\{n}"
                                         for n in (BASE_FILE, APPSETTINGS, NLOG)})
 
@@ -278,7 +327,11 @@ def import_host(transport: Any, host: Any, *, site: str | None = None,
                                                "server_config": DEFAULT_SERVER_CONFIG})
     gw_version = (versions.get("gateway") or {}).get("version")
     ms_version = (versions.get("management_server") or {}).get("version")
-    name = str(host.vars.get("gwctl_gateway") or host.name)
+    if gw_version is None and not versions.get("install_dir_exists"):
+        raise NotAGateway(f"{host.name}: no API Gateway here (not installed, and no "
+                          f"{directory})")
+    ref = str(host.vars.get("gwctl_gateway") or host.name)
+    ref_site, _, name = ref.rpartition("/")
     imported = Imported(name)
     override = text(APPSETTINGS)
     if override is not None:
@@ -289,34 +342,74 @@ def import_host(transport: Any, host: Any, *, site: str | None = None,
         nlog = settings_from_nlog(nlog_text, imported)
         if nlog is not None:
             imported.settings["nlog"] = nlog
-    address = str(host.vars.get("ansible_host") or host.name)
-    ms_host, encryption = (management_server(text(BASE_FILE), files[BASE_FILE].path)
-                           or (address, False))
+    fleet_host = fleet_host_name(host)
+    found_ms = management_server(text(BASE_FILE), files[BASE_FILE].path)
+    ms_host, encryption = found_ms or (fleet_host, False)
     if gw_version is None:
         imported.notes.append("the gateway's installed version could not be read; "
                               "set it before applying")
-    gateway: dict[str, Any] = {"host": address}
+    gateway: dict[str, Any] = {"host": fleet_host}
+    # the management server's own configuration file on this host proves co-location,
+    # whatever names the inventory and the base file use
+    if ms_version is not None or same_host(fleet_host, ms_host):
+        gateway["colocated"] = True
+        if found_ms is not None and same_host(fleet_host, ms_host) is None:
+            imported.notes.append(f"co-located (the management server's ServerConfig.xml "
+                                  f"is on this host), though the base file names the "
+                                  f"management server {ms_host!r}")
     if gw_version:
         gateway["version"] = gw_version
-    if install_dir:
+    if directory != DEFAULT_INSTALL_DIR.rstrip("\\"):
         gateway["install_dir"] = directory
     if imported.settings:
         gateway["settings"] = imported.settings
-    site_name = site or host.vars.get("gwctl_site") or (host.groups[0] if host.groups
-                                                          else "imported")
-    doc = {"apiVersion": "gwctl/v1", "sites": {site_name: {
-        "management_server": {"host": ms_host,
-                              "version": ms_version or gw_version or "2025 R2",
-                              "encryption": encryption},
-        "gateways": {name: gateway}}}}
-    if ms_version is None:
-        imported.notes.append("the management server's version was not readable from this "
-                              "host; the gateway's was used")
+    site_name = str(site or ref_site or host.vars.get("gwctl_site")
+                    or (host.groups[0] if host.groups else "imported"))
+    ms = {"host": ms_host, "version": ms_version or gw_version or "2025 R2",
+          "encryption": encryption}
+    doc = document_for([(site_name, ms, name, gateway)])
     imported.notes.extend(verify(doc, text(BASE_FILE), override, imported.values))
-    header = [f"# Imported by gwctl from inventory host {host.name}."]
-    header += [f"# NOTE: {redact.scrub(n)}" for n in imported.notes]
-    header += [f"# SECRET: set {env} to the value of {where} (or change the reference) "
-               "before rendering" for env, where in imported.secrets.items()]
+    return ImportedGateway(str(host.name), site_name, name, ms, ms_version is not None,
+                           gateway, imported.notes, imported.secrets)
+
+
+def document_for(gateways: list[tuple[str, dict[str, Any], str, dict[str, Any]]]
+                 ) -> dict[str, Any]:
+    """A fleet document of (site, management server, gateway name, gateway) entries."""
+    sites: dict[str, Any] = {}
+    for site, ms, name, gateway in gateways:
+        entry = sites.setdefault(site, {"management_server": dict(ms), "gateways": {}})
+        entry["gateways"][name] = gateway
+    return {"apiVersion": "gwctl/v1", "sites": sites}
+
+
+def import_host(transport: Any, host: Any, *, site: str | None = None,
+                install_dir: str | None = None) -> str:
+    """Read a host's live files over `transport` and return the fleet YAML text."""
+    return render_imports([import_gateway(transport, host, site=site,
+                                          install_dir=install_dir)])
+
+
+def combine_sites(imports: list[ImportedGateway]) -> dict[str, tuple[dict[str, Any], bool]]:
+    """site -> (its management server, whether its version was read), agreed across the
+    imports: one read on the management server's own host (ServerConfig.xml) wins over
+    the others' guesses."""
+    chosen: dict[str, ImportedGateway] = {}
+    for item in imports:
+        best = chosen.get(item.site)
+        if best is None or (item.ms_version_read and not best.ms_version_read):
+            chosen[item.site] = item
+    return {site: (item.management_server, item.ms_version_read)
+            for site, item in chosen.items()}
+
+
+def render_imports(imports: list[ImportedGateway]) -> str:
+    """Fleet YAML text for `imports`, each gateway preceded by its notes (comments)."""
+    import yaml
+
+    mss = combine_sites(imports)
+    doc = document_for([(i.site, mss[i.site][0], i.name, i.gateway) for i in imports])
+    header = [f"# {line}" for i in imports for line in i.comment_lines(mss[i.site][1])]
     body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(header) + "\n" + body
 

@@ -20,6 +20,9 @@ class GatewayResult:
     version_gate: dict[str, Any] | None = None
     #: the logon credentials expired (errors.CredentialsExpired): stop the rollout
     credentials_expired: bool = False
+    #: managed file -> backup id: for an apply the backups taken before writing (its
+    #: restore points), for a rollback the backups restored (the audit log records them)
+    backups: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = {"gateway": self.gateway, "host": self.host, "outcome": self.outcome,

@@ -24,10 +24,12 @@ from gwctl.deploy.apply import ApplyOptions, mark_activation
 from gwctl.deploy.health import check
 from gwctl.deploy.hostlock import with_host_lock
 from gwctl.deploy.results import GatewayResult
+from gwctl.errors import InputError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.render.files import APPSETTINGS, NLOG
 from gwctl.transport.base import Transport
+from gwctl.versions.release import Version
 
 log = logging.getLogger("gwctl.deploy.rollback")
 
@@ -68,8 +70,35 @@ def choose_backups(transport: Transport, target: Target) -> list[Chosen]:
     return [c for c in newest if (latest - c.created).total_seconds() <= SAME_APPLY_S]
 
 
+def _installed_release(t: Transport, gw_install_dir: str) -> Version | None:
+    answer = t.run("read_versions", {"install_dir": gw_install_dir, "server_config": None})
+    gateway = answer.get("gateway")
+    raw = gateway.get("version") if isinstance(gateway, dict) else None
+    try:
+        return Version.parse(str(raw)) if raw else None
+    except InputError:
+        return None
+
+
+def cross_version(record: Activation | None, installed: Version | None) -> str | None:
+    """Why the last apply's backups belong to another release than the installed one."""
+    if record is None or record.product_version is None or installed is None:
+        return None
+    try:
+        then = Version.parse(record.product_version.split(" (", 1)[0])
+    except InputError:
+        return None
+    if then.same_release(installed):
+        return None
+    return (f"the backups were taken under {record.product_version}, the gateway now runs "
+            f"{installed.name} ({installed.full}): restoring them would put overrides "
+            f"reviewed for {then.name} under {installed.name}'s appsettings.json; undo the "
+            "upgrade instead, or pass --force to restore them anyway")
+
+
 def rollback_gateway(target: Target, transports: TransportFactory,
-                     options: ApplyOptions) -> GatewayResult:
+                     options: ApplyOptions, *, force: bool = False) -> GatewayResult:
+    """`force`: restore backups taken under another release than the installed one."""
     result = GatewayResult(target.gateway.id, target.name, "unchanged")
     gw = target.gateway
     changed: list[str] = []
@@ -91,10 +120,21 @@ def rollback_gateway(target: Target, transports: TransportFactory,
         if not chosen:
             result.outcome, result.detail = "failed", "no backups to roll back to"
             return
+        installed = _installed_release(t, gw.install_dir)
+        why = cross_version(record, installed)
+        if why is not None and not force:
+            result.outcome, result.detail = "failed", why
+            return
+        if why is not None and record is not None:
+            result.steps.append(f"restoring backups of {record.product_version} on another "
+                                "release (--force)")
         pending = Activation("pending", gw.id, options.owner, now_text(), "rollback",
                              any(c.name == APPSETTINGS for c in chosen),
-                             {c.name: c.backup_id for c in chosen})
+                             {c.name: c.backup_id for c in chosen},
+                             product_version=(f"{installed.name} ({installed.full})"
+                                              if installed is not None else None))
         marker = mark_activation(t, pending, found.get("sha256") or "absent")
+        result.backups = {c.name: c.backup_id for c in chosen}
         for c in chosen:
             t.run("backup", {"path": c.path, "backup_dir": gw.backup_dir,
                              "keep": options.backups_kept})

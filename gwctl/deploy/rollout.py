@@ -60,7 +60,8 @@ def rollout(items: Sequence[tuple[Target, GatewayPlan]], apply_one: Applier, *,
     ends the rollout there: the wave in flight has finished, the rest are skipped
     untouched with that reason."""
     results: dict[int, GatewayResult] = {}
-    moving = [i for i, (_, plan) in enumerate(items) if plan.changed or plan.error]
+    moving = [i for i, (_, plan) in enumerate(items)
+              if plan.changed or plan.error or plan.blockers]
     for i, (t, plan) in enumerate(items):
         if i not in moving:
             results[i] = GatewayResult(plan.gateway, t.name, "unchanged")

@@ -24,7 +24,12 @@ artefacts and pull-request comments. What ties the apply to the plan is the dige
   digests, the host's files and activation record must still have the digests read at
   plan time, and each file's action must be the planned one (a rotated secret that now
   changes a file the plan left alone is a change nobody reviewed). A gateway failing any
-  of these is refused, with the reason; the others are applied.
+  of these is refused, with the reason; the others are applied;
+* per gateway, the installed product version and the base ``appsettings.json`` must be
+  those of the plan: a plan made before an upgrade was reviewed against another release
+  (other stock routes and defaults under the same overrides), so it is refused on each
+  upgraded host ("plan again"). Plans written before these fields existed are not held
+  to this check.
 
 A gateway that could not be read at plan time is not applied (plan again).
 """
@@ -42,6 +47,7 @@ from gwctl import __version__
 from gwctl.deploy.gateway_plan import GatewayPlan
 from gwctl.errors import InputError
 from gwctl.fleet.model import Fleet, Gateway
+from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.render.files import render_gateway
 
 FORMAT = 1
@@ -64,11 +70,25 @@ def rendered_digests(gw: Gateway) -> dict[str, str]:
             for rf in render_gateway(gw, None)}
 
 
-def plan_entry(gw: Gateway, plan: GatewayPlan) -> dict[str, Any]:
+def installed_versions(targets: list[Target], transports: TransportFactory,
+                       workers: int) -> dict[str, str | None]:
+    """Gateway id -> the installed product version (raw, e.g. ``24.2.1.0``), None when it
+    cannot be read; one ``read_versions`` per host, concurrently."""
+    from gwctl.hosts.fanout import fan_out
+    from gwctl.versions.discovery import read_host
+
+    found = fan_out(lambda i: read_host(targets[i], None, transports), len(targets),
+                    workers=workers)
+    return {t.gateway.id: (d.reading.raw if d.reading is not None and d.reading.ok else None)
+            for t, d in zip(targets, found, strict=True)}
+
+
+def plan_entry(gw: Gateway, plan: GatewayPlan, version: str | None = None) -> dict[str, Any]:
     rendered = rendered_digests(gw)
     return {
         "gateway": plan.gateway, "host": plan.host, "status": plan.status,
         "activation_sha256": plan.activation_sha256,
+        "base_sha256": plan.base_sha256, "product_version": version,
         "files": [{"name": f.name, "path": f.path, "action": f.action,
                    "live_sha256": f.old_sha256, "rendered_sha256": rendered.get(f.name),
                    "needs_recycle": f.needs_recycle} for f in plan.files],
@@ -77,7 +97,8 @@ def plan_entry(gw: Gateway, plan: GatewayPlan) -> dict[str, Any]:
 
 
 def build(fleet: Fleet, fleet_path: str, inventory: str, selection: dict[str, Any],
-          pairs: list[tuple[Gateway, GatewayPlan]]) -> dict[str, Any]:
+          pairs: list[tuple[Gateway, GatewayPlan]],
+          versions: dict[str, str | None] | None = None) -> dict[str, Any]:
     plans = [p for _, p in pairs]
     return {
         "gwctl_plan": FORMAT,
@@ -86,11 +107,12 @@ def build(fleet: Fleet, fleet_path: str, inventory: str, selection: dict[str, An
         "fleet": {"path": fleet_path, "sha256": fleet_digest(fleet)},
         "inventory": inventory,
         "selection": selection,
-        "gateways": [plan_entry(gw, p) for gw, p in pairs],
+        "gateways": [plan_entry(gw, p, (versions or {}).get(gw.id)) for gw, p in pairs],
         "summary": {
             "in_sync": sum(p.status == "in-sync" for p in plans),
             "drift": sum(p.status == "drift" for p in plans),
             "error": sum(p.status == "error" for p in plans),
+            "blocked": sum(p.status == "blocked" for p in plans),
             "recycle": sum(p.needs_recycle for p in plans),
         },
     }
@@ -158,13 +180,24 @@ def _shape_problem(doc: dict[str, Any]) -> str | None:
     return None
 
 
-def stale_reasons(entry: dict[str, Any], gw: Gateway, fresh: GatewayPlan) -> list[str]:
-    """Why the gateway planned as `entry` must not be applied now (empty: it may)."""
+def stale_reasons(entry: dict[str, Any], gw: Gateway, fresh: GatewayPlan,
+                  version: str | None = None) -> list[str]:
+    """Why the gateway planned as `entry` must not be applied now (empty: it may);
+    `version` is the product version installed now."""
     if entry.get("status") == "error":
         return ["the host could not be read when the plan was made; plan again"]
     if fresh.error:
         return [f"the host cannot be read now: {fresh.error}"]
     reasons = []
+    planned = entry.get("product_version")
+    if planned is not None and version != planned:
+        reasons.append(f"the gateway was upgraded since the plan was made (planned on "
+                       f"{planned}, installed now: {version or 'unreadable'}); the plan was "
+                       "reviewed against another release: run 'gwctl plan' again")
+    elif "base_sha256" in entry and entry["base_sha256"] != fresh.base_sha256:
+        reasons.append("appsettings.json (the installer's base, merged under the overrides) "
+                       "changed since the plan was made (an upgrade, a repair or the Server "
+                       "Configurator): run 'gwctl plan' again")
     rendered = rendered_digests(gw)
     now = {f.name: f for f in fresh.files}
     for f in entry["files"]:

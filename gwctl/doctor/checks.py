@@ -1,9 +1,10 @@
 """The checks of ``gwctl doctor`` for one gateway host.
 
 They read only: the gateway's answers, and the host through the remote operations
-(``read_versions``, ``stat`` with contents, ``app_pool_state``). The live files are linted
-by a function the caller passes (the CLI passes ``gwctl lint-file``'s engine), so this
-package does not depend on the rules.
+(``read_versions``, ``stat`` with contents, ``app_pool_state``, ``read_host``). The live
+files are linted by a function the caller passes (the CLI passes ``gwctl lint-file``'s
+engine), so this package does not depend on the rules. The host conditions come from
+`gwctl.iis.conditions`, the same findings the ``host-*`` rules report.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.facts import BASE_FILE, read_live_files
 from gwctl.hosts.inventory import InventoryHost
 from gwctl.hosts.targets import TransportFactory, open_transport
+from gwctl.iis.behaviour import effective_environment, failure_story
+from gwctl.iis.conditions import (
+    APP_OFFLINE,
+    LOG_DIR_NOT_WRITABLE,
+    OVERRIDE_NOT_LOADED,
+    STDOUT_LOG_ENABLED,
+    conditions,
+)
+from gwctl.iis.hostinfo import HostInfo
 from gwctl.netjson.config import Effective, flatten_text
 from gwctl.output import redact
 from gwctl.probe.gatewaylog import log_target
@@ -72,10 +82,11 @@ def _answering(url: str, opts: DoctorOptions) -> tuple[CheckResult, dict[str, An
     except httpx.HTTPError as exc:
         return _r("answering", "fail", start, f"no answer: {type(exc).__name__}: {exc}",
                   f"{S_NOT_ANSWERING}: check that IIS runs and the host is reachable"), None
-    if r.status_code in (502, 503):
+    if r.status_code in (500, 502, 503):
         return _r("answering", "fail", start,
                   f"HTTP {r.status_code}: the gateway does not start (cause, per the manual: "
-                  "syntax errors in the appsettings files)",
+                  "syntax errors in the appsettings files; the host checks below name "
+                  "app_offline.htm and the hosting model's answers)",
                   f"{S_NOT_ANSWERING}: see live-files below; never edit appsettings.json, "
                   "fix appsettings.Production.json (gwctl apply writes a checked one)"), None
     if r.status_code != 200:
@@ -156,6 +167,49 @@ def _log_errors(transport: Transport, nlog_text: str | None, install_dir: str) -
     hint = target.hint()
     return _r("log-errors", "info" if hint else "pass", start,
               f"no error since the last start in {target.path}", hint or "")
+
+
+#: doctor's check name per host condition (`gwctl.iis.conditions`)
+_CONDITION_CHECKS = {OVERRIDE_NOT_LOADED: "environment", APP_OFFLINE: "app-offline",
+                     LOG_DIR_NOT_WRITABLE: "log-directory-access",
+                     STDOUT_LOG_ENABLED: "stdout-log"}
+
+
+def _host(transport: Transport, install_dir: str, nlog_text: str | None) -> list[CheckResult]:
+    """What decides what the gateway runs (``read_host``), one check per condition."""
+    start = time.monotonic()
+    target = log_target(nlog_text, install_dir) if nlog_text else None
+    log_dir = (target.path.rsplit("\\", 1)[0] if target is not None and target.path
+               and "\\" in target.path else None)
+    try:
+        info = HostInfo.from_result(transport.run(
+            "read_host", {"install_dir": install_dir, "pool": APP_POOL, "log_dir": log_dir}))
+    except (GwctlError, ValueError) as exc:
+        return [_r("host-facts", "fail", start, f"read_host failed: {exc}",
+                   "check that IIS is installed and the account may read its configuration")]
+    found = {c.rule: c for c in conditions(info)}
+    out: list[CheckResult] = []
+    env = effective_environment(info)
+    passes = {OVERRIDE_NOT_LOADED: f"environment {env.describe()}: "
+                                   "appsettings.Production.json is loaded",
+              APP_OFFLINE: "no app_offline.htm in the install directory",
+              LOG_DIR_NOT_WRITABLE: (f"{info.app_pool.identity} may create files in "
+                                     f"{log_dir}" if log_dir else ""),
+              STDOUT_LOG_ENABLED: "ANCM's stdout log is off"}
+    for rule, check in _CONDITION_CHECKS.items():
+        c = found.get(rule)
+        if c is not None:
+            remedy = f"{c.section}: {c.remedy}" if c.section else c.remedy
+            out.append(_r(check, "fail" if c.blocks or rule == LOG_DIR_NOT_WRITABLE
+                          else "warn", start, f"{c.message} (rule {rule})", remedy))
+        elif rule == LOG_DIR_NOT_WRITABLE and log_dir is None:
+            out.append(_r(check, "skip", start, "no plain log directory in nlog.config"))
+        else:
+            out.append(_r(check, "pass", start, passes[rule]))
+    out.append(_r("hosting", "info", start,
+                  f"{failure_story(info)}; pool '{info.app_pool.name}' runs as "
+                  f"{info.app_pool.identity}"))
+    return out
 
 
 def _cors(tree: Any) -> CheckResult:
@@ -278,6 +332,7 @@ def diagnose(name: str, host: InventoryHost, url: str, install_dir: str,
             report.checks.append(_live_files(raw, lint))
             texts = {n: decode(b, file=n) for n, b in raw.items()}
             report.checks.append(_log_errors(transport, texts.get(NLOG), directory))
+            report.checks += _host(transport, directory, texts.get(NLOG))
             try:
                 tree = Effective([flatten_text(texts[n], file=n) for n in
                                   (BASE_FILE, APPSETTINGS) if n in texts]).tree()

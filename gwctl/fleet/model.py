@@ -19,8 +19,11 @@ from typing import Any
 
 from gwctl.errors import InputError, UsageError
 from gwctl.fleet.colocation import Colocation, fleet_colocation
+from gwctl.fleet.maintenance import RULE as WINDOW_RULE
+from gwctl.fleet.maintenance import ChangePolicy, MaintenanceWindow
 from gwctl.fleet.source import FleetSource, merge
 from gwctl.problems import Level, Location, Problem, pointer
+from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.release import Version
 
 DEFAULT_INSTALL_DIR = r"C:\Program Files\Milestone\XProtect API Gateway"
@@ -77,6 +80,13 @@ class Gateway:
         return str(env)
 
     @property
+    def dotnet_version(self) -> int:
+        """The gateway's .NET major version: the ``dotnet_version`` setting, else the one
+        its release runs (`gwctl.versions.dotnet`)."""
+        declared = self.settings.get("dotnet_version")
+        return int(declared) if declared is not None else runtime_for(self.version)
+
+    @property
     def root_url(self) -> str:
         """The gateway's site URL: its API URL without the ``/api`` suffix."""
         return re.sub(r"/api/?$", "", self.url, flags=re.IGNORECASE)
@@ -116,6 +126,8 @@ class Site:
     gateways: list[Gateway]
     settings: dict[str, Any]
     pointer: str
+    #: maintenance windows and whether apply needs --change-ref (gwctl.fleet.maintenance)
+    policy: ChangePolicy = field(default_factory=ChangePolicy)
 
 
 @dataclass
@@ -123,6 +135,8 @@ class Fleet:
     sites: list[Site]
     rule_config: dict[str, Any]
     source: FleetSource
+    #: ``defaults.audit_log`` as written (relative to the fleet's directory), or None
+    audit_log: str | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -183,7 +197,8 @@ def build_fleet(source: FleetSource) -> tuple[Fleet | None, list[Problem]]:
             pointer=ms_ptr,
         )
         site_settings = merge(default_settings, site_data.get("settings") or {})
-        site = Site(site_name, ms, [], site_settings, site_ptr)
+        site = Site(site_name, ms, [], site_settings, site_ptr,
+                    _policy(site_data, source, site_ptr, problems))
         for gw_name, gw_data in (site_data.get("gateways") or {}).items():
             gw = _gateway(site, gw_name, gw_data or {}, defaults, source, problems)
             if gw is not None:
@@ -191,7 +206,22 @@ def build_fleet(source: FleetSource) -> tuple[Fleet | None, list[Problem]]:
         sites.append(site)
     if any(p.level is Level.ERROR for p in problems):
         return None, problems
-    return Fleet(sites, dict(data.get("rules") or {}), source), problems
+    audit = defaults.get("audit_log")
+    return Fleet(sites, dict(data.get("rules") or {}), source,
+                 str(audit) if audit is not None else None), problems
+
+
+def _policy(site_data: dict[str, Any], source: FleetSource, site_ptr: str,
+            problems: list[Problem]) -> ChangePolicy:
+    windows = []
+    for i, raw in enumerate(site_data.get("maintenance_windows") or []):
+        ptr = f"{site_ptr}/maintenance_windows/{i}"
+        try:
+            windows.append(MaintenanceWindow.from_data(raw))
+        except ValueError as exc:
+            problems.append(Problem(WINDOW_RULE, Level.ERROR, str(exc), path=ptr)
+                            .at(source.locate(ptr)))
+    return ChangePolicy(tuple(windows), bool(site_data.get("change_ref_required", False)))
 
 
 def _gateway(site: Site, name: str, gw_data: dict[str, Any], defaults: dict[str, Any],

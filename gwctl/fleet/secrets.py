@@ -7,11 +7,16 @@ reported by a rule. References work for TURN credentials and for any string valu
 raw ``appsettings``, of ``reverse_proxy`` routes and clusters and of nlog extra targets'
 attributes. Rendered data carries `Secret` objects; serialising them either resolves them
 (files for a host) or masks them (everything a person or a log sees).
+
+A reference that resolves to an obvious placeholder (empty, blank, ``...``, ``changeme``,
+``<secret>``, ``TODO`` and their like) is refused: a gateway given such a TURN credential
+starts, and every relayed WebRTC session fails later, far from the cause.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +27,30 @@ from gwctl.textio import read_bytes
 PREFIXES = ("env:", "file:")
 #: a password or token is bytes long; anything near this is the wrong file
 MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+#: values people write where the real secret belongs (compared case-insensitively, with
+#: separators removed, so ``Change-Me`` and ``CHANGE_ME`` match too)
+_PLACEHOLDERS = frozenset({
+    "changeme", "changethis", "replaceme", "todo", "fixme", "tbd", "xxx", "xxxx",
+    "secret", "password", "credential", "placeholder", "redacted", "dummy", "example",
+})
+#: the whole value an ellipsis, asterisks, or one <...>/{...} token such as <secret> or {{ x }}
+_PLACEHOLDER_SHAPES = re.compile(r"\.{3,}|…+|<[^<>]*>|\{\{?[^{}]*\}?\}|\*+")
+
+
+def placeholder_reason(value: str) -> str | None:
+    """Why `value` looks like a placeholder rather than a secret, or None."""
+    if not value:
+        return "it is empty"
+    text = value.strip()
+    if not text:
+        return "it is only whitespace"
+    if _PLACEHOLDER_SHAPES.fullmatch(text):
+        return f"{text!r} is a placeholder"
+    if re.sub(r"[\s_.-]+", "", text).lower() in _PLACEHOLDERS:
+        return f"{text!r} is a placeholder"
+    return None
 
 
 def is_reference(value: str) -> bool:
@@ -66,6 +95,15 @@ class SecretResolver:
         if cached is not None:
             return cached
         value = self._lookup(secret)
+        reason = placeholder_reason(value)
+        if reason is not None:
+            loc = secret.location or Location()
+            source = ("environment variable " + secret.declared[4:]
+                      if secret.declared.startswith("env:") else "the file it names")
+            # the value is shown: it is a placeholder, not a secret
+            raise SecretError(f"secret reference {secret.declared!r}: {source} holds no "
+                              f"secret ({reason}); set the real value", file=loc.file,
+                              line=loc.line, column=loc.column, rule="secret-placeholder")
         redact.register(value)
         self._cache[secret.declared] = value
         return value

@@ -6,8 +6,11 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from gwctl.errors import OperationError
 from gwctl.fleet.model import APP_POOL, Gateway
+from gwctl.iis.hostinfo import HostInfo
 from gwctl.render.files import APPSETTINGS, NLOG
+from gwctl.render.nlog import DEFAULT_LOG_DIRECTORY
 from gwctl.transport.base import Transport
 
 BASE_FILE = "appsettings.json"
@@ -31,6 +34,8 @@ class LiveFile:
 class HostFacts:
     files: dict[str, LiveFile]
     app_pool: dict[str, Any]
+    #: what read_host found (with ``gather(..., with_host=True)``)
+    host: HostInfo | None = None
 
     def file(self, name: str) -> LiveFile:
         return self.files[name]
@@ -38,7 +43,11 @@ class HostFacts:
 
 def read_live_files(transport: Transport, paths: dict[str, str]) -> dict[str, LiveFile]:
     """Several files in one operation (one WinRM command instead of one per file)."""
-    result = transport.run("stat", {"paths": list(paths.values()), "content": True})
+    return _files(transport.run("stat", {"paths": list(paths.values()), "content": True}),
+                  paths)
+
+
+def _files(result: dict[str, Any], paths: dict[str, str]) -> dict[str, LiveFile]:
     found = result.get("files") or {}
     out = {}
     for name, path in paths.items():
@@ -53,9 +62,42 @@ def read_live_files(transport: Transport, paths: dict[str, str]) -> dict[str, Li
 
 def gather(transport: Transport, gw: Gateway, names: tuple[str, ...] = (
         BASE_FILE, APPSETTINGS, NLOG), *, with_app_pool: bool = False,
-           extra: dict[str, str] | None = None) -> HostFacts:
-    """The gateway's files `names` and the `extra` files (name -> path) in one operation."""
-    files = read_live_files(transport, {**{n: gw.install_path(n) for n in names},
-                                        **(extra or {})})
+           extra: dict[str, str] | None = None, with_host: bool = False) -> HostFacts:
+    """The gateway's files `names` and the `extra` files (name -> path) in one operation;
+    with `with_host`, what ``read_host`` finds comes in the same operation (``stat``'s
+    ``host`` parameter: one round trip for a diff)."""
+    paths = {**{n: gw.install_path(n) for n in names}, **(extra or {})}
+    params: dict[str, Any] = {"paths": list(paths.values()), "content": True}
+    if with_host:
+        params["host"] = host_params(gw)
+    result = transport.run("stat", params)
     pool = transport.run("app_pool_state", {"name": APP_POOL}) if with_app_pool else {}
-    return HostFacts(files, pool)
+    return HostFacts(_files(result, paths), pool,
+                     _host_info(result["host"]) if with_host else None)
+
+
+def log_directory(gw: Gateway) -> str | None:
+    """The log directory the gateway's rendered nlog.config names, when it is a plain
+    Windows path (one built from layout renderers is only known on the host)."""
+    value = str((gw.settings.get("nlog") or {}).get("log_directory", DEFAULT_LOG_DIRECTORY))
+    return None if "${" in value else value
+
+
+def host_params(gw: Gateway) -> dict[str, Any]:
+    """``read_host``'s parameters for the gateway."""
+    return {"install_dir": gw.install_dir, "pool": APP_POOL, "log_dir": log_directory(gw)}
+
+
+def read_host_info(transport: Transport, gw: Gateway) -> HostInfo:
+    """What decides what the gateway really runs (``read_host``: one operation)."""
+    return _host_info(transport.run("read_host", host_params(gw)))
+
+
+def _host_info(result: Any) -> HostInfo:
+    try:
+        if not isinstance(result, dict):
+            raise ValueError("not an object")
+        return HostInfo.from_result(result)
+    except ValueError as exc:
+        raise OperationError(f"read_host answered something unexpected: {exc}",
+                             code="failed") from None

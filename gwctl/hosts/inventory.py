@@ -32,6 +32,8 @@ CONNECTION_VARS = (
     "ansible_winrm_kinit_mode",
 )
 GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site",
+              # import: the host's name in the fleet (an FQDN) where the inventory uses an alias
+              "gwctl_host",
               # verify, probe and doctor: the health user per host, the install directory
               "gwctl_health_user", "gwctl_health_password", "gwctl_install_dir",
               "gwctl_no_ntlm")

@@ -23,8 +23,10 @@ OPERATIONS: tuple[str, ...] = (
     "recycle_app_pool",
     "app_pool_state",
     "read_versions",
+    "read_host",
     "lock_acquire",
     "lock_release",
+    "write_event",
 )
 
 #: operations a transport may run again after an exchange broke mid-way: the read-only
@@ -34,7 +36,8 @@ OPERATIONS: tuple[str, ...] = (
 #: for their own landed change, lock_release released=false for its own release, backup
 #: would add a backup, recycle_app_pool recycle twice and lock_acquire meet its own lock.
 RETRYABLE_OPS: frozenset[str] = frozenset(
-    {"ping", "read_file", "stat", "list_backups", "app_pool_state", "read_versions"}
+    {"ping", "read_file", "stat", "list_backups", "app_pool_state", "read_versions",
+     "read_host"}
 )
 
 #: name of the script that starts every operation (not an operation itself)
@@ -58,7 +61,7 @@ def script_path(op: str) -> Path:
 
 #: replaced by the text of the named library script when an operation is read for sending
 INCLUDE_PREFIX = "# gwctl-include: "
-LIBRARIES = ("common.ps1",)
+LIBRARIES = ("common.ps1", "hostfacts.ps1")
 
 
 def assemble(text: str, read: Callable[[str], str]) -> str:

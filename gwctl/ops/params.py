@@ -20,7 +20,7 @@ __all__ = ["PARAM_KEYS", "Params", "bad"]
 PARAM_KEYS: dict[str, frozenset[str]] = {
     "ping": frozenset(),
     "read_file": frozenset({"path"}),
-    "stat": frozenset({"paths", "content"}),
+    "stat": frozenset({"paths", "content", "host"}),
     "write_file": frozenset({"path", "sha256", "expected_sha256"}),
     "backup": frozenset({"path", "backup_dir", "keep"}),
     "list_backups": frozenset({"path", "backup_dir"}),
@@ -28,8 +28,10 @@ PARAM_KEYS: dict[str, frozenset[str]] = {
     "recycle_app_pool": frozenset({"name"}),
     "app_pool_state": frozenset({"name"}),
     "read_versions": frozenset({"install_dir", "server_config"}),
+    "read_host": frozenset({"install_dir", "pool", "log_dir"}),
     "lock_acquire": frozenset({"path", "owner", "ttl_seconds", "token", "take_over"}),
     "lock_release": frozenset({"path", "token"}),
+    "write_event": frozenset({"event_id", "entry_type", "message"}),
 }
 
 _DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -8,8 +8,8 @@ simulator's WS-Management endpoint runs it for the packaged scripts it recognise
 `DirectoryHost` dispatches each operation; the parts live beside it: parameters
 (`gwctl.ops.params`), Windows paths (`gwctl.ops.winpaths`), files and atomic writes
 (`gwctl.ops.hostfiles`), backups (`gwctl.ops.backups`), the host lock
-(`gwctl.ops.locks`), app pools (`gwctl.ops.app_pools`) and installed versions
-(`gwctl.ops.installed`).
+(`gwctl.ops.locks`), app pools (`gwctl.ops.app_pools`), installed versions
+(`gwctl.ops.installed`) and the IIS facts of `read_host` (`gwctl.ops.hostread`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from gwctl.ops.backups import (
     pick_backup,
     store_backup,
 )
+from gwctl.ops.eventlog import write_event
 from gwctl.ops.hostfiles import (
     atomic_write,
     file_info,
@@ -42,6 +43,7 @@ from gwctl.ops.hostfiles import (
     sha256_hex,
 )
 from gwctl.ops.hostkey import MANIFEST, host_key, protect, sign, signed, unsign
+from gwctl.ops.hostread import read_host
 from gwctl.ops.installed import GATEWAY_PRODUCT, gateway_version, management_version
 from gwctl.ops.locks import lock_acquire, lock_release
 from gwctl.ops.params import Params, bad
@@ -182,7 +184,13 @@ class DirectoryHost:
                 info["content_b64"] = (base64.b64encode(content.data).decode("ascii")
                                        if content is not None else None)
             files[path] = info
-        return {"files": files}
+        result: dict[str, Any] = {"files": files}
+        host = p.raw.get("host")
+        if host is not None:
+            if not isinstance(host, Mapping):
+                raise bad("stat: parameter 'host' must be an object")
+            result["host"] = read_host(Params("read_host", host), self.map_path, self.root)
+        return result
 
     def _op_write_file(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         path, digest = p.text("path"), p.digest("sha256")
@@ -290,11 +298,20 @@ class DirectoryHost:
             "warnings": warnings,
         }
 
+    def _op_read_host(self, p: Params, payload: bytes | None) -> dict[str, Any]:
+        return read_host(p, self.map_path, self.root)
+
     def _op_lock_acquire(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         return lock_acquire(p, self.map_path, self._now)
 
     def _op_lock_release(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         return lock_release(p, self.map_path)
+
+    def _op_write_event(self, p: Params, payload: bytes | None) -> dict[str, Any]:
+        if self.root is None:
+            raise OperationError("write_event: a directory host without a root has no "
+                                 "event log of its own", code="failed")
+        return write_event(p, self.root, self._now)
 
 
 def _check_expected(path: str, expected: str | None, current: str | None) -> None:

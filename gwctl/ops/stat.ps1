@@ -2,13 +2,16 @@
 #
 # Size, digest and mtime (and with content=true the bytes) of several files in one
 # round trip: a diff reads a gateway's three files with one operation.
-# params:  paths (list of absolute Windows paths), content (optional boolean)
-# result:  {files: {<path as given>: {exists, size, sha256, mtime[, content_b64]}}}; size,
-#          sha256, mtime and content_b64 are null for a file that does not exist
+# params:  paths (list of absolute Windows paths), content (optional boolean),
+#          host (optional: read_host's parameters {install_dir, pool, log_dir})
+# result:  {files: {<path as given>: {exists, size, sha256, mtime[, content_b64]}}
+#          [, host: read_host's result]}; size, sha256, mtime and content_b64 are null for
+#          a file that does not exist
 # errors:  bad_params, io_error
 param($Params, [byte[]]$Payload)
 
 # gwctl-include: common.ps1
+# gwctl-include: hostfacts.ps1
 
 function Get-Info([string]$Path, [bool]$WithContent) {
     if (-not [IO.File]::Exists($Path)) {
@@ -27,7 +30,7 @@ function Get-Info([string]$Path, [bool]$WithContent) {
     $info
 }
 
-Assert-Params @('paths', 'content')
+Assert-Params @('paths', 'content', 'host')
 $withContent = $false
 if ($null -ne $Params.content) {
     if ($Params.content -isnot [bool]) { Fail 'bad_params' "parameter 'content' must be true or false" }
@@ -46,4 +49,9 @@ foreach ($path in $paths) {
 # paths that differ only in case
 $files = New-Object System.Collections.Specialized.OrderedDictionary
 foreach ($path in $paths) { $files[$path] = Get-Info $path $withContent }
-[ordered]@{ files = $files }
+$result = [ordered]@{ files = $files }
+if ($null -ne $Params.host) {
+    if ($Params.host -isnot [pscustomobject]) { Fail 'bad_params' "parameter 'host' must be an object" }
+    $result.host = Get-HostFacts $Params.host
+}
+$result

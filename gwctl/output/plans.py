@@ -46,9 +46,10 @@ def use_colour(out: TextIO, environ: Mapping[str, str] | None = None) -> bool:
 
 
 def kind(gw: Mapping[str, Any]) -> str:
-    """``create`` (every changing file is new), ``change``, ``in-sync`` or ``error``."""
-    if gw.get("status") == "error":
-        return "error"
+    """``create`` (every changing file is new), ``change``, ``in-sync``, ``error`` or
+    ``blocked`` (a host condition apply cannot fix)."""
+    if gw.get("status") in ("error", "blocked"):
+        return str(gw["status"])
     if gw.get("status") != "drift":
         return "in-sync"
     actions = {f["action"] for f in gw.get("files", []) if f["action"] != "unchanged"}
@@ -58,14 +59,23 @@ def kind(gw: Mapping[str, Any]) -> str:
 
 def counts(doc: PlanDoc) -> dict[str, int]:
     kinds = [kind(g) for g in doc.get("gateways", [])]
-    return {k: kinds.count(k) for k in ("create", "change", "in-sync", "error")}
+    return {k: kinds.count(k) for k in ("create", "change", "in-sync", "error", "blocked")}
 
 
 def counts_line(doc: PlanDoc) -> str:
     """``2 to create, 3 to change, 4 in sync, 0 unreachable/failed`` (terraform's way)."""
     c = counts(doc)
+    blocked = f", {c['blocked']} blocked (apply cannot fix)" if c["blocked"] else ""
     return (f"{c['create']} to create, {c['change']} to change, {c['in-sync']} in sync, "
-            f"{c['error']} unreachable/failed")
+            f"{c['error']} unreachable/failed{blocked}")
+
+
+def condition_lines(gw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(mark, text) per host condition: ``!`` for those apply cannot fix, ``~`` else."""
+    return [("!" if c.get("blocks_apply") else "~",
+             f"{'cannot take effect' if c.get('blocks_apply') else 'host'}: {c['message']}; "
+             f"remedy: {c['remedy']} [{c['rule']}]")
+            for c in gw.get("conditions") or []]
 
 
 def _semantic_line(c: Mapping[str, Any]) -> str:
@@ -109,8 +119,15 @@ def report_text(doc: PlanDoc, out: TextIO, *, colour: bool | None = None) -> Non
             continue
         if k == "in-sync":
             line(f"= {who}: in sync{_in_sync_notes(gw)}")
+            for mark, text in condition_lines(gw):
+                line(f"  {text}", mark)
             continue
-        line(f"~ {who}: {'recycle needed' if gw['recycle'] else 'no recycle needed'}")
+        if k == "blocked":
+            line(f"! {who}: blocked: drift that apply cannot fix")
+        else:
+            line(f"~ {who}: {'recycle needed' if gw['recycle'] else 'no recycle needed'}")
+        for mark, text in condition_lines(gw):
+            line(f"  {text}", mark)
         pending = gw.get("pending_activation")
         if pending:
             line(f"  configuration on disk not yet active: {pending['detail']}; apply "
@@ -162,7 +179,7 @@ def report_markdown(doc: PlanDoc, out: TextIO) -> None:
     if gateways:
         out.write("| gateway | host | plan | recycle |\n|---|---|---|---|\n")
         label = {"create": "➕ create", "change": "✏️ change", "in-sync": "in sync",
-                 "error": "❗ unreachable/failed"}
+                 "error": "❗ unreachable/failed", "blocked": "⛔ blocked (apply cannot fix)"}
         for gw in gateways:
             out.write(f"| `{_md_cell(gw['gateway'])}` | {_md_cell(gw['host'])} | "
                       f"{label[kind(gw)]} | {'yes' if gw.get('recycle') else 'no'} |\n")
@@ -177,6 +194,10 @@ def report_markdown(doc: PlanDoc, out: TextIO) -> None:
         summary = (f"<code>{_md_html(gw['gateway'])}</code> ({_md_html(gw['host'])}): {k}"
                    + (", recycle needed" if gw.get("recycle") else ""))
         out.write(f"<details><summary>{summary}</summary>\n\n")
+        for _, text in condition_lines(gw):
+            out.write(f"- {_md_html(text)}\n")
+        if gw.get("conditions"):
+            out.write("\n")
         pending = gw.get("pending_activation")
         if pending:
             out.write(f"Configuration on disk not yet active: {_md_html(pending['detail'])}; "
@@ -218,6 +239,10 @@ def report_github(doc: PlanDoc, out: TextIO) -> None:
         if k == "error":
             out.write(f"::error title={_gh('gwctl: unreachable', prop=True)}::"
                       f"{_gh(who + ': ' + str(gw['error']))}\n")
+        elif k == "blocked":
+            for _, text in condition_lines(gw):
+                out.write(f"::error title={_gh('gwctl: blocked', prop=True)}::"
+                          f"{_gh(who + ': ' + text)}\n")
         elif k in ("create", "change"):
             files = [f["name"] for f in gw.get("files", []) if f["action"] != "unchanged"]
             what = (f"{k}: {', '.join(files) or 'pending activation'}"

@@ -93,7 +93,7 @@ def report_github(problems: Sequence[Problem], out: TextIO) -> None:
         out.write(f"::{kind} {','.join(props)}::{_gh_escape(scrub(p.message))}\n")
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
@@ -111,8 +111,8 @@ def report_markdown(problems: Sequence[Problem], out: TextIO, *, ok_message: str
     for p in live:
         icon = "❌" if p.level is Level.ERROR else "⚠️"
         subject = f" [{p.subject}]" if p.subject else ""
-        out.write(f"| {icon} | `{_md_cell(_where(p))}` | `{p.rule}` | "
-                  f"{_md_cell(p.message + subject)} |\n")
+        out.write(f"| {icon} | `{md_cell(_where(p))}` | `{p.rule}` | "
+                  f"{md_cell(p.message + subject)} |\n")
 
 
 def _report_sarif(problems: Sequence[Problem], out: TextIO) -> None:

@@ -26,11 +26,49 @@ def require() -> None:
         raise UsageError("--media needs aiortc: pip install 'gwctl[webrtc]'") from None
 
 
-class MediaClient:
-    """Peers receiving the gateway's video, one per session."""
+def trickled(sdp: str) -> list[str]:
+    """The candidates of `sdp` as the JSON-encoded RTCIceCandidateInit strings a peer
+    trickles (the gateway's ``GET IceCandidates``, a client's ``POST IceCandidates``),
+    each naming its media section (``sdpMid``, ``sdpMLineIndex``)."""
+    from aiortc.sdp import SessionDescription, candidate_to_sdp
 
-    def __init__(self) -> None:
+    return [json.dumps({"candidate": "candidate:" + candidate_to_sdp(c),
+                        "sdpMid": m.rtp.muxId, "sdpMLineIndex": index})
+            for index, m in enumerate(SessionDescription.parse(sdp).media)
+            for c in m.ice_candidates]
+
+
+#: (url, username, credential) of a STUN or TURN server
+IceServerSpec = tuple[str, str | None, str | None]
+
+
+def configuration(servers: list[IceServerSpec], relay_only: bool = False) -> Any:
+    """aiortc's RTCConfiguration for `servers`. aiortc takes one STUN and one TURN server
+    (the first of each; ``stuns:`` it does not speak, so those are left out). Without
+    servers the list is empty on purpose: aiortc's default would query a public STUN
+    server, which loopback sessions do not need (and an offline machine waits 5 s for)."""
+    from aiortc import RTCConfiguration, RTCIceServer
+    from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
+
+    ice = [RTCIceServer(urls=url, username=user, credential=credential)
+           for url, user, credential in servers
+           if url.split(":", 1)[0].lower() in ("stun", "turn", "turns")]
+    return RTCConfiguration(
+        iceServers=ice, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY if relay_only
+        else RTCIceTransportPolicy.ALL)
+
+
+class MediaClient:
+    """Peers receiving the gateway's video, one per session. With `ice_servers` they
+    gather server-reflexive (STUN) and relayed (TURN) candidates too; `relay_only` keeps
+    them to relayed ones, as a browser with ``iceTransportPolicy: "relay"``."""
+
+    def __init__(self, ice_servers: list[IceServerSpec] | None = None,
+                 relay_only: bool = False) -> None:
         require()
+        self.ice_servers = list(ice_servers or [])
+        self.relay_only = relay_only
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="probe-media",
                                        daemon=True)
@@ -41,17 +79,18 @@ class MediaClient:
         #: decoded frames per peer so far
         self.frames: dict[int, int] = {}
 
-    def answer(self, offer_sdp: str) -> tuple[int, str]:
-        """(peer key, JSON-encoded answer) for `offer_sdp`."""
+    def answer(self, offer_sdp: str) -> tuple[int, str, list[str]]:
+        """(peer key, JSON-encoded answer, the answer's candidates as trickled) for
+        `offer_sdp`."""
         key, sdp = asyncio.run_coroutine_threadsafe(self._answer(offer_sdp),
                                                     self.loop).result(30)
-        return key, json.dumps({"type": "answer", "sdp": sdp})
+        return key, json.dumps({"type": "answer", "sdp": sdp}), trickled(sdp)
 
     async def _answer(self, offer_sdp: str) -> tuple[int, str]:
-        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCPeerConnection, RTCSessionDescription
 
-        # host candidates only: aiortc's default would query a public STUN server
-        pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(configuration=configuration(self.ice_servers,
+                                                           self.relay_only))
         key = len(self.peers)
         self.peers.append(pc)
         first: Future[float] = Future()

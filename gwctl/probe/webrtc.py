@@ -204,6 +204,10 @@ class ProbeSettings:
     media_timeout_s: float = 10.0
     #: with media: how long to keep receiving after the round's set-ups, to measure fps
     duration_s: float = 0.0
+    #: with media: the client's STUN/TURN servers (url, username, credential)
+    ice_servers: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    #: with media: relayed candidates only (a browser's iceTransportPolicy "relay")
+    relay_only: bool = False
 
     def check(self) -> None:
         if not 1 <= self.sessions <= MAX_SESSIONS:
@@ -229,11 +233,12 @@ def _one(rec: Recorder, api: str, token: str, version: Version, out: SessionOutc
         finally:
             if posted is not None:
                 posted.wait()
-        answer, key = None, None
+        answer, key, candidates = None, None, None
         if media is not None:
-            key, answer = media.answer(signalling.offer_of(session, f"{out.label} session"))
+            key, answer, candidates = media.answer(
+                signalling.offer_of(session, f"{out.label} session"))
         signalling.complete_session(rec, api, token, session, answer=answer,
-                                    label=f"{out.label} session")
+                                    candidates=candidates, label=f"{out.label} session")
         out.answered_s = time.monotonic() - origin
         out.peer = key
         if media is not None and key is not None:
@@ -257,7 +262,7 @@ def run_probe(gateway: str, api: str, version: Version, s: ProbeSettings) -> Pro
     s.check()
     result = ProbeResult(gateway, api, version.name, str(s.pattern), s.sessions, [],
                          datetime.now(UTC))
-    media = MediaClient() if s.media else None
+    media = MediaClient(s.ice_servers, s.relay_only) if s.media else None
     try:
         return _run(gateway, api, version, s, result, media)
     finally:
@@ -270,7 +275,7 @@ def _run(gateway: str, api: str, version: Version, s: ProbeSettings, result: Pro
     limits = httpx.Limits(max_connections=s.sessions + 4,
                           max_keepalive_connections=s.sessions + 4)
     with httpx.Client(verify=s.verify_tls, timeout=s.timeout_s, limits=limits) as client:
-        rec = Recorder(client)
+        rec = Recorder(client, mask_later=True)
         rec.request("well-known", "GET", f"{api}/.well-known/uris")
         try:
             token = signalling.get_token(rec, api, s.user, s.password, s.client_id)

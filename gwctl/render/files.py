@@ -10,7 +10,6 @@ the write elsewhere.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from gwctl.fleet.secrets import SecretResolver
 from gwctl.render.appsettings import render_appsettings
 from gwctl.render.jsonout import dumps
 from gwctl.render.nlog import has_references, render_nlog
+from gwctl.textio import write_atomic
 
 APPSETTINGS = "appsettings.Production.json"
 NLOG = "nlog.config"
@@ -53,34 +53,17 @@ def _crlf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
-#: exclusive creation that never follows a link (O_NOFOLLOW where the platform has it)
-_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-           | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-
-
 def _real_directory(path: Path) -> None:
     """Create `path` if needed; refuse one that is a link (it could lead anywhere)."""
     if path.is_symlink():
         raise InputError("refusing to write through a symbolic link", file=str(path))
-    path.mkdir(exist_ok=True)
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    """Replace `path` atomically with `content`, readable by its owner only."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, _CREATE, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.replace(tmp, path)  # replaces a link at `path` itself, never its target
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    path.mkdir(mode=0o700, exist_ok=True)
 
 
 def write_rendered(out_dir: Path, gw: Gateway, files: list[RenderedFile]) -> list[Path]:
     """Write to ``out_dir/<site>/<gateway>/``, each file atomically and privately."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # private from creation: a window between mkdir and chmod is a window
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = out_dir / gw.site_name
     _real_directory(target)
     target = target / gw.name
@@ -88,9 +71,33 @@ def write_rendered(out_dir: Path, gw: Gateway, files: list[RenderedFile]) -> lis
     written = []
     for f in files:
         path = target / f.name
-        _write_private(path, f.content)
+        write_atomic(path, f.content)
         written.append(path)
     return written
+
+
+def shared_directories(out_dir: Path) -> list[tuple[Path, str]]:
+    """`out_dir` and its site and gateway subdirectories when group or others may reach
+    into them (POSIX modes; Windows ACLs are not judged). gwctl creates them 0700; one
+    that existed before may be shared. Files are 0600, but a shared directory lets others
+    see which sites and gateways exist, and a writable one lets them replace the files."""
+    import stat
+
+    if os.name != "posix":
+        return []
+    found = []
+    sites = sorted(p for p in out_dir.iterdir() if p.is_dir())
+    gateways = [g for site in sites for g in sorted(site.iterdir()) if g.is_dir()]
+    for path in (out_dir, *sites, *gateways):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            continue
+        shared = [who for who, bits in (("group", stat.S_IRWXG), ("others", stat.S_IRWXO))
+                  if mode & bits]
+        if shared:
+            found.append((path, f"accessible to {' and '.join(shared)} (mode "
+                                f"{stat.S_IMODE(mode):04o})"))
+    return found
 
 
 def write_all(out_dir: Path, rendered: list[tuple[Gateway, list[RenderedFile]]],

@@ -53,6 +53,10 @@ def registry() -> Registry:
         gateway_host_duplicate,
         gateway_name_duplicate,
         gateway_url_http,
+        host_app_offline,
+        host_log_dir_not_writable,
+        host_override_not_loaded,
+        host_stdout_log_enabled,
         ice_credential_clear_text,
         ice_server_duplicate,
         ice_server_url,
@@ -130,6 +134,10 @@ def registry() -> Registry:
             version_gateway_behind, version_gateway_ahead, version_prerelease_gateway,
             version_below_minimum, version_declared_vs_discovered, version_colocation,
             version_discovery_failed,
+            # host facts (read through gwctl.iis; host_rule_ids() finds them by their
+            # "host-" prefix; they find nothing outside a HostScope)
+            host_override_not_loaded, host_app_offline, host_log_dir_not_writable,
+            host_stdout_log_enabled,
         ),
         meta=(
             json_syntax, top_level_not_object, xml_syntax, nlog_render, rule_config,
@@ -155,6 +163,11 @@ def rule_ids() -> list[str]:
 def version_rule_ids() -> list[str]:
     """The version rules (``version-*``): what ``gwctl check-versions`` runs."""
     return [r.ID for r in registry().fleet if r.ID.startswith("version-")]
+
+
+def host_rule_ids() -> list[str]:
+    """The host rules (``host-*``): what the commands that read hosts run on their facts."""
+    return [r.ID for r in registry().fleet if r.ID.startswith("host-")]
 
 
 def get_rule(rule_id: str) -> RuleInfo:
@@ -219,6 +232,7 @@ __all__ = [
     "all_rules",
     "effect",
     "get_rule",
+    "host_rule_ids",
     "registry",
     "request_status",
     "rule_doc",

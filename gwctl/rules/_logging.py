@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,9 +10,10 @@ from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
 
 LOGGING: Key = ("Logging",)
-#: Microsoft.Extensions.Logging.LogLevel (parsed ignoring case, numbers 0..6 too)
+#: Microsoft.Extensions.Logging.LogLevel, values 0..6
 LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
-_FOLDED = {name.lower() for name in LEVELS} | {str(i) for i in range(7)}
+_FOLDED = {name.lower(): i for i, name in enumerate(LEVELS)}
+_NUMBER = re.compile(r"^[+-]?[0-9]+$")
 
 
 def skipped(value: str) -> bool:
@@ -19,8 +21,29 @@ def skipped(value: str) -> bool:
     return value == ""
 
 
+def parsed(value: str) -> int | None:
+    """The LogLevel ``Enum.TryParse(value, ignoreCase: true)`` gives, or None when it fails.
+
+    ``LoggerFilterConfigureOptions.TryGetSwitch`` (dotnet/runtime src/libraries/
+    Microsoft.Extensions.Logging.Configuration/src/LoggerFilterConfigureOptions.cs) uses
+    ``Enum.TryParse``, which takes a name in any case, *any* Int32 number (defined or not)
+    and a comma-separated list of names (their values OR-ed), blanks around each.
+    """
+    text = value.strip()
+    if _NUMBER.match(text):
+        number = int(text)
+        return number if -(2**31) <= number < 2**31 else None
+    total = 0
+    for part in text.split(","):
+        found = _FOLDED.get(part.strip().lower())
+        if found is None:
+            return None
+        total |= found
+    return total
+
+
 def is_level(value: str) -> bool:
-    return value.strip().lower() in _FOLDED
+    return parsed(value) is not None
 
 
 def level_keys(tree: Any) -> Iterator[tuple[Key, str | None]]:

@@ -36,7 +36,8 @@ def _findings(matchers: list[Any], section: str, what: str, modes: tuple[str, ..
             out.append((f"{where} has no Name", key))
         mode_node = _cfg.get(m, "Mode")
         mode_raw = _cfg.text(mode_node)
-        # a fleet's YAML null is None here, a file's null "" (.NET 8/9) or {} (.NET 10)
+        # a null reads as "" up to .NET 9 and as {} (an empty section) from .NET 10, in a
+        # file and in a fleet alike (gwctl.rules.sources._as_read)
         if _cfg.spelled(m, "Mode") is not None and (mode_node is None or mode_raw == ""):
             # ConfigurationReadingExtensions.ReadEnum: Enum.Parse("") throws (a JSON null is
             # "" up to .NET 9 and stays null -- the default mode -- on .NET 10)

@@ -1,10 +1,11 @@
 """A cluster destination has no ``Address``: the gateway does not start.
 
-YARP's ``ConfigValidator`` refuses a destination whose address is missing or empty ("No
-address found for destination 'primary' on cluster 'vendor'") and the whole proxy
-configuration with it (microsoft/reverse-proxy,
+YARP's ``DestinationValidator`` refuses a destination whose address is missing or empty
+("No address found for destination 'primary' on cluster 'vendor'") and ``ConfigValidator``
+the whole proxy configuration with it (microsoft/reverse-proxy
+src/ReverseProxy/Configuration/ClusterValidators/DestinationValidator.cs,
 src/ReverseProxy/Configuration/ConfigValidator.cs). An address that is present but
-unusable (relative, another scheme) is *not* a start-up error: see
+unusable (blank, relative, another scheme) is *not* a start-up error: see
 ``cluster-destination-uri``.
 An address written as a secret reference (``env:NAME``) is known only when files are
 rendered for a host, and is not checked.

@@ -8,8 +8,10 @@ CorsPolicyBuilder.cs), so ``https://Portal.Example.com`` matches, but an entry w
 any other way never does, and CORS silently fails for that site: ``yourdomain1.com``
 (the manual's own example: no scheme), ``https://portal.example.com/`` (trailing slash),
 ``https://portal.example.com/app`` (path), ``https://portal.example.com:443`` (default
-port), ``https://*.example.com`` (wildcards are not patterns). ``*`` means any origin
-only as the *sole* entry (``CorsPolicy.AllowAnyOrigin``,
+port), ``https://*.example.com`` (wildcards are not patterns). An internationalised host
+(``https://bücher.example.com``) is the exception: ASP.NET Core converts it to punycode
+and keeps only scheme, host and a non-default port, which is what browsers send. ``*``
+means any origin only as the *sole* entry (``CorsPolicy.AllowAnyOrigin``,
 src/Middleware/CORS/src/Infrastructure/CorsPolicy.cs); among other origins it is a
 literal that matches nothing, reported here. Empty entries (``a,,b``) are reported too.
 A sole ``*`` and ``null`` are left to ``cors-wildcard-origin``. ``gwctl sim`` compares
@@ -54,6 +56,8 @@ def problem_with(origin: str) -> str | None:
     """Why `origin` is not ``scheme://host[:port]`` as browsers send it (None: it is)."""
     if not origin:
         return "empty entry (two commas in a row, or a trailing comma)"
+    if _cors.normalized_origin(origin) != origin.lower():
+        return None  # an internationalised host: ASP.NET Core stores what browsers send
     m = _ORIGIN.match(origin)
     if m is None:
         if "://" not in origin:

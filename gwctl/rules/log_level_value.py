@@ -1,12 +1,14 @@
 """A ``Logging:LogLevel`` value that is not a log level: the gateway does not start.
 
-Microsoft.Extensions.Logging accepts Trace, Debug, Information, Warning, Error, Critical
-and None (ignoring case) or their numbers 0-6, skips an empty value (the category then
-gets the default level), and throws at startup on anything else
-(dotnet/runtime src/libraries/Microsoft.Extensions.Logging.Configuration/src/
-LoggerFilterConfigureOptions.cs) -- including NLog's
-spellings ``Info`` and ``Warn``, which belong in nlog.config. Provider sections
-(``Logging:Console:LogLevel``) are checked too.
+Microsoft.Extensions.Logging reads a level with ``Enum.TryParse`` (dotnet/runtime
+src/libraries/Microsoft.Extensions.Logging.Configuration/src/
+LoggerFilterConfigureOptions.cs, ``TryGetSwitch``): Trace, Debug, Information, Warning,
+Error, Critical and None in any case, any whole number, or names joined by commas; it
+skips an empty value (the category then gets the default level) and throws at startup
+on anything else -- including NLog's spellings ``Info`` and ``Warn``, which belong in
+nlog.config. A number above 6 or a comma list loads but is not a level: their value is
+above None or an OR of levels, so the category logs nothing, or not what was meant
+(a warning). Provider sections (``Logging:Console:LogLevel``) are checked too.
 
 PASS::
 
@@ -40,7 +42,17 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.override is None:
         return
     for key, value in _logging.level_keys(target.override):
-        if value is None or _logging.skipped(value) or _logging.is_level(value):
+        if value is None or _logging.skipped(value):
+            continue
+        number = _logging.parsed(value)
+        if number is not None:
+            if 0 <= number <= 6 and "," not in value:
+                continue
+            shown = _logging.LEVELS[number] if 0 <= number <= 6 else number
+            message = (f"{key[-1]}: {value!r} loads (Enum.TryParse) as level {shown}, not "
+                       "one of the seven levels as meant: write one level name "
+                       f"({'|'.join(_logging.LEVELS)})")
+            yield from target.report(ID, Level.WARNING, message, key)
             continue
         hint = _NLOG_SPELLING.get(value.strip().lower())
         suggestion = f" (did you mean {hint}? {value!r} is NLog's spelling)" if hint else ""

@@ -2,7 +2,9 @@
 
 NLog levels are Trace, Debug, Info, Warn, Error, Fatal and Off (ignoring case; NLog also
 accepts Microsoft's Information, Warning and None). ``LogLevel.FromString`` throws on
-anything else (NLog/NLog src/NLog/LogLevel.cs), and on a ``<logger>`` (``level``,
+anything else (NLog/NLog src/NLog/LogLevel.cs; the value is trimmed first,
+src/NLog/Config/LoggingConfigurationParser.cs ``LogLevelFromString``), and on a
+``<logger>`` (``level``,
 ``levels``, ``minlevel``, ``maxlevel``, ``finalMinLevel``) that fails the whole file:
 at start NLog installs an *empty* configuration -- every log line of the gateway is
 silently dropped, and the file's own ``internalLogFile`` settings never apply -- and on

@@ -1,20 +1,25 @@
 """A route or cluster setting YARP cannot read or refuses: the gateway does not start.
 
 YARP parses the typed settings of routes and clusters on the first load and runs its
-cluster validators on the result; any failure stops the gateway
-(microsoft/reverse-proxy src/ReverseProxy/Configuration/ConfigProvider/
-ConfigurationConfigProvider.cs and ConfigurationReadingExtensions.cs; the validators in
-src/ReverseProxy/Configuration/ClusterValidators/). Checked (`gwctl.yarp.settings`, which
+validators on the result; any failure stops the gateway (microsoft/reverse-proxy
+src/ReverseProxy/Configuration/ConfigProvider/ConfigurationConfigProvider.cs, which
+rethrows on the first load, and ConfigurationReadingExtensions.cs; the validators in
+src/ReverseProxy/Configuration/ClusterValidators/ HealthCheckValidator.cs,
+SessionAffinityValidator.cs, ProxyHttpClientValidator.cs, LoadBalancingValidator.cs, the
+session-affinity policy in src/ReverseProxy/SessionAffinity/AffinitizeTransformProvider.cs,
+and src/ReverseProxy/Configuration/RouteValidators/ AuthorizationPolicyValidator.cs,
+CorsPolicyValidator.cs; policy names compare ignoring case,
+src/ReverseProxy/Utilities/ServiceLookupHelper.cs). Checked (`gwctl.yarp.settings`, which
 the simulator uses too):
 
 * values that must parse: booleans (``SessionAffinity:Enabled``, ``HealthCheck:Active:
   Enabled``, ``HttpClient:DangerousAcceptAnyServerCertificate``, ...), TimeSpans in the
   constant format ``[d.]hh:mm:ss`` (``HealthCheck:Active:Interval``, ``HttpRequest:
   ActivityTimeout``, cookie ``MaxAge``/``Expiration``; ``30s`` does not parse), whole
-  numbers (``HttpClient:MaxConnectionsPerServer``, a route's ``MaxRequestBodySize``),
-  enums (``SameSite``, ``SecurePolicy``, ``VersionPolicy``, ``SslProtocols`` items), the
-  HTTP ``Version`` and the ``WebProxy:Address`` URI -- an empty string does not parse
-  either;
+  numbers without blanks around them (``HttpClient:MaxConnectionsPerServer``, a route's
+  ``MaxRequestBodySize``), enums (``SameSite``, ``SecurePolicy``, ``VersionPolicy``,
+  ``SslProtocols`` items), the HTTP ``Version`` and the ``WebProxy:Address`` URI -- an
+  empty string does not parse either, except as ``Version`` (no version);
 * policy names: ``LoadBalancingPolicy``, ``HealthCheck:AvailableDestinationsPolicy``,
   the active and passive health-check ``Policy`` and the session-affinity ``Policy`` and
   ``FailurePolicy`` when enabled;

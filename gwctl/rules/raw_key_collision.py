@@ -59,6 +59,8 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
         rendered = _cfg.walk(target.override, config_key)
         if rendered is not None and _cfg.text(rendered) == _cfg.text(value):
             continue
+        if value is None and _cfg.exists(target.override, config_key):
+            continue  # a null is rendered as written; the runtime decides what it reads as
         modelled = settings_candidates(config_key, None)[0]
         winner = ""
         if modelled[0] != "appsettings":

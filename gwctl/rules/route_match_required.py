@@ -3,7 +3,9 @@
 YARP validates every route when it loads the configuration: "Route 'x' requires Hosts
 or Path specified. Set the Path to '/{**catchall}' to match all requests." The gateway
 then does not start. A Match with only ``Methods``, ``Headers`` or ``QueryParameters`` is
-not enough, and neither is an empty host name.
+not enough. Each host must be a name (not empty) in its unicode spelling: a punycode
+``xn--`` name is refused too (microsoft/reverse-proxy src/ReverseProxy/Configuration/
+ConfigValidator.cs for Hosts or Path; RouteValidators/HostValidator.cs for the names).
 
 PASS::
 
@@ -25,6 +27,7 @@ from gwctl.problems import Level, Problem
 from gwctl.rules import _yarp_routes
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
+from gwctl.yarp import settings
 
 ID: Final = "route-match-required"
 LEVEL: Final = Level.ERROR
@@ -39,9 +42,10 @@ def check(target: Target, options: Options) -> Iterator[Problem]:
         f = route.facts
         if f.has_match and (f.path or any(f.hosts)):
             for i, host in enumerate(f.hosts):
-                if not host:
-                    yield from target.report(ID, LEVEL, f"route {route.id!r} has an empty host "
-                                             "name", (*route.key, "Match", "Hosts", str(i)))
+                why = settings.host_problem(host)
+                if why is not None:
+                    yield from target.report(ID, LEVEL, f"route {route.id!r} {why}",
+                                             (*route.key, "Match", "Hosts", str(i)))
             continue
         key = (*route.key, "Match") if target.in_override((*route.key, "Match")) else route.key
         message = (f"route {route.id!r} needs Match.Path or Match.Hosts (YARP refuses the "

@@ -26,18 +26,21 @@ from typing import TYPE_CHECKING, Any
 from gwctl.errors import UsageError
 from gwctl.netjson import runtime as dotnet
 from gwctl.problems import Level, Location, Problem, pointer
-from gwctl.rules import get_rule, registry, version_rule_ids
+from gwctl.rules import get_rule, host_rule_ids, registry, version_rule_ids
+from gwctl.rules._hosts import HostScope
 from gwctl.rules._versions import VersionScope
 from gwctl.rules.base import BOTH_MODES, GatewayRule, RuleInfo
 from gwctl.rules.sources import file_targets, fleet_targets
 from gwctl.rules.target import ENVIRONMENTS, FleetScope, Rendered, Target
+from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.release import Version
 
 if TYPE_CHECKING:
     from gwctl.fleet.model import Fleet
+    from gwctl.iis.hostinfo import HostInfo
     from gwctl.versions.discovery import Discovery
 
-__all__ = ["Rendered", "lint_files", "validate_fleet", "validate_versions"]
+__all__ = ["Rendered", "lint_files", "validate_fleet", "validate_hosts", "validate_versions"]
 
 DEFAULT_RELEASE = "2025 R2"
 NO_REASON = "no reason given"
@@ -296,17 +299,25 @@ def validate_versions(fleet: Fleet, discovery: Discovery | None = None, *,
                           scope=VersionScope(fleet, discovery, sites))
 
 
+def validate_hosts(fleet: Fleet, hosts: Mapping[str, HostInfo]) -> list[Problem]:
+    """The host rules (``host-*``) on what ``read_host`` found (gateway id -> facts), as
+    `validate_fleet` runs them: the fleet's ``rules:`` settings and inline directives
+    apply. Gateways without facts are not judged."""
+    return validate_fleet(fleet, only=set(host_rule_ids()), scope=HostScope(fleet, hosts))
+
+
 def lint_files(paths: list[str], *, base: str | None, environment: str = "production",
                version: str | None = None, nlog_version: int = 5,
                kind: str | None = None, only: set[str] | None = None,
-               dotnet_version: int = dotnet.DEFAULT) -> list[Problem]:
+               dotnet_version: int | None = None) -> list[Problem]:
     """Lint live gateway files exactly as the gateway reads them.
 
     ``appsettings*.json`` files are layered over `base` (the host's appsettings.json), else
     over the bundled reference base of `version` (default 2025 R2); ``*.config`` and
     ``*.xml`` files are nlog.config files. `kind` (``appsettings`` or ``nlog``) overrides
     the choice by file name for every path. `dotnet_version` is the gateway's .NET
-    runtime, which decides what a JSON ``null`` is (`gwctl.netjson.runtime`).
+    runtime, which decides what a JSON ``null`` is (`gwctl.netjson.runtime`); default: the
+    runtime of `version` (`gwctl.versions.dotnet`).
     """
     if environment not in ENVIRONMENTS:
         raise UsageError(f"unknown environment {environment!r} (one of "
@@ -319,6 +330,11 @@ def lint_files(paths: list[str], *, base: str | None, environment: str = "produc
         release = Version.parse(version or DEFAULT_RELEASE)
     except Exception as exc:
         raise UsageError(str(getattr(exc, "message", exc))) from None
+    if dotnet_version is None:
+        dotnet_version = runtime_for(release)
+    elif dotnet_version not in dotnet.SUPPORTED:
+        raise UsageError(f".NET version must be one of "
+                         f"{', '.join(map(str, dotnet.SUPPORTED))}, not {dotnet_version}")
     selected, gateway_rules = _selected(only)
     built = file_targets(paths, base=base, environment=environment, version=release,
                          nlog_version=nlog_version, kind=kind, runtime=dotnet_version)

@@ -136,13 +136,15 @@ def _collides_here(node: Any, memo: dict[int, tuple[Any, bool]], depth: int) -> 
         seen: set[str] = set()
         for k, v in node.items():
             f = k.lower()
-            if f in seen or ":" in f:
+            # a null or [] is flagged too: what it reads as depends on the runtime
+            if f in seen or ":" in f or v is None or v == []:
                 return True
             seen.add(f)
             if isinstance(v, dict | list) and _collides(v, memo, depth + 1):
                 return True
     elif isinstance(node, list):
-        return any(isinstance(v, dict | list) and _collides(v, memo, depth + 1) for v in node)
+        return any(v is None or v == [] or (isinstance(v, dict | list)
+                                            and _collides(v, memo, depth + 1)) for v in node)
     return False
 
 
@@ -150,17 +152,55 @@ def _pointer_key(pointer: str) -> Key:
     return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:])
 
 
-def rendered_duplicates(tree: Any, shared: dict[Any, Any] | None = None
-                        ) -> tuple[list[DuplicateKey], Any]:
-    """Duplicate flattened keys of a rendered override, and the tree as the gateway reads it.
+def _as_read(node: Any, runtime: int, memo: dict[int, tuple[Any, Any]]) -> Any:
+    """`node` with each null and ``[]`` replaced by what .NET `runtime` reads it as.
+
+    Up to .NET 9 a null is ``""`` and ``[]`` an empty section (``{}`` in a rule's tree);
+    from .NET 10 a null is like an empty section and ``[]`` is ``""``
+    (`gwctl.netjson.runtime`). `node` itself (not a copy) comes back when it holds
+    neither; containers shared between gateways are memoised by identity for the run.
+    """
+    if node is None:
+        return {} if dotnet.null_text(runtime) is None else dotnet.null_text(runtime)
+    if isinstance(node, list) and not node:
+        text = dotnet.empty_array_text(runtime)
+        return {} if text is None else text
+    if not isinstance(node, dict | list):
+        return node
+    hit = memo.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+    changed = {k: new for k, v in items if (new := _as_read(v, runtime, memo)) is not v}
+    out: Any = node
+    if changed and isinstance(node, dict):
+        out = {k: changed.get(k, v) for k, v in items}
+    elif changed:
+        out = [changed.get(i, v) for i, v in items]
+    memo[id(node)] = (node, out)
+    return out
+
+
+def rendered_duplicates(tree: Any, shared: dict[Any, Any] | None = None,
+                        runtime: int = dotnet.DEFAULT) -> tuple[list[DuplicateKey], Any]:
+    """Duplicate flattened keys of a rendered override, and the tree as the gateway reads it
+    (a null or ``[]`` as a gateway on .NET `runtime` reads it: `_as_read`).
 
     Only when some key could collide is the (slow) flat model built; then the tree is
     rebuilt from it so that ``"Logging:LogLevel"`` keys mean what they mean to the gateway.
+    (`_collides` also answers True for a tree holding a null or ``[]``, so that the common
+    tree with neither is walked once.)
     """
-    memo = (shared if shared is not None else {}).setdefault("collisions", {})
+    cache = shared if shared is not None else {}
+    memo = cache.setdefault("collisions", {})
+    # one walk (memoised on the shared route and cluster objects) finds both colliding
+    # keys and nulls or []; most trees have neither
     if not _collides(tree, memo):
         return [], tree
-    flat = flatten_value(tree, name="override")
+    tree = _as_read(tree, runtime, cache.setdefault(("as-read", runtime), {}))
+    if not _collides(tree, memo):
+        return [], tree
+    flat = flatten_value(tree, name="override", runtime=runtime)
     dups = [DuplicateKey(d.key, _pointer_key(d.first.pointer), _pointer_key(d.second.pointer))
             for d in flat.duplicates]
     return dups, unflatten(flat)
@@ -240,7 +280,7 @@ def fleet_targets(fleet: Fleet, rendered: Mapping[str, Rendered] | None,
             yield from problems
             if r is None:
                 continue
-            dups, override = rendered_duplicates(r.appsettings, shared)
+            dups, override = rendered_duplicates(r.appsettings, shared, gw.dotnet_version)
             nlog_settings = gw.settings.get("nlog") or {}
             target = FleetTarget(
                 gw=gw, version=gw.version, environment=gw.environment,

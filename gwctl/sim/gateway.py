@@ -57,9 +57,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from gwctl.errors import OperationError
-from gwctl.fleet.model import APP_POOL
+from gwctl.fleet.model import APP_POOL, DEFAULT_INSTALL_DIR
+from gwctl.iis.behaviour import (
+    PRODUCTION,
+    START_FAILURE_STATUS,
+    EnvironmentDecision,
+    effective_environment,
+)
+from gwctl.iis.hostinfo import HostInfo
 from gwctl.ops.pyimpl import DirectoryHost
+from gwctl.ops.winpaths import child
 from gwctl.sim import webrtc_ws
+from gwctl.sim.hostenv import APP_OFFLINE
 from gwctl.sim.logs import GatewayLogs
 from gwctl.sim.messages import SimResponse, empty, iis_error, json_response
 from gwctl.sim.routing import (
@@ -74,6 +83,7 @@ from gwctl.sim.routing import (
 from gwctl.sim.running import RunningConfig, load_running_config
 from gwctl.sim.state import HostState, utc_now_text
 from gwctl.sim.webrtc import WebRtcService
+from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
 from gwctl.yarp import constraints, destination
@@ -162,6 +172,11 @@ class GatewayEmulator:
         self.port = 0
         self._lock = threading.Lock()
         self._pool_written: str | None = None
+        #: the host's IIS facts as read at the last start (None: unreadable)
+        self.host_info: HostInfo | None = None
+        self.environment = EnvironmentDecision(PRODUCTION, None, "default")
+        #: monotonic times of failed starts, for rapid-fail protection
+        self._failed_starts: list[float] = []
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -177,6 +192,12 @@ class GatewayEmulator:
             self._mismatch = (key, self.site.version_mismatch(self.version))
         return self._mismatch[1]
 
+    @property
+    def dotnet_version(self) -> int:
+        """The .NET major version the worker runs: the host's, else its release's."""
+        declared = self.host.dotnet_version
+        return declared if declared is not None else runtime_for(self.version)
+
     def set_version(self, version: Version) -> None:
         """An upgrade (or downgrade) of the installed gateway; takes effect at next start."""
         self.version = version
@@ -185,20 +206,54 @@ class GatewayEmulator:
                                     seed=self.site.state.seed ^ zlib.crc32(self.name.encode()))
         self.internal = _internal_endpoints(version)
 
+    def _read_host(self) -> HostInfo | None:
+        try:
+            return HostInfo.from_result(self.directory.run(
+                "read_host", {"install_dir": DEFAULT_INSTALL_DIR, "pool": APP_POOL}))
+        except (OperationError, ValueError):
+            return None
+
     def start(self) -> None:
-        """Start the worker process: load nlog.config and the appsettings files."""
+        """Start the worker process: the host's IIS facts decide the environment (which
+        ``appsettings.{Environment}.json`` is loaded) and the pool identity NLog writes
+        as; then nlog.config and the appsettings files are loaded."""
+        info = self._read_host()
+        self.host_info = info
+        self.environment = (effective_environment(info) if info is not None
+                            else EnvironmentDecision(PRODUCTION, None, "default"))
+        self.logs.identity_type = info.app_pool.identity_type if info else "NetworkService"
         self.logs.start()
         self.running = load_running_config(self.install_dir, self.version, self.internal,
-                                           trusted_base=self.site.reference_digest(self))
+                                           trusted_base=self.site.reference_digest(self),
+                                           runtime=self.dotnet_version,
+                                           environment=self.environment.name)
         self.webrtc.reset()
         if self.running.ok:
-            self.logs.app("info", f"Application started. Hosting environment: Production; "
+            self.logs.app("info", f"Application started. Hosting environment: "
+                                  f"{self.environment.name}; "
                                   f"{self.running.route_count} routes, "
                                   f"{len(self.running.clusters)} clusters loaded")
         else:
             self.logs.app("fatal", f"Application startup exception: {self.running.reason}")
+            self._rapid_fail(info)
         if self.mismatch:
             self.logs.app("error", self.mismatch)
+
+    def _rapid_fail(self, info: HostInfo | None) -> None:
+        """A failed start is a worker failure: rapid-fail protection stops the pool after
+        `rapid_fail_max_crashes` of them within the interval (hosts with a web.config;
+        see `gwctl.sim.hostenv`)."""
+        if info is None or not info.web_config.exists or not info.app_pool.rapid_fail_protection:
+            return
+        now = time.monotonic()
+        window = info.app_pool.rapid_fail_interval_minutes * 60
+        self._failed_starts = [t for t in self._failed_starts if now - t < window] + [now]
+        if len(self._failed_starts) >= info.app_pool.rapid_fail_max_crashes:
+            self._failed_starts = []
+            self.pool.state = "Stopped"
+            self.logs.app("fatal", f"Application pool '{APP_POOL}' is being automatically "
+                                   "disabled due to a series of failures in the process(es) "
+                                   "serving that application pool (rapid-fail protection)")
 
     def recycle(self, *, source: str = "gwctl sim") -> dict[str, Any]:
         """Recycle the app pool: a new worker reads the files; `recycle_delay` of 503s."""
@@ -212,7 +267,7 @@ class GatewayEmulator:
             self.logs.app("info", f"App pool '{APP_POOL}' recycled ({source})")
             self.start()
             self.site.persist(self)
-        return {"name": self.pool.name, "state": "Started", "recycled_at": now}
+        return {"name": self.pool.name, "state": self.pool.state, "recycled_at": now}
 
     def set_pool_state(self, state: str) -> dict[str, Any]:
         if state not in ("Started", "Stopped"):
@@ -233,23 +288,33 @@ class GatewayEmulator:
     def status(self) -> dict[str, Any]:
         rc = self.running
         serving = "ok"
+        info = self.host_info
         if self.pool.state != "Started":
             serving = "503 (app pool stopped)"
+        elif self.app_offline() is not None:
+            serving = f"503 ({APP_OFFLINE} present)"
         elif time.monotonic() < self.recycling_until:
             serving = "503 (recycling)"
         elif not rc.ok:
-            serving = f"503 ({rc.reason})"
+            code = "503"
+            if info is not None and info.web_config.exists:
+                status, sub = START_FAILURE_STATUS[info.web_config.hosting_model]
+                code = f"{status}.{sub}"
+            serving = f"{code} ({rc.reason})"
         return {
             "name": self.name,
             "roles": list(self.host.roles),
             "version": self.host.gateway_version,
             "release": self.version.name,
+            "dotnet_version": self.dotnet_version,
             "url": f"http://127.0.0.1:{self.port}/api",
             "port": self.port,
             "app_pool": {**self.pool.to_json()},
             "serving": serving,
             "config": rc.summary(),
             "version_mismatch": self.mismatch,
+            "environment": {"name": self.environment.name,
+                            "source": self.environment.describe()},
             "faults": self.host.faults.describe(),
             "nlog": {"reload_error": self.logs.last_reload_error,
                      "log_directory": (str(self.logs.settings.log_dir)
@@ -342,17 +407,33 @@ class GatewayEmulator:
 
     # -- the pipeline -------------------------------------------------------------------
 
+    def app_offline(self) -> bytes | None:
+        """The content of ``app_offline.htm`` while it exists (ANCM polls for it)."""
+        try:
+            return child(self.install_dir, APP_OFFLINE).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
     def _iis_refusal(self) -> SimResponse | None:
-        """IIS's 503 while the app pool is stopped or recycling or the app failed to start."""
+        """IIS's and ANCM's answers before the app: 503 while the app pool is stopped or
+        recycling, app_offline.htm's content with 503, the start failure of the hosting
+        model (`gwctl.iis.behaviour`)."""
         if self.pool.state != "Started":
             res = iis_error(503)
             res.note = "app pool stopped"
             return res
+        offline = self.app_offline()
+        if offline is not None:
+            return SimResponse(503, offline, [(b"content-type", b"text/html")],
+                               note="app_offline.htm present")
         if self.recycling_until and time.monotonic() < self.recycling_until:
             res = iis_error(503)
             res.note = "app pool recycling"
             return res
         if not self.running.ok:
+            info = self.host_info
+            if info is not None and info.web_config.exists:
+                return ancm_start_failure(info.web_config.hosting_model, self.running.reason)
             res = iis_error(503)
             res.note = f"startup failed: {self.running.reason}"
             return res
@@ -502,6 +583,21 @@ class GatewayEmulator:
         command = values.get("command", "")
         return json_response(200, {"data": {"command": command, "state": "Success",
                                              "query": dict(req.query)}})
+
+
+_ANCM_TITLES = {"inprocess": "HTTP Error 500.30 - ASP.NET Core app failed to start",
+                "outofprocess": "HTTP Error 502.5 - ANCM Out-Of-Process Startup Failure"}
+
+
+def ancm_start_failure(model: str, reason: str | None) -> SimResponse:
+    """ANCM's error page for an app that did not start (500.30 or 502.5)."""
+    status, sub = START_FAILURE_STATUS["inprocess" if model == "inprocess" else "outofprocess"]
+    title = _ANCM_TITLES["inprocess" if model == "inprocess" else "outofprocess"]
+    body = (f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>"
+            "<p>Common solutions to this issue: the application failed to start; check the "
+            "Application event log.</p></body></html>\r\n").encode("ascii")
+    return SimResponse(status, body, [(b"content-type", b"text/html")],
+                       note=f"{status}.{sub} startup failed: {reason}")
 
 
 class SimAppPools:

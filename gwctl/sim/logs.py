@@ -19,6 +19,10 @@
   (``internalLogFile``, relative to the install directory; ``internal-nlog.txt`` when the
   old config names none), as NLog does.
 - An app start (sim start, recycle) reads the file afresh.
+- NLog writes as the app pool's identity: where that identity may not create files in the
+  log directory (the modelled ACL of `gwctl.ops.hostread`: a 0700 directory), no line is
+  written at all -- NLog's File target fails without telling the app -- and the failure
+  goes to the internal log.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 from gwctl.errors import OperationError
 from gwctl.fleet.model import DEFAULT_INSTALL_DIR
 from gwctl.nlog import document as _nlog
+from gwctl.ops.hostkey import local_user_may_create
 from gwctl.ops.pyimpl import DirectoryHost
 
 ACCESS_LOG = "gateway-access.log"
@@ -150,6 +155,10 @@ class GatewayLogs:
         self._lock = threading.Lock()
         #: a warning per failed reload, for ``gwctl sim status``
         self.last_reload_error: str | None = None
+        #: the app pool's identity type (applicationHost.config), set at each app start
+        self.identity_type = "NetworkService"
+        #: why NLog cannot create files in the log directory (None: it can)
+        self.denied: str | None = None
 
     # -- configuration --------------------------------------------------------------------
 
@@ -214,7 +223,7 @@ class GatewayLogs:
     def app(self, level: str, message: str) -> None:
         """A gateway.log line in the default layout."""
         s = self.settings
-        if s is None or not s.enabled(level) or s.gateway_log is None:
+        if s is None or not s.enabled(level) or s.gateway_log is None or self.denied:
             return
         now = datetime.now(UTC)
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond // 1000:03d}+00:00"
@@ -225,9 +234,26 @@ class GatewayLogs:
             with open(s.gateway_log, "a", encoding="utf-8") as f:
                 f.write(line)
 
-    def _reopen_access(self) -> None:
+    def _judge_access(self) -> None:
+        """Whether the pool identity may create files in the log directory (the ACL as
+        `gwctl.ops.hostread` models it); NLog's File target fails silently otherwise."""
         s = self.settings
-        path = s.log_dir / ACCESS_LOG if s is not None and s.log_dir is not None else None
+        self.denied = None
+        if s is None or s.log_dir is None:
+            return
+        folder = s.log_dir
+        while not folder.is_dir() and folder.parent != folder:
+            folder = folder.parent
+        if self.identity_type != "LocalSystem" and not local_user_may_create(folder):
+            self.denied = f"access to the path '{s.log_dir.name}' is denied"
+            self._internal(f"FileTarget: failed to write to {s.log_dir}: Access to the path "
+                           "is denied.", level="Error")
+
+    def _reopen_access(self) -> None:
+        self._judge_access()
+        s = self.settings
+        path = (s.log_dir / ACCESS_LOG if s is not None and s.log_dir is not None
+                and self.denied is None else None)
         with self._lock:
             if path == self._access_path and self._access_fd is not None:
                 return

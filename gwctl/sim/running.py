@@ -21,8 +21,10 @@ every transform is one known transform with its companions; ``AuthorizationPolic
 is not an absolute http(s) URI answers them 502; an unknown inline route constraint
 makes every request answer 500 (the endpoint matcher is built on the first request).
 
-The emulated gateway runs .NET `gwctl.netjson.runtime.DEFAULT` (a JSON ``null`` reads as
-``""``), the runtime ``gwctl lint-file`` assumes unless ``--dotnet-version`` says otherwise.
+The emulated gateway runs the .NET of its release (`gwctl.versions.dotnet`, the default
+of ``gwctl lint-file`` and of a fleet's gateways), unless its host was given another
+(``gwctl sim up --gateway-dotnet NAME=10``): up to .NET 9 a JSON ``null`` reads as ``""``
+and ``[]`` as an empty section, from .NET 10 a ``null`` stays null and ``[]`` is ``""``.
 
 A gateway whose configuration does not load answers every request with 503: the
 manual's troubleshooting chapter lists 502/503 for it, and IIS stops an app pool whose
@@ -40,9 +42,11 @@ from pathlib import Path
 from typing import Any
 
 from gwctl.errors import InputError
+from gwctl.netjson import runtime as dotnet
 from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
 from gwctl.netjson.parser import parse
-from gwctl.rules import _logging
+from gwctl.ops.winpaths import child
+from gwctl.rules import _cors, _logging
 from gwctl.sim.routing import (
     HEADER_MODES,
     QUERY_MODES,
@@ -56,6 +60,7 @@ from gwctl.sim.routing import (
 )
 from gwctl.sim.state import utc_now_text
 from gwctl.textio import decode
+from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
 from gwctl.yarp import destination, settings
@@ -149,8 +154,9 @@ class CorsPolicy:
             # CorsPolicy.AllowAnyOrigin: only a sole "*"; elsewhere it is a literal
             any_origin=origins == ["*"],
             # CorsPolicyBuilder lowercases configured origins (a trailing slash or a path
-            # stays, and never matches); a browser's Origin header is compared exactly
-            origins=frozenset(o.lower() for o in origins),
+            # stays, and never matches) and writes an IDN host in punycode; a browser's
+            # Origin header is compared exactly
+            origins=frozenset(_cors.normalized_origin(o) for o in origins),
             headers=", ".join(headers) if headers else None,
             methods=", ".join(methods) if methods else None,
             any_header="*" in headers,
@@ -258,7 +264,7 @@ class RunningConfig:
         }
 
 
-def _read_source(path: Path, trusted: str | None = None
+def _read_source(path: Path, trusted: str | None = None, runtime: int = dotnet.DEFAULT
                  ) -> tuple[FlatConfig | None, str | None]:
     """The flattened file (None when absent) and its sha256; ConfigError when unusable.
 
@@ -280,11 +286,11 @@ def _read_source(path: Path, trusted: str | None = None
         except ValueError:
             value = None
         if isinstance(value, dict):
-            return flatten_value(value, path.name), digest
+            return flatten_value(value, path.name, runtime), digest
     try:
         text = decode(data, file=path.name)
         doc = parse(text, file=path.name)
-        flat = flatten_document(doc)
+        flat = flatten_document(doc, runtime)
     except InputError as exc:
         raise ConfigError(str(exc)) from None
     if flat.duplicates:
@@ -294,7 +300,8 @@ def _read_source(path: Path, trusted: str | None = None
     return flat, digest
 
 
-def startup_problem(files: Sequence[Path], base: Path | None, version: Version) -> str | None:
+def startup_problem(files: Sequence[Path], base: Path | None, version: Version,
+                    runtime: int | None = None) -> str | None:
     """The first start-up failure gwctl's own rules find in the live files, if any.
 
     The checks are those of ``gwctl lint-file`` (`gwctl.rules.runner.lint_files`, limited to
@@ -311,7 +318,8 @@ def startup_problem(files: Sequence[Path], base: Path | None, version: Version) 
     startup = startup_rule_ids()
     try:
         problems = lint_files([str(f) for f in files], base=str(base) if base else None,
-                              version=version.name, only=set(startup))
+                              version=version.name, only=set(startup),
+                              dotnet_version=runtime)
     except Exception as exc:  # a linter bug must not take the emulation down
         log.warning("gwctl lint failed on %s: %s", [str(f) for f in files], exc)
         return None
@@ -326,29 +334,40 @@ def startup_problem(files: Sequence[Path], base: Path | None, version: Version) 
 
 def load_running_config(install_dir: Path, version: Version,
                         internal: Sequence[Endpoint] = (),
-                        trusted_base: str | None = None) -> RunningConfig:
+                        trusted_base: str | None = None,
+                        runtime: int | None = None,
+                        environment: str = "Production") -> RunningConfig:
     """Start the gateway on the files in `install_dir`; never raises.
 
+    `runtime`: the gateway's .NET major version (default: its release's).
+
     `trusted_base`: sha256 of an ``appsettings.json`` known to be valid (the bundled
-    reference the simulator installed), whose lint is skipped when no Production file
-    exists -- it keeps the start of hundreds of gateways fast.
+    reference the simulator installed), whose lint is skipped when no environment file
+    exists -- it keeps the start of hundreds of gateways fast. `environment` is the
+    hosting environment (`gwctl.iis.behaviour.effective_environment`): the host loads
+    ``appsettings.{environment}.json`` over the base, found as NTFS finds names (ignoring
+    case), so a Staging gateway never reads ``appsettings.Production.json``.
     """
     files: dict[str, str | None] = {}
+    if runtime is None:
+        runtime = runtime_for(version)
+    env_name = f"appsettings.{environment}.json"
+    env_path = child(install_dir, env_name)
     try:
         sources = []
-        for name in (BASE_FILE, PRODUCTION_FILE):
-            flat, digest = _read_source(install_dir / name,
-                                        trusted_base if name == BASE_FILE else None)
+        for name, path in ((BASE_FILE, install_dir / BASE_FILE), (env_name, env_path)):
+            flat, digest = _read_source(path, trusted_base if name == BASE_FILE else None,
+                                        runtime)
             files[name] = digest
             if flat is not None:
                 sources.append(flat)
         base = install_dir / BASE_FILE
-        production = install_dir / PRODUCTION_FILE
-        if files[PRODUCTION_FILE] is not None:
+        production = env_path
+        if files[env_name] is not None:
             problem = startup_problem([production], base if files[BASE_FILE] else None,
-                                      version)
+                                      version, runtime)
         elif files[BASE_FILE] is not None and files[BASE_FILE] != trusted_base:
-            problem = startup_problem([base], None, version)
+            problem = startup_problem([base], None, version, runtime)
         else:
             problem = None
         if problem:
@@ -463,8 +482,10 @@ def _route(route_id: str, route: Any) -> Endpoint:
         raise ConfigError(f"The {where} requires Match.")
     path = ci(match, "Path")
     hosts = tuple(h for h in items_of(ci(match, "Hosts")))
-    if any(not isinstance(h, str) or not h.strip() for h in hosts):
-        raise ConfigError(f"The {where} has an empty entry in Hosts.")
+    for host in hosts:
+        why = settings.host_problem(host)
+        if why is not None:
+            raise ConfigError(f"The {where} {why}.")
     if not path and not hosts:
         raise ConfigError(f"The {where} requires Hosts or Path specified. Set the Path to "
                           "'/{**catchall}' to match all requests.")

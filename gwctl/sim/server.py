@@ -44,6 +44,7 @@ from gwctl.errors import GwctlError, UsageError
 from gwctl.sim.control import StateLock
 from gwctl.sim.faults import Faults
 from gwctl.sim.gateway import Receive, Scope, Send
+from gwctl.sim.hostenv import Staging, needs_restart, stage
 from gwctl.sim.site import SiteRuntime
 from gwctl.sim.state import (
     PID_FILE,
@@ -414,14 +415,25 @@ class SimSite:
         """Recycle the gateway's app pool (re-reads its appsettings files)."""
         return self.runtime.gateway(name).recycle()
 
+    def stage_host(self, name: str, staging: Staging) -> list[str]:
+        """Change host `name`'s IIS files as an administrator would (`gwctl.sim.hostenv`)
+        and, unless only app_offline.htm changed (ANCM polls for it), recycle its gateway
+        as IIS restarts an application whose configuration changed."""
+        gw = self.runtime.gateway(name)
+        done = stage(gw.root, gw.install_dir, staging)
+        if needs_restart(staging):
+            gw.recycle(source="host configuration changed")
+        return done
+
     def set_pool_state(self, name: str, state: str) -> dict[str, Any]:
         """Start or stop the gateway's app pool (``Started`` / ``Stopped``)."""
         return self.runtime.gateway(name).set_pool_state(state)
 
-    def upgrade(self, name: str, release: str) -> dict[str, Any]:
+    def upgrade(self, name: str, release: str, *, reset_nlog: bool = False
+                ) -> dict[str, Any]:
         """Install `release` on host `name` (see `SiteRuntime.upgrade`): the management
         server host upgrades the management server and its co-located gateway."""
-        return self.runtime.upgrade(name, release)
+        return self.runtime.upgrade(name, release, reset_nlog=reset_nlog)
 
     def set_fault(self, name: str, profile: str, param: str | float | None = None
                   ) -> list[str]:
@@ -507,7 +519,8 @@ def _admin_app(site: SimSite) -> Starlette:
     async def upgrade(request: Request) -> Response:
         data = await body_of(request)
         return JSONResponse(site.upgrade(str(data.get("host", "")),
-                                         str(data.get("version", ""))))
+                                         str(data.get("version", "")),
+                                         reset_nlog=data.get("reset_nlog") is True))
 
     async def shutdown(request: Request) -> Response:
         site.request_shutdown()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from functools import lru_cache
 from typing import Any
@@ -23,11 +22,13 @@ from gwctl.sim.gateway import MAX_HOPS, GatewayEmulator, IncomingRequest
 from gwctl.sim.messages import SimResponse, iis_error, json_response
 from gwctl.sim.routing import ForwardRequest
 from gwctl.sim.state import (
+    DEFAULT_NLOG_CONFIG,
     SimState,
     product_version,
     write_installed_products,
     write_server_config,
 )
+from gwctl.textio import write_atomic
 from gwctl.versions.features import supports
 from gwctl.versions.release import Version
 
@@ -148,10 +149,9 @@ class SiteRuntime:
         path = gw.root / ".host" / "apppools.json"
         pool = gw.pool
         data = {APP_POOL: {"state": pool.state, "last_recycle": pool.last_recycle}}
-        tmp = path.with_name(f".apppools.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True), "utf-8")
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps(data, indent=2, sort_keys=True).encode("utf-8"),
+                         0o644)
             self._pool_marks[gw.name] = (path.stat().st_mtime_ns, pool.last_recycle)
         except OSError:
             pass
@@ -183,7 +183,8 @@ class SiteRuntime:
             else:
                 self._pool_marks[gw.name] = (mtime, last)
 
-    def upgrade(self, name: str, release: str) -> dict[str, Any]:
+    def upgrade(self, name: str, release: str, *, reset_nlog: bool = False
+                ) -> dict[str, Any]:
         """Install another release on host `name`, as the vendor's installer would.
 
         The management server host: the management server (``ServerConfig.xml``, installed
@@ -191,6 +192,8 @@ class SiteRuntime:
         gateway. A gateway gets the reference ``appsettings.json`` of the new release (its
         ``appsettings.Production.json`` and ``nlog.config`` are kept) and is restarted.
         Gateways on other hosts are not touched: they now mismatch until upgraded too.
+        `reset_nlog`: the installer also puts back the release's default ``nlog.config``
+        (the manual promises only that ``appsettings.Production.json`` survives).
         """
         version = Version.parse(release)
         full = product_version(version)
@@ -207,12 +210,15 @@ class SiteRuntime:
             (gw.install_dir / "appsettings.json").write_text(reference_base_text(
                 version, self.state.management_url, self.state.gateway_root_url(gw.name)),
                 "utf-8")
+            if reset_nlog:
+                (gw.install_dir / "nlog.config").write_text(DEFAULT_NLOG_CONFIG, "utf-8")
         write_installed_products(self.state, host)
         if gw is not None:
             gw.recycle(source=f"upgrade to {version.name}")
         else:
             self.persist()
-        return {"host": host.name, "version": full, "release": version.name}
+        return {"host": host.name, "version": full, "release": version.name,
+                "nlog_reset": reset_nlog and gw is not None}
 
     def status(self) -> dict[str, Any]:
         st = self.state

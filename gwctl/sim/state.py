@@ -54,9 +54,7 @@ gateway's inventory name is its host name. Cameras and the site id come from a s
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import random
 import re
 import secrets
@@ -73,8 +71,10 @@ import yaml
 
 from gwctl.errors import InputError, UsageError
 from gwctl.fleet.model import APP_POOL, DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
+from gwctl.netjson import runtime as dotnet
 from gwctl.render.bases import reference_base_text
 from gwctl.sim.faults import Faults
+from gwctl.textio import write_atomic
 from gwctl.versions.release import Version
 
 FORMAT = "gwctl-sim/1"
@@ -179,6 +179,8 @@ class HostState:
     name: str
     roles: list[str]
     gateway_version: str | None = None
+    #: the gateway's .NET major version when not its release's (`gwctl.versions.dotnet`)
+    dotnet_version: int | None = None
     port: int | None = None
     faults: Faults = field(default_factory=Faults)
     app_pool: AppPool | None = None
@@ -197,6 +199,7 @@ class HostState:
         return {
             "roles": list(self.roles),
             "gateway_version": self.gateway_version,
+            "dotnet_version": self.dotnet_version,
             "port": self.port,
             "faults": self.faults.to_json(),
             "app_pool": self.app_pool.to_json() if self.app_pool else None,
@@ -211,6 +214,7 @@ class HostState:
             name=name,
             roles=[str(r) for r in data.get("roles", [])],
             gateway_version=data.get("gateway_version"),
+            dotnet_version=data.get("dotnet_version"),
             port=data.get("port"),
             faults=Faults.from_json(data.get("faults")),
             app_pool=AppPool.from_json(pool) if isinstance(pool, Mapping) else None,
@@ -240,6 +244,8 @@ class SiteSpec:
     gateways: int = 2
     #: gateway name -> release, for gateways not on the management server's version
     gateway_versions: dict[str, str] = field(default_factory=dict)
+    #: gateway name -> .NET major version, for gateways not on their release's runtime
+    gateway_dotnet: dict[str, int] = field(default_factory=dict)
     #: host name -> fault profiles (``latency:50``, ...)
     faults: dict[str, list[str]] = field(default_factory=dict)
     #: whether the first gateway runs on the management server host (mandatory 2024 R2+)
@@ -368,16 +374,7 @@ class SimState:
 
 def _write_private(path: Path, text: str) -> None:
     """Atomic write, readable by the owner only (the file holds generated passwords)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_atomic(path, text.encode("utf-8"), 0o600)
 
 
 def _password() -> str:
@@ -432,6 +429,14 @@ def create_state(directory: Path | str, spec: SiteSpec) -> SimState:
     if unknown:
         raise UsageError(f"--gateway-version names unknown gateways {', '.join(unknown)} "
                          f"(gateways: {', '.join(names) or 'none'})")
+    unknown = sorted(set(spec.gateway_dotnet) - set(names))
+    if unknown:
+        raise UsageError(f"--gateway-dotnet names unknown gateways {', '.join(unknown)} "
+                         f"(gateways: {', '.join(names) or 'none'})")
+    for name, major in spec.gateway_dotnet.items():
+        if major not in dotnet.SUPPORTED:
+            raise UsageError(f"--gateway-dotnet {name}={major}: .NET version must be one of "
+                             f"{', '.join(map(str, dotnet.SUPPORTED))}")
     ms_host = f"{spec.site}-ms"
     all_hosts = [ms_host] + [n for n in names if n != ms_host]
     bad_faults = sorted(set(spec.faults) - set(all_hosts))
@@ -457,6 +462,7 @@ def create_state(directory: Path | str, spec: SiteSpec) -> SimState:
             faults.set(profile)
         host = HostState(
             name=name, roles=roles, gateway_version=gw_version, faults=faults,
+            dotnet_version=spec.gateway_dotnet.get(name) if name in names else None,
             app_pool=(AppPool(worker_pid=pid_rng.randrange(1000, 60000))
                       if name in names else None),
             users={WINDOWS_ADMIN: admin_password},
@@ -505,6 +511,9 @@ def _install_host(state: SimState, host: HostState, production: str | None) -> N
             (install / "appsettings.Production.json").write_text(production, "utf-8")
         pools = {APP_POOL: {"state": "Started", "last_recycle": None}}
         (dot / "apppools.json").write_text(json.dumps(pools, indent=2) + "\n", "utf-8")
+        from gwctl.sim.hostenv import install_application_host
+
+        install_application_host(root)
     if host.is_management_server:
         write_server_config(state, host.name)
     write_installed_products(state, host)
@@ -593,6 +602,8 @@ def fleet_data(state: SimState) -> dict[str, Any]:
         if host.is_management_server:
             entry["colocated"] = True
         entry["version"] = Version.parse(host.gateway_version).name
+        if host.dotnet_version is not None:
+            entry["settings"] = {"dotnet_version": host.dotnet_version}
         if host.port:
             entry["url"] = f"http://127.0.0.1:{host.port}/api"
         gateways[host.name] = entry
@@ -616,10 +627,7 @@ def write_fleet(state: SimState) -> Path:
     path = state.dir / FLEET_FILE
     header = ("# A gwctl fleet describing the simulated site (generated by 'gwctl sim up';\n"
               "# copy it and add settings). Gateway URLs point at the loopback emulation.\n")
-    text = header + _yaml(fleet_data(state))
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, (header + _yaml(fleet_data(state))).encode("utf-8"), 0o644)
     return path
 
 

@@ -23,7 +23,9 @@ literal path) would shadow it, as in ASP.NET Core endpoint routing.
   an ``m=application`` data channel, ICE ufrag/pwd, a sha-256 fingerprint, ``setup:
   actpass``, and candidates: one ``typ host`` on 127.0.0.1, one ``typ srflx`` per STUN
   server and one ``typ relay`` per TURN server with credentials -- from the gateway's
-  configured ICE servers (loaded at start) plus those of the request. No media flows.
+  configured ICE servers (loaded at start) plus those of the request. No media flows --
+  unless real media is on (`gwctl.sim.media`): then the offer is a real peer's, its
+  candidates are trickled too, and the client's trickled candidates go to that peer.
 - ``PATCH Session/{id}`` ``{answerSDP}`` (a JSON-encoded answer) completes the set-up;
   ``PATCH Session/{id}`` ``{token}`` is the sample's token refresh (answered with the
   session); a PATCH with neither, or an answer that is not a JSON-encoded
@@ -194,7 +196,10 @@ class WebRtcService:
         sid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         candidates: list[str] = []
         if self.media is not None:
-            offer_sdp = self.media.offer(self._peer(sid), device)
+            offer_sdp = self.media.offer(
+                self._peer(sid), device,
+                [(i.url, i.username, i.credential) for i in [*configured, *extra_ice]])
+            candidates = media.trickled(offer_sdp)
         else:
             offer_sdp, candidates = self._offer(sid, [*configured, *extra_ice])
         offer = json.dumps({"type": "offer", "sdp": offer_sdp})
@@ -285,6 +290,9 @@ class WebRtcService:
             if not isinstance(parsed, dict) or not isinstance(parsed.get("candidate"), str):
                 return _bad("each candidate must be a JSON-encoded RTCIceCandidateInit")
         s.client_candidates.extend(cands)
+        if self.media is not None:
+            for c in cands:
+                self.media.add_candidate(self._peer(s.id), json.loads(c))
         return json_response(200, {"candidates": s.client_candidates})
 
     # -- SDP --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Bodies are kept up to `MAX_BODY` characters.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -107,12 +108,37 @@ class Exchange:
 
 
 class Recorder:
-    """An httpx client whose every exchange is kept (masked) in `exchanges`."""
+    """An httpx client whose every exchange is kept (masked) in `exchanges`.
 
-    def __init__(self, client: httpx.Client) -> None:
+    With ``mask_later`` the masking (a scan of every header and body) waits until
+    `exchanges` is read: the probe's session threads then spend their time on the
+    sessions, not on masking each other's SDP while the gateway waits for them. Nothing
+    leaves the recorder unmasked either way.
+    """
+
+    def __init__(self, client: httpx.Client, *, mask_later: bool = False) -> None:
         self.client = client
-        self.exchanges: list[Exchange] = []
         self.origin = time.monotonic()
+        self.mask_later = mask_later
+        self._exchanges: list[Exchange] = []
+        self._raw: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        with self._lock:
+            raw, self._raw = self._raw, []
+            self._exchanges += [_masked(*item) for item in raw]
+            return self._exchanges
+
+    def _keep(self, *item: Any) -> None:
+        if self.mask_later:
+            with self._lock:
+                self._raw.append(item)
+        else:
+            exchange = _masked(*item)
+            with self._lock:
+                self._exchanges.append(exchange)
 
     def request(self, label: str, method: str, url: str, *,
                 headers: dict[str, str] | None = None, json_body: Any = None,
@@ -128,19 +154,26 @@ class Recorder:
             request.headers["Content-Type"] = "application/json"
         sent_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         start = time.monotonic()
-        req_headers = mask_headers(request.headers)
-        req_body = mask_body(request.content, request.headers.get("content-type", ""))
         try:
             response = self.client.send(request)
         except httpx.HTTPError as exc:
-            self.exchanges.append(Exchange(
-                label, method, url, start - self.origin, time.monotonic() - start,
-                req_headers, req_body, error=redact.scrub(f"{type(exc).__name__}: {exc}"),
-                sent_at=sent_at))
+            self._keep(label, method, url, start - self.origin, time.monotonic() - start,
+                       request, None, f"{type(exc).__name__}: {exc}", sent_at)
             return None
-        self.exchanges.append(Exchange(
-            label, method, url, start - self.origin, time.monotonic() - start, req_headers,
-            req_body, response.status_code, tuple(mask_headers(response.headers)),
-            mask_body(response.content, response.headers.get("content-type", "")),
-            sent_at=sent_at))
+        self._keep(label, method, url, start - self.origin, time.monotonic() - start,
+                   request, response, None, sent_at)
         return response
+
+
+def _masked(label: str, method: str, url: str, started_s: float, elapsed_s: float,
+            request: httpx.Request, response: httpx.Response | None, error: str | None,
+            sent_at: str) -> Exchange:
+    req_headers = mask_headers(request.headers)
+    req_body = mask_body(request.content, request.headers.get("content-type", ""))
+    if response is None:
+        return Exchange(label, method, url, started_s, elapsed_s, req_headers, req_body,
+                        error=redact.scrub(error or ""), sent_at=sent_at)
+    return Exchange(label, method, url, started_s, elapsed_s, req_headers, req_body,
+                    response.status_code, tuple(mask_headers(response.headers)),
+                    mask_body(response.content, response.headers.get("content-type", "")),
+                    sent_at=sent_at)

@@ -21,7 +21,7 @@ from gwctl.fleet.model import Fleet, Gateway
 from gwctl.fleet.secrets import Secret, SecretResolver
 from gwctl.hosts.targets import Target, TransportFactory, open_transport
 from gwctl.output import redact
-from gwctl.verify import cors_judge, ice, signalling
+from gwctl.verify import cors_judge, ice, signalling, ws_signalling
 from gwctl.verify.exchange import Recorder
 from gwctl.verify.result import CheckResult, GatewayReport, Status
 from gwctl.versions.discovery import read_host
@@ -261,7 +261,7 @@ def _ice_checks(gw: Gateway, resolver: SecretResolver, opts: VerifyOptions
 
 def _authenticated(rec: Recorder, url: str, gw: Gateway, opts: VerifyOptions,
                    answering: bool) -> list[CheckResult]:
-    names = ("token", "rest-read", "webrtc-signalling")
+    names = ("token", "rest-read", "webrtc-signalling", "webrtc-ws-signalling")
     if not answering:
         return [_Timer().result(n, "skip", "the gateway does not answer (well-known failed)")
                 for n in names]
@@ -287,28 +287,54 @@ def _authenticated(rec: Recorder, url: str, gw: Gateway, opts: VerifyOptions,
                             "(gwctl validate; rules route-*)"))
     else:
         out.append(t.result("rest-read", "pass", "GET /rest/v1/sites answered 200"))
-    out.append(_signalling(rec, url, gw, token))
+    rest, camera = _signalling(rec, url, gw, token)
+    out += [rest, _ws_signalling(url, gw, token, camera, opts)]
     return out
 
 
-def _signalling(rec: Recorder, url: str, gw: Gateway, token: str) -> CheckResult:
+def _ws_signalling(url: str, gw: Gateway, token: str, camera: str | None,
+                   opts: VerifyOptions) -> CheckResult:
+    t = _Timer()
+    name = "webrtc-ws-signalling"
+    if not supports("webrtc-ws-signalling", gw.version):
+        return t.result(name, "skip", f"{gw.version.name} has no WebSocket signalling "
+                                      "(from 2025 R1)")
+    if camera is None:
+        return t.result(name, "skip", "no camera to open a session to (see "
+                                      "webrtc-signalling)")
+    try:
+        setup = ws_signalling.ws_session(url, token, camera, verify_tls=opts.verify_tls,
+                                         timeout_s=opts.timeout_s)
+    except signalling.SignallingError as exc:
+        return t.result(name, "fail", str(exc),
+                        "manual, Troubleshooting > No WebRTC connection; a proxy or firewall "
+                        "between browser and gateway must pass WebSocket upgrades to "
+                        f"{ws_signalling.PATH}")
+    return t.result(name, "pass", f"register, connect, invite answered, "
+                                  f"{setup.server_candidates} gateway candidate(s) trickled")
+
+
+def _signalling(rec: Recorder, url: str, gw: Gateway, token: str
+                ) -> tuple[CheckResult, str | None]:
+    """The REST check, and a camera for the WebSocket check (None when there is none)."""
     t = _Timer()
     if not supports("webrtc-rest-signalling", gw.version):
         return t.result("webrtc-signalling", "skip",
-                        f"{gw.version.name} has no WebRTC REST signalling")
+                        f"{gw.version.name} has no WebRTC REST signalling"), None
+    cameras: list[str] = []
     try:
         cameras = signalling.list_cameras(rec, url, token)
         if not cameras:
-            return t.result("webrtc-signalling", "skip", "the site has no camera")
+            return t.result("webrtc-signalling", "skip", "the site has no camera"), None
         session = signalling.create_session(rec, url, token, cameras[0], gw.version)
         setup = signalling.complete_session(rec, url, token, session)
     except signalling.SignallingError as exc:
         return t.result("webrtc-signalling", "fail", str(exc),
                         "manual, Troubleshooting > No WebRTC connection; gwctl probe webrtc "
-                        "records every exchange for a support case")
+                        "records every exchange for a support case"), next(iter(cameras), None)
     return t.result("webrtc-signalling", "pass",
                     f"session created, {len(setup.server_candidates)} gateway candidate(s), "
-                    "answer accepted")
+                    "answer accepted"), cameras[0]
 
 
 def verify_gateway(fleet: Fleet, target: Target, resolver: SecretResolver,

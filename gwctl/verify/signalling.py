@@ -155,8 +155,11 @@ def answer_for(offer_sdp: str) -> str:
 
 
 def complete_session(rec: Recorder, api: str, token: str, session: dict[str, Any],
-                     answer: str | None = None, label: str = "session") -> SessionSetup:
-    """Candidates both ways and the answer, after `create_session`."""
+                     answer: str | None = None, candidates: list[str] | None = None,
+                     label: str = "session") -> SessionSetup:
+    """Candidates both ways and the answer, after `create_session`. `candidates` are a
+    real peer's (JSON-encoded RTCIceCandidateInit); without them a placeholder host
+    candidate stands in, as the answer does (`answer_for`) for signalling-only checks."""
     sid = str(session["sessionId"])
     offer = offer_of(session, label)
     got = _expect(rec, f"{label}: get ICE candidates", "GET",
@@ -165,11 +168,12 @@ def complete_session(rec: Recorder, api: str, token: str, session: dict[str, Any
     if not isinstance(cands, list):
         raise SignallingError(f"{label}: get ICE candidates", "the answer has no candidates",
                               200)
-    mine = json.dumps({"candidate": "candidate:1 1 udp 2113937151 127.0.0.1 9 typ host",
-                       "sdpMid": "0", "sdpMLineIndex": 0})
+    mine = candidates if candidates is not None else [json.dumps(
+        {"candidate": "candidate:1 1 udp 2113937151 127.0.0.1 9 typ host", "sdpMid": "0",
+         "sdpMLineIndex": 0})]
     _expect(rec, f"{label}: send ICE candidates", "POST",
             f"{api}/REST/v1/WebRTC/IceCandidates/{sid}", headers=bearer(token),
-            json_body={"candidates": [mine]})
+            json_body={"candidates": mine})
     _expect(rec, f"{label}: answer", "PATCH", f"{api}/REST/v1/WebRTC/Session/{sid}",
             headers=bearer(token), json_body={"answerSDP": answer or answer_for(offer)})
     return SessionSetup(sid, offer, [str(c) for c in cands])

@@ -17,6 +17,11 @@ What blocks a site's plan:
   R3, ...), or a raw ``appsettings`` key in a shape the target renamed (gwctl does not
   rewrite raw keys).
 
+The overrides are also linted against the target's bundled ``appsettings.json``
+(`gwctl.versions.base_lint`): an override that becomes wrong over it blocks; one that
+becomes unknown (a warning) or redundant (info) is listed under the site's
+``base_problems``.
+
 What is only a note: settings gwctl models and re-renders in the target's shape (the
 2023 R1/R2 single-STUN ``WebRTC:STUN:Hostname:Address`` becomes ``WebRTC:iceServers`` from
 2023 R3), and declared versions the fleet file must be updated to.
@@ -32,6 +37,7 @@ from typing import Any, Literal
 
 from gwctl.fleet.model import Gateway
 from gwctl.render.appsettings import render_appsettings
+from gwctl.versions.base_lint import BaseProblem, lint_gateway
 from gwctl.versions.boundaries import (
     COLOCATED_MANDATORY_SINCE,
     GATEWAY_MIN,
@@ -144,6 +150,8 @@ class SitePlan:
     notes: list[str] = field(default_factory=list)
     fleet_updates: list[FleetUpdate] = field(default_factory=list)
     final_checks: list[Check] = field(default_factory=list)
+    #: warnings and infos of the overrides over the target's appsettings.json
+    base_problems: list[BaseProblem] = field(default_factory=list)
 
     @property
     def todo(self) -> list[Step]:
@@ -163,7 +171,8 @@ class SitePlan:
                 "steps": [s.to_json(self.target) for s in self.steps],
                 "blocks": [b.to_json() for b in self.blocks], "notes": list(self.notes),
                 "fleet_updates": [u.to_json() for u in self.fleet_updates],
-                "final_checks": [c.to_json() for c in self.final_checks]}
+                "final_checks": [c.to_json() for c in self.final_checks],
+                "base_problems": [p.to_json() for p in self.base_problems]}
 
 
 @dataclass
@@ -363,6 +372,12 @@ def _config_blocks_and_notes(state: SiteState, target: Version, plan: SitePlan) 
     notes: dict[str, list[str]] = {}
     for g in state.present:
         gw = g.gateway
+        for bp in lint_gateway(state.ms.url, gw, g.version, target):
+            if bp.level == "error":
+                plan.blocks.append(Block(bp.code, f"gateway {gw.name}: {bp.message}", gw.id,
+                                         bp.pointer))
+            else:
+                plan.base_problems.append(bp)
         at_target = _at(gw, target)
         rendered_target = render_appsettings(at_target)
         for r in missing(requirements(at_target, rendered_target), target):
@@ -444,6 +459,10 @@ def render_text(plan: UpgradePlan) -> str:
             out.append("  when every step is done:")
             for c in s.final_checks:
                 out.append(f"    - {c.text()}")
+        if s.base_problems:
+            out.append(f"  overrides over {plan.target}'s appsettings.json:")
+            for bp in s.base_problems:
+                out.append(f"    {bp.level}: gateway {bp.gateway}: {bp.message} [{bp.code}]")
         for n in s.notes:
             out.append(f"  note: {n}")
     blocked = sum(bool(s.blocks) for s in plan.sites)
@@ -501,6 +520,10 @@ def render_markdown(plan: UpgradePlan) -> str:
         if s.todo or s.fleet_updates:
             out += ["", "### Final checks", ""]
             out += [f"- [ ] {c.markdown()}" for c in s.final_checks]
+        if s.base_problems:
+            out += ["", f"### Overrides over {plan.target}'s appsettings.json", ""]
+            out += [f"- **{bp.level}** `{bp.gateway}`: {_md(bp.message)} ({bp.code})"
+                    for bp in s.base_problems]
         if s.notes:
             out += ["", "### Notes", ""]
             out += [f"- {_md(n)}" for n in s.notes]

@@ -1,8 +1,10 @@
 """Cluster destination addresses, as YARP validates and uses them.
 
-At start, YARP's ``ConfigValidator`` refuses only a destination *without* an address
-("No address found for destination"; microsoft/reverse-proxy
-src/ReverseProxy/Configuration/ConfigValidator.cs). Any other string loads: the
+At start, YARP's ``DestinationValidator`` refuses only a destination *without* an address
+(``string.IsNullOrEmpty``: "No address found for destination"; microsoft/reverse-proxy
+src/ReverseProxy/Configuration/ClusterValidators/DestinationValidator.cs, run by
+src/ReverseProxy/Configuration/ConfigValidator.cs). Any other string -- a blank one
+included -- loads: the
 outgoing request URI is built per request by concatenating the address and the path
 (``RequestUtilities.MakeDestinationAddress``,
 src/ReverseProxy/Forwarder/RequestUtilities.cs), and a relative, non-http(s) or
@@ -25,13 +27,15 @@ _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f
 
 
 def missing(address: str | None) -> bool:
-    """A start-up error: the destination has no (or an empty) Address."""
-    return address is None or address.strip() == ""
+    """A start-up error: the destination has no (or an empty) Address; blanks are an address."""
+    return address is None or address == ""
 
 
 def address_problem(address: str) -> str | None:
     """Why requests to `address` fail (None: YARP can forward to it)."""
     text = address.strip()
+    if not text:
+        return "is blank (not an absolute URI)"
     m = _URI.match(text)
     if m is None:
         if "://" in text:

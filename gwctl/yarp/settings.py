@@ -7,7 +7,12 @@ ConfigurationConfigProvider.cs), parsing typed values with
 sign, invariant), ``bool.Parse``, ``TimeSpan.ParseExact(value, "c")``, ``new Uri(value)``,
 ``Enum.Parse(value, ignoreCase: true)`` and ``Version.Parse``. A value that does not
 parse throws, and on the first load that stops the gateway. An empty string is a value
-too (``""`` does not parse); an empty section is no value. Then ``ConfigValidator``
+too (``""`` does not parse) -- except for ``HttpRequest:Version``, which ``ReadVersion``
+skips when empty; an empty section is no value. ``int.Parse``/``long.Parse`` run with
+``NumberStyles.AllowLeadingSign`` only, so ``" 20"`` does not parse, while
+``TimeSpan.ParseExact(.., "c")`` skips blanks around the value (dotnet/runtime
+src/libraries/System.Private.CoreLib/src/System/Globalization/TimeSpanParse.cs,
+``StringParser.TryParse``). Then ``ConfigValidator``
 runs the cluster validators (src/ReverseProxy/Configuration/ClusterValidators/
 LoadBalancingValidator.cs, SessionAffinityValidator.cs, HealthCheckValidator.cs,
 ProxyHttpClientValidator.cs); each error they add stops the gateway too.
@@ -27,6 +32,8 @@ Path = tuple[str, ...]
 Parser = Callable[[str], bool]
 
 _INT = re.compile(r"^\s*[+-]?[0-9]+\s*$")
+# int.Parse(value, NumberStyles.AllowLeadingSign): no surrounding blanks
+_STRICT_INT = re.compile(r"^[+-]?[0-9]+$")
 # TimeSpan's constant ("c") format: [-][d.]hh:mm[:ss[.fffffff]], or whole days
 _TIMESPAN = re.compile(r"^-?(?:(?P<d>[0-9]+)\.)?(?P<h>[0-9]{1,2}):(?P<m>[0-9]{1,2})"
                        r"(?::(?P<s>[0-9]{1,2})(?:\.[0-9]{1,7})?)?$|^-?[0-9]+$")
@@ -35,7 +42,7 @@ _VERSION = re.compile(r"^[0-9]+(\.[0-9]+){1,3}$")
 
 def _int(bits: int) -> Parser:
     low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    return lambda v: bool(_INT.match(v)) and low <= int(v) <= high
+    return lambda v: bool(_STRICT_INT.match(v)) and low <= int(v) <= high
 
 
 def _bool(value: str) -> bool:
@@ -43,7 +50,7 @@ def _bool(value: str) -> bool:
 
 
 def _timespan(value: str) -> bool:
-    m = _TIMESPAN.match(value)
+    m = _TIMESPAN.match(value.strip(" \t"))
     if m is None:
         return False
     return (m.group("h") is None or int(m.group("h")) < 24) and (
@@ -64,11 +71,14 @@ def _uri(value: str) -> bool:
 
 def _version(value: str) -> bool:
     text = value.strip()
+    if not value:
+        return True  # ReadVersion: an empty string is no version
     return _VERSION.match(text if "." in text else text + ".0") is not None
 
 
 def timespan_seconds(value: str) -> float | None:
     """The length of a valid constant-format TimeSpan, in seconds (sign included)."""
+    value = value.strip(" \t")
     m = _TIMESPAN.match(value)
     if m is None:
         return None
@@ -200,6 +210,21 @@ def route_problems(route: Any) -> list[Finding]:
             out.append((f"{key} {value!r} names no policy the gateway registers (YARP "
                         f"accepts {' or '.join(keywords)} here)", (key,)))
     return out
+
+
+def host_problem(host: object) -> str | None:
+    """Why YARP's ``HostValidator`` refuses one ``Match.Hosts`` entry, or None.
+
+    microsoft/reverse-proxy src/ReverseProxy/Configuration/RouteValidators/HostValidator.cs:
+    an empty name (``string.IsNullOrEmpty``: a blank is a name) and a punycode name
+    (``xn--``, any case; the unicode spelling is required) are errors.
+    """
+    if not isinstance(host, str) or host == "":
+        return "has an empty host name"
+    if "xn--" in host.lower():
+        return (f"has the punycode host name {host!r} (YARP refuses it: write the unicode "
+                "host name)")
+    return None
 
 
 def cluster_problems(cluster: Any) -> list[Finding]:
