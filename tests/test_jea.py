@@ -453,7 +453,7 @@ def test_every_operation_parameter_is_classified_for_the_pins() -> None:
     assert every == set().union(*kinds)
     assert sum(len(k) for k in kinds) == len(every)  # each in exactly one list
     # the PowerShell side checks the same names
-    listed = re.search(r"foreach \(\$name in @\(([^)]*)\)\) \{\n +\$p = \$scope",
+    listed = re.search(r"foreach \(\$name in @\(([^)]*)\)\) \{\n *\$p = \$scope",
                        read_script("stat"))
     assert listed is not None
     assert re.findall(r"'([a-z_]+)'", listed.group(1)) == list(policy_mod.PATH_PARAMS)

@@ -9,7 +9,15 @@ import pytest
 import tree_sitter
 import tree_sitter_powershell
 
-from gwctl.ops import BOOTSTRAP, HEADER_PREFIX, OPERATIONS, read_script, script_path
+from gwctl.ops import (
+    BOOTSTRAP,
+    HEADER_PREFIX,
+    LIBRARIES,
+    OPERATIONS,
+    compact,
+    read_script,
+    script_path,
+)
 from gwctl.ops.params import PARAM_KEYS
 from gwctl.ops.pyimpl import DirectoryHost
 
@@ -54,7 +62,16 @@ def test_library_parses_and_is_included_once_per_operation() -> None:
         assert "# gwctl-include:" not in sent
         assert sent.count("function Fail(") <= 1
         if "common.ps1" in script_path(op).read_text("utf-8"):
-            assert body.strip() in sent
+            assert compact(body) in sent
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_a_library_can_travel_without_comments_and_indentation(library: str) -> None:
+    # compact() drops whole lines and leading blanks: only safe without here-strings
+    # and block comments, whose lines keep their meaning only as written
+    text = script_path("ping").with_name(library).read_text("utf-8")
+    assert not re.search(r"@[\"']\s*$|<#", text, re.MULTILINE)
+    assert syntax_problems(compact(text).encode("utf-8")) == []
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

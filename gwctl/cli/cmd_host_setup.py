@@ -22,8 +22,12 @@ from gwctl.errors import EXIT_OK, UsageError
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    from gwctl.fleet.model import DEFAULT_BACKUP_DIR, DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
-    from gwctl.render.nlog import DEFAULT_LOG_DIRECTORY
+    from gwctl.fleet.defaults import (
+        DEFAULT_BACKUP_DIR,
+        DEFAULT_INSTALL_DIR,
+        DEFAULT_LOG_DIRECTORY,
+        DEFAULT_SERVER_CONFIG,
+    )
 
     p.add_argument("--output", required=True, type=Path, metavar="DIR",
                    help="directory to create (must not exist, or be empty)")

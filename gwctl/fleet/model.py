@@ -19,6 +19,11 @@ from typing import Any
 
 from gwctl.errors import InputError, UsageError
 from gwctl.fleet.colocation import Colocation, fleet_colocation
+
+# re-exported: the model is where callers have always found them
+from gwctl.fleet.defaults import DEFAULT_BACKUP_DIR as DEFAULT_BACKUP_DIR
+from gwctl.fleet.defaults import DEFAULT_INSTALL_DIR as DEFAULT_INSTALL_DIR
+from gwctl.fleet.defaults import DEFAULT_SERVER_CONFIG as DEFAULT_SERVER_CONFIG
 from gwctl.fleet.maintenance import RULE as WINDOW_RULE
 from gwctl.fleet.maintenance import ChangePolicy, MaintenanceWindow
 from gwctl.fleet.source import FleetSource, merge
@@ -26,9 +31,6 @@ from gwctl.problems import Level, Location, Problem, pointer
 from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.release import Version
 
-DEFAULT_INSTALL_DIR = r"C:\Program Files\Milestone\XProtect API Gateway"
-DEFAULT_BACKUP_DIR = r"C:\ProgramData\gwctl\backups"
-DEFAULT_SERVER_CONFIG = r"C:\ProgramData\Milestone\XProtect Management Server\ServerConfig.xml"
 APP_POOL = "VideoOS ApiGateway AppPool"
 ENVIRONMENTS = ("production", "test", "development")
 

@@ -64,6 +64,19 @@ INCLUDE_PREFIX = "# gwctl-include: "
 LIBRARIES = ("common.ps1", "hostfacts.ps1")
 
 
+def compact(text: str) -> str:
+    """A library's text as it travels: without its comment and blank lines and indentation.
+
+    Every operation carries the libraries it includes, so their comments would ride along
+    on every request; a diff's ``stat`` must fit one WinRM ``Send`` chunk. The libraries
+    hold no here-string or block comment, whose lines would change meaning
+    (tests/test_ops_scripts.py keeps it so).
+    """
+    kept = [line.strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+    return "\n".join(kept) + "\n"
+
+
 def assemble(text: str, read: Callable[[str], str]) -> str:
     """An operation's text with its include lines replaced by the libraries they name.
 
@@ -76,7 +89,7 @@ def assemble(text: str, read: Callable[[str], str]) -> str:
             name = line[len(INCLUDE_PREFIX):].strip()
             if name not in LIBRARIES:
                 raise KeyError(f"unknown library script {name!r}")
-            out.append(read(name).rstrip("\n") + "\n")
+            out.append(compact(read(name)))
         else:
             out.append(line)
     return "".join(out)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gwctl.errors import OperationError, TransportError
-from gwctl.ops import BOOTSTRAP, read_script
+from gwctl.ops import BOOTSTRAP, compact, read_script
 
 RESULT_PREFIX = "GWCTL-RESULT "
 POWERSHELL_EXE = "powershell.exe"
@@ -58,9 +58,8 @@ def bootstrap_text() -> str:
     most 8,191 characters and UTF-16 + base64 makes each script character 2.7 of them.
     The bootstrap holds no here-string, so no line's meaning depends on either.
     """
-    first, *rest = read_script(BOOTSTRAP).splitlines()
-    kept = [line.strip() for line in rest if line.strip() and not line.strip().startswith("#")]
-    return "\n".join([first, *kept]) + "\n"
+    first, rest = read_script(BOOTSTRAP).split("\n", 1)
+    return first + "\n" + compact(rest)
 
 
 def encode_command(script: str) -> str:

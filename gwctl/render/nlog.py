@@ -27,13 +27,13 @@ import jinja2.sandbox
 from markupsafe import Markup, escape
 
 from gwctl.errors import InputError
+from gwctl.fleet.defaults import DEFAULT_LOG_DIRECTORY as DEFAULT_LOG_DIRECTORY
 from gwctl.fleet.model import Gateway
 from gwctl.fleet.secrets import Secret, SecretResolver, is_reference
 from gwctl.problems import escape_pointer_token, pointer
 from gwctl.textio import read_text
 
 NLOG_NS = "{http://www.nlog-project.org/schemas/NLog.xsd}"
-DEFAULT_LOG_DIRECTORY = r"C:\ProgramData\Milestone\ApiGateway\Logs"
 #: the manual's default layout with its ``[{threadid...}]`` typo fixed (a missing ``$``
 #: prints the text literally instead of the thread id)
 DEFAULT_LAYOUT = (r"${date:format=yyyy-MM-dd HH\:mm\:ss.fffzzz} [${threadid:padding=6}] "
