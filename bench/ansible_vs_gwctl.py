@@ -1,12 +1,27 @@
-"""Benchmark: one change to 100 emulated gateways, by `gwctl apply` and by the Ansible role.
+"""Benchmark: one change to 100 emulated gateways: `gwctl apply`, the role, a plain playbook.
 
-(1) ``gwctl apply --canary 1 --batch 25%`` and (2) ``ansible-playbook playbooks/site.yml
---forks 20`` (the role over Ansible's own winrm connection plugin; the same order: the
-management server host's gateway, a canary, then 25% batches) roll the same CORS change
-out to the same site: after (1) every host's files are put back as they were, so (2)
-does the same work. Printed per run: wall time, and per changed gateway the remote
-commands and the bytes of command line + stdin + stdout that crossed WS-Management, both
-counted by the simulator; then the ratio of the two wall times.
+Three arms roll the same CORS change out to the same site, in one run; before each arm
+every host's files are put back as they were, so each does the same work:
+
+(1) ``gwctl apply --canary 1 --batch 25%``;
+(2) ``ansible-playbook playbooks/site.yml --forks 20``: the role over Ansible's own winrm
+    connection plugin, in the same order (the management server host's gateway, a
+    canary, then 25% batches);
+(3) ``ansible-playbook bench/plain_windows.yml --forks 20``: what an Ansible shop writes
+    without gwctl -- ``ansible.windows.win_copy`` of the file ``gwctl render`` produced,
+    ``win_stat`` of it, ``microsoft.iis.web_app_pool state=restarted`` when it changed --
+    with a canary, then 25% batches. Rendering is done before the clock starts (it favours
+    this arm). ansible.windows and microsoft.iis come from the ``ansible`` PyPI package,
+    installed (without its dependencies: the same ansible-core runs arms 2 and 3) into
+    the bench-only virtualenv ``.venv-bench/`` on first use; gwctl never depends on it.
+    The simulator answers Ansible's module wrapper (`gwctl.sim.wsman.ansible_wrapper`:
+    the win_copy query, the temporary directory, put_file's base64 chunks, the copy, the
+    stat, the recycle) on the same emulated hosts.
+
+Printed per arm: wall time, and per host the remote commands (WS-Management Command
+requests, counted the same way for all three arms by the simulator's command handler)
+and the bytes of command line + stdin + stdout + stderr; then the ratios (1)/(3) and
+(2)/(3) of the wall times. Arm (3)'s hosts must end up with the same bytes as arm (1)'s.
 
 The simulator runs in this process (the two clients are subprocesses) and charges:
 - a per-request latency (``--latency-ms``, default 20 ms before every HTTP response of
@@ -16,9 +31,7 @@ The simulator runs in this process (the two clients are subprocesses) and charge
   in this project; Windows PowerShell 5.1 commonly takes a few hundred milliseconds to
   start. Pass your own measurement to re-run.
 
-Not measured here (issue 11's third arm): a plain ansible.windows playbook (win_copy,
-win_stat, app-pool recycle). It needs the ``ansible`` package in a bench-only venv and a
-simulator that answers Ansible's PowerShell module wrapper generically; neither exists yet.
+Both charges apply to every arm alike, per WS-Management request and per command.
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 WORK = HERE / ".work" / "ansible_vs_gwctl"
+BENCH_VENV = ROOT / ".venv-bench"
 BIN = Path(sys.executable).parent
 PROD = "appsettings.Production.json"
 
@@ -88,17 +102,40 @@ class Meter:
         return resolver
 
 
-def environment() -> dict[str, str]:
+def environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(HOME=str(WORK / "home"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", **extra)
     return env
 
 
-def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+def collections_path() -> Path:
+    """The bench-only virtualenv's site-packages holding the `ansible` package's
+    collections (created on first use; only the collections are used, with the ansible-core
+    that runs the role)."""
+    import ansible.release
+
+    major, minor = (int(x) for x in ansible.release.__version__.split(".")[:2])
+    # the `ansible` package N ships for ansible-core 2.(N+7): 12 for 2.19
+    wanted = minor - 7 if major == 2 else 0
+    site = next(iter(BENCH_VENV.glob("lib/python*/site-packages")), None)
+    ready = BENCH_VENV / f".ansible-{wanted}"
+    if site is None or not ready.exists():
+        print(f"creating {BENCH_VENV.name}/ with the ansible {wanted}.x package "
+              "(first run only; ~550 MB) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(BENCH_VENV)], check=True)
+        subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", "--no-deps",
+                        f"ansible>={wanted},<{wanted + 1}"], check=True)
+        ready.write_text("ok\n")
+        site = next(iter(BENCH_VENV.glob("lib/python*/site-packages")))
+    return site
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None
+          ) -> tuple[float, subprocess.CompletedProcess[str]]:
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=environment(),
-                       cwd=ROOT, timeout=1800)
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                       env=env or environment(), cwd=ROOT, timeout=1800)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({r.returncode}):\n{r.stdout[-3000:]}\n"
@@ -109,8 +146,14 @@ def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
 def report(name: str, wall: float, traffic: dict[str, Traffic], changed: int) -> None:
     commands = sum(t.commands for t in traffic.values())
     size = sum(t.bytes for t in traffic.values())
-    print(f"{name:<34} {wall:8.1f} s   {commands / changed:6.1f} commands/gateway   "
-          f"{size / changed / 1024:7.1f} KiB/gateway")
+    print(f"{name:<40} {wall:8.1f} s   {commands / max(1, changed):6.1f} commands/host   "
+          f"{size / max(1, changed) / 1024:7.1f} KiB/host", flush=True)
+
+
+def files_of(site: Any, names: list[str]) -> dict[str, bytes | None]:
+    """Each gateway's appsettings.Production.json (None where there is none)."""
+    paths = {n: site.install_dir(n) / PROD for n in names}
+    return {n: p.read_bytes() if p.exists() else None for n, p in paths.items()}
 
 
 def main() -> int:
@@ -127,9 +170,11 @@ def main() -> int:
     parser.add_argument("--forks", type=int, default=20)
     args = parser.parse_args()
 
+    collections = collections_path()
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "home").mkdir(parents=True)
-    site = SimSite.create(WORK / "sim", SiteSpec(gateways=args.gateways)).start()
+    site = SimSite.create(WORK / "sim", SiteSpec(gateways=args.gateways),
+                          ansible_modules=True).start()
     try:
         assert site.wsman is not None
         site.wsman.faults.set("*", HostFaults(latency_ms=args.latency_ms))
@@ -151,6 +196,7 @@ def main() -> int:
         cli = meter.reset()
         changed = sum(1 for n in names if (site.install_dir(n) / PROD).exists())
         report("(1) gwctl apply", wall_cli, cli, changed)
+        by_gwctl = files_of(site, names)
 
         shutil.rmtree(hosts)
         shutil.copytree(pristine, hosts)
@@ -160,14 +206,33 @@ def main() -> int:
         role = meter.reset()
         changed_role = r.stdout.count("changed=1")
         report(f"(2) role, ansible-playbook -f {args.forks}", wall_role, role, changed_role)
-        print("(3) plain ansible.windows playbook  not measured (see the module docstring)")
-        print(f"role / gwctl apply: {wall_role / wall_cli:.2f}x the wall time, "
-              f"{sum(t.commands for t in role.values()) / max(1, changed_role):.1f} vs "
-              f"{sum(t.commands for t in cli.values()) / max(1, changed):.1f} "
-              "commands per changed gateway")
-        if changed != args.gateways or changed_role != args.gateways:
-            print(f"UNEXPECTED: changed {changed} (gwctl) / {changed_role} (role) of "
-                  f"{args.gateways}")
+
+        rendered = WORK / "rendered"
+        subprocess.run([str(BIN / "gwctl"), "render", "-f", str(fleet), "-o", str(rendered)],
+                       check=True, env=environment(), capture_output=True)
+        shutil.rmtree(hosts)
+        shutil.copytree(pristine, hosts)
+        wall_plain, r = timed([str(BIN / "ansible-playbook"), "-i", str(inventory),
+                               str(HERE / "plain_windows.yml"), "--forks", str(args.forks),
+                               "-e", f"rendered={rendered}"],
+                              environment(ANSIBLE_COLLECTIONS_PATH=str(collections)))
+        plain = meter.reset()
+        changed_plain = r.stdout.count("changed=2")
+        report(f"(3) plain ansible.windows, -f {args.forks}", wall_plain, plain, changed_plain)
+        assert site.ansible_modules is not None
+        chunks = sum(m.traffic.upload_chunks for m in site.ansible_modules.values())
+        print(f"    (3) sent {chunks / max(1, changed_plain):.1f} base64 upload chunk(s) per "
+              "host through put_file; every module run ships Ansible's exec wrapper and "
+              "module code on stdin")
+        same = files_of(site, names) == by_gwctl
+        print(f"(1)/(3): {wall_plain / wall_cli:.1f}x faster    "
+              f"(2)/(3): {wall_plain / wall_role:.1f}x faster    "
+              f"(role / gwctl apply: {wall_role / wall_cli:.2f}x the wall time)")
+        print("hosts after (3) " + ("hold the same bytes as after (1)" if same
+                                    else "DIFFER from those after (1)"))
+        if not (changed == changed_role == changed_plain == args.gateways) or not same:
+            print(f"UNEXPECTED: changed {changed} (gwctl) / {changed_role} (role) / "
+                  f"{changed_plain} (plain) of {args.gateways}")
             return 1
     finally:
         site.stop()

@@ -44,10 +44,12 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., SimSite]]:
     counter = itertools.count(1)
 
     def make(*, wsman: bool = True, state_dir: Path | None = None,
-             kerberos_keytab: Path | None = None, **spec: Any) -> SimSite:
+             kerberos_keytab: Path | None = None, ansible_modules: bool = False,
+             **spec: Any) -> SimSite:
         directory = state_dir or tmp_path / f"sim{next(counter)}"
         site = SimSite.create(directory, SiteSpec(**spec), wsman=wsman,
-                              kerberos_keytab=kerberos_keytab)
+                              kerberos_keytab=kerberos_keytab,
+                              ansible_modules=ansible_modules)
         started.append(site)
         return site.start()
 

@@ -9,6 +9,7 @@ user (the bug this file guards against hid behind that variable)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -296,22 +297,49 @@ def test_invalid_fleet_and_mistyped_variable_fail_before_any_host_is_touched(
     assert not sim_site.production_path("demo-ms").exists()
 
 
-def test_upgrade_check_fails_fast_on_a_gateway_behind_its_management_server(
+def test_upgrade_check_fails_fast_on_a_mid_upgrade_site_as_gwctl_check_versions_does(
         sim_factory: Callable[..., SimSite], tmp_path: Path) -> None:
-    # the fleet says 2025 R2 everywhere; demo-gw1's host still has 2025 R1 installed
-    site = sim_factory(gateways=3, gateway_versions={"demo-gw1": "2025 R1"})
-    doc = yaml.safe_load(site.fleet_path.read_text())
-    doc["sites"]["demo"]["gateways"]["demo-gw1"]["version"] = "2025 R2"
-    site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    # the management server (and its co-located gateway) upgraded; the others not yet
+    site = sim_factory(gateways=3, version="2025 R1")
+    site.upgrade("demo-ms", "2025 R2")
     home = tmp_path / "home"
     home.mkdir()
-    r = playbook(site, "upgrade_check.yml", home, "--forks", "1")
+    cli = subprocess.run([str(BIN / "gwctl"), "check-versions", "-f", str(site.fleet_path),
+                          "-i", str(site.inventory_path), "--output", "json"],
+                         capture_output=True, text=True, check=False, timeout=180,
+                         env=environment(home))
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    expected = [f"{p['file']}:{p['line']}:{p['column']}: {p['message']} ({p['rule']})"
+                for p in json.loads(cli.stdout)["problems"]]
+    rules = {line.rsplit("(", 1)[1] for line in expected}
+    assert rules == {"version-declared-vs-discovered)", "version-gateway-behind)"}
+
+    r = playbook(site, "upgrade_check.yml", home)
     assert r.returncode == 2, r.stdout + r.stderr
-    assert ("demo/demo-gw1: the gateway runs 2025 R1 but its management server runs "
-            "2025 R2; since 2023 R3 they must match (upgrade the gateway first)") in r.stdout
+    failure = r.stdout.split("TASK [xprotect_api_gateway : Check each site's upgrade order]")[1]
+    assert "the upgrade order is broken:\n" + "\n".join(expected) in failure, failure
+    # every host was read, the site-level check ran once and stopped the play before the
+    # per-gateway gate
+    read = r.stdout.split("TASK [xprotect_api_gateway : Read the installed versions")[1]
+    assert all(f"ok: [{gw}]" in read.split("TASK [")[0]
+               for gw in ("demo-ms", "demo-gw1", "demo-gw2"))
+    assert "Check the gateway's installed version against" not in r.stdout
     counts = recap(r.stdout)
-    assert counts["demo-gw1"]["failed"] == 1
-    assert counts["demo-ms"]["failed"] == 0 and counts["demo-gw2"]["failed"] == 0
+    assert counts["demo-ms"]["failed"] == 1
+    assert counts["demo-gw1"]["failed"] == counts["demo-gw2"]["failed"] == 0
+
+    # once the gateways are upgraded too and the fleet says so, the check passes
+    for gw in ("demo-gw1", "demo-gw2"):
+        site.upgrade(gw, "2025 R2")
+    doc = yaml.safe_load(site.fleet_path.read_text())
+    doc["sites"]["demo"]["management_server"]["version"] = "2025 R2"
+    for gateway in doc["sites"]["demo"]["gateways"].values():
+        gateway["version"] = "2025 R2"
+    site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = playbook(site, "upgrade_check.yml", home, "-v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert '"msg": "installed versions ok (1 site(s), 3 gateway(s))"' in r.stdout
+    assert all(recap(r.stdout)[gw]["ok"] == 4 for gw in ("demo-gw1", "demo-gw2"))
 
 
 def test_operation_output_stays_out_of_ansibles_debug_log(
@@ -326,6 +354,79 @@ def test_operation_output_stays_out_of_ansibles_debug_log(
     assert "WINRM RESULT <Response code 0, out '<censored due to no log>'" in r.stdout
     assert "GWCTL-RESULT" not in r.stdout + r.stderr
     assert recap(r.stdout)["demo-gw1"]["changed"] == 1
+
+
+def test_become_is_refused_naming_the_settings_not_silently_ignored(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    before = {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")}
+    r = playbook(sim_site, "site.yml", home, "--become", "--become-method", "runas",
+                 "--become-user", "SYSTEM")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert ("demo-ms: become (become_method=runas, become_user=SYSTEM) cannot be applied "
+            "to gwctl's operations: over ansible_connection=winrm they run as the "
+            "connecting user") in r.stdout, r.stdout
+    counts = recap(r.stdout)
+    assert counts["demo-ms"]["failed"] == 1 and counts["demo-ms"]["changed"] == 0
+    # classifying reaches no host and passed; the rollout stopped at the first play
+    assert "PLAY [Converge the other gateways, a canary first]" not in r.stdout
+    assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
+
+
+def test_the_role_takes_gwctl_applys_site_lock_and_refuses_a_held_one(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    from gwctl.deploy.sitelock import SITE_LOCK_PATH
+    from gwctl.ops.pyimpl import DirectoryHost
+
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    anchor = DirectoryHost(sim_site.host_root("demo-ms"))
+    lock = anchor.map_path(SITE_LOCK_PATH)
+    # a CLI apply of another controller holds the site
+    held = anchor.run("lock_acquire", {"path": SITE_LOCK_PATH, "owner": "alice@laptop-9 pid 4242",
+                                       "ttl_seconds": 3600})
+    before = {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")}
+    r = playbook(sim_site, "site.yml", home)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "site demo is locked by alice@laptop-9 pid 4242 (until " in r.stdout, r.stdout
+    assert "lock on host demo-ms" in r.stdout
+    assert "PLAY [Converge the gateways on management server hosts]" not in r.stdout
+    assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
+
+    anchor.run("lock_release", {"path": SITE_LOCK_PATH, "token": held["token"]})
+    r = playbook(sim_site, "site.yml", home, "-v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    taken = r.stdout.split("TASK [xprotect_api_gateway : Find the gateway's site")[1]
+    assert '"lock": "locked site demo on demo-ms"' in taken.split("TASK [")[0]
+    # only the lock host releases it, in the last play
+    released = r.stdout.split("PLAY [Release the site locks]")[1]
+    assert "ok: [demo-ms]" in released and "demo-gw1" not in released.split("PLAY RECAP")[0]
+    assert not lock.exists()
+    assert all(recap(r.stdout)[n]["changed"] == 1 for n in ("demo-ms", "demo-gw1"))
+
+
+def test_one_site_per_run_and_a_play_without_the_lock_host_is_refused(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+    # README: run it per site with -e xprotect_api_gateway_hosts=SITE_GROUP
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_hosts=demo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {n: recap(r.stdout)[n]["changed"] for n in ("demo-ms", "demo-gw1")} == \
+        {"demo-ms": 1, "demo-gw1": 1}
+    assert r.stdout.index("changed: [demo-ms]") < r.stdout.index("changed: [demo-gw1]")
+
+    set_settings(sim_site.fleet_path, {"cors": {**CORS, "allow_methods": ["GET"]}})
+    before = host_files(sim_site, "demo-gw1")
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_hosts=demo-gw1")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert ("demo-gw1: site demo's lock is on demo-ms, which this play does not include"
+            in r.stdout), r.stdout
+    assert host_files(sim_site, "demo-gw1") == before
 
 
 def test_reconcile_playbook_restores_what_an_upgrade_reset(

@@ -13,35 +13,31 @@ An inventory host that names no gateway of the fleet is skipped with the reason,
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gwctl import api
+# imported here, not in the functions: Ansible imports the action plugin (and so this
+# module) in its main process, and every per-host, per-task worker it forks inherits
+# these modules instead of importing them again
+from gwctl.ansible import fleet_cache
+from gwctl.deploy.apply import ApplyOptions, apply_gateway
+from gwctl.deploy.fleet_plan import Planner
+from gwctl.deploy.gate import ApplyGate
+from gwctl.deploy.gateway_plan import GatewayPlan
+from gwctl.deploy.health import HealthSettings, check
+from gwctl.fleet.maintenance import check_windows
 from gwctl.fleet.model import Fleet
+from gwctl.fleet.secrets import SecretResolver
 from gwctl.hosts.inventory import InventoryHost
 from gwctl.hosts.targets import Target, TransportFactory, pair
 from gwctl.output import redact
-from gwctl.problems import Level
-
-if TYPE_CHECKING:
-    from gwctl.deploy.gateway_plan import GatewayPlan
 
 
-@lru_cache(maxsize=4)
-def _fleet(path: str, mtime: float) -> tuple[Fleet | None, list[str]]:
-    result = api.validate(path)
-    errors = [f"{p.file}:{p.line}:{p.column}: {p.message} ({p.rule})"
-              for p in result.problems if p.level is Level.ERROR and p.suppressed is None]
-    return (result.fleet if not errors else None), errors
-
-
-def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any]
-            ) -> tuple[Fleet, Target] | dict[str, Any]:
+def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
+            cache_dir: str | None = None) -> tuple[Fleet, Target] | dict[str, Any]:
     """The fleet and this host's target, or the task result that ends the task."""
-    path = Path(fleet)
-    loaded, errors = _fleet(fleet, path.stat().st_mtime if path.exists() else 0)
+    loaded, errors = fleet_cache.load(fleet, cache_dir)
     if loaded is None:
         return {"failed": True, "msg": "the fleet does not validate:\n" + "\n".join(errors)}
     # a password (vaulted or not) must never show, whichever command reads it
@@ -56,17 +52,26 @@ def _target(fleet: str, host: str, groups: list[str], host_vars: dict[str, Any]
 
 
 def classify(*, fleet: str, host: str, groups: list[str],
-             host_vars: dict[str, Any]) -> dict[str, Any]:
+             host_vars: dict[str, Any], cache_dir: str | None = None) -> dict[str, Any]:
     """Which gateway this host is, its site and whether it shares the management server's
-    host: what a playbook needs to order a rollout (``group_by``). Reaches no host."""
-    found = _target(fleet, host, groups, host_vars)
+    host: what a playbook needs to order a rollout. The result puts the host in the groups
+``xprotect_api_gateway_ms_host`` or ``xprotect_api_gateway_other`` and
+``xprotect_api_gateway_site_<site>``. Reaches no host."""
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     _, target = found
     gw = target.gateway
+    kind = "ms_host" if gw.colocated else "other"
+    site = re.sub(r"[^A-Za-z0-9_]", "_", gw.site_name)
     return {"changed": False, "gateway": gw.id, "site": gw.site_name,
             "colocated": gw.colocated, "colocation": gw.colocation.why,
             "version": str(gw.version),
+            # Ansible adds the host to this group for any action's result: one group
+            # whose parents are the rollout groups, instead of a group_by task per group
+            "add_group": f"xprotect_api_gateway_{kind}_{site}",
+            "parent_groups": [f"xprotect_api_gateway_{kind}",
+                              f"xprotect_api_gateway_site_{site}"],
             "msg": f"{gw.id}: " + ("on" if gw.colocated else "not on")
                    + " the management server's host"}
 
@@ -81,15 +86,9 @@ def _diff_views(plan: GatewayPlan) -> list[dict[str, str]]:
 def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
              transports: TransportFactory, check: bool, want_diff: bool,
              health_timeout: float = 30.0, allow_version_mismatch: bool = False,
-             outside_window: str | None = None, now: datetime | None = None
-             ) -> dict[str, Any]:
-    from gwctl.deploy.apply import ApplyOptions, apply_gateway
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.gate import ApplyGate
-    from gwctl.deploy.health import HealthSettings
-    from gwctl.fleet.secrets import SecretResolver
-
-    found = _target(fleet, host, groups, host_vars)
+             outside_window: str | None = None, now: datetime | None = None,
+             cache_dir: str | None = None) -> dict[str, Any]:
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     loaded, target = found
@@ -135,7 +134,6 @@ def _window_refusal(fleet: Fleet, site: str, reason: str | None,
                     now: datetime | None) -> str | None:
     """As `gwctl apply`: a change outside the site's maintenance windows is refused unless
     a reason is given (role variable xprotect_api_gateway_outside_window)."""
-    from gwctl.fleet.maintenance import check_windows
 
     (verdict,) = check_windows({site: fleet.site(site).policy}, now or datetime.now(UTC))
     if verdict.allowed or (reason and reason.strip()):
@@ -145,14 +143,13 @@ def _window_refusal(fleet: Fleet, site: str, reason: str | None,
 
 
 def version_gate(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
-                 transports: TransportFactory) -> dict[str, Any]:
+                 transports: TransportFactory, cache_dir: str | None = None
+                 ) -> dict[str, Any]:
     """The version gate of ``gwctl apply`` for this gateway, read through the host:
     fails when its installed version breaks the manual's upgrade order (a gateway on
     another release than its management server, or one the configuration needs a newer
     release for). Changes nothing."""
-    from gwctl.deploy.gate import ApplyGate
-
-    found = _target(fleet, host, groups, host_vars)
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     loaded, target = found
@@ -168,15 +165,12 @@ def version_gate(*, fleet: str, host: str, groups: list[str], host_vars: dict[st
 
 
 def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any],
-           transports: TransportFactory, health_timeout: float = 30.0) -> dict[str, Any]:
+           transports: TransportFactory, health_timeout: float = 30.0,
+           cache_dir: str | None = None) -> dict[str, Any]:
     """After a deployment: the host's files and running configuration match the fleet
     (what ``gwctl diff --detailed-exitcode`` checks), its version passes the gate (what
     ``gwctl check-versions`` checks per gateway) and its API answers. Changes nothing."""
-    from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.health import HealthSettings, check
-    from gwctl.fleet.secrets import SecretResolver
-
-    found = _target(fleet, host, groups, host_vars)
+    found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
     loaded, target = found
@@ -192,7 +186,7 @@ def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any
         failures.append("drift: " + (", ".join(files) if files
                                      else "configuration on disk not yet active"))
     gate = version_gate(fleet=fleet, host=host, groups=groups, host_vars=host_vars,
-                        transports=transports)
+                        transports=transports, cache_dir=cache_dir)
     if gate.get("failed"):
         failures.append(f"versions: {gate['msg'].removeprefix(gw + ': ')}")
     health = check(target.url, HealthSettings(timeout_s=health_timeout))

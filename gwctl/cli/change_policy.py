@@ -13,7 +13,6 @@ import argparse
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gwctl.errors import GwctlError, UsageError
@@ -137,7 +136,3 @@ def audit_event(ctx: AuditContext) -> Callable[[GatewayResult], Step]:
         return event_step(ctx.record([mine]), res.host)
 
     return build
-
-
-def plan_path(ns: argparse.Namespace) -> Path | None:
-    return Path(ns.plan) if getattr(ns, "plan", None) else None

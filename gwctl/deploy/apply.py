@@ -144,7 +144,6 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
     points = dict(pending.restore_points) if pending else {}
     for change, backup in zip(changes, found[1:], strict=True):
         points.setdefault(change.name, str(backup["backup_id"]))
-    # the audit log names the restore points (lost when the backups joined the lock's batch)
     result.backups = dict(points)
     if changes:
         result.steps.append("backed up")

@@ -123,6 +123,11 @@ class SiteLocks:
         self._held.append((site, anchor, token))
         self.steps.append(f"locked site {site} on {anchor.name}")
 
+    def held(self) -> list[tuple[str, Target, str]]:
+        """The locks taken, as (site, anchor, token): for a caller that releases them from
+        another process (the Ansible role's release task)."""
+        return list(self._held)
+
     def release(self) -> None:
         while self._held:
             site, anchor, token = self._held.pop()

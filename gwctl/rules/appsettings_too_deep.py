@@ -1,7 +1,9 @@
 """The rendered appsettings.Production.json nests deeper than 64 levels: the gateway does not start.
 
 The gateway reads its appsettings files with System.Text.Json, whose maximum depth is 64
-nested objects and arrays; a deeper file stops it at startup (a live file is reported by
+nested objects and arrays (the JSON provider leaves ``JsonDocumentOptions.MaxDepth`` at
+its default: dotnet/runtime src/libraries/Microsoft.Extensions.Configuration.Json/src/
+JsonConfigurationFileParser.cs); a deeper file stops it at startup (a live file is reported by
 ``json-syntax``). Only the raw ``appsettings`` escape hatch and free-form route metadata
 can nest that deep: flatten them, or use ``Section:Key`` names.
 

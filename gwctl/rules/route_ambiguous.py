@@ -3,7 +3,8 @@
 ASP.NET Core ranks the routes that match a request by ``Order`` (default 0), then by how
 specific the path template is, then by their method, host, header and query matchers.
 Two routes that tie on all of that and both match throw ``AmbiguousMatchException``:
-HTTP 500 for every such request. gwctl compares normalised match criteria (path
+HTTP 500 for every such request (dotnet/aspnetcore src/Http/Routing/src/Matching/
+DefaultEndpointSelector.cs, ``ReportAmbiguity``). gwctl compares normalised match criteria (path
 templates without parameter names, literals ignoring case; methods; hosts; header and
 query matchers) and reports routes that are identical in all of them. Give one route a
 lower ``Order`` or narrow its match. (A custom route that ties with a stock route is

@@ -2,7 +2,10 @@
 
 Each entry needs a ``Name``; ``Mode`` is ExactHeader (default), HeaderPrefix, Contains,
 NotContains, Exists or NotExists (ignoring case); ``Values`` are required unless the mode
-is Exists or NotExists, and forbidden with those two.
+is Exists or NotExists, and forbidden with those two (microsoft/reverse-proxy
+src/ReverseProxy/Configuration/RouteValidators/HeadersValidator.cs; ``Mode`` is read by
+``ReadEnum`` in src/ReverseProxy/Configuration/ConfigProvider/
+ConfigurationReadingExtensions.cs).
 
 PASS::
 

@@ -1,7 +1,9 @@
 """A route's ``Match.Methods`` lists an HTTP method twice or one YARP does not accept.
 
 YARP accepts HEAD, OPTIONS, GET, PUT, POST, PATCH, DELETE and TRACE (ignoring case) and
-refuses the whole configuration for anything else, or for a method listed twice.
+refuses the whole configuration for anything else, or for a method listed twice
+(microsoft/reverse-proxy src/ReverseProxy/Configuration/RouteValidators/
+MethodsValidator.cs).
 
 PASS::
 

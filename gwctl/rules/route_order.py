@@ -1,7 +1,9 @@
 """A route's ``Order`` is not a whole number: YARP cannot load the configuration.
 
-``Order`` ranks routes (lower first, default 0) and is read with ``int.Parse``: ``"10"``
-works, ``"1.5"``, ``"high"`` or ``" 10"`` stop the gateway.
+``Order`` ranks routes (lower first, default 0) and is read with ``int.Parse`` and
+``NumberStyles.AllowLeadingSign`` (microsoft/reverse-proxy src/ReverseProxy/Configuration/
+ConfigProvider/ConfigurationReadingExtensions.cs, ``ReadInt32``): ``"10"`` and ``"-1"``
+work, ``"1.5"``, ``"high"`` or ``" 10"`` stop the gateway.
 
 PASS::
 

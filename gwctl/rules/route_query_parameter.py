@@ -2,7 +2,9 @@
 
 Each entry needs a ``Name``; ``Mode`` is Exact (default), Contains, NotContains, Prefix or
 Exists (ignoring case); ``Values`` are required unless the mode is Exists, and forbidden
-with Exists. YARP refuses the configuration otherwise, and the gateway does not start.
+with Exists. YARP refuses the configuration otherwise, and the gateway does not start
+(microsoft/reverse-proxy src/ReverseProxy/Configuration/RouteValidators/
+QueryParametersValidator.cs, src/ReverseProxy/Configuration/QueryParameterMatchMode.cs).
 
 PASS (the stock PtzPresetsCommands route)::
 

@@ -1,7 +1,8 @@
 """A route's ``Match.Path`` is not a valid ASP.NET Core route template.
 
 YARP parses ``Match.Path`` with ASP.NET Core's route-pattern parser when it loads the
-configuration (dotnet/aspnetcore src/Http/Routing/src/Patterns/RoutePatternParser.cs);
+configuration (microsoft/reverse-proxy src/ReverseProxy/Configuration/RouteValidators/
+PathValidator.cs; dotnet/aspnetcore src/Http/Routing/src/Patterns/RoutePatternParser.cs);
 a failure stops the gateway. The syntax: ``/literal/{name}/{name:constraint(arg)}/{name?}``,
 ``{name=default}``, a catch-all ``{*rest}`` or ``{**rest}`` only as the last segment,
 ``{{`` and ``}}`` for literal braces, no ``//``, no ``?`` in literals (query strings are

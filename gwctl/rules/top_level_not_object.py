@@ -2,7 +2,8 @@
 
 Microsoft.Extensions.Configuration's JSON provider requires a top-level object
 (``{...}``); an array, a string or a number is a startup error even when the JSON itself
-is valid.
+is valid (a ``FormatException`` for a root that is not an object: dotnet/runtime
+src/libraries/Microsoft.Extensions.Configuration.Json/src/JsonConfigurationFileParser.cs).
 
 PASS::
 

@@ -134,8 +134,12 @@ class SimSite:
     """An emulated XProtect site served on loopback (see the module docstring)."""
 
     def __init__(self, state_dir: Path | str, *, wsman: bool = True,
-                 kerberos_keytab: Path | str | None = None) -> None:
+                 kerberos_keytab: Path | str | None = None,
+                 ansible_modules: bool = False) -> None:
         self.state = SimState.load(state_dir)
+        #: with ansible_modules=True the WinRM endpoint also answers Ansible's module
+        #: wrapper (gwctl.sim.wsman.ansible_wrapper): lower-case host name -> its answers
+        self.ansible_modules: dict[str, Any] | None = {} if ansible_modules else None
         #: the WinRM endpoint also accepts Kerberos, with the service keys of this keytab
         self.kerberos_keytab = kerberos_keytab
         self.runtime = SiteRuntime(self.state)
@@ -152,10 +156,12 @@ class SimSite:
 
     @classmethod
     def create(cls, state_dir: Path | str, spec: SiteSpec | None = None, *,
-               wsman: bool = True, kerberos_keytab: Path | str | None = None) -> SimSite:
+               wsman: bool = True, kerberos_keytab: Path | str | None = None,
+               ansible_modules: bool = False) -> SimSite:
         """Create the state directory for `spec` and return the (not yet started) site."""
         create_state(state_dir, spec or SiteSpec())
-        return cls(state_dir, wsman=wsman, kerberos_keytab=kerberos_keytab)
+        return cls(state_dir, wsman=wsman, kerberos_keytab=kerberos_keytab,
+                   ansible_modules=ansible_modules)
 
     # -- start and stop -------------------------------------------------------------------
 
@@ -205,7 +211,7 @@ class SimSite:
         user, password = self.state.windows_admin
         users[user] = password
         faults = FaultTable()
-        resolver = make_resolver(self.runtime, faults)
+        resolver = make_resolver(self.runtime, faults, self.ansible_modules)
         server = None
         if previous_port:
             with contextlib.suppress(OSError):

@@ -8,6 +8,10 @@ operations recycle the emulated gateway in-process (`gwctl.sim.gateway.SimAppPoo
 ``recycle_app_pool`` over WinRM behaves like "recycle VideoOS ApiGateway AppPool" on the
 real host. Any other command -- Ansible's ``raw`` tasks and module wrapper included -- is
 not run: it exits 1 with an explanation on stderr. The simulator is not Windows.
+
+A site made with ``ansible_modules=True`` (benchmarks of plain ansible.windows playbooks)
+also answers Ansible's module wrapper, through `gwctl.sim.wsman.ansible_wrapper`; the
+bootstrap path stays as it is.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from gwctl.errors import OperationError
 from gwctl.ops.pyimpl import DirectoryHost, ProcessDied, is_bootstrap_command
 from gwctl.sim.site import SiteRuntime
 from gwctl.sim.wsman import CommandHandler, CommandResult, FaultTable, command_line
+from gwctl.sim.wsman.ansible_wrapper import AnsibleModuleHost
 
 UNSUPPORTED = (
     "gwctl simulator: this emulated host runs only gwctl's packaged remote operations "
@@ -40,10 +45,12 @@ class SimCommandHandler:
     """Runs the commands WinRM receives for one emulated host."""
 
     def __init__(self, host: DirectoryHost, name: str = "",
-                 faults: FaultTable | None = None) -> None:
+                 faults: FaultTable | None = None,
+                 modules: AnsibleModuleHost | None = None) -> None:
         self.host = host
         self.name = name
         self.faults = faults
+        self.modules = modules
 
     def _step(self, index: int, op: str) -> None:
         if self.faults is not None and self.faults.kills_batch_step(self.name, index):
@@ -59,22 +66,29 @@ class SimCommandHandler:
                 return CommandResult(stderr=f"simulator: PowerShell died {died} (fault "
                                             "kill_batch_at)\r\n".encode(), exit_code=1)
             return CommandResult(stdout=stdout, stderr=b"", exit_code=code)
+        if self.modules is not None and self.modules.accepts(line):
+            return self.modules.run(line, stdin)
         shown = line if len(line) <= 120 else line[:117] + "..."
         return CommandResult(stderr=UNSUPPORTED.format(command=shown).encode("utf-8"),
                              exit_code=1)
 
 
-def make_resolver(runtime: SiteRuntime, faults: FaultTable | None = None) -> Any:
+def make_resolver(runtime: SiteRuntime, faults: FaultTable | None = None,
+                  ansible_modules: dict[str, AnsibleModuleHost] | None = None) -> Any:
     """Host name (case-insensitive) -> its command handler, None for unknown hosts.
 
     `faults` is the WinRM endpoint's fault table, for the faults a command handler plays
-    (``kill_batch_at``)."""
+    (``kill_batch_at``). With `ansible_modules` (a dict, filled here by lower-case host
+    name) the hosts also answer Ansible's module wrapper."""
     handlers: dict[str, CommandHandler] = {}
     for name in runtime.state.hosts:
         gw = runtime.gateways.get(name.lower())
         directory = gw.directory if gw is not None else DirectoryHost(
             runtime.state.host_root(name), app_pools=_NoAppPools())
-        handlers[name.lower()] = SimCommandHandler(directory, name, faults)
+        modules = None
+        if ansible_modules is not None:
+            modules = ansible_modules[name.lower()] = AnsibleModuleHost(directory)
+        handlers[name.lower()] = SimCommandHandler(directory, name, faults, modules)
 
     def resolve(host_name: str) -> CommandHandler | None:
         return handlers.get(host_name.lower())
