@@ -3,7 +3,13 @@ the tests that run them verbatim."""
 
 from __future__ import annotations
 
+import glob
+import shlex
 from pathlib import Path
+
+import pytest
+
+from gwctl.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,3 +28,23 @@ PIPELINES = "In pipelines: pre-commit, CI templates, completion, documentation s
 def pipeline_command(starts: str) -> str:
     (command,) = [c for c in section_commands(PIPELINES) if c.startswith(starts)]
     return command
+
+
+def run_gwctl_line(command: str, cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``gwctl ARGS [> FILE]`` in-process, as a shell would run it from `cwd`: globs
+    expanded, stdout written to FILE (its directory made, as ``mkdir -p`` would)."""
+    args = shlex.split(command)
+    target = None
+    if ">" in args:
+        at = args.index(">")
+        args, target = args[:at], args[at + 1]
+    expanded: list[str] = []
+    for arg in args[1:]:
+        matches = sorted(glob.glob(arg, root_dir=cwd)) if any(c in arg for c in "*?[") else []
+        expanded += matches or [arg]
+    code = main(expanded)
+    out, err = capsys.readouterr()
+    if target is not None:
+        (cwd / target).parent.mkdir(parents=True, exist_ok=True)
+        (cwd / target).write_text(out)
+    return code, out + err

@@ -7,9 +7,7 @@ hosts."""
 
 from __future__ import annotations
 
-import glob
 import json
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +15,7 @@ import pytest
 import yaml
 from test_deploy import CORS, ORIGIN, files, write_fleet
 
-from gwctl.cli.main import main
+from tests.readme_lines import run_gwctl_line
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
@@ -54,25 +52,10 @@ def gwctl_commands(name: str) -> list[str]:
 
 
 def run_line(command: str, cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """``gwctl ARGS [> FILE]`` as a shell runs it: globs expanded from `cwd`, stdout to
-    FILE (its directory made, as the template's ``mkdir -p`` does)."""
+    """A template's line, its CI system's own paths standing for the repository's root."""
     for ci_path, here in CI_PATHS.items():
         command = command.replace(ci_path, here)
-    args = shlex.split(command)
-    target = None
-    if ">" in args:
-        at = args.index(">")
-        args, target = args[:at], args[at + 1]
-    expanded: list[str] = []
-    for arg in args[1:]:
-        matches = sorted(glob.glob(arg, root_dir=cwd)) if any(c in arg for c in "*?[") else []
-        expanded += matches or [arg]
-    code = main(expanded)
-    out, err = capsys.readouterr()
-    if target is not None:
-        (cwd / target).parent.mkdir(parents=True, exist_ok=True)
-        (cwd / target).write_text(out)
-    return code, out + err
+    return run_gwctl_line(command, cwd, capsys)
 
 
 def test_templates_parse_and_run_the_whole_flow() -> None:

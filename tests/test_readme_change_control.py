@@ -3,7 +3,6 @@ is this test's site), with a fixed clock outside the site's maintenance window."
 
 from __future__ import annotations
 
-import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +11,9 @@ import pytest
 import yaml
 from test_deploy import CORS, files
 
-from gwctl.cli.main import main
 from gwctl.deploy import audit
 from gwctl.ops.eventlog import read_entries
+from tests.readme_lines import run_gwctl_line
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
@@ -64,16 +63,7 @@ def test_change_control_commands_do_their_work(
     outputs = []
     snapshots = []  # demo-ms's files after each command
     for command in commands:
-        args = shlex.split(command)
-        target = None
-        if ">" in args:
-            at = args.index(">")
-            args, target = args[:at], args[at + 1]
-        code = main(args[1:])
-        out, err = capsys.readouterr()
-        if target is not None:
-            (tmp_path / target).write_text(out)
-        outputs.append((code, out + err))
+        outputs.append(run_gwctl_line(command, tmp_path, capsys))
         snapshots.append(files(site, "demo-ms"))
     (first, upgrade, plan, sim_up, saved, check, reconcile, rollback) = outputs
     assert first[0] == 0 and "demo/demo-ms: changed" in first[1], first

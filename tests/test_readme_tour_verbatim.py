@@ -63,6 +63,8 @@ class Tour:
         self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env['PATH']}"
         self.env["PYTHONPATH"] = str(ROOT)  # this checkout's gwctl, whatever is installed
         self.env.pop("NO_COLOR", None)
+        # empty (render refuses a placeholder) until the tour's own export line sets it
+        self.env["HQ_TURN_CREDENTIAL"] = ""
 
     def run(self, line: str) -> tuple[int, str]:
         if line.startswith("export "):
@@ -126,6 +128,10 @@ def check(line: str, code: int, out: str, tour: Tour, before: dict[str, Any]) ->
                          for p in (cwd / "out").rglob("*") if p.is_file())
         assert len(written) == 6 and "hq/hq-gw1/appsettings.Production.json" in written
         assert all((cwd / "out" / w).stat().st_mode & 0o077 == 0 for w in written)
+        # the exported value reaches the rendered TURN credential, privately, unwarned
+        rendered = cwd / "out" / "hq" / "hq-gw1" / "appsettings.Production.json"
+        assert tour.env["HQ_TURN_CREDENTIAL"].encode() in rendered.read_bytes()
+        assert "warning" not in out.lower(), out
     elif command == "effective":
         assert code == 0, out
         assert "ReverseProxy" in json.loads(out) or "Logging" in json.loads(out)
@@ -175,8 +181,12 @@ def check(line: str, code: int, out: str, tour: Tour, before: dict[str, Any]) ->
     elif command == "import":
         assert code == 0, out
         imported = yaml.safe_load((cwd / "imported.yaml").read_text("utf-8"))
-        text = json.dumps(imported)
-        assert ORIGIN in text and "demo-gw1" in text and "demo-ms" in text, imported
+        gws = imported["sites"]["demo"]["gateways"]
+        # inventory names, never the connection address; the management server's host
+        assert {n: g["host"] for n, g in gws.items()} == {"demo-ms": "demo-ms",
+                                                           "demo-gw1": "demo-gw1"}
+        assert gws["demo-ms"]["colocated"] is True
+        assert ORIGIN in json.dumps(imported)  # the live, applied settings
     elif command == "rollback":
         assert code == 0, out
         assert ORIGIN.encode() not in (tour.host_files("demo-gw1")[

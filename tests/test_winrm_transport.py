@@ -345,6 +345,7 @@ def test_idempotent_ops_are_retried_after_a_drop(
 
 def test_only_read_only_operations_are_retried() -> None:
     # a retried write could answer "unchanged" for its own landed change
+    # write_event: a retried one would log the same audit record twice
     changes_the_host = {"write_file", "backup", "restore", "recycle_app_pool",
                         "lock_acquire", "lock_release", "write_event"}
     assert set(OPERATIONS) - changes_the_host == RETRYABLE_OPS

@@ -52,7 +52,8 @@ def execute(ns: argparse.Namespace) -> int:
         return report(result.problems, "text", ok_message="")
     gw = result.fleet.gateway(ns.gateway)
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
-                           no_ntlm=ns.no_ntlm)
+                           no_ntlm=ns.no_ntlm,
+                           configuration_name=ns.configuration_name)
     targets, missing = pair(result.fleet, [gw], hosts)
     if missing:
         print(f"error: {gw.id}: {missing[0][1]}", file=sys.stderr)

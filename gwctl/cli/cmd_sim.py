@@ -58,6 +58,10 @@ def register(p: argparse.ArgumentParser) -> None:
     up.add_argument("--seed", type=int, help="seed of camera and site ids (new sites only)")
     up.add_argument("--cameras", type=int, default=None, metavar="N",
                     help="number of emulated cameras (default 4; new sites only)")
+    up.add_argument("--jea", action="store_true",
+                    help="install gwctl's JEA module (what 'gwctl host-setup' writes, default "
+                         "directories) on every host: they then run only the allowlisted "
+                         "operation scripts, on the pinned paths (docs/jea.md)")
     up.add_argument("--reset", action="store_true",
                     help="delete the state directory's site first (refused while it runs)")
     up.add_argument("--foreground", action="store_true",
@@ -220,6 +224,8 @@ def _up(ns: argparse.Namespace) -> int:
                         gateway_versions=versions, gateway_dotnet=runtimes, faults=faults,
                         cameras=4 if ns.cameras is None else ns.cameras, seed=ns.seed)
         create_state(state_dir, spec)
+    if ns.jea:
+        _install_jea(state_dir)
     if ns.foreground:
         from gwctl.sim.server import SimSite
 
@@ -238,6 +244,20 @@ def _up(ns: argparse.Namespace) -> int:
         raise
     _print_up(status, ns.output)
     return 0
+
+
+def _install_jea(state_dir: Path) -> None:
+    from gwctl.fleet.model import DEFAULT_BACKUP_DIR, DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONFIG
+    from gwctl.ops.jea import JeaOptions
+    from gwctl.render.nlog import DEFAULT_LOG_DIRECTORY
+    from gwctl.sim.jea import SIM_OPERATORS, set_up
+    from gwctl.sim.state import SimState
+
+    state = SimState.load(state_dir)
+    options = JeaOptions(operators=SIM_OPERATORS, install_dir=DEFAULT_INSTALL_DIR,
+                         log_dir=DEFAULT_LOG_DIRECTORY, backup_dir=DEFAULT_BACKUP_DIR,
+                         management_server_dir=DEFAULT_SERVER_CONFIG.rsplit("\\", 1)[0])
+    set_up([state.host_root(name) for name in state.hosts], options)
 
 
 def _major(name: str, value: str) -> int:

@@ -92,7 +92,8 @@ def resolve_scope(ns: argparse.Namespace, fleet: Fleet) -> Scope:
     for name in ns.site or ():
         fleet.site(name)
     hosts = (load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
-                             no_ntlm=ns.no_ntlm)
+                             no_ntlm=ns.no_ntlm,
+                             configuration_name=ns.configuration_name)
              if ns.inventory else [])
     if not ns.limit:
         return Scope(list(ns.site) if ns.site else None, None, hosts)

@@ -30,6 +30,11 @@ def add_inventory_options(p: argparse.ArgumentParser, *, required: bool = True,
     p.add_argument("--no-ntlm", action="store_true",
                    help="refuse NTLM: hosts whose transport is or falls back to ntlm fail "
                         "with a message instead of logging on (Kerberos or certificates only)")
+    p.add_argument("--configuration-name", metavar="NAME",
+                   help="connect to this PowerShell session configuration (a JEA endpoint "
+                        "from 'gwctl host-setup'); overrides ansible_psrp_configuration_name. "
+                        "Not supported yet: such endpoints need PSRP, and every host fails "
+                        "saying so (docs/jea.md)")
 
 
 def workers_count(text: str) -> int:
@@ -93,7 +98,8 @@ def select(ns: argparse.Namespace) -> Selection | None:
         report(result.problems, "text", ok_message="")
         return None
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
-                           no_ntlm=ns.no_ntlm)
+                           no_ntlm=ns.no_ntlm,
+                           configuration_name=ns.configuration_name)
     gateways = choose(result.fleet, hosts, gateways=ns.gateway, sites=ns.site,
                       limit=ns.limit)
     inside, outside = split_problems(result.problems, gateways)
@@ -152,7 +158,8 @@ def inventory_host(ns: argparse.Namespace, name: str) -> InventoryHost:
     from gwctl.hosts.inventory import load_inventory
 
     hosts = load_inventory(ns.inventory, vault_password_file=ns.vault_password_file,
-                           no_ntlm=ns.no_ntlm)
+                           no_ntlm=ns.no_ntlm,
+                           configuration_name=ns.configuration_name)
     for host in hosts:
         if host.name == name:
             return host

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                    "re-apply it safely"),
     "rollback": ("cmd_rollback", "restore a gateway's files from the last apply's backups"),
     "unlock": ("cmd_unlock", "remove a host lock left behind by a run that died"),
+    "host-setup": ("cmd_host_setup", "write a JEA endpoint (module, role, session "
+                                     "configuration, install script) for a security team"),
     "schema": ("cmd_schema", "print the fleet file's JSON Schema"),
     "rules": ("cmd_rules", "list the semantic rules, or show one rule's documentation"),
     "verify": ("cmd_verify", "prove each gateway works for its users: token, REST, CORS as "

@@ -29,7 +29,7 @@ CONNECTION_VARS = (
     "ansible_winrm_message_encryption", "ansible_winrm_operation_timeout_sec",
     "ansible_winrm_read_timeout_sec", "ansible_winrm_connection_timeout",
     "ansible_winrm_kerberos_hostname_override", "ansible_winrm_kerberos_delegation",
-    "ansible_winrm_kinit_mode",
+    "ansible_winrm_kinit_mode", "ansible_psrp_configuration_name",
 )
 GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site",
               # import: the host's name in the fleet (an FQDN) where the inventory uses an alias
@@ -128,10 +128,12 @@ def _vault_secrets(password_file: str | None) -> list[Any]:
 
 
 def load_inventory(path: str, *, vault_password_file: str | None = None,
-                   limit: str | None = None, no_ntlm: bool = False) -> list[InventoryHost]:
+                   limit: str | None = None, no_ntlm: bool = False,
+                   configuration_name: str | None = None) -> list[InventoryHost]:
     """Every host of the inventory with its templated gwctl/connection variables.
 
     `no_ntlm` (``--no-ntlm``) sets ``gwctl_no_ntlm`` on every host: NTLM is then refused.
+    `configuration_name` (``--configuration-name``) sets ``ansible_psrp_configuration_name``.
     """
     try:
         mode = os.stat(path).st_mode
@@ -183,6 +185,8 @@ def load_inventory(path: str, *, vault_password_file: str | None = None,
             redact.register_all(host_vars)
             if no_ntlm:
                 host_vars["gwctl_no_ntlm"] = True
+            if configuration_name is not None:
+                host_vars["ansible_psrp_configuration_name"] = configuration_name
             hosts.append(InventoryHost(host.name, groups, host_vars))
     except AnsibleError as exc:
         raise _inventory_error(exc, path, bool(secrets)) from None

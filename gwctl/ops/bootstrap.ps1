@@ -7,11 +7,24 @@ $ProgressPreference = 'SilentlyContinue'
 try { Remove-TypeData System.Array } catch { }
 $u = New-Object Text.UTF8Encoding $false
 try { [Console]::OutputEncoding = $u } catch { }
-# one script: its base64 text (or a script block), params, payload at $b[$i..$i+$n)
-function Invoke-Op($k, $p, $i, $n) {
+# JEA (docs/jea.md): only scripts the policy lists
+function Assert-Allowed($Op, [byte[]]$S) {
+    $f = "$env:ProgramFiles\WindowsPowerShell\Modules\GwctlOperations\GwctlOperations.policy.json"
+    if (-not [IO.File]::Exists($f)) { return }
+    $x = -join ([Security.Cryptography.SHA256]::Create().ComputeHash($S) | % { $_.ToString('x2') })
+    if ((gc -Raw $f | ConvertFrom-Json).scripts.$Op -cne $x) {
+        throw @{ gwctl_code = 'unknown_script'; message = "the script sent for '$Op' is not in this host's gwctl allowlist (sha256 $x)" }
+    }
+}
+# one script: its base64 text (or a script block), params, payload at $b[$i..$i+$n), op
+function Invoke-Op($k, $p, $i, $n, $q) {
     $r = [ordered]@{ ok = $false }
     try {
-        if ($k -isnot [ScriptBlock]) { $k = [ScriptBlock]::Create($u.GetString([Convert]::FromBase64String($k))) }
+        if ($k -isnot [ScriptBlock]) {
+            $s = [Convert]::FromBase64String($k)
+            Assert-Allowed $q $s
+            $k = [ScriptBlock]::Create($u.GetString($s))
+        }
         $o = @(& $k $p ([Convert]::FromBase64String($b.Substring($i, $n))))
         $r.ok = $true
         $r.result = $o[-1]
@@ -41,13 +54,13 @@ if ($r.ok -and $null -ne $h.batch) {
     $i = 0
     foreach ($x in $h.batch) {
         if ($r.ok) {
-            $y = Invoke-Op $h.scripts.($x.op) $x.params $i $x.payload_chars
+            $y = Invoke-Op $h.scripts.($x.op) $x.params $i $x.payload_chars $x.op
             [void]$r.steps.Add($y)
             $r.ok = $y.ok
         } else { $r.not_run += $x.op }
         $i += $x.payload_chars
     }
-} elseif ($r.ok) { $r = Invoke-Op $h.script $h.params 0 $b.Length }
+} elseif ($r.ok) { $r = Invoke-Op $h.script $h.params 0 $b.Length $h.op }
 $j = ConvertTo-Json -InputObject $r -Depth 20 -Compress
 $j = [regex]::Replace($j, '[^\x20-\x7e]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })
 [Console]::Out.Write('GWCTL-RESULT ' + $j + "`r`n")

@@ -284,3 +284,49 @@ function Invoke-AppCmd([string[]]$Arguments) {
     }
     $out
 }
+
+# With gwctl's JEA module installed (gwctl host-setup, docs/jea.md), every path parameter
+# of every operation must lie below one of the directories its policy file pins; checked
+# before the operation does anything (gwctl/ops/jea_policy.py is the simulator's twin).
+function Test-Pinned([string]$Path, [string[]]$Roots) {
+    $parts = @($Path -split '[\\/]+' | Where-Object { $_ -ne '' })
+    foreach ($part in $parts) { if ($part -eq '.' -or $part -eq '..') { return $false } }
+    foreach ($root in $Roots) {
+        $prefix = @($root -split '[\\/]+' | Where-Object { $_ -ne '' })
+        if ($prefix.Count -eq 0 -or $prefix.Count -gt $parts.Count) { continue }
+        $same = $true
+        for ($i = 0; $i -lt $prefix.Count; $i++) {
+            if ($parts[$i].ToUpperInvariant() -cne $prefix[$i].ToUpperInvariant()) { $same = $false; break }
+        }
+        if ($same) { return $true }
+    }
+    $false
+}
+
+function Assert-Pinned {
+    $f = [IO.Path]::Combine($env:ProgramFiles, 'WindowsPowerShell\Modules\GwctlOperations\GwctlOperations.policy.json')
+    if (-not [IO.File]::Exists($f)) { return }
+    $policy = (New-Object Text.UTF8Encoding $false).GetString([IO.File]::ReadAllBytes($f)) | ConvertFrom-Json
+    $roots = @($policy.pinned | ForEach-Object { [string]$_ })
+    if ($roots.Count -eq 0) { return }
+    # stat's host parameter carries read_host's parameters: they are checked the same way
+    $nested = $null
+    $h = $Params.PSObject.Properties['host']
+    if ($null -ne $h -and $null -ne $h.Value -and $h.Value -isnot [string]) { $nested = $h.Value }
+    foreach ($scope in @($Params, $nested)) {
+        if ($null -eq $scope) { continue }
+        foreach ($name in @('path', 'paths', 'backup_dir', 'install_dir', 'server_config', 'log_dir')) {
+            $p = $scope.PSObject.Properties[$name]
+            if ($null -eq $p) { continue }
+            foreach ($v in @($p.Value)) {
+                # a null optional path (read_versions' server_config) names nothing
+                if ($null -eq $v) { continue }
+                if ($v -isnot [string] -or -not (Test-Pinned $v $roots)) {
+                    Fail 'path_not_allowed' "parameter '$name' is outside the directories this host's gwctl endpoint is pinned to: $v" ([ordered]@{ parameter = $name })
+                }
+            }
+        }
+    }
+}
+
+Assert-Pinned

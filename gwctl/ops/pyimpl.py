@@ -46,6 +46,7 @@ from gwctl.ops.hostfiles import (
 from gwctl.ops.hostkey import MANIFEST, host_key, protect, sign, signed, unsign
 from gwctl.ops.hostread import read_host
 from gwctl.ops.installed import GATEWAY_PRODUCT, gateway_version, management_version
+from gwctl.ops.jea_policy import POLICY_PATH, Policy, check_paths, check_script, load_policy
 from gwctl.ops.locks import lock_acquire, lock_release
 from gwctl.ops.params import Params, bad
 from gwctl.ops.winpaths import child, join_windows, split_windows_path, windows_leaf
@@ -122,7 +123,8 @@ class DirectoryHost:
 
         Only the packaged script of the named operation is accepted (code
         ``unknown_script`` otherwise): a host emulation runs gwctl's operations, never
-        arbitrary PowerShell.
+        arbitrary PowerShell. A host with gwctl's JEA policy installed also checks it
+        first, as the bootstrap and ``common.ps1`` do (docs/remote-operations.md).
         """
         try:
             header, rest = split_stdin(stdin)
@@ -139,6 +141,17 @@ class DirectoryHost:
             return format_result(
                 OperationError(str(exc), code="failed", detail={"type": type(exc).__name__})
             )
+
+    def jea_policy(self) -> Policy | None:
+        """The JEA policy installed on this host (`gwctl host-setup`), None without one."""
+        if self.root is None:
+            return None
+        path = self.map_path(POLICY_PATH)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return load_policy(data)
 
     def _dispatch_batch(self, header: dict[str, Any], rest: bytes, scripts_dir: Path | None,
                         step_hook: StepHook | None) -> tuple[bytes, int]:
@@ -166,7 +179,12 @@ class DirectoryHost:
 
     def _run_checked(self, op: str, script: bytes, scripts_dir: Path | None,
                      params: Mapping[str, Any], payload: bytes) -> dict[str, Any]:
+        policy = self.jea_policy()
+        if policy is not None:
+            check_script(policy, op, script)
         self._check_script(op, script, scripts_dir)
+        if policy is not None:
+            check_paths(policy, params)
         return self.run(op, params, payload)
 
     @staticmethod

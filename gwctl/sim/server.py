@@ -413,6 +413,14 @@ class SimSite:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
 
+    def install_jea_module(self, name: str, module_dir: Path) -> Path:
+        """Do on host `name` what `gwctl host-setup`'s install script does with the module
+        (`gwctl.sim.jea`): from then on the host runs only the scripts its policy lists,
+        on the pinned paths (docs/jea.md)."""
+        from gwctl.sim.jea import install_module
+
+        return install_module(self.host_root(name), module_dir)
+
     def recycle(self, name: str) -> dict[str, Any]:
         """Recycle the gateway's app pool (re-reads its appsettings files)."""
         return self.runtime.gateway(name).recycle()

@@ -101,6 +101,14 @@ class WinRMTransport(Transport):
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be positive")
+        if settings.configuration_name is not None:
+            raise TransportError(
+                f"{name}: session configuration {settings.configuration_name!r} "
+                "(--configuration-name / ansible_psrp_configuration_name) is a JEA endpoint, "
+                "reached with the PowerShell Remoting Protocol (PSRP); gwctl's WinRM "
+                "transport speaks only WinRS (a cmd shell running powershell.exe), which "
+                "such an endpoint does not offer, so gwctl cannot use it yet and does not "
+                "fall back to the unrestricted default endpoint (docs/jea.md)")
         self.name = name
         self.settings = settings
         self.chunk_size = chunk_size

@@ -54,6 +54,9 @@ class WinRMSettings:
     kinit_mode: str | None = None
     #: False (``--no-ntlm``): refuse NTLM, whether named as a transport or as a fallback
     allow_ntlm: bool = True
+    #: a named session configuration (a JEA endpoint, docs/jea.md): not reachable over
+    #: WinRS, so the transport refuses it (ansible_psrp_configuration_name)
+    configuration_name: str | None = None
 
     def __post_init__(self) -> None:
         def fix(name: str, value: object) -> None:
@@ -195,6 +198,7 @@ class WinRMSettings:
                                       pick("ansible_winrm_kerberos_delegation")),
             kinit_mode=text("ansible_winrm_kinit_mode"),
             allow_ntlm=not _flag(name, "gwctl_no_ntlm", pick("gwctl_no_ntlm")),
+            configuration_name=text("ansible_psrp_configuration_name"),
         )
 
 

@@ -185,6 +185,8 @@ _KRB5_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
 
 #: GSS_C_CHANNEL_BOUND_FLAG (MIT krb5 1.19+): the initiator's channel binding matched
 _GSS_C_CHANNEL_BOUND_FLAG = 2048
+#: GSS_C_DELEG_FLAG (RFC 2744): credentials were delegated with the context
+_GSS_C_DELEG_FLAG = 1
 
 
 def is_kerberos_token(token: bytes) -> bool:
@@ -240,6 +242,8 @@ class NtlmSession:
         #: the token to send back with the next response (Kerberos mutual authentication)
         self.answer: bytes | None = None
         self.kerberos = False
+        #: whether the client delegated its credentials (a forwarded TGT) with the logon
+        self.delegated = False
 
     @property
     def complete(self) -> bool:
@@ -250,6 +254,7 @@ class NtlmSession:
         if self._ctx is None or self.complete:
             # a new negotiate message restarts authentication on this connection
             self.user, self.answer, self.kerberos = None, None, is_kerberos_token(token)
+            self.delegated = False
             if self.kerberos:
                 if self._keytab_cred is None:
                     raise AuthFailed("Kerberos is not enabled on this endpoint")
@@ -275,6 +280,8 @@ class NtlmSession:
                 self.answer, out = out, None
                 flags = getattr(getattr(self._ctx, "_context", None), "actual_flags", 0)
                 self.channel_bound = bool(int(flags) & _GSS_C_CHANNEL_BOUND_FLAG)
+                # the client forwarded its TGT: this host could act as the user elsewhere
+                self.delegated = bool(int(flags) & _GSS_C_DELEG_FLAG)
         return out
 
     def decrypt(self, body: bytes) -> bytes:

@@ -49,6 +49,8 @@ class ConnectionHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-HTTPAPI/2.0"
+    #: the scheme of this connection's Kerberos logon, for its mutual-authentication answer
+    answer_scheme = "Kerberos"
     server: _HttpServer
 
     def setup(self) -> None:
@@ -193,6 +195,9 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                 if method not in self.app.auth_methods:
                     raise auth.AuthFailed(f"{method} is not enabled on this endpoint")
                 out = self.ntlm.step(token)
+                # the mutual-authentication token goes back under the scheme the client
+                # used, as http.sys does (requests-kerberos reads only Negotiate)
+                self.answer_scheme = "Negotiate" if kind == "negotiate" else "Kerberos"
             except (binascii.Error, auth.AuthFailed) as exc:
                 log.info("%s logon to %s refused: %s", scheme, host, exc)
                 self.ntlm = auth.NtlmSession(self.app.keytab_cred, self.app.channel_binding)
@@ -200,6 +205,9 @@ class ConnectionHandler(BaseHTTPRequestHandler):
                 return None
             if self.ntlm.complete and self.ntlm.channel_bound:
                 self.app.bound_logons += 1
+            if self.ntlm.complete and self.ntlm.kerberos:
+                self.app.kerberos_logons.append({"user": self.ntlm.user,
+                                                 "delegated": self.ntlm.delegated})
             if not self.ntlm.complete:
                 reply = base64.b64encode(out or b"").decode("ascii")
                 self._respond(host, 401, b"", headers=[("WWW-Authenticate", f"{scheme} {reply}")])
@@ -258,7 +266,7 @@ class ConnectionHandler(BaseHTTPRequestHandler):
         if answer is not None and status != 401:
             # Kerberos mutual authentication: the AP-REP rides on the first answer
             encoded = base64.b64encode(answer).decode("ascii")
-            lines.append(f"WWW-Authenticate: Kerberos {encoded}")
+            lines.append(f"WWW-Authenticate: {self.answer_scheme} {encoded}")
         if self.close_connection:
             lines.append("Connection: close")
         # one write: headers and body in one segment

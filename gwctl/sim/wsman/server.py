@@ -109,6 +109,8 @@ class WsmanServer:
         self.channel_binding: bytes | None = None
         #: Kerberos logons whose token carried this endpoint's channel binding
         self.bound_logons = 0
+        #: each completed Kerberos logon: its user and whether credentials were delegated
+        self.kerberos_logons: list[dict[str, Any]] = []
         self.allow_unencrypted = allow_unencrypted
         self.keepalive_timeout = keepalive_timeout
         self.max_body_bytes = max_body_bytes
