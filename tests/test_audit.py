@@ -188,7 +188,12 @@ def test_the_record_says_who_where_what_and_holds_no_secret(
     assert [(e["event_id"], e["entry_type"]) for e in events] == [
         (1000, "Information"), (1000, "Information"), (1001, "Warning"), (1002, "Information")]
     first = json.loads(events[0]["message"])
-    assert first == {**rec, "hosts": [h for h in rec["hosts"] if h["host"] == "demo-gw1"]}
+    # an apply's event goes with its last command on the host, before the run's exit code
+    # is known (null there); the rest is the controller's record narrowed to the host
+    assert first["exit_code"] is None and rec["exit_code"] == 0
+    assert {k: v for k, v in first.items() if k not in ("time", "exit_code")} == {
+        **{k: v for k, v in rec.items() if k not in ("time", "exit_code")},
+        "hosts": [h for h in rec["hosts"] if h["host"] == "demo-gw1"]}
     assert json.loads(events[2]["message"])["change_ref"] == "CHG-1236"
     assert all(e["log"] == "Application" for e in events)
     raw_events = (sim_site.host_root("demo-gw1") / ".host" / "eventlog.jsonl").read_text()
@@ -247,3 +252,51 @@ def test_write_event_twin_keeps_the_contract(tmp_path: Path) -> None:
             host.run("write_event", params)
         assert exc.value.code == "bad_params" and why in str(exc.value)
     assert len(read_entries(tmp_path)) == 1
+
+
+def test_an_event_refused_in_the_last_command_leaves_no_lock_and_is_written_after(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    """The audit event rides last in the command that marks the activation done and
+    releases the lock: when the host refuses it, the apply is still done and unlocked, and
+    the after-run write (`write_host_events`) gives the host its entry."""
+    from test_deploy import _plan, write_fleet
+
+    from gwctl.deploy.activation import ACTIVATION_PATH
+    from gwctl.deploy.apply import LOCK_PATH, ApplyOptions, apply_gateway
+    from gwctl.deploy.health import HealthSettings
+    from gwctl.hosts.targets import open_transport
+    from gwctl.ops.batch import Step
+
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
+    target, plan = _plan(sim_site, fleet, "demo-gw1")
+    sent: list[str] = []
+
+    def refused_event(res: Any) -> Step:
+        sent.append(res.outcome)
+        # an event id outside gwctl's range: write_event refuses it (bad_params)
+        return Step("write_event", {"event_id": 7, "entry_type": "Information",
+                                    "message": "x"})
+
+    res = apply_gateway(target, plan, open_transport, ApplyOptions(
+        health=HealthSettings(timeout_s=10), owner="audit-test", audit_event=refused_event))
+    assert sent == ["changed"]
+    assert res.outcome == "changed" and not res.event_written, res.steps
+    assert "unlocked" in res.steps
+    root = sim_site.host_root("demo-gw1")
+    state_dir = root / "C" / "ProgramData" / "gwctl"
+    assert LOCK_PATH.endswith(r"\apply.lock") and ACTIVATION_PATH.endswith(r"\activation.json")
+    assert not (state_dir / "apply.lock").exists()
+    record = json.loads((state_dir / "activation.json").read_text())
+    assert record["state"] == "active"
+    assert not [e for e in read_entries(root) if e["source"] == "gwctl"]
+
+    # what write_audit then does for a host whose event did not go in-batch
+    rec = audit.AuditContext("apply").record(
+        [audit.HostOutcome(res.gateway, res.host, res.outcome, res.detail, res.backups)])
+    assert audit.write_host_events(rec, [target.host], open_transport) == []
+    (entry,) = [e for e in read_entries(root) if e["source"] == "gwctl"]
+    assert json.loads(entry["message"])["hosts"][0]["backups"] == res.backups != {}
+    # a host whose event went in-batch is not written twice
+    assert audit.write_host_events(rec, [target.host], open_transport,
+                                   written={target.host.name}) == []
+    assert len([e for e in read_entries(root) if e["source"] == "gwctl"]) == 1

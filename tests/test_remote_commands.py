@@ -2,12 +2,15 @@
 endpoint over real WinRM (each one a PowerShell start on a Windows host).
 
 Apply sends the steps that belong together as one batch (docs/remote-operations.md,
-"Batches"): a changed gateway costs three commands once it is planned and its version
-checked, and a gateway with nothing to change costs the plan's one read.
+"Batches"): the plan's read takes the installed versions with the files (the version
+gate asks nothing more), so a gateway with nothing to change costs that one command and
+a changed one four, counted end to end; the audit event of `gwctl apply` goes with the
+command that marks the activation done and releases the lock.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gwctl.ops.eventlog import read_entries
 from gwctl.ops.wire import split_stdin
 
 if TYPE_CHECKING:
@@ -22,9 +26,10 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.timeout(300)
 
+PLAN = "stat+read_versions"  # files, host facts, activation record, installed versions
 APPLY = ["lock_acquire+stat+backup",
-         "write_file+write_file+recycle_app_pool",  # record, appsettings, recycle
-         "write_file+lock_release"]  # record done, unlock
+         "write_file+write_file+recycle_app_pool"]  # record, appsettings, recycle
+DONE = "write_file+lock_release"  # record done, unlock
 
 
 class CommandCounter:
@@ -61,7 +66,7 @@ class _Counted:
         return self.handler.run(command, arguments, stdin)
 
 
-def test_gwctl_apply_costs_three_commands_per_changed_gateway(
+def test_gwctl_apply_costs_four_commands_per_changed_gateway(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from test_deploy import CORS, files, gwctl, write_fleet
 
@@ -74,17 +79,21 @@ def test_gwctl_apply_costs_three_commands_per_changed_gateway(
     assert "demo/demo-gw1  demo-gw1  changed" in out, out
     assert files(sim_site, "demo-gw1") != before
     seen = counter.take()
-    # the plan's read, the version gate's read, then the apply itself
-    assert seen["demo-gw1"] == ["stat", "read_versions", *APPLY], seen
+    # the plan's read (versions included), then the apply itself; the audit record
+    # reaches the host's event log in the last command
+    assert seen["demo-gw1"] == [PLAN, *APPLY, DONE + "+write_event"], seen
     # the management server's host also carries the site lock (one command each way)
-    assert seen["demo-ms"] == ["lock_acquire", "stat", "read_versions", *APPLY,
+    assert seen["demo-ms"] == ["lock_acquire", PLAN, *APPLY, DONE + "+write_event",
                                "lock_release"], seen
+    events = [e for e in read_entries(sim_site.host_root("demo-gw1")) if e["source"] == "gwctl"]
+    assert len(events) == 1 and json.loads(events[0]["message"])["hosts"][0]["outcome"] \
+        == "changed"
 
     code, out = gwctl(capsys, *args)
     assert code == 0 and "nothing to apply" in out, out
     seen = counter.take()
-    assert seen["demo-gw1"] == ["stat"], seen
-    assert seen["demo-ms"] == ["lock_acquire", "stat", "lock_release"], seen
+    assert seen["demo-gw1"] == [PLAN], seen
+    assert seen["demo-ms"] == ["lock_acquire", PLAN, "lock_release"], seen
 
 
 def test_rollback_costs_three_commands(sim_site: SimSite, tmp_path: Path,
@@ -101,13 +110,16 @@ def test_rollback_costs_three_commands(sim_site: SimSite, tmp_path: Path,
                       str(sim_site.inventory_path), "--gateway", "demo-gw1")
     assert code == 0, out
     assert files(sim_site, "demo-gw1") == before
+    # its audit event goes with the command that marks it done and releases the lock
     assert counter.take()["demo-gw1"] == [
-        "lock_acquire+stat+list_backups+list_backups",
+        "lock_acquire+stat+list_backups+list_backups+read_versions",
         "write_file+backup+restore+recycle_app_pool",
-        "write_file+lock_release"]
+        "write_file+lock_release+write_event"]
+    events = [e for e in read_entries(sim_site.host_root("demo-gw1")) if e["source"] == "gwctl"]
+    assert [e["event_id"] for e in events] == [1000, 1001]
 
 
-def test_the_role_costs_three_commands_per_changed_gateway(
+def test_the_role_costs_four_commands_per_changed_gateway(
         sim_site: SimSite, tmp_path: Path) -> None:
     from test_ansible_role import CORS, host_files, playbook, recap, set_settings
 
@@ -122,10 +134,13 @@ def test_the_role_costs_three_commands_per_changed_gateway(
     assert host_files(sim_site, "demo-gw1") != before
     seen = counter.take()
     # through the task's own Ansible winrm connection: the same engine, the same commands
-    for host in ("demo-ms", "demo-gw1"):
-        assert seen[host] == ["stat", "read_versions", *APPLY], seen
+    # (the role sends no audit event); site.yml holds the site lock on the management
+    # server's host around the play
+    assert seen["demo-gw1"] == [PLAN, *APPLY, DONE], seen
+    assert seen["demo-ms"] == ["lock_acquire", PLAN, *APPLY, DONE, "lock_release"], seen
 
     r = playbook(sim_site, "site.yml", home)
     assert r.returncode == 0, r.stdout + r.stderr
     assert recap(r.stdout)["demo-gw1"]["changed"] == 0
-    assert counter.take() == {"demo-ms": ["stat"], "demo-gw1": ["stat"]}
+    seen = counter.take()
+    assert seen == {"demo-ms": ["lock_acquire", PLAN, "lock_release"], "demo-gw1": [PLAN]}, seen

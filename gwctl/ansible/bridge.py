@@ -92,7 +92,9 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
     if isinstance(found, dict):
         return found
     loaded, target = found
-    plan = Planner(loaded, SecretResolver(loaded.base_dir), transports).plan_one(target)
+    # the version gate's read rides on the plan's (one command when nothing changes)
+    plan = Planner(loaded, SecretResolver(loaded.base_dir), transports,
+                   with_versions=not check).plan_one(target)
     out: dict[str, Any] = {"gateway": plan.gateway, "changed": plan.changed,
                            "recycle": plan.needs_recycle, "status": plan.status,
                            "files": [{"path": f.path, "action": f.action,

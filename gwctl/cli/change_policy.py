@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -19,8 +19,10 @@ from gwctl.errors import GwctlError, UsageError
 
 if TYPE_CHECKING:
     from gwctl.deploy.audit import AuditContext, HostOutcome
+    from gwctl.deploy.results import GatewayResult
     from gwctl.fleet.model import Fleet
     from gwctl.hosts.inventory import InventoryHost
+    from gwctl.ops.batch import Step
 
 
 class OutsideWindow(GwctlError):
@@ -99,9 +101,11 @@ def audit_context(ns: argparse.Namespace, action: str, fleet: Fleet | None,
 def write_audit(ns: argparse.Namespace, ctx: AuditContext, fleet: Fleet | None,
                 outcomes: Sequence[HostOutcome], exit_code: int | None,
                 error: str | None = None,
-                hosts: Sequence[InventoryHost] = ()) -> dict[str, Any]:
+                hosts: Sequence[InventoryHost] = (),
+                written: Collection[str] = ()) -> dict[str, Any]:
     """Append the record to the controller's audit log, then write it into the event
-    logs of `hosts` the run touched; returns it."""
+    logs of `hosts` the run touched (but those in `written`, whose event went with the
+    apply's last command); returns it."""
     from gwctl.deploy.audit import append, resolve_path, write_host_events
     from gwctl.hosts.targets import open_transport
 
@@ -116,6 +120,19 @@ def write_audit(ns: argparse.Namespace, ctx: AuditContext, fleet: Fleet | None,
     except GwctlError as exc:
         # the run happened: say loudly that its record is missing, do not hide its outcome
         print(f"WARNING: {exc}: this run is NOT in the audit log", file=sys.stderr)
-    for warning in write_host_events(record, hosts, open_transport):
+    for warning in write_host_events(record, hosts, open_transport, written=written):
         print(f"WARNING: {warning}", file=sys.stderr)
     return record
+
+
+def audit_event(ctx: AuditContext) -> Callable[[GatewayResult], Step]:
+    """The audit record of one gateway an apply or rollback just changed, as its host's
+    ``write_event`` step (`gwctl.deploy.apply.ApplyOptions.audit_event`). The run's exit
+    code is not known yet: the event's ``exit_code`` is null."""
+    from gwctl.deploy.audit import HostOutcome, event_step
+
+    def build(res: GatewayResult) -> Step:
+        mine = HostOutcome(res.gateway, res.host, res.outcome, res.detail, dict(res.backups))
+        return event_step(ctx.record([mine]), res.host)
+
+    return build

@@ -139,10 +139,16 @@ def execute(ns: argparse.Namespace) -> int:
             code = _locked(ns, sel, check, owner, ctx, outcomes)
     except GwctlError as exc:
         write_audit(ns, ctx, sel.fleet, _audited(outcomes), exc.exit_code, str(exc),
-                    [t.host for t in sel.targets])
+                    [t.host for t in sel.targets], _in_batch(outcomes))
         raise
-    write_audit(ns, ctx, sel.fleet, _audited(outcomes), code, hosts=[t.host for t in sel.targets])
+    write_audit(ns, ctx, sel.fleet, _audited(outcomes), code, hosts=[t.host for t in sel.targets],
+                written=_in_batch(outcomes))
     return code
+
+
+def _in_batch(results: Sequence[GatewayResult]) -> set[str]:
+    """Hosts whose audit event went with their apply's last command."""
+    return {r.host for r in results if r.event_written}
 
 
 def _audited(results: Sequence[GatewayResult]) -> list[HostOutcome]:
@@ -157,7 +163,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     """Under the site locks: plan (or check the saved plan), confirm, roll out, report."""
     import os
 
-    from gwctl.cli.change_policy import check_windows
+    from gwctl.cli.change_policy import audit_event, check_windows
     from gwctl.cli.cmd_diff import present
     from gwctl.cli.deploy_common import StepDisplay, progress_printer
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
@@ -173,7 +179,9 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     if check is not None:
         items, refused = check()
     else:
-        planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers)
+        # the version gate's read rides on the plan's: one command per unchanged gateway
+        planner = Planner(sel.fleet, SecretResolver(sel.fleet.base_dir), workers=ns.workers,
+                          with_versions=True)
         fresh = planner.plan_all(sel.targets, progress_printer(len(sel.targets)))
         items = list(zip(sel.targets, fresh, strict=True))
     plans = [p for _, p in items]
@@ -199,7 +207,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
             return EXIT_FAILED
         return EXIT_OK
     check_windows(ns, sel.fleet, {t.gateway.site_name for t, p in items if p.changed}, human)
-    gate = _version_gate(ns, sel.fleet, [t for t, p in items if p.changed and not p.error],
+    gate = _version_gate(ns, sel.fleet, [(t, p) for t, p in items if p.changed and not p.error],
                          human)
     if not ns.yes:
         answer = input("Apply these changes? Only 'yes' is accepted: ")
@@ -213,7 +221,8 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     if health.password:
         redact.register(health.password)
     display = StepDisplay(human)
-    options = ApplyOptions(health=health, gate=gate, owner=owner, on_step=display.step)
+    options = ApplyOptions(health=health, gate=gate, owner=owner, on_step=display.step,
+                           audit_event=audit_event(ctx))
 
     def one(target: Target, plan: GatewayPlan) -> GatewayResult:
         return apply_gateway(target, plan, open_transport, options)
@@ -302,8 +311,8 @@ class _Interrupts:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target],
-                  human: TextIO) -> ApplyGate:
+def _version_gate(ns: argparse.Namespace, fleet: Fleet,
+                  items: Sequence[tuple[Target, GatewayPlan]], human: TextIO) -> ApplyGate:
     """The version gate, asked now for every gateway that would change (concurrently),
     so that refusals show before the confirmation; apply_gateway asks it again (cached)."""
     from gwctl.deploy.gate import ApplyGate
@@ -317,7 +326,7 @@ def _version_gate(ns: argparse.Namespace, fleet: Fleet, targets: Sequence[Target
     gate = ApplyGate(fleet, open_transport, allow_mismatch=ns.allow_version_mismatch,
                      http=HttpSettings(verify_tls=not ns.insecure_health_check),
                      workers=ns.workers)
-    for d in gate.prefetch(list(targets)):
+    for d in gate.prefetch([t for t, _ in items], [p for _, p in items]):
         if d.refused:
             verdict = ("refused by the version gate, OVERRIDDEN" if d.overridden
                        else "refused by the version gate, will be skipped")

@@ -33,7 +33,12 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl import api
-    from gwctl.cli.change_policy import audit_context, require_change_ref, write_audit
+    from gwctl.cli.change_policy import (
+        audit_context,
+        audit_event,
+        require_change_ref,
+        write_audit,
+    )
     from gwctl.cli.common import report
     from gwctl.deploy.apply import ApplyOptions
     from gwctl.deploy.audit import HostOutcome
@@ -55,7 +60,8 @@ def execute(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     require_change_ref(ns, result.fleet, [gw.site_name])
     ctx = audit_context(ns, "rollback", result.fleet, [targets[0].host], ns.fleet)
-    options = ApplyOptions(health=HealthSettings(timeout_s=ns.health_timeout))
+    options = ApplyOptions(health=HealthSettings(timeout_s=ns.health_timeout),
+                           audit_event=audit_event(ctx))
     try:
         res = rollback_gateway(targets[0], open_transport, options, force=ns.force)
     except GwctlError as exc:
@@ -67,5 +73,5 @@ def execute(ns: argparse.Namespace) -> int:
     code = EXIT_OK if res.outcome in ("rolled back", "unchanged") else EXIT_FAILED
     write_audit(ns, ctx, result.fleet, [HostOutcome(res.gateway, res.host, res.outcome,
                                                     res.detail, res.backups)], code,
-                hosts=[targets[0].host])
+                hosts=[targets[0].host], written={res.host} if res.event_written else set())
     return code

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,10 @@ class ApplyOptions:
     gate: Callable[[Target, GatewayPlan], GateDecision] | None = None
     #: told (gateway id, what it is doing now) before each slow step, for progress displays
     on_step: Callable[[str, str], None] | None = None
+    #: the audit record of a gateway just changed, as its host's ``write_event`` step: sent
+    #: last in the command that marks the activation done and releases the lock (None:
+    #: no event is written by the apply)
+    audit_event: Callable[[GatewayResult], Step | None] | None = None
 
     def step(self, gateway: str, doing: str) -> None:
         if self.on_step is not None:
@@ -181,9 +185,11 @@ def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport
         if not health.ok:
             raise _Failed(f"health check failed: {health.detail}")
         result.steps.append("healthy")
-        finish(transport, replace(record, state="active", at=now_text()), marker, lock,
-               result)
+        # set first: the audit event sent with the last command reports it
         result.outcome = "changed"
+        event = options.audit_event(result) if options.audit_event is not None else None
+        finish(transport, replace(record, state="active", at=now_text()), marker, lock,
+               result, also=[event] if event is not None else [])
     except (_Failed, GwctlError) as exc:
         _fail_and_roll_back(target, transport, record, marker, lock, options, result, exc)
 
@@ -206,25 +212,33 @@ def mark_activation(transport: Transport, record: Activation, expected: str) -> 
 
 
 def finish(transport: Transport, done: Activation, marker: str, lock: HostLock,
-           result: GatewayResult) -> None:
-    """Mark the activation done and release the lock, in one command.
+           result: GatewayResult, also: Sequence[Step] = ()) -> None:
+    """Mark the activation done and release the lock, in one command; `also` (the audit
+    event) runs after them, so that its failure can never keep a lock or a pending record.
 
     A failing record write raises (the lock is then released separately); a release that
     fails once the record is written is left as `with_host_lock` leaves it.
     """
     _, mark = activation_step(done, marker)
     try:
-        answers = transport.run_batch([mark, lock.release_step()])
+        answers = transport.run_batch([mark, lock.release_step(), *also])
     except BatchError as exc:
         if exc.index == 0:
             raise
-        # not_owner: our lock expired and was taken over; nothing of ours to release
-        log.debug("%s: releasing the lock: %s", transport.name, exc)
         lock.released = True
+        if exc.index == 1:
+            # not_owner: our lock expired and was taken over; nothing of ours to release
+            log.debug("%s: releasing the lock: %s", transport.name, exc)
+            return
+        if exc.results[1].get("released"):
+            result.steps.append("unlocked")
+        # the event is written again after the run (and a warning printed if it fails)
+        log.debug("%s: %s", transport.name, exc)
         return
     lock.released = True
     if answers[1].get("released"):
         result.steps.append("unlocked")
+    result.event_written = bool(also)
 
 
 def _fail_and_roll_back(target: Target, transport: Transport, record: Activation, marker: str,

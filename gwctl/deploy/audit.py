@@ -16,7 +16,9 @@ details pass through the redactor, and no rendered file content is ever part of 
 The same record, narrowed to the host's own outcome, goes into the Windows Application
 event log of each host the run changed, rolled back, failed or unlocked (remote
 operation ``write_event``, event source ``gwctl``; ids in `EVENT_IDS`). Unchanged hosts
-get no entry: a no-op apply must not flood the event logs.
+get no entry: a no-op apply must not flood the event logs. A host an apply or rollback
+changed gets its entry in the command that releases its lock (`event_step`, sent by
+`gwctl.deploy.apply.finish`), with ``exit_code`` null since the run has not ended.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import json
 import os
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from gwctl import __version__
 from gwctl.errors import InputError
+from gwctl.ops.batch import Step
 from gwctl.output import redact
 
 if TYPE_CHECKING:
@@ -222,28 +225,36 @@ def host_record(record: dict[str, Any], host: str) -> dict[str, Any]:
     return {**record, "hosts": [h for h in record["hosts"] if h["host"] == host]}
 
 
+def event_step(record: dict[str, Any], host: str) -> Step:
+    """The ``write_event`` that puts `record`, narrowed to `host`, into its event log."""
+    mine = _scrubbed(host_record(record, host))
+    message = json.dumps(mine, separators=(",", ":"))
+    outcome = mine["hosts"][0]["outcome"] if mine["hosts"] else "unchanged"
+    return Step("write_event", {"event_id": EVENT_IDS[record["action"]],
+                                "entry_type": entry_type(outcome),
+                                "message": message[:30000]})
+
+
 def write_host_events(record: dict[str, Any], hosts: Sequence[InventoryHost],
-                      transports: TransportFactory, workers: int = 8) -> list[str]:
+                      transports: TransportFactory, workers: int = 8,
+                      written: Collection[str] = ()) -> list[str]:
     """The record into each host's Application event log (``write_event``); a host that
     cannot take it is a warning, returned, never a failed run: the controller's log
-    already holds the record."""
+    already holds the record. Hosts in `written` got their event in the apply's last
+    command (`gwctl.deploy.apply.ApplyOptions.audit_event`) and are skipped."""
     from gwctl.errors import GwctlError
     from gwctl.hosts.fanout import fan_out
 
     by_name = {h.name: h for h in hosts}
     todo = [h["host"] for h in record["hosts"]
-            if h["host"] in by_name and h["outcome"] != "unchanged"]
+            if h["host"] in by_name and h["outcome"] != "unchanged" and h["host"] not in written]
 
     def one(i: int) -> str | None:
         name = todo[i]
-        mine = _scrubbed(host_record(record, name))
-        message = json.dumps(mine, separators=(",", ":"))
-        outcome = mine["hosts"][0]["outcome"] if mine["hosts"] else "unchanged"
+        step = event_step(record, name)
         try:
             with transports(by_name[name]) as transport:
-                transport.run("write_event", {"event_id": EVENT_IDS[record["action"]],
-                                              "entry_type": entry_type(outcome),
-                                              "message": message[:30000]})
+                transport.run(step.op, step.params)
         except GwctlError as exc:
             return f"{name}: the audit record did not reach its event log: " \
                    f"{redact.scrub(str(exc))}"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from gwctl.fleet.model import Fleet, Gateway
 from gwctl.hosts.targets import Target, TransportFactory, open_transport
 from gwctl.versions.boundaries import VERSION_MATCH_SINCE
-from gwctl.versions.discovery import HttpSettings, discover_target
+from gwctl.versions.discovery import GatewayDiscovery, HttpSettings, discover_target
 from gwctl.versions.release import Version
 from gwctl.versions.requirements import missing, requirements
 from gwctl.versions.state import release_label
@@ -108,15 +108,17 @@ class ApplyGate:
         self._lock = threading.Lock()
 
     def __call__(self, target: Target, plan: GatewayPlan | None = None) -> GateDecision:
-        return self.evaluate(target)
+        return self.evaluate(target, plan)
 
-    def evaluate(self, target: Target) -> GateDecision:
+    def evaluate(self, target: Target, plan: GatewayPlan | None = None) -> GateDecision:
+        """The decision for `target`; the installed versions come from `plan` when its read
+        took them (``Planner.with_versions``), else from the host now."""
         gw = target.gateway
         with self._lock:
             cached = self._cache.get(gw.id)
         if cached is not None:
             return cached
-        decision = self._decide(target)
+        decision = self._decide(target, plan.versions if plan is not None else None)
         if decision.refused and self.allow_mismatch:
             decision.overridden = True
             log.warning("VERSION GATE OVERRIDDEN (--allow-version-mismatch) for %s: %s",
@@ -125,17 +127,21 @@ class ApplyGate:
             self._cache.setdefault(gw.id, decision)
             return self._cache[gw.id]
 
-    def prefetch(self, targets: Sequence[Target]) -> list[GateDecision]:
+    def prefetch(self, targets: Sequence[Target],
+                 plans: Sequence[GatewayPlan | None] = ()) -> list[GateDecision]:
+        """Decide for every target concurrently; `plans` (in the order of `targets`) carry
+        the versions their read took."""
         if not targets:
             return []
+        given = list(plans) or [None] * len(targets)
         with ThreadPoolExecutor(max_workers=min(self.workers, len(targets))) as pool:
-            return list(pool.map(self.evaluate, targets))
+            return list(pool.map(self.evaluate, targets, given))
 
-    def _decide(self, target: Target) -> GateDecision:
+    def _decide(self, target: Target, read: GatewayDiscovery | None) -> GateDecision:
         gw = target.gateway
         ms = self.fleet.site_of(gw).management_server
         found, readings = discover_target(self.fleet, target, transports=self.transports,
-                                          http=self.http)
+                                          http=self.http, read=read)
         notes = []
         gv = gw.version
         g_src = "declared" if gw.version_declared else "the management server's"

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gwctl.deploy.activation import ACTIVATION, Activation, parse
 from gwctl.errors import InputError
@@ -29,6 +29,9 @@ from gwctl.netjson.config import Effective, FlatConfig, flatten_text
 from gwctl.output import redact
 from gwctl.render.files import APPSETTINGS, NLOG, RenderedFile
 from gwctl.textio import decode
+
+if TYPE_CHECKING:
+    from gwctl.versions.discovery import GatewayDiscovery
 
 Action = Literal["create", "update", "unchanged"]
 
@@ -89,6 +92,9 @@ class GatewayPlan:
     #: host rules the fleet disables (``rules: {host-app-offline: {enabled: false, ...}}``):
     #: their conditions are neither shown nor block apply, as a disabled rule reports nothing
     disabled_rules: frozenset[str] = frozenset()
+    #: the host's installed versions, read in the same command as the files (apply's
+    #: plans: the version gate then asks nothing more); None: not read
+    versions: GatewayDiscovery | None = field(default=None, repr=False)
 
     @property
     def conditions(self) -> list[Condition]:

@@ -23,6 +23,9 @@ class GatewayResult:
     #: managed file -> backup id: for an apply the backups taken before writing (its
     #: restore points), for a rollback the backups restored (the audit log records them)
     backups: dict[str, str] = field(default_factory=dict)
+    #: the audit record reached the host's event log in the apply's last command
+    #: (`ApplyOptions.audit_event`); the after-run write then skips this host
+    event_written: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = {"gateway": self.gateway, "host": self.host, "outcome": self.outcome,

@@ -168,10 +168,15 @@ def rollback_gateway(target: Target, transports: TransportFactory,
         if not health.ok:
             result.outcome, result.detail = "failed", f"after rollback: {health.detail}"
             return
-        finish(t, replace(pending, state="active", at=now_text()), marker, lock, result)
         resumed = record is not None and record.pending
+        # known before the last command, so that its audit event can report it
         result.outcome = "rolled back" if changed or resumed else "unchanged"
         result.detail = ", ".join(s for s in result.steps if s.startswith("restored"))
+        event = (options.audit_event(result)
+                 if options.audit_event is not None and result.outcome != "unchanged"
+                 else None)
+        finish(t, replace(pending, state="active", at=now_text()), marker, lock, result,
+               also=[event] if event is not None else [])
 
     with_host_lock(target, transports, options.owner, options.lock_ttl_s, result, restore,
                    first=first)

@@ -66,14 +66,28 @@ def gather(transport: Transport, gw: Gateway, names: tuple[str, ...] = (
     """The gateway's files `names` and the `extra` files (name -> path) in one operation;
     with `with_host`, what ``read_host`` finds comes in the same operation (``stat``'s
     ``host`` parameter: one round trip for a diff)."""
+    paths, params = stat_request(gw, names, extra=extra, with_host=with_host)
+    result = transport.run("stat", params)
+    pool = transport.run("app_pool_state", {"name": APP_POOL}) if with_app_pool else {}
+    return facts_from(result, paths, pool, with_host=with_host)
+
+
+def stat_request(gw: Gateway, names: tuple[str, ...] = (BASE_FILE, APPSETTINGS, NLOG), *,
+                 extra: dict[str, str] | None = None, with_host: bool = False
+                 ) -> tuple[dict[str, str], dict[str, Any]]:
+    """The files read (name -> path) and ``stat``'s parameters, for a caller that sends
+    the ``stat`` in a batch with other reads (`facts_from` reads its answer)."""
     paths = {**{n: gw.install_path(n) for n in names}, **(extra or {})}
     params: dict[str, Any] = {"paths": list(paths.values()), "content": True}
     if with_host:
         params["host"] = host_params(gw)
-    result = transport.run("stat", params)
-    pool = transport.run("app_pool_state", {"name": APP_POOL}) if with_app_pool else {}
-    return HostFacts(_files(result, paths), pool,
-                     _host_info(result["host"]) if with_host else None)
+    return paths, params
+
+
+def facts_from(result: dict[str, Any], paths: dict[str, str],
+               pool: dict[str, Any] | None = None, *, with_host: bool = False) -> HostFacts:
+    return HostFacts(_files(result, paths), pool or {},
+                     _host_info(result.get("host")) if with_host else None)
 
 
 def log_directory(gw: Gateway) -> str | None:

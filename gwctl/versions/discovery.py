@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gwctl.errors import GwctlError, InputError
-from gwctl.fleet.model import Fleet, Site
+from gwctl.fleet.model import Fleet, Gateway, Site
 from gwctl.hosts.fanout import fan_out
 from gwctl.hosts.targets import Target, TransportFactory, open_transport, pair
 from gwctl.output import redact
@@ -202,29 +202,41 @@ def _parse(raw: object, source: str, where: str, path: str | None = None) -> Rea
         return Reading(source, where, None, raw.strip(), exc.message, path)
 
 
+def versions_params(gw: Gateway, server_config: str | None) -> dict[str, Any]:
+    """``read_versions``' parameters for the gateway's host."""
+    return {"install_dir": gw.install_dir, "server_config": server_config}
+
+
 def read_host(target: Target, server_config: str | None,
               transports: TransportFactory = open_transport) -> GatewayDiscovery:
     """``read_versions`` on one gateway's host: the gateway's and (if there) the MS's."""
-    gw = target.gateway
-    found = GatewayDiscovery(gw.id, target.name)
     start = time.monotonic()
     transport = None
     try:
         transport = transports(target.host)
-        answer = transport.run("read_versions", {"install_dir": gw.install_dir,
-                                                 "server_config": server_config})
+        answer: dict[str, Any] | GwctlError = transport.run(
+            "read_versions", versions_params(target.gateway, server_config))
     except GwctlError as exc:
-        found.error = redact.scrub(str(exc))
-        found.elapsed_s = time.monotonic() - start
-        log.debug("%s: read_versions: %s", target.name, found.error)
-        return found
+        answer = exc
     finally:
         if transport is not None:
             try:
                 transport.close()
             except GwctlError as exc:  # the answer is in; a shell left open expires
                 log.debug("%s: closing the transport: %s", target.name, exc)
-    found.elapsed_s = time.monotonic() - start
+    return host_discovery(target, server_config, answer, time.monotonic() - start)
+
+
+def host_discovery(target: Target, server_config: str | None,
+                   answer: dict[str, Any] | GwctlError, elapsed_s: float) -> GatewayDiscovery:
+    """What ``read_versions``' `answer` (or the error it failed with) says about the host;
+    the answer may come from a batch another step sent (the plan's read)."""
+    gw = target.gateway
+    found = GatewayDiscovery(gw.id, target.name, elapsed_s=elapsed_s)
+    if isinstance(answer, GwctlError):
+        found.error = redact.scrub(str(answer))
+        log.debug("%s: read_versions: %s", target.name, found.error)
+        return found
     found.reachable = True
     found.warnings = [redact.scrub(str(w)) for w in answer.get("warnings") or []]
     found.install_dir_exists = bool(answer.get("install_dir_exists"))
@@ -370,14 +382,16 @@ def _bind_well_known(client: httpx.Client, urls: list[str]) -> Callable[[], list
 
 def discover_target(fleet: Fleet, target: Target, *,
                     transports: TransportFactory = open_transport,
-                    http: HttpSettings | None = None) -> tuple[GatewayDiscovery, list[Reading]]:
+                    http: HttpSettings | None = None, read: GatewayDiscovery | None = None
+                    ) -> tuple[GatewayDiscovery, list[Reading]]:
     """One gateway's host and the management server version as seen from it.
 
     The management server's version comes from ServerConfig.xml when the gateway is on its
-    host, else from ``/.well-known/uris`` through this gateway.
+    host, else from ``/.well-known/uris`` through this gateway. `read`: the host's
+    ``read_versions`` answer already taken (by the plan's read), so it is not asked again.
     """
     ms = fleet.site_of(target.gateway).management_server
-    found = read_host(target, ms.server_config, transports)
+    found = read if read is not None else read_host(target, ms.server_config, transports)
     readings: list[Reading] = []
     if found.server_config is not None:
         readings.append(found.server_config)
