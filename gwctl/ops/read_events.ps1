@@ -29,28 +29,34 @@ if (($max -isnot [int] -and $max -isnot [long]) -or $max -lt 1 -or $max -gt 500)
     Fail 'bad_params' "read_events: parameter 'max_events' must be an integer in 1..500"
 }
 $since = [DateTime]::UtcNow.AddMinutes(-[int]$minutes)
-# the names travel as data in the filter, never as text of a command
-$filter = @{ LogName = 'Application'; ProviderName = [string[]]$sources; StartTime = $since.ToLocalTime() }
 $events = @()
-try {
-    # newest first is Get-WinEvent's own order
-    $found = @(Get-WinEvent -FilterHashtable $filter -MaxEvents ([int]$max) -ErrorAction Stop)
-} catch [System.Exception] {
-    # "No events were found that match the specified selection criteria" is an empty answer
-    if ($_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') {
-        $found = @()
-    } else {
-        Fail 'failed' "read_events: $($_.Exception.Message)"
+# a provider that is not registered (gwctl's source before its first write_event, IIS
+# Express's on a server) has no entries; named in the filter it would fail the whole read
+$known = @($sources | Where-Object {
+    $null -ne (Get-WinEvent -ListProvider $_ -ErrorAction SilentlyContinue) })
+if ($known.Count -gt 0) {
+    # the names travel as data in the filter, never as text of a command
+    $filter = @{ LogName = 'Application'; ProviderName = [string[]]$known; StartTime = $since.ToLocalTime() }
+    try {
+        # newest first is Get-WinEvent's own order
+        $found = @(Get-WinEvent -FilterHashtable $filter -MaxEvents ([int]$max) -ErrorAction Stop)
+    } catch [System.Exception] {
+        # "No events were found that match the specified selection criteria" is an empty answer
+        if ($_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') {
+            $found = @()
+        } else {
+            Fail 'failed' "read_events: $($_.Exception.Message)"
+        }
     }
-}
-foreach ($e in $found) {
-    # levels 1 (Critical) and 2 (Error) are what Write-EventLog calls Error
-    $type = 'Information'
-    if ([int]$e.Level -eq 1 -or [int]$e.Level -eq 2) { $type = 'Error' }
-    elseif ([int]$e.Level -eq 3) { $type = 'Warning' }
-    $events += [ordered]@{
-        source = $e.ProviderName; event_id = [int]$e.Id; entry_type = $type
-        message = [string]$e.Message; written_at = (Format-Utc $e.TimeCreated)
+    foreach ($e in $found) {
+        # levels 1 (Critical) and 2 (Error) are what Write-EventLog calls Error
+        $type = 'Information'
+        if ([int]$e.Level -eq 1 -or [int]$e.Level -eq 2) { $type = 'Error' }
+        elseif ([int]$e.Level -eq 3) { $type = 'Warning' }
+        $events += [ordered]@{
+            source = $e.ProviderName; event_id = [int]$e.Id; entry_type = $type
+            message = [string]$e.Message; written_at = (Format-Utc $e.TimeCreated)
+        }
     }
 }
 [ordered]@{ log = 'Application'; since = (Format-Utc $since); events = $events }
