@@ -391,6 +391,38 @@ def test_no_secret_leaves_any_command(
     assert "eyJhbGciOi" not in "\n".join(text for _, text in run.texts)  # no IDP token
 
 
+def test_doctor_event_log_checks_show_no_secret(
+        sim_factory: Callable[..., SimSite], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        logons: LogonRecorder) -> None:
+    # doctor reads the host's audit records and ANCM's start-up failure (the exception the
+    # gateway printed about a file full of secrets): what it prints names none of them
+    from gwctl.sim.hostenv import Staging
+
+    site = live_site(sim_factory)
+    site.stage_host(GW, Staging(hosting_model="inprocess"))
+    for name, value in FLEET_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GWCTL_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    fleet = str(write_fleet(site, tmp_path))
+    inv = str(write_inventory(site, tmp_path, "ntlm"))
+    run = Outputs(capsys)
+    run.gwctl("apply", "-f", fleet, "-i", inv, "--gateway", GW, "--yes", "--change-ref",
+              "CHG-77")
+    # a hand edit that does not load: the duplicate key sits among the live secrets
+    site.production_path(GW).write_text(
+        LIVE_APPSETTINGS.replace('"ApiToken"', '"clientsecret": "x", "ApiToken"'), "utf-8")
+    site.recycle(GW)
+    for fmt in ("text", "json"):
+        out = run.gwctl("doctor", "-i", inv, "--gateway", GW, "--output", fmt, expect=(1,))
+        assert "CHG-77" in out  # the audit record was read
+        assert "ASPNETCORE_EVENT_INPROCESS_THREAD_EXIT_STDOUT" in out  # and ANCM's event
+    _, windows_password = logon_account(site, "ntlm")
+    run.assert_clean([*FLEET_SECRETS.values(), "Fleet-Db-Pw-8K3m", *FILE_SECRETS.values(),
+                      *LIVE_SECRETS.values(), windows_password, "Host-Web-Db-Pw-6Y3r",
+                      HOST_SECRETS["Events__ApiKey"]], logons)
+
+
 def test_import_makes_references_that_render_the_live_files(
         sim_factory: Callable[..., SimSite], tmp_path: Path,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,11 @@ appsettings.json, appsettings.Production.json and nlog.config linted as the gate
 them, as gwctl lint-file does), log-errors (recent ERROR/FATAL lines of the gateway's NLog
 log, and a hint when the log level hides them), cors, ice-servers and one ice line per
 configured STUN/TURN server (reached with the live configuration's credentials), the mDNS
-hint, version (installed gateway against its management server) and certificate (https
-gateways: expiry and host name). The gateway's URL is the host's gwctl_gateway_url, or
+hint, version (installed gateway against its management server), certificate (https
+gateways: expiry and host name), and from the host's Application event log (last 24 h):
+gwctl-changes (the host's last gwctl audit records: when, action, who, change ref,
+outcome) and startup-errors (the ASP.NET Core Module's start-up failures since the last
+recycle, with the gateway's exception). The gateway's URL is the host's gwctl_gateway_url, or
 the fleet's with -f. Exit 0 when no check failed, 1 otherwise."""
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ host and the gateway, and print cause and remedy with the manual's section:
 
 - *API Gateway doesn't answer requests* (502/503): the answer of ``/.well-known/uris``,
   the app pool's state, the live files linted as the gateway reads them, recent errors in
-  the gateway's log;
+  the gateway's log, the ASP.NET Core Module's start-up failures in the Application event
+  log (`events`);
+- who changed the host: gwctl's audit records in its Application event log (`events`);
 - *CORS errors*: CORS enabled at all, origins a browser can match (``scheme://host``),
   no wildcard;
 - *No WebRTC connection*: ICE servers configured, each STUN/TURN server reachable (and

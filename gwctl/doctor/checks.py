@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from gwctl.doctor import tls
+from gwctl.doctor import events, tls
 from gwctl.errors import GwctlError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.facts import BASE_FILE, read_live_files
@@ -333,6 +333,8 @@ def diagnose(name: str, host: InventoryHost, url: str, install_dir: str,
             texts = {n: decode(b, file=n) for n, b in raw.items()}
             report.checks.append(_log_errors(transport, texts.get(NLOG), directory))
             report.checks += _host(transport, directory, texts.get(NLOG))
+            report.checks.append(events.recent_changes(transport))
+            report.checks.append(events.startup_errors(transport))
             try:
                 tree = Effective([flatten_text(texts[n], file=n) for n in
                                   (BASE_FILE, APPSETTINGS) if n in texts]).tree()

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gwctl.ops.hostfiles import utc_text
+from gwctl.ops.hostfiles import parse_utc, utc_text
 from gwctl.ops.params import Params, bad
 
 __all__ = ["ENTRY_TYPES", "SOURCE", "append_entry", "event_log_path", "read_entries",
-           "write_event"]
+           "read_events", "write_event"]
 
 SOURCE = "gwctl"
 LOG = "Application"
@@ -74,3 +74,37 @@ def write_event(p: Params, root: Path, now: Callable[[], datetime]) -> dict[str,
                         "written_at": written_at})
     return {"log": LOG, "source": SOURCE, "event_id": event_id, "entry_type": entry_type,
             "written_at": written_at}
+
+
+#: bounds of ``read_events``: a doctor reads recent history, never the whole log
+MAX_SOURCES = 8
+MAX_EVENTS = 500
+MAX_SINCE_MINUTES = 7 * 24 * 60
+
+
+def read_events(p: Params, root: Path, now: Callable[[], datetime]) -> dict[str, Any]:
+    """``read_events``' twin: the newest entries of the named sources, newest first."""
+    sources = p.text_list("sources")
+    if not 1 <= len(sources) <= MAX_SOURCES:
+        raise bad(f"read_events: sources must name 1..{MAX_SOURCES} event sources")
+    since_minutes = p.integer("since_minutes", 1, MAX_SINCE_MINUTES)
+    max_events = p.integer("max_events", 1, MAX_EVENTS)
+    since = now() - timedelta(minutes=since_minutes)
+    # the event log's provider names are compared ignoring case, as Get-WinEvent does
+    wanted = {s.lower() for s in sources}
+    found = []
+    for entry in reversed(read_entries(root)):
+        if str(entry.get("source", "")).lower() not in wanted:
+            continue
+        try:
+            written = parse_utc(str(entry.get("written_at")))
+        except ValueError:
+            continue
+        if written < since:
+            continue
+        found.append({"source": entry.get("source"), "event_id": entry.get("event_id"),
+                      "entry_type": entry.get("entry_type"), "message": entry.get("message"),
+                      "written_at": utc_text(written)})
+        if len(found) == max_events:
+            break
+    return {"log": LOG, "since": utc_text(since), "events": found}

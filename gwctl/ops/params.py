@@ -32,6 +32,7 @@ PARAM_KEYS: dict[str, frozenset[str]] = {
     "lock_acquire": frozenset({"path", "owner", "ttl_seconds", "token", "take_over"}),
     "lock_release": frozenset({"path", "token"}),
     "write_event": frozenset({"event_id", "entry_type", "message"}),
+    "read_events": frozenset({"sources", "since_minutes", "max_events"}),
 }
 
 _DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -35,7 +35,7 @@ from gwctl.ops.backups import (
     store_backup,
 )
 from gwctl.ops.batch import decode_batch, format_batch_result
-from gwctl.ops.eventlog import write_event
+from gwctl.ops.eventlog import read_events, write_event
 from gwctl.ops.hostfiles import (
     atomic_write,
     file_info,
@@ -377,6 +377,12 @@ class DirectoryHost:
             raise OperationError("write_event: a directory host without a root has no "
                                  "event log of its own", code="failed")
         return write_event(p, self.root, self._now)
+
+    def _op_read_events(self, p: Params, payload: bytes | None) -> dict[str, Any]:
+        if self.root is None:
+            raise OperationError("read_events: a directory host without a root has no "
+                                 "event log of its own", code="failed")
+        return read_events(p, self.root, self._now)
 
 
 def _script_bytes(text: str) -> bytes:

@@ -58,6 +58,7 @@ from urllib.parse import parse_qsl
 
 from gwctl.errors import OperationError
 from gwctl.fleet.model import APP_POOL, DEFAULT_INSTALL_DIR
+from gwctl.iis.ancm import PROVIDERS, start_failure_event, start_success_event
 from gwctl.iis.behaviour import (
     PRODUCTION,
     START_FAILURE_STATUS,
@@ -65,6 +66,7 @@ from gwctl.iis.behaviour import (
     effective_environment,
 )
 from gwctl.iis.hostinfo import HostInfo
+from gwctl.ops.eventlog import append_entry
 from gwctl.ops.pyimpl import DirectoryHost
 from gwctl.ops.winpaths import child
 from gwctl.sim import webrtc_ws
@@ -235,9 +237,31 @@ class GatewayEmulator:
                                   f"{len(self.running.clusters)} clusters loaded")
         else:
             self.logs.app("fatal", f"Application startup exception: {self.running.reason}")
+        self._ancm_event(info)
+        if not self.running.ok:
             self._rapid_fail(info)
         if self.mismatch:
             self.logs.app("error", self.mismatch)
+
+    def _ancm_event(self, info: HostInfo | None) -> None:
+        """ANCM's Application-log entry for this start (`gwctl.iis.ancm`); only a host with
+        the gateway's web.config runs under ANCM."""
+        if info is None or not info.web_config.exists:
+            return
+        model = info.web_config.hosting_model
+        root = DEFAULT_INSTALL_DIR.rstrip("\\") + "\\"
+        if self.running.ok:
+            event_id, message = start_success_event(model, self.pool.worker_pid or 0,
+                                                    49152 + zlib.crc32(self.name.encode()) % 16000)
+            entry_type = "Information"
+        else:
+            # the host's start-up exception, as the .NET host prints it on stderr
+            event_id, message = start_failure_event(
+                model, root, f"Unhandled exception. {self.running.reason}")
+            entry_type = "Error"
+        append_entry(self.root, {"log": "Application", "source": PROVIDERS[0],
+                                 "event_id": event_id, "entry_type": entry_type,
+                                 "message": message, "written_at": utc_now_text()})
 
     def _rapid_fail(self, info: HostInfo | None) -> None:
         """A failed start is a worker failure: rapid-fail protection stops the pool after
