@@ -31,6 +31,7 @@ from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.ops.batch import Step
 from gwctl.render.files import APPSETTINGS, NLOG
 from gwctl.transport.base import Transport
+from gwctl.versions.discovery import host_discovery, versions_params
 from gwctl.versions.release import Version
 
 log = logging.getLogger("gwctl.deploy.rollback")
@@ -81,14 +82,11 @@ def choose_backups(transport: Transport, target: Target,
     return [c for c in newest if (latest - c.created).total_seconds() <= SAME_APPLY_S]
 
 
-def _installed_release(answer: dict[str, Any]) -> Version | None:
-    """The gateway's release from a ``read_versions`` answer (None: not known)."""
-    gateway = answer.get("gateway")
-    raw = gateway.get("version") if isinstance(gateway, dict) else None
-    try:
-        return Version.parse(str(raw)) if raw else None
-    except InputError:
-        return None
+def _installed_release(target: Target, answer: dict[str, Any]) -> Version | None:
+    """The gateway's release from a ``read_versions`` answer (None: not known), read as
+    version discovery reads every such answer."""
+    reading = host_discovery(target, None, answer, 0.0).reading
+    return reading.version if reading is not None else None
 
 
 def cross_version(record: Activation | None, installed: Version | None) -> str | None:
@@ -117,7 +115,7 @@ def rollback_gateway(target: Target, transports: TransportFactory,
     # (all read-only), so that the choice below costs no further round trip
     first = [Step("stat", {"paths": [ACTIVATION_PATH], "content": True}),
              *[_listing(gw.install_path(n), gw.backup_dir) for n in MANAGED],
-             Step("read_versions", {"install_dir": gw.install_dir, "server_config": None})]
+             Step("read_versions", versions_params(gw, None))]
 
     def restore(t: Transport, answers: list[dict[str, Any]], lock: HostLock) -> None:
         found = (answers[0].get("files") or {}).get(ACTIVATION_PATH) or {}
@@ -135,7 +133,7 @@ def rollback_gateway(target: Target, transports: TransportFactory,
         if not chosen:
             result.outcome, result.detail = "failed", "no backups to roll back to"
             return
-        installed = _installed_release(answers[-1])
+        installed = _installed_release(target, answers[-1])
         why = cross_version(record, installed)
         if why is not None and not force:
             result.outcome, result.detail = "failed", why
