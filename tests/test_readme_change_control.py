@@ -13,7 +13,7 @@ from test_deploy import CORS, files
 
 from gwctl.deploy import audit
 from gwctl.ops.eventlog import read_entries
-from tests.readme_lines import run_gwctl_line
+from tests.readme_lines import run_gwctl_line, section_commands
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
@@ -21,14 +21,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 #: Wednesday 13:00 in Copenhagen: outside "0 22 * * 1-5"
 NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-
-
-def section_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Change control:", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```sh", 1)[1].split("```", 1)[0]
-    return [line.split("  #", 1)[0].strip() for line in block.splitlines()
-            if line.startswith("gwctl ")]
 
 
 def test_the_readme_fleet_snippet_is_valid() -> None:
@@ -57,7 +49,7 @@ def test_change_control_commands_do_their_work(
         {"cron": "0 22 * * 1-5", "duration": "4h", "timezone": "Europe/Copenhagen"}]
     (tmp_path / ".sim" / "fleet.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
-    commands = section_commands()
+    commands = section_commands("Change control:")
     assert [c.split()[1] for c in commands] == [
         "apply", "upgrade-plan", "plan", "sim", "apply", "reconcile", "reconcile", "rollback"]
     outputs = []

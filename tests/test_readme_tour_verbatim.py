@@ -12,10 +12,6 @@ the test that runs them.
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,12 +20,12 @@ import pytest
 import yaml
 
 from gwctl.processes import pid_alive
+from tests.readme_lines import ShellSession, section_commands, sim_host_files
 
 pytestmark = pytest.mark.timeout(300)
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "https://portal.example.com"
-HOST_FILES = ("appsettings.Production.json", "nlog.config")
 
 #: tour lines another test runs verbatim, and which
 ELSEWHERE = {
@@ -41,45 +37,17 @@ ELSEWHERE = {
 
 
 def tour_lines() -> list[str]:
-    text = (ROOT / "README.md").read_text("utf-8")
-    tour = text.split("## A five-minute tour", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    lines = []
-    for line in tour.splitlines():
-        command = line.split("  #", 1)[0].strip()
-        if command and not command.startswith("#"):
-            lines.append(command)
-    return lines
+    return section_commands("A five-minute tour")
 
 
-def as_shell(line: str) -> str:
-    """The README's ``[--opt value ...]`` notation is optional arguments: pass them."""
-    return re.sub(r"\[(--[^\]]*)\]", r"\1", line)
-
-
-class Tour:
+class Tour(ShellSession):
     def __init__(self, cwd: Path) -> None:
-        self.cwd = cwd
-        self.env = dict(os.environ)
-        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env['PATH']}"
-        self.env["PYTHONPATH"] = str(ROOT)  # this checkout's gwctl, whatever is installed
-        self.env.pop("NO_COLOR", None)
+        super().__init__(cwd)
         # empty (render refuses a placeholder) until the tour's own export line sets it
         self.env["HQ_TURN_CREDENTIAL"] = ""
 
-    def run(self, line: str) -> tuple[int, str]:
-        if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            self.env[name] = value
-            return 0, ""
-        done = subprocess.run(["bash", "-c", as_shell(line)], cwd=self.cwd, env=self.env,
-                              capture_output=True, text=True, timeout=180,
-                              stdin=subprocess.DEVNULL)
-        return done.returncode, done.stdout + done.stderr
-
     def host_files(self, host: str) -> dict[str, bytes | None]:
-        d = (self.cwd / ".sim" / "hosts" / host / "C" / "Program Files" / "Milestone"
-             / "XProtect API Gateway")
-        return {n: (d / n).read_bytes() if (d / n).exists() else None for n in HOST_FILES}
+        return sim_host_files(self.cwd / ".sim", host)
 
     def add_settings(self) -> None:
         """What the tour's comment asks for after `sim up`: settings in .sim/fleet.yaml."""

@@ -3,7 +3,8 @@
 ``gwctl probe webrtc -i INVENTORY --gateway HOST [-f FLEET] --cameras M --sessions N
 --pattern simultaneous|staggered:200ms|ramp [--report DIR]`` opens N WebRTC signalling
 sessions (REST: session, ICE candidates, answer) across the first M cameras of the
-gateway, as the --health-user (password from $GWCTL_HEALTH_PASSWORD), and records every
+gateway, as the --health-user (password from $GWCTL_HEALTH_PASSWORD; the host's inventory
+variables gwctl_health_user and gwctl_health_password win over both), and records every
 request and response with tokens and passwords masked. It reports how many sessions were
 set up, which failed with which status, each session's time to answer, whether the
 forum's pattern (400 Bad Request while another session of the same gateway is still
@@ -57,7 +58,8 @@ def register(p: argparse.ArgumentParser) -> None:
     w.add_argument("--pattern", default="simultaneous",
                    help="simultaneous (default), staggered:DURATION (e.g. 200ms) or ramp")
     w.add_argument("--health-user", metavar="USER",
-                   help="XProtect basic user (password from $GWCTL_HEALTH_PASSWORD)")
+                   help="XProtect basic user (password from $GWCTL_HEALTH_PASSWORD); the "
+                        "host's gwctl_health_user/_password inventory variables win")
     w.add_argument("--client-id", default="GrantValidatorClient", metavar="ID")
     w.add_argument("--insecure", action="store_true",
                    help="do not verify the gateway's TLS certificate")
@@ -115,6 +117,7 @@ def gateway_location(ns: argparse.Namespace, host: InventoryHost
 
 
 def execute(ns: argparse.Namespace) -> int:
+    from gwctl.cli.cmd_verify import health_credentials
     from gwctl.cli.deploy_common import inventory_host
     from gwctl.output import redact
     from gwctl.probe.pattern import Pattern
@@ -125,17 +128,21 @@ def execute(ns: argparse.Namespace) -> int:
         raise UsageError("gwctl probe: name what to probe (webrtc); see 'gwctl probe --help'")
     if ns.serve_page:
         return _serve_page(ns.bind, ns.port)
-    for option, value in (("-i/--inventory", ns.inventory), ("--gateway", ns.gateway),
-                          ("--health-user", ns.health_user)):
+    for option, value in (("-i/--inventory", ns.inventory), ("--gateway", ns.gateway)):
         if not value:
             raise UsageError(f"gwctl probe webrtc: {option} is required (unless --serve-page)")
-    password = os.environ.get("GWCTL_HEALTH_PASSWORD")
+    host = inventory_host(ns, ns.gateway)
+    user, password = health_credentials(host.vars, ns.health_user,
+                                        os.environ.get("GWCTL_HEALTH_PASSWORD"))
+    if not user:
+        raise UsageError("gwctl probe webrtc: --health-user is required (unless --serve-page "
+                         f"or the inventory sets gwctl_health_user for {host.name})")
     if not password:
         raise UsageError("set $GWCTL_HEALTH_PASSWORD to the --health-user's password")
     redact.register(password)
     from gwctl.probe.pattern import parse_duration
 
-    settings = ProbeSettings(user=ns.health_user, password=password, sessions=ns.sessions,
+    settings = ProbeSettings(user=user, password=password, sessions=ns.sessions,
                              cameras=ns.cameras, pattern=Pattern.parse(ns.pattern),
                              client_id=ns.client_id, verify_tls=not ns.insecure,
                              media=ns.media,
@@ -155,7 +162,6 @@ def execute(ns: argparse.Namespace) -> int:
         from gwctl.probe.media import require
 
         require()
-    host = inventory_host(ns, ns.gateway)
     url, install_dir, version = gateway_location(ns, host)
     if version is None:
         with HttpSettings(verify_tls=not ns.insecure).client() as client:

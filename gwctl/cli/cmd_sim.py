@@ -222,7 +222,8 @@ def _up(ns: argparse.Namespace) -> int:
         spec = SiteSpec(site=ns.site or "demo", version=ns.version or "2025 R2",
                         gateways=2 if ns.gateways is None else ns.gateways,
                         gateway_versions=versions, gateway_dotnet=runtimes, faults=faults,
-                        cameras=4 if ns.cameras is None else ns.cameras, seed=ns.seed)
+                        cameras=4 if ns.cameras is None else ns.cameras, seed=ns.seed,
+                        health_user_in_inventory=True)
         create_state(state_dir, spec)
     if ns.jea:
         _install_jea(state_dir)
@@ -309,6 +310,9 @@ def _print_up(status: dict[str, Any], output: str) -> None:
                      "inventory.yml)")
     lines.append(f"  IDP users          xprotect_users in {status['state_dir']}/state.json "
                  "(client_id GrantValidatorClient)")
+    if status.get("health_user"):
+        lines.append(f"  health user        {status['health_user']} (gwctl_health_user/_password "
+                     "of the gateways in inventory.yml: verify and probe log in with it)")
     lines.append(f"  inventory          {status['inventory']}")
     lines.append(f"  fleet              {status['fleet']}")
     lines.append(f"  pid {proc.get('pid')}; stop with: gwctl sim down --state "

@@ -230,4 +230,5 @@ class SiteRuntime:
                                   "release": self.ms_version.name,
                                   "encryption": st.encryption},
             "gateways": [gw.status() for gw in self.gateways.values()],
+            "health_user": st.health_user,
         }

@@ -7,7 +7,8 @@ edited and handed to other tools::
 
     DIR/
       state.json              the site: see below (0600: it holds generated passwords)
-      inventory.yml           Ansible inventory (YAML), one host per gateway (0600)
+      inventory.yml           Ansible inventory (YAML), one host per gateway (0600); with
+                              ``health_user``, the gateways' gwctl_health_user/_password
       fleet.yaml              a gwctl fleet file describing the site, to start from
       sim.log                 output of the background process (``gwctl sim up``)
       sim.pid, sim.lock       pid of the running simulator; the lock it holds while it runs
@@ -32,6 +33,7 @@ edited and handed to other tools::
     {"format": "gwctl-sim/1", "site": "demo", "seed": 1234, "encryption": false,
      "management_server": {"host": "demo-ms", "version": "25.2.5700.1"},
      "xprotect_users": {"admin": "..."},        # basic users of the emulated IDP
+     "health_user": "admin",                    # optional: the one in the inventory
      "windows_admin": {"user": "gwctl-admin", "password": "..."},   # WinRM account
      "site_id": "<uuid>", "token_key": "<hex>", "admin_token": "<hex>",
      "hosts": {"demo-ms": {
@@ -255,6 +257,11 @@ class SiteSpec:
     seed: int | None = None
     #: host name -> text of an appsettings.Production.json to install
     production_files: dict[str, str] = field(default_factory=dict)
+    #: write the IDP's basic user into the inventory as every gateway host's
+    #: gwctl_health_user/gwctl_health_password, so that verify and probe log in with no
+    #: option (``gwctl sim up`` does); off by default because the inventory's credentials
+    #: win over --health-user, and the tests of the no-user and option paths need neither
+    health_user_in_inventory: bool = False
 
 
 def gateway_names(site: str, count: int, colocated: bool) -> list[str]:
@@ -280,6 +287,8 @@ class SimState:
         self.management_host = str(ms["host"])
         self.management_version = str(ms["version"])
         self.xprotect_users = {str(k): str(v) for k, v in data["xprotect_users"].items()}
+        health = data.get("health_user")
+        self.health_user = str(health) if health in self.xprotect_users else None
         admin = data["windows_admin"]
         self.windows_admin = (str(admin["user"]), str(admin["password"]))
         self.site_id = str(data["site_id"])
@@ -323,6 +332,7 @@ class SimState:
             "management_server": {"host": self.management_host,
                                   "version": self.management_version},
             "xprotect_users": self.xprotect_users,
+            "health_user": self.health_user,
             "windows_admin": {"user": self.windows_admin[0],
                               "password": self.windows_admin[1]},
             "site_id": self.site_id,
@@ -478,6 +488,7 @@ def create_state(directory: Path | str, spec: SiteSpec) -> SimState:
         "created": utc_now_text(),
         "management_server": {"host": ms_host, "version": product_version(ms_version)},
         "xprotect_users": {XPROTECT_USER: _password()},
+        "health_user": XPROTECT_USER if spec.health_user_in_inventory else None,
         "windows_admin": {"user": WINDOWS_ADMIN, "password": admin_password},
         "site_id": site_id,
         "token_key": secrets.token_hex(32),
@@ -576,6 +587,9 @@ def inventory_data(state: SimState) -> dict[str, Any]:
         if host.is_gateway:
             entry["gwctl_gateway_url"] = (f"http://127.0.0.1:{host.port}/api"
                                           if host.port else None)
+            if state.health_user is not None:
+                entry["gwctl_health_user"] = state.health_user
+                entry["gwctl_health_password"] = state.xprotect_users[state.health_user]
         entry["gwctl_roles"] = list(host.roles)
         hosts[host.name] = entry
     # the Ansible role's fleet file: the playbooks then run with no extra variables
