@@ -261,3 +261,28 @@ def test_media_through_the_turn_relay_only(sim_factory: Any, tmp_path: Path,
     theirs = [json.loads(c)["candidate"] for c in json.loads(got.response_body)["candidates"]]
     assert any(" typ relay " in c for c in theirs), theirs  # the gateway's peer gathered one
     assert turn.password not in json.dumps([e.to_json() for e in result.exchanges])
+
+
+def test_health_user_from_the_inventory_wins(sim_factory: Any,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # what `gwctl sim up` writes: the inventory's credentials, as verify reads them
+    site: SimSite = sim_factory(health_user_in_inventory=True)
+    monkeypatch.delenv("GWCTL_HEALTH_PASSWORD", raising=False)
+    code = main(["probe", "webrtc", "-i", str(site.inventory_path), "--gateway", "demo-gw1",
+                 "--health-user", "someone-else", "--sessions", "2", "--output", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert json.loads(out)["summary"]["succeeded"] == 2
+    (password,) = site.users.values()
+    assert password not in out + err
+
+
+def test_no_health_user_anywhere_is_a_usage_error(sim_site: SimSite,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["probe", "webrtc", "-i", str(sim_site.inventory_path), "--gateway",
+                 "demo-gw1"])
+    _, err = capsys.readouterr()
+    assert code == 64
+    assert ("--health-user is required (unless --serve-page or the inventory sets "
+            "gwctl_health_user for demo-gw1)") in err
