@@ -25,6 +25,9 @@ def test_the_site_builds_strictly_with_a_page_per_rule(tmp_path: Path) -> None:
     pytest.importorskip("material", reason="mkdocs-material is in the test extra")
     command = pipeline_command("mkdocs ")
     assert command == "mkdocs build --strict"
+    # docs/index.md ("Building this site") shows the same line, from the same directory
+    index = (ROOT / "docs" / "index.md").read_text("utf-8").split("## Building this site", 1)[1]
+    assert index.split("```sh\n", 1)[1].split("```", 1)[0].strip() == command
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     env = {**os.environ, "PYTHONPATH": str(ROOT),
