@@ -62,7 +62,10 @@ def sections_with_sh_blocks(path: Path) -> set[str]:
 def test_every_command_block_names_the_tests_that_run_it() -> None:
     blocks = {(str(doc.relative_to(ROOT)), section)
               for doc in documents() for section in sections_with_sh_blocks(doc)}
-    assert blocks == set(RUNNERS), "name the runner of each new command block in RUNNERS"
+    unnamed, gone = sorted(blocks - set(RUNNERS)), sorted(set(RUNNERS) - blocks)
+    assert not unnamed and not gone, (
+        f"command blocks without a runner in RUNNERS: {unnamed}; RUNNERS naming sections "
+        f"with no command block (moved or renamed?): {gone}")
     for (doc, section), tests in RUNNERS.items():
         texts = [(ROOT / test).read_text("utf-8") for test in tests]
         # a runner reads the lines from the document (never a copy of them), directly or
