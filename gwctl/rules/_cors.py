@@ -41,17 +41,42 @@ def normalized_origin(origin: str) -> str:
     whatever followed the authority -- what a browser sends; anything else is only lower
     cased (a path, a trailing slash or a default port then never matches).
     """
+    parts = split_origin(origin)
+    if parts is None or parts[1].isascii():
+        return origin.lower()
+    idn = ascii_host(parts[1])
+    if idn is None:
+        return origin.lower()
+    return serialise(parts[0], idn, parts[2])
+
+
+def split_origin(origin: str) -> tuple[str, str, int | None] | None:
+    """(lower-case scheme, host, port) of an absolute http(s) URI; None for anything else."""
     try:
         parts = urlsplit(origin)
         host, port = parts.hostname, parts.port
     except ValueError:
-        return origin.lower()
+        return None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not host or host.isascii():
-        return origin.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port
+
+
+def ascii_host(host: str) -> str | None:
+    """An internationalised host name in punycode, lower case (None: not a valid name).
+
+    Both sides of the comparison go through this one conversion: the configured origin
+    as ASP.NET Core stores it (``Uri.IdnHost``) and the origin a browser serialises
+    (`gwctl.verify.cors_judge.browser_origin`), so they can only agree.
+    """
     try:
-        idn = host.encode("idna").decode("ascii").lower()
+        return host.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        return origin.lower()
+        return None
+
+
+def serialise(scheme: str, host: str, port: int | None) -> str:
+    """``scheme://host[:port]``, without the scheme's default port."""
     shown = f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else ""
-    return f"{scheme}://{idn}{shown}"
+    return f"{scheme}://{host}{shown}"
