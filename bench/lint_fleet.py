@@ -11,7 +11,8 @@ across 100 sites, 40 custom routes each) adds less than 2 s to
 Also reported: ``validate_fleet`` alone when it has to render for itself. Each figure is
 the best of ``--repeat`` runs (default 3) in this process, as wall-clock and as this
 process's CPU time (the two agree on an idle machine; on a shared one the CPU time is the
-stable figure). The target is checked on wall-clock time.
+stable figure). The target is checked on wall-clock time. The 1-minute load average
+before and after the runs is printed with the figures, to judge how shared the machine was.
 
 Usage: python bench/lint_fleet.py [--sites 100] [--gateways 10] [--repeat 3]
 """
@@ -19,6 +20,7 @@ Usage: python bench/lint_fleet.py [--sites 100] [--gateways 10] [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gateways", type=int, default=10, help="gateways per site")
     ap.add_argument("--repeat", type=int, default=3)
     ns = ap.parse_args(argv)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         path = write_fleet(Path(tmp) / "fleet.yaml", sites=ns.sites,
                            gateways_per_site=ns.gateways)
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(show("    validate_fleet on rendered files", lint_only))
     print(show("    validate_fleet rendering itself", self_render))
     print(f"problems: {len(problems)} ({sum(p.suppressed is None for p in problems)} active)")
+    print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     return 0 if added[0] < TARGET_SECONDS else 1
 
 
