@@ -22,11 +22,16 @@ def enabled(target: Any) -> bool:
 
 
 def items(target: Any, key: Key) -> list[tuple[int, str]]:
-    """(index, item) of a comma-separated header value of the effective configuration."""
-    value = _cfg.text(target.value(key))
-    if value is None:
-        return []
-    return [(i, item) for i, (item, _) in enumerate(_cfg.split_csv(value))]
+    """(index, item) of a comma-separated header value of the effective configuration
+    (memoised per target: every CORS rule asks)."""
+    memo_key = "cors-items:" + ":".join(key)
+    found: list[tuple[int, str]] | None = target.memo.get(memo_key)
+    if found is None:
+        value = _cfg.text(target.value(key))
+        found = ([] if value is None
+                 else [(i, item) for i, (item, _) in enumerate(_cfg.split_csv(value))])
+        target.memo[memo_key] = found
+    return found
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
