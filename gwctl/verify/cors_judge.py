@@ -26,7 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gwctl.rules import _cors
+from gwctl.cors.origins import browser_origin
+
+__all__ = ["BrowserRequest", "Verdict", "blocked_message", "browser_origin", "check_origin",
+           "judge_preflight"]
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 #: methods a browser upper-cases before sending (Fetch's "normalize")
@@ -89,33 +92,6 @@ def _header(headers: Mapping[str, str] | Sequence[tuple[str, str]], name: str) -
 
 def _list(values: list[str]) -> list[str]:
     return [part.strip() for v in values for part in v.split(",") if part.strip()]
-
-
-def browser_origin(origin: str) -> str:
-    """The ``Origin`` header a browser sends from a page at `origin` (a URL).
-
-    A browser serialises a page's origin in ASCII (the URL Standard's origin
-    serialisation): scheme and host in lower case, an internationalised host in punycode
-    (``https://bücher.example.com`` sends ``https://xn--bcher-kva.example.com``), no
-    default port, nothing after the authority. ASP.NET Core compares that header
-    ordinally with the configured origins, which it stores punycoded and lower-cased
-    (dotnet/aspnetcore src/Middleware/CORS/src/Infrastructure/CorsService.cs
-    ``IsOriginAllowed``, CorsPolicy.cs, CorsPolicyBuilder.cs ``GetNormalizedOrigin``).
-    Text that is no http(s) URL with a host is returned unchanged: no page has it as its
-    origin, and the gateway's answer to it is what the fleet asked for.
-    """
-    parts = _cors.split_origin(origin)
-    if parts is None:
-        return origin
-    scheme, host, port = parts
-    if not host.isascii():
-        idn = _cors.ascii_host(host)
-        if idn is None:
-            return origin
-        host = idn
-    if ":" in host:
-        host = f"[{host}]"  # an IPv6 address keeps its brackets
-    return _cors.serialise(scheme, host, port)
 
 
 def check_origin(origin: str, headers: Mapping[str, str] | Sequence[tuple[str, str]],
