@@ -153,8 +153,11 @@ def _startup_problems(problems: list[Problem], gateway: str | None) -> list[Prob
 
 
 def _concerns(p: Problem, gateway: str | None) -> bool:
-    # a fleet problem names its gateway as SITE/NAME; one without a subject is everyone's
-    return gateway is None or p.subject is None or p.subject.split("/")[-1] == gateway
+    # a fleet problem names its gateway as SITE/NAME, and one that several gateways share
+    # names them all in extra["subjects"]; one without a subject is everyone's
+    subjects = p.extra.get("subjects") or ([p.subject] if p.subject is not None else [])
+    return gateway is None or not subjects or any(
+        str(s).split("/")[-1] == gateway for s in subjects)
 
 
 def _sim_cases() -> list[Path]:

@@ -314,6 +314,26 @@ def test_layout_scan(layout: str, kinds: list[str]) -> None:
     assert [i.kind for i in _nlog.scan_layout(layout)] == kinds
 
 
+def test_nlog_layout_syntax_says_what_nlog_prints(tmp_path: Any) -> None:
+    # NLog closes an unclosed ${ at the end of the value and renders ${} as empty text
+    # (NLog/NLog src/NLog/Layouts/LayoutParser.cs): neither is a refused file
+    from gwctl.rules.runner import lint_files
+
+    path = tmp_path / "nlog.config"
+    path.write_text('<nlog>\n<variable name="a" value="${longdate} ${level:uppercase=true" />\n'
+                    '<variable name="b" value="[${}]" />\n</nlog>\n', "utf-8")
+    found = [(p.level, p.line, p.message)
+             for p in lint_files([str(path)], base=None, only={"nlog-layout-syntax"})]
+    assert found == [
+        (Level.ERROR, 2, "value: '${' at '${level:uppercase=true' has no closing '}': NLog "
+         "reads the rest of the value as that renderer's options, so it is not printed as "
+         "written"),
+        (Level.WARNING, 3, "value: empty layout renderer '${}' prints nothing"),
+    ]
+    assert _nlog.empty_config_watches("<nlog AutoReload='TRUE'><targets>")
+    assert not _nlog.empty_config_watches('<nlog autoReload = "true"><targets>')
+
+
 def test_nlog_parse_positions_and_doctype() -> None:
     text = ('<?xml version="1.0"?>\n<nlog xmlns="http://www.nlog-project.org/schemas/NLog.xsd"'
             ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n  <targets>\n'

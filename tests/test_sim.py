@@ -741,6 +741,27 @@ def test_logs_follow_nlog_on_recycle(sim_site: SimSite) -> None:
     assert access_log(sim_site, "demo-gw1") == before
 
 
+def test_nlog_broken_at_start_is_watched_only_when_its_text_says_autoreload(
+        sim_site: SimSite) -> None:
+    # NLog's stand-in empty configuration watches the file only when the broken text holds
+    # autoReload="true" (LoggingConfigurationFileLoader.ScanForBooleanParameter)
+    nlog = sim_site.install_dir("demo-gw1") / "nlog.config"
+    good = nlog.read_text("utf-8")
+    nlog.write_text("not xml", "utf-8")
+    sim_site.recycle("demo-gw1")
+    nlog.write_text(good, "utf-8")
+    for _ in range(2):
+        httpx.get(sim_site.gateway_url("demo-gw1") + "/.well-known/uris?fixed=unwatched")
+    assert "fixed=unwatched" not in access_log(sim_site, "demo-gw1")
+    nlog.write_text('<nlog autoReload="true"><targets>', "utf-8")
+    sim_site.recycle("demo-gw1")
+    nlog.write_text(good, "utf-8")
+    for _ in range(2):
+        httpx.get(sim_site.gateway_url("demo-gw1") + "/.well-known/uris?fixed=watched")
+    assert "fixed=watched" in access_log(sim_site, "demo-gw1")
+    assert "fixed=unwatched" not in access_log(sim_site, "demo-gw1")
+
+
 # -- ports ----------------------------------------------------------------------------------
 
 

@@ -384,3 +384,41 @@ def test_health_credentials_from_the_inventory(applied: Callable[..., Any], sim_
     assert statuses(doc, "demo/demo-gw1")["token"] == "pass", check(doc, "demo/demo-gw1", "token")
     assert statuses(doc, "demo/demo-ms")["token"] == "skip"  # no variables, no --health-user
     assert password not in out
+
+
+@pytest.mark.parametrize(("declared", "sent"), [
+    ("https://bücher.example.com", "https://xn--bcher-kva.example.com"),
+    ("HTTPS://BÜCHER.Example.org:443/", "https://xn--bcher-kva.example.org"),
+    ("https://portal.example.com:443", "https://portal.example.com"),
+    ("https://portal.example.com/app", "https://portal.example.com"),
+    ("http://[::1]:8080", "http://[::1]:8080"),
+    ("yourdomain1.com", "yourdomain1.com"),
+])
+def test_cors_judge_browser_origin(declared: str, sent: str) -> None:
+    assert cors_judge.browser_origin(declared) == sent
+
+
+@pytest.mark.parametrize(("configured", "status"), [
+    # ASP.NET Core stores the Unicode host punycoded: the page's browser is allowed
+    ("https://bücher.example.com", "pass"),
+    # stored lower-cased with its slash, which no browser sends: refused
+    ("https://portal.example.com/", "fail"),
+])
+def test_verify_judges_the_origin_a_browser_sends(sim_site: SimSite, configured: str,
+                                                  status: str) -> None:
+    import httpx
+
+    from gwctl.verify.exchange import Recorder
+    from gwctl.verify.run import _cors_origin
+
+    doc = {"CORS": {"Enabled": True, "Access-Control-Allow-Origin": configured,
+                    "Access-Control-Allow-Headers": "Authorization,Content-Type",
+                    "Access-Control-Allow-Methods": "GET,POST,PATCH"}}
+    sim_site.production_path("demo-gw1").write_text(json.dumps(doc), "utf-8")
+    sim_site.recycle("demo-gw1")
+    with httpx.Client(timeout=10) as client:
+        rec = Recorder(client)
+        result = _cors_origin(rec, sim_site.gateway_url("demo-gw1"), configured)
+        sent = {v for e in rec.exchanges for k, v in e.request_headers if k.lower() == "origin"}
+    assert result.check == f"cors {configured}" and result.status == status, result.detail
+    assert sent == {cors_judge.browser_origin(configured)}

@@ -2,9 +2,10 @@
 
 For each CORS configuration (the cases the CORS rules document: an exact origin, an origin
 without a scheme, a wildcard, a missing Authorization header, a missing method, CORS
-disabled) the gateway is given the section, and each request a browser client makes is
-judged twice: by `gwctl.verify.cors_judge` on a real preflight, and by Chromium running
-``fetch()`` from a page served at the origin. Both must say the same.
+disabled, an internationalised host written in Unicode) the gateway is given the section,
+and each request a browser client makes is judged twice: by `gwctl.verify.cors_judge` on a
+real preflight, and by Chromium running ``fetch()`` from a page served at the origin. Both
+must say the same.
 
 Needs Debian's ``chromium`` and Playwright's Python package (never ``playwright install``);
 skips, saying which is missing, otherwise.
@@ -53,7 +54,8 @@ def origin_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with chromium() as b:
+    # pages of an internationalised host (bücher.localhost) are served by origin_server too
+    with chromium(("--host-resolver-rules=MAP *.localhost 127.0.0.1",)) as b:
         yield b
 
 
@@ -94,23 +96,57 @@ FETCH = """async ([url, method, headers]) => {
 }"""
 
 
-def test_cors_verdicts_agree_with_chromium(sim_factory: Any, browser: Any,
-                                           origin_server: str) -> None:
-    site = sim_factory(wsman=False)
+def _compare(site: SimSite, page: Any, origin: str,
+             sections: list[tuple[str, dict[str, Any] | None]], tag: str
+             ) -> list[tuple[str, str, bool, bool]]:
+    """(case, request, verify's verdict, Chromium's) for each section and browser request
+    from a page at `origin` (the Origin the page's browser sends)."""
     url = site.gateway_url("demo-gw1")
-    page = browser.new_page()
-    page.goto(origin_server + "/")
     compared = []
-    for i, (name, section) in enumerate(cases(origin_server)):
+    for i, (name, section) in enumerate(sections):
         _configure(site, section)
         for req in BROWSER_REQUESTS:
             # a URL of its own per case: Chromium caches a preflight's answer for 5 s
-            target = f"{url}{req.path}?case={i}"
-            ours = _verify_verdict(target, req, origin_server)
+            target = f"{url}{req.path}?{tag}={i}"
+            ours = _verify_verdict(target, req, origin)
             theirs = page.evaluate(FETCH, [target, req.method, dict(req.headers)])
             compared.append((name, f"{req.method} {req.path}", ours, theirs))
-    page.close()
     disagreements = [c for c in compared if c[2] != c[3]]
     assert not disagreements, "\n".join(map(str, disagreements))
+    return compared
+
+
+def test_cors_verdicts_agree_with_chromium(sim_factory: Any, browser: Any,
+                                           origin_server: str) -> None:
+    site = sim_factory(wsman=False)
+    page = browser.new_page()
+    page.goto(origin_server + "/")
+    compared = _compare(site, page, origin_server, cases(origin_server), "case")
+    page.close()
     # the table exercised both answers
     assert {c[2] for c in compared} == {True, False}
+
+
+UNICODE_HOST = "bücher.localhost"
+
+
+def test_cors_unicode_origin_verdicts_agree_with_chromium(sim_factory: Any, browser: Any,
+                                                         origin_server: str) -> None:
+    # the administrator writes the Unicode host; the browser sends it in punycode, which
+    # ASP.NET Core's CorsPolicyBuilder stores for it (cors-origin-format passes it)
+    port = origin_server.rsplit(":", 1)[1]
+    declared = f"http://{UNICODE_HOST}:{port}"
+    page = browser.new_page()
+    page.goto(declared + "/")
+    sent = cors_judge.browser_origin(declared)
+    assert sent == page.evaluate("location.origin") == f"http://xn--bcher-kva.localhost:{port}"
+    full = {"Enabled": True, "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Allow-Methods": "GET, POST, PATCH"}
+    sections: list[tuple[str, dict[str, Any] | None]] = [
+        (allowed, {**full, "Access-Control-Allow-Origin": allowed})
+        for allowed in (declared, declared.upper().replace("HTTP://", "http://"),
+                        f"http://other.localhost:{port}")]
+    compared = _compare(sim_factory(wsman=False), page, sent, sections, "idn")
+    page.close()
+    assert [c[2] for c in compared] == [True] * (2 * len(BROWSER_REQUESTS)) + [False] * len(
+        BROWSER_REQUESTS)

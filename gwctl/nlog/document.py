@@ -285,12 +285,30 @@ def bad_levels(value: str) -> list[str]:
             if v.strip() and "${" not in v and v.strip().lower() not in LEVELS]
 
 
+def empty_config_watches(text: str) -> bool:
+    """Whether the empty configuration NLog installs for a file it could not load watches
+    that file, so that fixing it takes effect without an app start.
+
+    NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs: ``CreateEmptyDefaultConfig``
+    builds ``<nlog autoReload=...>`` from ``ScanForBooleanParameter(fileContent,
+    "autoReload", true)`` -- a search of the raw text, ignoring case, for
+    ``autoReload="true`` or ``autoReload='true`` (anywhere, a comment included; blanks
+    around ``=`` defeat it). Only a watched configuration is reloaded
+    (src/NLog/Config/LoggingConfigurationWatchableFileLoader.cs, ``Activated``).
+    """
+    folded = text.lower()
+    return 'autoreload="true' in folded or "autoreload='true" in folded
+
+
 def load_failure(doc: NlogDoc) -> str | None:
     """Why NLog cannot load this file (None: it loads).
 
     NLog's loader then installs an *empty* configuration at start, or keeps the previous
-    one on an autoReload (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs);
-    an unknown ``<logger>`` level fails the load (``LogLevel.FromString``,
+    one on an autoReload (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs,
+    ``LoadXmlLoggingConfiguration`` -> ``CreateEmptyDefaultConfig``;
+    src/NLog/Config/LoggingConfigurationWatchableFileLoader.cs, ``ReloadConfigOnTimer``);
+    whether that empty configuration still watches the file is `empty_config_watches`.
+    An unknown ``<logger>`` level fails the load (``LogLevel.FromString``,
     src/NLog/LogLevel.cs).
     """
     if doc.error is not None:

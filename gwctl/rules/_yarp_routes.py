@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from gwctl.rules import _cfg
 from gwctl.rules._cfg import Key
+from gwctl.rules._memo import by_identity
 from gwctl.yarp.template import (
     Segment,
     TemplateError,
@@ -141,16 +142,6 @@ class RouteFacts:
         )
 
 
-def facts_of(shared: dict[Any, Any], data: Any) -> RouteFacts:
-    cache: dict[int, tuple[Any, RouteFacts]] = shared.setdefault("route-facts", {})
-    hit = cache.get(id(data))
-    if hit is not None and hit[0] is data:
-        return hit[1]
-    f = RouteFacts(data)
-    cache[id(data)] = (data, f)  # keeps `data` alive, so its id cannot be reused
-    return f
-
-
 class Route(NamedTuple):
     """A route of the effective configuration (a tuple: a fleet makes tens of thousands)."""
 
@@ -167,8 +158,9 @@ def routes(target: Any) -> list[Route]:
     if cached is None:
         section = _cfg.walk(target.view, ROUTES)
         stock = target.stock_route_ids
+        facts = by_identity(target.shared, "route-facts")
         cached = [Route(rid, (*ROUTES, rid), data, rid.lower() in stock,
-                        facts_of(target.shared, data))
+                        facts.get(data, RouteFacts))
                   for rid, data in _cfg.items(section) if isinstance(data, dict)]
         target.memo["routes"] = cached
     return cached

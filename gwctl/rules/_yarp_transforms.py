@@ -7,6 +7,7 @@ stock transforms a partial override merges into by index.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from gwctl.rules import _cfg
@@ -18,7 +19,15 @@ def check_transform(t: Any) -> list[tuple[str, str | None]]:
     """Why YARP rejects transform `t`: (message, offending key) pairs; empty when valid."""
     if not isinstance(t, dict):
         return [("a transform must be an object of string keys", None)]
-    return transforms.check({str(k): _cfg.text(v) for k, v in t.items()})
+    return list(_check_items(tuple((str(k), _cfg.text(v)) for k, v in t.items())))
+
+
+# a fleet's routes repeat a few transforms (the same X-Forwarded or PathPattern on every
+# site): the verdict depends on the keys and values alone, in their order
+@functools.lru_cache(maxsize=4096)
+def _check_items(items: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None],
+                                                                        ...]:
+    return tuple(transforms.check(dict(items)))
 
 
 def merge_conflicts(target: Any) -> dict[tuple[str, int], tuple[Any, Any, Any]]:

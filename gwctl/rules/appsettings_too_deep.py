@@ -40,6 +40,33 @@ OPTIONS: Final[dict[str, Any]] = {}
 MODES: Final = FLEET_ONLY
 
 
+#: the level of route and cluster objects (``ReverseProxy:Routes:<id>``; the file is 1)
+_SHARED_LEVEL = 4
+
+
+def _height(node: dict[str, Any] | list[Any], memo: dict[int, tuple[Any, int]],
+            level: int = 1) -> int:
+    """How many objects and arrays deep `node` (at `level`) nests, itself included.
+
+    Route and cluster objects are shared between the gateways of a site, so their
+    height is kept per object (with the object, so that its id stays its own); keeping
+    every small container would cost more than walking it again. The recursion is
+    bounded: the fleet reader refuses YAML nested deeper than
+    `gwctl.fleet.yaml_reader.MAX_DEPTH`, and rendering adds a few levels above it.
+    """
+    if level == _SHARED_LEVEL:
+        hit = memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+    deepest = 0
+    for v in node.values() if isinstance(node, dict) else node:
+        if isinstance(v, dict | list):
+            deepest = max(deepest, _height(v, memo, level + 1))
+    if level == _SHARED_LEVEL:
+        memo[id(node)] = (node, deepest + 1)
+    return deepest + 1
+
+
 def _too_deep(node: Any, key: Key, depth: int) -> Key | None:
     """The first object or array nested deeper than the gateway reads, if any."""
     if not isinstance(node, dict | list):
@@ -55,6 +82,12 @@ def _too_deep(node: Any, key: Key, depth: int) -> Key | None:
 
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if not isinstance(target, FleetTarget) or target.override is None:
+        return
+    # the height of a shared subtree is known after the first gateway: only a tree that
+    # is too deep somewhere is searched for the first place where it is
+    override = target.override
+    if (not isinstance(override, dict | list)
+            or _height(override, target.shared.setdefault(ID, {})) <= MAX_DEPTH):
         return
     key = _too_deep(target.override, (), 1)
     if key is None:

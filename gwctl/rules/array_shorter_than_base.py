@@ -21,11 +21,13 @@ FAIL (the base's 2nd and 3rd transform of route ``idp`` stay)::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
 from gwctl.rules import _cfg, _yarp_routes
 from gwctl.rules._cfg import Key
+from gwctl.rules._memo import by_identity
 from gwctl.rules._shared import dotted, list_paths, show
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
@@ -35,12 +37,18 @@ LEVEL: Final = Level.WARNING
 OPTIONS: Final[dict[str, Any]] = {}
 
 
+def _lists_below(name: str, section: Any) -> list[tuple[Key, list[Any]]]:
+    return list_paths(section, (name,))
+
+
 def _base_lists(target: Target) -> list[tuple[Key, list[Any]]]:
     """Non-empty base arrays; those of stock routes only where the override touches them."""
     out: list[tuple[Key, list[Any]]] = []
     for name, section in _cfg.items(target.base):
         if name.lower() != "reverseproxy":
-            out.extend(list_paths(section, (name,)))
+            # the base's sections are shared by every gateway of a release: walk each once
+            out.extend(by_identity(target.shared, (ID, name)).get(
+                section, partial(_lists_below, name)))
     touched = _yarp_routes.override_route_ids(target) & target.stock_route_ids
     if touched:
         routes = _cfg.walk(target.base, _yarp_routes.ROUTES)

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final
 
+from gwctl.cors.origins import normalized_origin
 from gwctl.problems import Level, Problem
 from gwctl.rules import _cors
 from gwctl.rules.base import Options
@@ -56,7 +57,7 @@ def problem_with(origin: str) -> str | None:
     """Why `origin` is not ``scheme://host[:port]`` as browsers send it (None: it is)."""
     if not origin:
         return "empty entry (two commas in a row, or a trailing comma)"
-    if _cors.normalized_origin(origin) != origin.lower():
+    if normalized_origin(origin) != origin.lower():
         return None  # an internationalised host: ASP.NET Core stores what browsers send
     m = _ORIGIN.match(origin)
     if m is None:

@@ -1,10 +1,13 @@
 """File-target archive options that the gateway's NLog version rejects or ignores.
 
 NLog 6 rewrote archiving (NLog/NLog src/NLog/Targets/FileTarget.cs):
-``archiveNumbering`` and ``archiveDateFormat`` are obsolete but still accepted (warning;
-``archiveNumbering="Rolling"`` becomes a sequence suffix, so archive file names change
--- the target is not rejected), and ``archiveSuffixFormat`` is the new way to name
-archives -- which NLog 5 does not know (error). The manual's default nlog.config
+``archiveNumbering`` and ``archiveDateFormat`` are obsolete but still accepted (warning).
+In NLog 6 ``archiveNumbering`` is a plain string, so no value is rejected: its setter
+picks the legacy date suffix (``_{1:yyyyMMdd}_{0:00}``) for a value containing "date"
+(ignoring case) and the sequence suffix (``_{0:00}``) for anything else -- ``Rolling``
+included, so archive file names change -- and only while no ``archiveSuffixFormat`` is
+set; ``archiveSuffixFormat`` is the new way to name archives, which NLog 5 does not know
+(error). The manual's default nlog.config
 (``archiveNumbering="Rolling"``) is right for NLog 5 and renames archives on NLog 6.
 Which NLog a gateway release ships is not documented: gwctl
 assumes 5 unless told (``nlog.version`` in the fleet, ``--nlog-version`` for

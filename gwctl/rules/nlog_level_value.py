@@ -8,7 +8,10 @@ src/NLog/Config/LoggingConfigurationParser.cs ``LogLevelFromString``), and on a
 ``levels``, ``minlevel``, ``maxlevel``, ``finalMinLevel``) that fails the whole file:
 at start NLog installs an *empty* configuration -- every log line of the gateway is
 silently dropped, and the file's own ``internalLogFile`` settings never apply -- and on
-a reload it keeps the previous configuration (src/NLog/Config/LoggingConfigurationFileLoader.cs).
+a reload it keeps the previous configuration (src/NLog/Config/LoggingConfigurationFileLoader.cs:
+``LoadXmlLoggingConfiguration`` catches what the parser throws and installs
+``CreateEmptyDefaultConfig``, which watches the file only when its text holds
+``autoReload="true"``).
 Also checked on ``<nlog>`` (``internalLogLevel``, ``globalThreshold``). Values that are
 layouts (``${...}``) are left alone.
 

@@ -47,11 +47,12 @@ FAIL::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any, Final
 
 from gwctl.problems import Level, Problem
 from gwctl.rules import _cfg, _yarp_routes
+from gwctl.rules._memo import by_identity
 from gwctl.rules.base import Options
 from gwctl.rules.target import Target
 from gwctl.yarp import settings
@@ -71,25 +72,42 @@ def _strings(node: Any) -> Any:
     return _cfg.text(node)
 
 
+def _frozen(node: Any) -> Hashable:
+    """`_strings` of the section as a hashable value (equal exactly when those are equal)."""
+    if isinstance(node, dict):
+        return ("{", tuple((k, _frozen(v)) for k, v in node.items()))
+    if _cfg.is_section(node):
+        return ("[", tuple(_frozen(v) for v in _cfg.children(node)))
+    return _cfg.text(node)
+
+
 def check(target: Target, options: Options) -> Iterator[Problem]:
     if target.view is None:
         return
     for route in _yarp_routes.routes(target):
         found = route.facts.memo.get(ID)
         if found is None:
-            found = settings.route_problems(_strings(route.data))
+            found = settings.route_problems(_strings(settings.route_part(route.data)))
             route.facts.memo[ID] = found
         for message, path in found:
             yield from target.report(ID, LEVEL, f"route {route.id!r}: {message}",
                                      (*route.key, *path))
-    # cluster objects are shared between gateways (stock ones by every gateway of a
-    # release): judge each object once per run
-    cache: dict[int, tuple[Any, list[settings.Finding]]] = target.shared.setdefault(ID, {})
+    # site clusters are shared objects; the reference base's clusters are copied per
+    # gateway (their destination URLs differ) but their settings are alike: judge each
+    # distinct set of the members YARP parses (`settings.cluster_part`) once per run
+    judged: dict[Hashable, list[settings.Finding]] = target.shared.setdefault(
+        (ID, "content"), {})
+
+    def judge(cluster: Any) -> list[settings.Finding]:
+        part = settings.cluster_part(cluster)
+        key = _frozen(part)
+        found = judged.get(key)
+        if found is None:
+            found = judged[key] = settings.cluster_problems(_strings(part))
+        return found
+
+    memo = by_identity(target.shared, ID)
     for cid, cluster in _cfg.items(_cfg.walk(target.view, _yarp_routes.CLUSTERS)):
-        hit = cache.get(id(cluster))
-        if hit is None or hit[0] is not cluster:
-            hit = (cluster, settings.cluster_problems(_strings(cluster)))
-            cache[id(cluster)] = hit  # keeps `cluster` alive, so its id is not reused
-        for message, path in hit[1]:
+        for message, path in memo.get(cluster, judge):
             yield from target.report(ID, LEVEL, f"cluster {cid!r}: {message}",
                                      (*_yarp_routes.CLUSTERS, cid, *path))

@@ -31,7 +31,7 @@ from gwctl.rules._hosts import HostScope
 from gwctl.rules._versions import VersionScope
 from gwctl.rules.base import BOTH_MODES, GatewayRule, RuleInfo
 from gwctl.rules.sources import file_targets, fleet_targets
-from gwctl.rules.target import ENVIRONMENTS, FleetScope, Rendered, Target
+from gwctl.rules.target import ENVIRONMENTS, FleetScope, Mode, Rendered, Target
 from gwctl.versions.dotnet import runtime_for
 from gwctl.versions.release import Version
 
@@ -67,13 +67,23 @@ def _internal_error(rule: RuleInfo, exc: Exception, subject: str | None,
                    "please report this as a gwctl bug", file=file, subject=subject)
 
 
-def _run_gateway(rules: Iterable[GatewayRule], target: Target,
-                 settings: Mapping[str, RuleSetting]) -> Iterator[Problem]:
+Configured = tuple[tuple[GatewayRule, dict[str, Any]], ...]
+
+
+def _configured(rules: Iterable[GatewayRule], mode: Mode,
+                settings: Mapping[str, RuleSetting]) -> Configured:
+    """The rules that run in `mode`, each with its options: decided once per run, not
+    once per gateway (a fleet has thousands)."""
+    out = []
     for rule in rules:
-        if target.mode not in getattr(rule, "MODES", BOTH_MODES):
-            continue
-        setting = settings.get(rule.ID)
-        options = {**rule.OPTIONS, **(setting.options if setting else {})}
+        if mode in getattr(rule, "MODES", BOTH_MODES):
+            setting = settings.get(rule.ID)
+            out.append((rule, {**rule.OPTIONS, **(setting.options if setting else {})}))
+    return tuple(out)
+
+
+def _run_gateway(rules: Configured, target: Target) -> Iterator[Problem]:
+    for rule, options in rules:
         try:
             yield from rule.check(target, options)
         except Exception as exc:
@@ -267,11 +277,12 @@ def _validate_fleet(fleet: Fleet, only: set[str] | None, rendered: Mapping[str, 
     settings, problems = _rule_settings(fleet)
     shared: dict[Any, Any] = {}
     raw: list[Problem] = []
+    configured = _configured(gateway_rules, "fleet", settings)
     for item in fleet_targets(fleet, rendered, shared):
         if isinstance(item, Problem):
             raw.append(item)
         else:
-            raw.extend(_run_gateway(gateway_rules, item, settings))
+            raw.extend(_run_gateway(configured, item))
     fleet_scope = scope if scope is not None else FleetScope(fleet)
     for rule in registry().fleet:
         if selected is not None and rule.ID not in selected:
@@ -339,8 +350,9 @@ def lint_files(paths: list[str], *, base: str | None, environment: str = "produc
     built = file_targets(paths, base=base, environment=environment, version=release,
                          nlog_version=nlog_version, kind=kind, runtime=dotnet_version)
     problems = list(built.problems)
+    configured = _configured(gateway_rules, "file", {})
     for target in built.targets:
-        problems.extend(_run_gateway(gateway_rules, target, {}))
+        problems.extend(_run_gateway(configured, target))
     if selected is not None:
         problems = [p for p in problems if p.rule in selected or p.rule == "internal-error"]
     return sorted(problems, key=Problem.sort_key)

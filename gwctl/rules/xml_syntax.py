@@ -3,9 +3,12 @@
 At start, NLog's loader catches the parse error and installs an *empty* configuration:
 every log line of the gateway is silently dropped, and the broken file's own internal-log
 settings (``internalLogFile``) never apply, so nothing says why
-(NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs). nlog.config has
-``autoReload="true"``: a change that fails to load later keeps the *previous*
-configuration, so a broken edit looks harmless until the next app-pool recycle. NLog's
+(NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs); that empty configuration
+watches the file only when the broken text holds ``autoReload="true"`` (a raw text
+search, ``ScanForBooleanParameter``), else a fix waits for the next recycle. nlog.config
+has ``autoReload="true"``: a change that fails to load later keeps the *previous*
+configuration (src/NLog/Config/LoggingConfigurationWatchableFileLoader.cs), so a broken
+edit looks harmless until the next app-pool recycle. NLog's
 XML reader also prohibits DTDs, so a ``<!DOCTYPE>`` is reported here too.
 
 PASS::

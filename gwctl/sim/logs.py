@@ -10,7 +10,10 @@
 - At an app start, a file that cannot be loaded (not well-formed XML, no ``<nlog>`` root,
   an unknown level on a ``<logger>``) leaves NLog with an empty configuration: nothing is
   logged at all (NLog/NLog src/NLog/Config/LoggingConfigurationFileLoader.cs), and the
-  broken file's own ``internalLogFile`` never applies. The emulation still notes the
+  broken file's own ``internalLogFile`` never applies. That empty configuration watches
+  the file only when the broken text itself holds ``autoReload="true"``
+  (`gwctl.nlog.document.empty_config_watches`): otherwise a fixed file takes effect at
+  the next app start (recycle), not before. The emulation still notes the
   failure in ``internal-nlog.txt`` of the install directory -- a diagnostic of the
   simulator, which real NLog (internal logging off by default) does not write.
 - ``autoReload``: the file is checked on every request (a ``stat``); a changed file is
@@ -147,6 +150,8 @@ class GatewayLogs:
         self.nlog_path = install_dir / NLOG_FILE
         self.settings: NlogSettings | None = None
         self._signature: tuple[int, int, int] | None = None
+        #: whether NLog watches nlog.config (see `start`)
+        self._watched = True
         self._access_fd: int | None = None
         self._retired: list[int] = []
         self._stamp_sec = -1
@@ -172,27 +177,36 @@ class GatewayLogs:
     def start(self) -> None:
         """An app start: read nlog.config afresh (no configuration when unusable)."""
         self._signature = self._stat()
+        self._watched = True
+        text = None
         try:
-            self.settings = self._load()
+            text = self._read()
+            self.settings = parse_nlog(text, self.host, self.install_windows)
             self.last_reload_error = None
         except NlogError as exc:
             self.settings = None
             self.last_reload_error = str(exc)
+            # no file: NLog has no configuration and nothing to watch
+            self._watched = text is not None and _nlog.empty_config_watches(text)
             self._internal(f"Error loading {NLOG_FILE} at start: {exc}. Logging is disabled.",
                            level="Error")
         self._reopen_access()
 
-    def _load(self) -> NlogSettings:
+    def _read(self) -> str:
         try:
-            text = self.nlog_path.read_bytes().decode("utf-8-sig")
+            return self.nlog_path.read_bytes().decode("utf-8-sig")
         except FileNotFoundError:
             raise NlogError("the file does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise NlogError(f"cannot be read: {exc}") from None
-        return parse_nlog(text, self.host, self.install_windows)
+
+    def _load(self) -> NlogSettings:
+        return parse_nlog(self._read(), self.host, self.install_windows)
 
     def check(self) -> None:
         """autoReload: pick up a changed nlog.config (called for every request)."""
+        if not self._watched:
+            return
         sig = self._stat()
         if sig == self._signature:
             return

@@ -41,12 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gwctl.cors.origins import normalized_origin
 from gwctl.errors import InputError
 from gwctl.netjson import runtime as dotnet
 from gwctl.netjson.config import Effective, FlatConfig, flatten_document, flatten_value
 from gwctl.netjson.parser import parse
 from gwctl.ops.winpaths import child
-from gwctl.rules import _cors, _logging
+from gwctl.rules import _logging
 from gwctl.sim.routing import (
     HEADER_MODES,
     QUERY_MODES,
@@ -156,7 +157,7 @@ class CorsPolicy:
             # CorsPolicyBuilder lowercases configured origins (a trailing slash or a path
             # stays, and never matches) and writes an IDN host in punycode; a browser's
             # Origin header is compared exactly
-            origins=frozenset(_cors.normalized_origin(o) for o in origins),
+            origins=frozenset(normalized_origin(o) for o in origins),
             headers=", ".join(headers) if headers else None,
             methods=", ".join(methods) if methods else None,
             any_header="*" in headers,

@@ -26,6 +26,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from gwctl.cors.origins import browser_origin
+
+__all__ = ["BrowserRequest", "Verdict", "blocked_message", "browser_origin", "check_origin",
+           "judge_preflight"]
+
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 #: methods a browser upper-cases before sending (Fetch's "normalize")
 NORMALISED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})

@@ -141,9 +141,12 @@ def _cors_checks(rec: Recorder, url: str, gw: Gateway) -> list[CheckResult]:
     return out
 
 
-def _cors_origin(rec: Recorder, url: str, origin: str) -> CheckResult:
+def _cors_origin(rec: Recorder, url: str, declared: str) -> CheckResult:
     t = _Timer()
-    name = f"cors {origin}"
+    name = f"cors {declared}"
+    # what a page at the declared origin sends (punycode host, no default port): judging
+    # the text as declared could pass where every browser is refused, or the reverse
+    origin = cors_judge.browser_origin(declared)
     problems, notes = [], set()
     for req in BROWSER_REQUESTS:
         target = url + req.path

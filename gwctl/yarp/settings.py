@@ -198,8 +198,35 @@ ROUTE_POLICIES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: the members of a route and of a cluster that `route_problems` and `cluster_problems`
+#: read (folded). Each function sees only these (`route_part`, `cluster_part`), so a check
+#: that reads another member finds nothing and its test fails until it is listed here;
+#: callers may therefore judge routes and clusters that agree on these members alike.
+ROUTE_MEMBERS = frozenset({*(p[0].lower() for p in ROUTE_VALUES), "routeid",
+                           *(k.lower() for k in ROUTE_POLICIES)})
+CLUSTER_MEMBERS = frozenset({*(p[0].lower() for p in CLUSTER_VALUES), "httpclient",
+                             "loadbalancingpolicy", "healthcheck", "sessionaffinity"})
+
+
+def _part(node: Any, members: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(node, Mapping):
+        return {}
+    return {k: v for k, v in node.items() if str(k).lower() in members}
+
+
+def route_part(route: Any) -> dict[str, Any]:
+    """The members of `route` that decide `route_problems` (not Match, not Transforms)."""
+    return _part(route, ROUTE_MEMBERS)
+
+
+def cluster_part(cluster: Any) -> dict[str, Any]:
+    """The members of `cluster` that decide `cluster_problems` (not its Destinations)."""
+    return _part(cluster, CLUSTER_MEMBERS)
+
+
 def route_problems(route: Any) -> list[Finding]:
     """Why YARP refuses this route's settings at start (``ConfigurationConfigProvider``)."""
+    route = route_part(route)
     out = list(_typed(route, ROUTE_VALUES))
     if _text(route, ("RouteId",)):
         out.append(("a RouteId field: YARP refuses it (routes are objects named by their "
@@ -229,6 +256,7 @@ def host_problem(host: object) -> str | None:
 
 def cluster_problems(cluster: Any) -> list[Finding]:
     """Why YARP refuses this cluster's settings at start (reading, then the validators)."""
+    cluster = cluster_part(cluster)
     out = list(_typed(cluster, CLUSTER_VALUES))
     for i, item in _items(_at(cluster, ("HttpClient", "SslProtocols"))):
         if isinstance(item, str) and not _SSL_PROTOCOLS(item):
