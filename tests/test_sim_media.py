@@ -39,3 +39,42 @@ def test_a_browser_candidate_becomes_aiortc_s_and_the_empty_one_ends_them() -> N
     # neither mid nor index: the bundle's (only) transport
     bare = media._candidate({"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"})
     assert bare.sdpMLineIndex == 0
+
+
+def test_a_newcomer_s_keyframe_leaves_the_cadence_where_it_was() -> None:
+    step = 1 / media.FPS
+    # a newcomer's keyframe between two frames: the next frame of the cadence stays due
+    assert media._next_due(10.0, 10.0 - step / 2, newcomer=True) == 10.0
+    # a frame of the cadence, on time or a hair early (a timer): the next one an interval on
+    assert media._next_due(10.0, 10.0, newcomer=False) == pytest.approx(10.0 + step)
+    assert media._next_due(10.0, 10.0 - 1e-6, newcomer=False) == pytest.approx(10.0 + step)
+    # a keyframe asked for when the frame was due anyway takes its place
+    assert media._next_due(10.0, 10.01, newcomer=True) == pytest.approx(10.0 + step)
+    # late: the cadence restarts from now instead of catching up in a burst
+    assert media._next_due(10.0, 10.5, newcomer=False) == 10.5
+
+
+def test_the_offer_asks_receivers_for_no_bandwidth_estimate() -> None:
+    pytest.importorskip("aiortc", reason="the 'webrtc' extra (aiortc) is not installed")
+    from gwctl.probe.media import MediaClient
+
+    hub = media.hub()  # the simulator's, shared by its gateways
+    client = MediaClient()
+    try:
+        offer = hub.offer("bandwidth-s1", "cam-1")
+        _, answer, _ = client.answer(offer)
+    finally:
+        client.close()
+        hub.close(["bandwidth-s1"])
+    answer_sdp = json.loads(answer)["sdp"]
+    for sdp in (offer, answer_sdp):
+        lines = sdp.splitlines()
+        assert not [line for line in lines if media.ABS_SEND_TIME in line
+                    or line.endswith(" goog-remb")]
+        # what the stream does use stays: the bundle's mid, retransmissions, picture loss
+        assert "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid" in lines
+        assert any(line.endswith(" nack pli") for line in lines)
+    # stripped from aiortc's own offer, where they were
+    assert media._without_bandwidth_feedback(
+        "a=extmap:3 " + media.ABS_SEND_TIME + "\r\na=rtcp-fb:97 goog-remb\r\n"
+        "a=rtcp-fb:97 nack\r\n") == "a=rtcp-fb:97 nack\r\n"

@@ -397,8 +397,11 @@ class GatewayEmulator:
         req = IncomingRequest(method, path, scope["query_string"].decode("latin-1"), headers,
                               body, client[0], scope["server"][1], client[1])
         self.logs.check()
-        if self.webrtc.media is not None:
-            # a real media peer's offer takes a while: other requests must not wait for it
+        if self.webrtc.media is not None and req.method == "POST":
+            # a POST may be a session request, which waits for a real media peer's offer:
+            # that must not hold up the other requests. The other methods hand their media
+            # work (the answer) to the peers without waiting, so they run here: a thread
+            # hop per request costs each its turn for the GIL against the media thread
             res = await asyncio.to_thread(self.dispatch, req, 0)
         else:
             res = self.dispatch(req, 0)

@@ -13,9 +13,12 @@ Each camera's picture is encoded once and its packets go to every session watchi
 (`CameraStream`), as a gateway relays a camera's one stream to all viewers rather than
 encoding per viewer. The encoder runs only while someone watches: it starts on the first
 viewer's first request for a frame (once DTLS is up), and every new viewer gets a
-keyframe at once instead of waiting for the next one of the stream. The picture is small
-(160x120 at 15 fps, a keyframe every 2 s) so that dozens of sessions fit on a 2-core test
-machine; clients decode every frame for real.
+keyframe at once instead of waiting for the next one of the stream (an extra frame: the
+stream's next frame stays due when it was). The picture is small (160x120 at 15 fps, a
+keyframe every 2 s) so that dozens of sessions fit on a 2-core test machine; clients
+decode every frame for real. Its bitrate is fixed, so the offer asks receivers for no
+bandwidth estimate (no ``abs-send-time``, no ``goog-remb``), which would cost each of
+them an estimator run per packet and REMB reports that nothing reads.
 
 What a browser sends is what the peer takes:
 
@@ -62,6 +65,7 @@ BITRATE = 150_000
 OFFER_TIMEOUT_S = 15.0
 MAX_PEERS = 512
 MAX_EARLY_CANDIDATES = 64
+ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 
 def enabled() -> bool:
@@ -106,6 +110,20 @@ def _encoder() -> Any:
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     codec.thread_count = 1
     return codec
+
+
+def _next_due(due: float, now: float, newcomer: bool) -> float:
+    """When the next frame is due, after one encoded at `now` that was due at `due`.
+
+    A keyframe for a newcomer (`newcomer`) encoded before its time is one more frame
+    between two of the cadence: the next one stays due when it was. A receiver completes
+    a frame when the next one's first packet comes (aiortc's jitter buffer does), so
+    pushing the cadence a whole interval back would hold the newcomer's first picture up
+    to two intervals. A late frame restarts the cadence from now rather than catching up
+    in a burst."""
+    if newcomer and now < due:
+        return due
+    return max(due + 1 / FPS, now)
 
 
 class _Viewer:
@@ -161,6 +179,7 @@ class CameraStream:
                     break
                 frame = _picture(self.camera, count)
                 now = loop.time()
+                newcomer = self.keyframe
                 frame.pts = round((now - start) * CLOCK)
                 frame.time_base = fractions.Fraction(1, CLOCK)
                 if self.keyframe:
@@ -170,7 +189,7 @@ class CameraStream:
                     packet.pts, packet.time_base = frame.pts, frame.time_base
                     self._deliver(packet)
                 count += 1
-                due = max(due + 1 / FPS, now)
+                due = _next_due(due, now, newcomer)
         finally:
             self.task = None
 
@@ -218,6 +237,20 @@ def _track(stream: CameraStream) -> Any:
                 self.viewer = None
 
     return Watching()
+
+
+def _without_bandwidth_feedback(sdp: str) -> str:
+    """`sdp` without the absolute send time header extension and ``goog-remb`` feedback.
+
+    A camera's stream is encoded once for every viewer at a fixed bitrate, so no
+    receiver's bandwidth estimate can change it. Offered, they would make every
+    receiver run a bitrate estimator on each packet and send REMB reports (aiortc's does:
+    most of a receiver's work per packet), for nothing. Left out of the offer, the
+    answer leaves them out too, and the sender stops stamping packets with them."""
+    return "".join(
+        line for line in sdp.splitlines(keepends=True)
+        if not (line.startswith("a=extmap:") and line.split()[-1] == ABS_SEND_TIME)
+        and not (line.startswith("a=rtcp-fb:") and line.split()[-1] == "goog-remb"))
 
 
 def _candidate(init: dict[str, Any]) -> Any:
@@ -295,7 +328,9 @@ class MediaHub:
 
             channel.on("message", on_message)
 
-        await pc.setLocalDescription(await pc.createOffer())
+        offer = await pc.createOffer()
+        offer.sdp = _without_bandwidth_feedback(offer.sdp)
+        await pc.setLocalDescription(offer)
         self.peers[session_id] = pc
         while len(self.peers) > MAX_PEERS:
             oldest = next(iter(self.peers))

@@ -40,6 +40,7 @@ refuses it).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -179,8 +180,15 @@ class SignallingConnection:
                 if value is not None:
                     node[ours] = _number(value) if ours == "speed" else value
             body["playbackTimeNode"] = node
-        res = gw.webrtc.create(json.dumps(body).encode(), gw.running.ice_servers,
-                               gw.host.faults.webrtc_window)
+        request = json.dumps(body).encode()
+        if gw.webrtc.media is not None:
+            # as the REST session request: a real media peer's offer takes a while, and
+            # the event loop serves every other request meanwhile
+            res = await asyncio.to_thread(gw.webrtc.create, request, gw.running.ice_servers,
+                                          gw.host.faults.webrtc_window)
+        else:
+            res = gw.webrtc.create(request, gw.running.ice_servers,
+                                   gw.host.faults.webrtc_window)
         session = _answer_json(res)
         if res.status != 200 or not isinstance(session, dict):
             await self._fail(ident, SERVER_ERROR, _message(res), {"status": res.status})
