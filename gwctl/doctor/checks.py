@@ -28,6 +28,7 @@ from gwctl.iis.conditions import (
     APP_OFFLINE,
     LOG_DIR_NOT_WRITABLE,
     OVERRIDE_NOT_LOADED,
+    RAPID_FAIL_DISABLED,
     STDOUT_LOG_ENABLED,
     conditions,
 )
@@ -172,7 +173,7 @@ def _log_errors(transport: Transport, nlog_text: str | None, install_dir: str) -
 #: doctor's check name per host condition (`gwctl.iis.conditions`)
 _CONDITION_CHECKS = {OVERRIDE_NOT_LOADED: "environment", APP_OFFLINE: "app-offline",
                      LOG_DIR_NOT_WRITABLE: "log-directory-access",
-                     STDOUT_LOG_ENABLED: "stdout-log"}
+                     STDOUT_LOG_ENABLED: "stdout-log", RAPID_FAIL_DISABLED: "rapid-fail"}
 
 
 def _host(transport: Transport, install_dir: str, nlog_text: str | None) -> list[CheckResult]:
@@ -195,7 +196,10 @@ def _host(transport: Transport, install_dir: str, nlog_text: str | None) -> list
               APP_OFFLINE: "no app_offline.htm in the install directory",
               LOG_DIR_NOT_WRITABLE: (f"{info.app_pool.identity} may create files in "
                                      f"{log_dir}" if log_dir else ""),
-              STDOUT_LOG_ENABLED: "ANCM's stdout log is off"}
+              STDOUT_LOG_ENABLED: "ANCM's stdout log is off",
+              RAPID_FAIL_DISABLED: (f"rapid-fail protection is on for '{info.app_pool.name}'"
+                                    if info.app_pool.found else
+                                    f"app pool '{info.app_pool.name}' not found")}
     for rule, check in _CONDITION_CHECKS.items():
         c = found.get(rule)
         if c is not None:
