@@ -174,7 +174,8 @@ def test_the_allowlist_is_every_packaged_script_as_sent(generated: dict[str, str
     assert policy["scripts"] == {
         op: hashlib.sha256(read_script(op).encode("utf-8")).hexdigest() for op in OPERATIONS}
     assert policy["pinned"] == [OPTIONS.install_dir, OPTIONS.log_dir, OPTIONS.backup_dir,
-                                r"C:\ProgramData\gwctl", OPTIONS.management_server_dir]
+                                r"C:\ProgramData\gwctl", OPTIONS.management_server_dir,
+                                r"C:\inetpub\logs\LogFiles"]
 
 
 def test_values_reach_the_files_only_as_literals() -> None:
