@@ -112,9 +112,8 @@ def _rapid_fail(info: HostInfo) -> Condition | None:
         RAPID_FAIL_DISABLED,
         f"rapid-fail protection is disabled for the app pool '{pool.name}': IIS never "
         "stops it when the gateway cannot start, so the pool stays Started while every "
-        f"request answers {start_failure(info.web_config.hosting_model)} and IIS starts a "
-        "new worker for each one (an ASP.NET Core Module event per attempt); a "
-        "monitor that watches the pool state sees nothing wrong",
+        f"request answers {start_failure(info.web_config.hosting_model)}, however often "
+        "its worker fails; a monitor that watches the pool state sees nothing wrong",
         f"set rapidFailProtection=\"true\" on the pool's <failure> element "
         f"(IIS Manager > Application Pools > {pool.name} > Advanced Settings > Rapid-Fail "
         "Protection > Enabled); gwctl's health check and rollback work either way",

@@ -3,12 +3,12 @@
 IIS's default (``<failure rapidFailProtection="true">`` in applicationHost.config, 5
 worker failures within 5 minutes) stops an app pool whose worker keeps failing; HTTP.sys
 then answers ``503`` until someone starts the pool, and the pool's state tells monitoring
-that the gateway is down. With protection off, a gateway whose configuration does not load
-is never stopped: the pool stays ``Started``, every request starts a new worker that fails
-again (``500.30`` in-process, ``502.5`` out-of-process; an ASP.NET Core Module event in the
-Application log per attempt), and only the answers show the failure. gwctl's health check
-reads the answers, so apply still notices and rolls back; ``gwctl doctor``'s ``app-pool``
-check and any monitor of the pool state do not.
+that the gateway is down. With protection off, IIS never stops the pool however often its
+worker fails: a gateway whose configuration does not load keeps its pool ``Started`` and
+keeps answering the start failure (``500.30`` in-process, ``502.5`` out-of-process; see
+`gwctl.iis.behaviour`), and only the answers show it. gwctl's health check reads the
+answers, so apply still notices and rolls back; ``gwctl doctor``'s ``app-pool`` check and
+any monitor of the pool state do not (doctor's ``iis-errors`` and ``startup-errors`` do).
 
 Host rule: judged where gwctl read the host (``diff``, ``plan``, ``apply``, ``doctor``);
 ``validate`` cannot know a host and reports nothing. The pool's settings come from the
