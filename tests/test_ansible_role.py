@@ -479,3 +479,85 @@ def test_role_refuses_outside_a_maintenance_window_unless_given_a_reason(
     done = converge(**args, check=False, outside_window="INC-7: hotfix")
     assert done["outcome"] == "changed" and done["outside_window"] == "INC-7: hotfix"
     assert host_files(sim_site, "demo-gw1") != before
+
+
+def test_the_role_writes_gwctl_applys_audit_record_per_applied_host(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    from gwctl import api
+    from gwctl.deploy.saved_plan import fleet_digest
+    from gwctl.ops.eventlog import read_entries
+
+    turn = {"ice_servers": [{"url": "turn:turn.example.com:3478", "username": "u",
+                             "credential": "env:ROLE_TURN"}]}
+    # demo-ms takes the change; demo-gw1's health probe route goes to a dead destination
+    dead = {"reverse_proxy": {"clusters": {"managementserver": {"Destinations": {
+        "hostname": {"Address": "http://127.0.0.1:9/"}}}}}}
+    set_settings(sim_site.fleet_path, {"cors": CORS, "webrtc": turn}, {"demo-gw1": dead})
+    home = tmp_path / "home"
+    home.mkdir()
+    log = tmp_path / "controller" / "role-audit.jsonl"
+    r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_health_timeout=2",
+                 "-e", f"xprotect_api_gateway_audit_log={log}",
+                 "-e", "xprotect_api_gateway_change_ref=CHG-42",
+                 env={"ROLE_TURN": "role-audit-secret-9"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    text = log.read_text()
+    assert "role-audit-secret-9" not in text
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    records = {rec["ansible_host"]: rec for rec in map(json.loads, text.splitlines())}
+    assert set(records) == {"demo-ms", "demo-gw1"}
+    digest = fleet_digest(api.load(str(sim_site.fleet_path)).fleet)
+    for name, outcome in (("demo-ms", "changed"), ("demo-gw1", "rolled back")):
+        rec = records[name]
+        assert rec["gwctl_audit"] == 1 and rec["action"] == "apply"
+        assert rec["via"] == "ansible" and rec["exit_code"] is None
+        assert rec["change_ref"] == "CHG-42" and rec["outside_window"] is None
+        assert rec["fleet"]["path"] == str(sim_site.fleet_path)
+        assert rec["fleet"]["sha256"] == digest
+        assert re.fullmatch(r"[0-9a-f]{64}", rec["plan_sha256"])
+        assert rec["user"] and rec["controller"]
+        (host,) = rec["hosts"]
+        assert host["gateway"] == f"demo/{name}" and host["host"] == name
+        assert host["outcome"] == outcome
+        assert set(host["backups"]) >= {PROD}
+        # the host's event log has the same record (written before the task ended)
+        events = [e for e in read_entries(sim_site.host_root(name)) if e["source"] == "gwctl"]
+        assert [e["event_id"] for e in events] == [1000]
+        on_host = json.loads(events[0]["message"])
+        assert {k: v for k, v in on_host.items() if k != "time"} == \
+            {k: v for k, v in rec.items() if k != "time"}
+    assert records["demo-gw1"]["hosts"][0]["detail"] == \
+        "health check failed: /.well-known/uris answered 502"
+
+
+def test_the_role_refuses_a_change_without_the_change_ref_its_site_requires(
+        sim_site: SimSite, tmp_path: Path, monkeypatch: Any) -> None:
+    from gwctl.ansible.bridge import converge
+    from gwctl.hosts.inventory import load_inventory
+    from gwctl.hosts.targets import open_transport
+
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("GWCTL_AUDIT_LOG", str(log))
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    doc = yaml.safe_load(sim_site.fleet_path.read_text())
+    doc["sites"]["demo"]["change_ref_required"] = True
+    sim_site.fleet_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    (host,) = [h for h in load_inventory(str(sim_site.inventory_path)) if h.name == "demo-gw1"]
+    before = host_files(sim_site, "demo-gw1")
+    args: dict[str, Any] = {"fleet": str(sim_site.fleet_path), "host": "demo-gw1",
+                            "groups": host.groups, "host_vars": host.vars,
+                            "transports": open_transport, "want_diff": False,
+                            "check": False}
+    refused = converge(**args)
+    assert refused["failed"] and not refused["changed"]
+    assert refused["msg"] == ("site demo requires a change reference (change_ref_required "
+                              "in the fleet): set xprotect_api_gateway_change_ref. Nothing "
+                              "applied")
+    assert host_files(sim_site, "demo-gw1") == before and not log.exists()
+    done = converge(**args, change_ref="CHG-7")
+    assert done["outcome"] == "changed" and "warnings" not in done
+    (rec,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rec["change_ref"] == "CHG-7" and rec["hosts"][0]["outcome"] == "changed"
+    # in sync now: a second converge writes no record
+    assert converge(**args, change_ref="CHG-7")["msg"] == "in sync"
+    assert len(log.read_text().splitlines()) == 1

@@ -1,7 +1,9 @@
 """Golden examples: ``tests/examples/{positive,negative}/<case>/``, discovered by one test.
 
-A case is a directory holding either a ``fleet.yaml`` (``gwctl validate``) or live files
-(``gwctl lint-file``), and an ``expect.yaml``::
+A case is a directory holding either a ``fleet.yaml`` (``gwctl validate``; with a
+``hosts.json`` -- gateway id -> what the ``read_host`` operation found there -- also the
+``host-*`` rules, as the commands that read hosts run them) or live files (``gwctl
+lint-file``), and an ``expect.yaml``::
 
     description: what the case shows
     covers: [rule-id, ...]         # rules this case proves passing (positive) / failing
@@ -24,6 +26,7 @@ cover. A separate test checks that every rule has at least one case of each kind
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,10 @@ import pytest
 import yaml
 
 from gwctl import api
+from gwctl.iis.hostinfo import HostInfo
 from gwctl.problems import Level, Problem
-from gwctl.rules import all_rules, host_rule_ids
-from gwctl.rules.runner import lint_files, validate_fleet
+from gwctl.rules import all_rules
+from gwctl.rules.runner import lint_files, validate_fleet, validate_hosts
 
 EXAMPLES = Path(__file__).parent / "examples"
 CASES = sorted(p for kind in ("positive", "negative") for p in (EXAMPLES / kind).iterdir()
@@ -51,7 +55,13 @@ def run_case(case: Path, expect: dict[str, Any]) -> list[Problem]:
     if fleet_file.exists():
         result = api.load(fleet_file)
         assert result.fleet is not None, [p.message for p in result.problems]
-        return sorted(result.problems + validate_fleet(result.fleet), key=Problem.sort_key)
+        found = result.problems + validate_fleet(result.fleet)
+        hosts_file = case / "hosts.json"
+        if hosts_file.exists():
+            raw = json.loads(hosts_file.read_text("utf-8"))
+            found += validate_hosts(result.fleet, {gw: HostInfo.from_result(facts)
+                                                   for gw, facts in raw.items()})
+        return sorted(found, key=Problem.sort_key)
     base = expect.get("base")
     names = expect.get("files") or sorted(
         p.name for p in case.iterdir() if p.is_file() and p.name not in ("expect.yaml", base))
@@ -113,9 +123,6 @@ def test_every_rule_has_a_positive_and_a_negative_case() -> None:
     # case cannot express (it is a fleet or live files, nothing more): tests/
     # test_version_rules.py covers them, with discovery, table-driven.
     needs_discovery = {"version-declared-vs-discovered", "version-discovery-failed"}
-    # The host rules judge what read_host found on a host, which no case holds either:
-    # tests/test_host_facts.py covers them against the simulator.
-    needs_discovery |= set(host_rule_ids())
     assert needs_discovery <= {r.ID for r in all_rules()}
     ids = {r.ID for r in all_rules()} - needs_discovery
     assert ids - covered["positive"] == set(), "rules without a positive case"

@@ -384,13 +384,52 @@ def test_host_rules_judge_facts_and_stay_silent_offline(
     assert stdout.suppressed == "disabled in rules: troubleshooting"
 
 
+def test_rapid_fail_protection_disabled_is_reported_by_rule_and_doctor(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = api.load(_fleet(sim_site, tmp_path / "fleet.yaml")).fleet
+
+    def problems() -> list[Any]:
+        raw = DirectoryHost(sim_site.host_root(GW)).run(
+            "read_host", {"install_dir": INSTALL, "pool": POOL})
+        return [p for p in validate_hosts(fleet, {"demo/demo-gw1": HostInfo.from_result(raw)})
+                if p.rule == "host-rapid-fail-disabled"]
+
+    # negative: the simulator installs IIS's default (no <failure> element: protection on)
+    assert problems() == []
+    sim_site.stage_host(GW, Staging(rapid_fail=True, rapid_fail_max_crashes=3))
+    assert problems() == []
+    # positive: switched off in applicationHost.config
+    sim_site.stage_host(GW, Staging(hosting_model="outofprocess", rapid_fail=False))
+    (found,) = problems()
+    assert found.level.value == "warning" and found.subject == "demo/demo-gw1"
+    assert found.message.startswith(
+        f"rapid-fail protection is disabled for the app pool '{POOL}': IIS never stops it "
+        "when the gateway cannot start, so the pool stays Started while every request "
+        "answers 502.5")
+    _, out, _ = _run(capsys, "doctor", "-i", str(sim_site.inventory_path), "--gateway", GW,
+                        "--output", "json")
+    checks = {c["check"]: c for c in json.loads(out)["gateways"][0]["checks"]}
+    assert checks["rapid-fail"]["status"] == "warn"
+    assert "(rule host-rapid-fail-disabled)" in checks["rapid-fail"]["detail"]
+    assert checks["rapid-fail"]["remedy"].startswith(
+        "manual, Troubleshooting > API Gateway doesn't answer requests: set "
+        'rapidFailProtection="true"')
+    sim_site.stage_host(GW, Staging(rapid_fail=True))
+    _, out, _ = _run(capsys, "doctor", "-i", str(sim_site.inventory_path), "--gateway", GW,
+                        "--output", "json")
+    checks = {c["check"]: c for c in json.loads(out)["gateways"][0]["checks"]}
+    assert checks["rapid-fail"] == {**checks["rapid-fail"], "status": "pass",
+                                    "detail": f"rapid-fail protection is on for '{POOL}'"}
+
+
 def test_doctor_names_each_condition_with_cause_and_remedy(
         sim_site: SimSite, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "doctor", "-i", str(sim_site.inventory_path), "--gateway", GW,
                         "--output", "json")
     checks = {c["check"]: c for c in json.loads(out)["gateways"][0]["checks"]}
     assert code == 0
-    for name in ("environment", "app-offline", "log-directory-access", "stdout-log"):
+    for name in ("environment", "app-offline", "log-directory-access", "stdout-log",
+                 "rapid-fail"):
         assert checks[name]["status"] == "pass", checks[name]
     assert checks["hosting"]["detail"].startswith("out-of-process hosting")  # no web.config
     _stage_staging(sim_site)

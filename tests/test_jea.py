@@ -174,7 +174,8 @@ def test_the_allowlist_is_every_packaged_script_as_sent(generated: dict[str, str
     assert policy["scripts"] == {
         op: hashlib.sha256(read_script(op).encode("utf-8")).hexdigest() for op in OPERATIONS}
     assert policy["pinned"] == [OPTIONS.install_dir, OPTIONS.log_dir, OPTIONS.backup_dir,
-                                r"C:\ProgramData\gwctl", OPTIONS.management_server_dir]
+                                r"C:\ProgramData\gwctl", OPTIONS.management_server_dir,
+                                r"C:\inetpub\logs\LogFiles"]
 
 
 def test_values_reach_the_files_only_as_literals() -> None:
@@ -287,6 +288,14 @@ def test_all_real_operations_pass_on_a_jea_host(sim_site: SimSite, tmp_path: Pat
     assert files(sim_site, "demo-gw1") == good
     code, out = gwctl(capsys, "versions", "-f", str(second), "-i", inv)
     assert code == 0, out
+    # doctor's reads too: the IIS request log lies below the pinned IIS log folder
+    from gwctl.cli.main import main
+
+    main(["doctor", "-i", inv, "--gateway", "demo-gw1", "--output", "json"])
+    checks = {c["check"]: c for c in
+              json.loads(capsys.readouterr().out)["gateways"][0]["checks"]}
+    assert checks["iis-errors"]["status"] == "pass", checks["iis-errors"]
+    assert "W3SVC1" in checks["iis-errors"]["detail"]
 
 
 def test_a_script_not_in_the_allowlist_is_refused(sim_site: SimSite, tmp_path: Path,

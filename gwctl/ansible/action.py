@@ -17,7 +17,10 @@ Rolling order, canaries and failure budgets are Ansible's own (``serial``,
 Options (checked by ansible-core's argument-spec validator before gwctl is asked
 anything): ``fleet`` (path, required), ``mode``, ``health_timeout`` (seconds, default
 30), ``allow_version_mismatch`` (bool, default false), ``outside_window`` (the reason
-to converge outside the site's maintenance windows; empty: refuse there). Modes:
+to converge outside the site's maintenance windows; empty: refuse there),
+``change_ref`` (recorded; required where the site sets change_ref_required),
+``audit_log`` (the controller's audit log an applying converge appends its record to,
+`gwctl.ansible.audit`; empty: where ``gwctl apply`` writes it). Modes:
 
 - ``converge`` (default): plan, and outside check mode apply;
 - ``classify``: the gateway's site and whether it is on the management server's host,
@@ -70,6 +73,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "health_timeout": {"type": "float", "default": 30.0},
     "allow_version_mismatch": {"type": "bool", "default": False},
     "outside_window": {"type": "str", "default": ""},
+    "change_ref": {"type": "str", "default": ""},
+    "audit_log": {"type": "path", "default": ""},
 }
 
 
@@ -183,7 +188,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                                want_diff=bool(self._task.diff),
                                health_timeout=args["health_timeout"],
                                allow_version_mismatch=args["allow_version_mismatch"],
-                               outside_window=args["outside_window"] or None))
+                               outside_window=args["outside_window"] or None,
+                               change_ref=args["change_ref"] or None,
+                               audit_log=args["audit_log"] or None))
         return result
 
     def _site_lock(self, args: dict[str, Any], common: dict[str, Any],

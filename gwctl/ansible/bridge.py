@@ -20,8 +20,9 @@ from typing import Any
 # imported here, not in the functions: Ansible imports the action plugin (and so this
 # module) in its main process, and every per-host, per-task worker it forks inherits
 # these modules instead of importing them again
-from gwctl.ansible import fleet_cache
+from gwctl.ansible import audit, fleet_cache
 from gwctl.deploy.apply import ApplyOptions, apply_gateway
+from gwctl.deploy.audit import event_builder
 from gwctl.deploy.fleet_plan import Planner
 from gwctl.deploy.gate import ApplyGate
 from gwctl.deploy.gateway_plan import GatewayPlan
@@ -87,7 +88,8 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
              transports: TransportFactory, check: bool, want_diff: bool,
              health_timeout: float = 30.0, allow_version_mismatch: bool = False,
              outside_window: str | None = None, now: datetime | None = None,
-             cache_dir: str | None = None) -> dict[str, Any]:
+             cache_dir: str | None = None, change_ref: str | None = None,
+             audit_log: str | None = None) -> dict[str, Any]:
     found = _target(fleet, host, groups, host_vars, cache_dir)
     if isinstance(found, dict):
         return found
@@ -113,21 +115,36 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
     if check or not plan.changed:
         out["msg"] = "drift" if plan.changed else "in sync"
         return out
-    refusal = _window_refusal(loaded, target.gateway.site_name, outside_window, now)
+    refusal = (_change_ref_refusal(loaded, target.gateway.site_name, change_ref)
+               or _window_refusal(loaded, target.gateway.site_name, outside_window, now))
     if refusal is not None:
         return {**out, "failed": True, "changed": False, "msg": refusal}
     if outside_window:
         out["outside_window"] = outside_window
+    ctx = audit.context(loaded, fleet, host, host_vars, plan, change_ref or None,
+                        outside_window or None)
     options = ApplyOptions(health=HealthSettings(timeout_s=health_timeout),
                            gate=ApplyGate(loaded, transports,
-                                          allow_mismatch=allow_version_mismatch))
+                                          allow_mismatch=allow_version_mismatch),
+                           audit_event=event_builder(ctx))
     res = apply_gateway(target, plan, transports, options)
+    warnings = audit.record(ctx, loaded, target, res, audit_log or None, transports)
+    if warnings:
+        out["warnings"] = warnings
     out.update({"outcome": res.outcome, "steps": res.steps, "recycled": res.recycled,
                 "msg": f"{res.outcome}" + (f": {res.detail}" if res.detail else "")})
     out["changed"] = res.outcome in ("changed", "rolled back")
     if res.outcome not in ("changed", "unchanged"):
         out["failed"] = True
     return out
+
+
+def _change_ref_refusal(fleet: Fleet, site: str, ref: str | None) -> str | None:
+    """As `gwctl apply`: a site with change_ref_required takes no change without one."""
+    if not fleet.site(site).policy.change_ref_required or (ref and ref.strip()):
+        return None
+    return (f"site {site} requires a change reference (change_ref_required in the fleet): "
+            "set xprotect_api_gateway_change_ref. Nothing applied")
 
 
 def _window_refusal(fleet: Fleet, site: str, reason: str | None,

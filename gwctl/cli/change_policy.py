@@ -126,13 +126,8 @@ def write_audit(ns: argparse.Namespace, ctx: AuditContext, fleet: Fleet | None,
 
 
 def audit_event(ctx: AuditContext) -> Callable[[GatewayResult], Step]:
-    """The audit record of one gateway an apply or rollback just changed, as its host's
-    ``write_event`` step (`gwctl.deploy.apply.ApplyOptions.audit_event`). The run's exit
-    code is not known yet: the event's ``exit_code`` is null."""
-    from gwctl.deploy.audit import HostOutcome, event_step
+    """The host's ``write_event`` step for a gateway just changed
+    (`gwctl.deploy.audit.event_builder`, shared with the Ansible role)."""
+    from gwctl.deploy.audit import event_builder
 
-    def build(res: GatewayResult) -> Step:
-        mine = HostOutcome(res.gateway, res.host, res.outcome, res.detail, dict(res.backups))
-        return event_step(ctx.record([mine]), res.host)
-
-    return build
+    return event_builder(ctx)

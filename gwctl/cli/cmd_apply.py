@@ -154,8 +154,7 @@ def _in_batch(results: Sequence[GatewayResult]) -> set[str]:
 def _audited(results: Sequence[GatewayResult]) -> list[HostOutcome]:
     from gwctl.deploy.audit import HostOutcome
 
-    return [HostOutcome(r.gateway, r.host, r.outcome, r.detail, dict(r.backups))
-            for r in results]
+    return [HostOutcome.of(r) for r in results]
 
 
 def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,

@@ -11,8 +11,11 @@ hint, version (installed gateway against its management server), certificate (ht
 gateways: expiry and host name), and from the host's Application event log (last 24 h):
 gwctl-changes (the host's last gwctl audit records: when, action, who, change ref,
 outcome) and startup-errors (the ASP.NET Core Module's start-up failures since the last
-recycle, with the gateway's exception). The gateway's URL is the host's gwctl_gateway_url, or
-the fleet's with -f. Exit 0 when no check failed, 1 otherwise."""
+recycle, with the gateway's exception), the host conditions (environment, app-offline,
+log-directory-access, stdout-log, rapid-fail, hosting), and iis-errors (the 5xx answers of
+the last 24 h in the newest IIS W3C log of the gateway's site, W3SVC<id>: count, first and
+last, top URLs, status.substatus and Win32 status, naming the file). The gateway's URL is
+the host's gwctl_gateway_url, or the fleet's with -f. Exit 0 when no check failed, 1 otherwise."""
 
 from __future__ import annotations
 

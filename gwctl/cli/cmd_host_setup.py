@@ -3,7 +3,8 @@
 The output directory receives a PowerShell module with one function per gwctl operation
 and nothing else, its policy file (the SHA-256 of every operation script this gwctl
 sends, and the directories operations may touch: the gateway's install, log and backup
-directories, gwctl's own folder and the management server's configuration folder), a
+directories, gwctl's own folder, the management server's configuration folder and IIS's
+log folder), a
 JEA role capability exposing only those functions, a session configuration (restricted
 remote server, run as a virtual account or a group managed service account, transcripts)
 and Install-GwctlEndpoint.ps1, which refuses any file changed since it was generated.
@@ -46,6 +47,11 @@ def register(p: argparse.ArgumentParser) -> None:
     default_ms = DEFAULT_SERVER_CONFIG.rsplit("\\", 1)[0]
     p.add_argument("--management-server-dir", default=default_ms, metavar="PATH",
                    help=f"pinned: the folder of ServerConfig.xml (default: {default_ms})")
+    from gwctl.ops.hostread import DEFAULT_IIS_LOG_ROOT
+
+    p.add_argument("--iis-log-dir", default=DEFAULT_IIS_LOG_ROOT, metavar="PATH",
+                   help="pinned: IIS's log folder, holding the gateway site's W3SVC<id> "
+                        f"request logs that gwctl doctor reads (default: {DEFAULT_IIS_LOG_ROOT})")
     p.add_argument("--name", default="gwctl",
                    help="name of the session configuration (default: gwctl)")
 
@@ -72,7 +78,8 @@ def execute(ns: argparse.Namespace) -> int:
         log_dir=_plain("--log-dir", ns.log_dir),
         backup_dir=_plain("--backup-dir", ns.backup_dir),
         management_server_dir=_plain("--management-server-dir", ns.management_server_dir),
-        run_as=ns.run_as, name=ns.name)
+        run_as=ns.run_as, name=ns.name,
+        iis_log_dir=_plain("--iis-log-dir", ns.iis_log_dir))
     problems = jea.check_options(options)
     if problems:
         raise UsageError("; ".join(problems))

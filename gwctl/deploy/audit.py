@@ -41,6 +41,9 @@ from gwctl.ops.batch import Step
 from gwctl.output import redact
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from gwctl.deploy.results import GatewayResult
     from gwctl.hosts.inventory import InventoryHost
     from gwctl.hosts.targets import TransportFactory
 
@@ -126,6 +129,11 @@ class HostOutcome:
     outcome: str
     detail: str = ""
     backups: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: GatewayResult) -> HostOutcome:
+        return cls(result.gateway, result.host, result.outcome, result.detail,
+                   dict(result.backups))
 
     def to_json(self) -> dict[str, Any]:
         return {"gateway": self.gateway, "host": self.host, "outcome": self.outcome,
@@ -233,6 +241,16 @@ def event_step(record: dict[str, Any], host: str) -> Step:
     return Step("write_event", {"event_id": EVENT_IDS[record["action"]],
                                 "entry_type": entry_type(outcome),
                                 "message": message[:30000]})
+
+
+def event_builder(ctx: AuditContext) -> Callable[[GatewayResult], Step]:
+    """The audit record of one gateway an apply or rollback just changed, as its host's
+    ``write_event`` step (`gwctl.deploy.apply.ApplyOptions.audit_event`). The run's exit
+    code is not known yet: the event's ``exit_code`` is null."""
+    def build(res: GatewayResult) -> Step:
+        return event_step(ctx.record([HostOutcome.of(res)]), res.host)
+
+    return build
 
 
 def write_host_events(record: dict[str, Any], hosts: Sequence[InventoryHost],

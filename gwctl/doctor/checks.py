@@ -1,7 +1,8 @@
 """The checks of ``gwctl doctor`` for one gateway host.
 
 They read only: the gateway's answers, and the host through the remote operations
-(``read_versions``, ``stat`` with contents, ``app_pool_state``, ``read_host``). The live
+(``read_versions``, ``stat`` with contents, ``app_pool_state``, ``read_host``,
+``read_events``, ``read_iis_log``). The live
 files are linted by a function the caller passes (the CLI passes ``gwctl lint-file``'s
 engine), so this package does not depend on the rules. The host conditions come from
 `gwctl.iis.conditions`, the same findings the ``host-*`` rules report.
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from gwctl.doctor import events, tls
+from gwctl.doctor import events, iislog, tls
 from gwctl.errors import GwctlError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.facts import BASE_FILE, read_live_files
@@ -28,6 +29,7 @@ from gwctl.iis.conditions import (
     APP_OFFLINE,
     LOG_DIR_NOT_WRITABLE,
     OVERRIDE_NOT_LOADED,
+    RAPID_FAIL_DISABLED,
     STDOUT_LOG_ENABLED,
     conditions,
 )
@@ -172,11 +174,13 @@ def _log_errors(transport: Transport, nlog_text: str | None, install_dir: str) -
 #: doctor's check name per host condition (`gwctl.iis.conditions`)
 _CONDITION_CHECKS = {OVERRIDE_NOT_LOADED: "environment", APP_OFFLINE: "app-offline",
                      LOG_DIR_NOT_WRITABLE: "log-directory-access",
-                     STDOUT_LOG_ENABLED: "stdout-log"}
+                     STDOUT_LOG_ENABLED: "stdout-log", RAPID_FAIL_DISABLED: "rapid-fail"}
 
 
-def _host(transport: Transport, install_dir: str, nlog_text: str | None) -> list[CheckResult]:
-    """What decides what the gateway runs (``read_host``), one check per condition."""
+def _host(transport: Transport, install_dir: str, nlog_text: str | None
+          ) -> tuple[list[CheckResult], HostInfo | None]:
+    """What decides what the gateway runs (``read_host``), one check per condition; the
+    facts (None when they could not be read)."""
     start = time.monotonic()
     target = log_target(nlog_text, install_dir) if nlog_text else None
     log_dir = (target.path.rsplit("\\", 1)[0] if target is not None and target.path
@@ -186,7 +190,8 @@ def _host(transport: Transport, install_dir: str, nlog_text: str | None) -> list
             "read_host", {"install_dir": install_dir, "pool": APP_POOL, "log_dir": log_dir}))
     except (GwctlError, ValueError) as exc:
         return [_r("host-facts", "fail", start, f"read_host failed: {exc}",
-                   "check that IIS is installed and the account may read its configuration")]
+                   "check that IIS is installed and the account may read its "
+                   "configuration")], None
     found = {c.rule: c for c in conditions(info)}
     out: list[CheckResult] = []
     env = effective_environment(info)
@@ -195,7 +200,10 @@ def _host(transport: Transport, install_dir: str, nlog_text: str | None) -> list
               APP_OFFLINE: "no app_offline.htm in the install directory",
               LOG_DIR_NOT_WRITABLE: (f"{info.app_pool.identity} may create files in "
                                      f"{log_dir}" if log_dir else ""),
-              STDOUT_LOG_ENABLED: "ANCM's stdout log is off"}
+              STDOUT_LOG_ENABLED: "ANCM's stdout log is off",
+              RAPID_FAIL_DISABLED: (f"rapid-fail protection is on for '{info.app_pool.name}'"
+                                    if info.app_pool.found else
+                                    f"app pool '{info.app_pool.name}' not found")}
     for rule, check in _CONDITION_CHECKS.items():
         c = found.get(rule)
         if c is not None:
@@ -209,7 +217,7 @@ def _host(transport: Transport, install_dir: str, nlog_text: str | None) -> list
     out.append(_r("hosting", "info", start,
                   f"{failure_story(info)}; pool '{info.app_pool.name}' runs as "
                   f"{info.app_pool.identity}"))
-    return out
+    return out, info
 
 
 def _cors(tree: Any) -> CheckResult:
@@ -332,7 +340,10 @@ def diagnose(name: str, host: InventoryHost, url: str, install_dir: str,
             report.checks.append(_live_files(raw, lint))
             texts = {n: decode(b, file=n) for n, b in raw.items()}
             report.checks.append(_log_errors(transport, texts.get(NLOG), directory))
-            report.checks += _host(transport, directory, texts.get(NLOG))
+            host_checks, info = _host(transport, directory, texts.get(NLOG))
+            report.checks += host_checks
+            if info is not None:
+                report.checks.append(iislog.iis_errors(transport, info))
             report.checks.append(events.recent_changes(transport))
             report.checks.append(events.startup_errors(transport))
             try:

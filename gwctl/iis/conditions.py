@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gwctl.iis.behaviour import APP_OFFLINE_STATUS, effective_environment
+from gwctl.iis.behaviour import APP_OFFLINE_STATUS, effective_environment, start_failure
 from gwctl.iis.hostinfo import HostInfo
 
 OVERRIDE_NOT_LOADED = "host-override-not-loaded"
 APP_OFFLINE = "host-app-offline"
 LOG_DIR_NOT_WRITABLE = "host-log-dir-not-writable"
 STDOUT_LOG_ENABLED = "host-stdout-log-enabled"
+RAPID_FAIL_DISABLED = "host-rapid-fail-disabled"
 
 OVERRIDE_FILE = "appsettings.Production.json"
 S_LOGGING = "manual, Logging > Log layout, log targets, etc"
@@ -103,12 +104,29 @@ def _stdout(info: HostInfo) -> Condition | None:
         blocks=False)
 
 
+def _rapid_fail(info: HostInfo) -> Condition | None:
+    pool = info.app_pool
+    if not pool.found or pool.rapid_fail_protection:
+        return None
+    return Condition(
+        RAPID_FAIL_DISABLED,
+        f"rapid-fail protection is disabled for the app pool '{pool.name}': IIS never "
+        "stops it when the gateway cannot start, so the pool stays Started while every "
+        f"request answers {start_failure(info.web_config.hosting_model)}, however often "
+        "its worker fails; a monitor that watches the pool state sees nothing wrong",
+        f"set rapidFailProtection=\"true\" on the pool's <failure> element "
+        f"(IIS Manager > Application Pools > {pool.name} > Advanced Settings > Rapid-Fail "
+        "Protection > Enabled); gwctl's health check and rollback work either way",
+        blocks=False, section=S_NOT_ANSWERING)
+
+
 def conditions(info: HostInfo) -> list[Condition]:
     """Every condition that holds on the host, those that block apply first."""
-    found = [c for c in (_environment(info), _offline(info), _log_dir(info), _stdout(info))
+    found = [c for c in (_environment(info), _offline(info), _log_dir(info), _stdout(info),
+                                 _rapid_fail(info))
              if c is not None]
     return sorted(found, key=lambda c: not c.blocks)
 
 
-__all__ = ["APP_OFFLINE", "LOG_DIR_NOT_WRITABLE", "OVERRIDE_NOT_LOADED", "STDOUT_LOG_ENABLED",
-           "Condition", "conditions"]
+__all__ = ["APP_OFFLINE", "LOG_DIR_NOT_WRITABLE", "OVERRIDE_NOT_LOADED", "RAPID_FAIL_DISABLED",
+           "STDOUT_LOG_ENABLED", "Condition", "conditions"]

@@ -81,6 +81,13 @@ class AppPool:
     found: bool
     #: the site whose application runs in this pool (None: none found)
     site: str | None = None
+    #: that site's id, and the folder IIS writes its request log to (``<logFile
+    #: directory>\\W3SVC<id>``, environment variables expanded), its format and whether
+    #: logging is on
+    site_id: int | None = None
+    site_log_dir: str | None = None
+    site_log_format: str = "W3C"
+    site_log_enabled: bool = True
     #: ApplicationPoolIdentity | NetworkService | LocalService | LocalSystem | SpecificUser
     identity_type: str = "ApplicationPoolIdentity"
     user_name: str | None = None
@@ -107,7 +114,11 @@ class AppPool:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> AppPool:
         periodic = raw.get("periodic_restart_minutes")
+        site_id = raw.get("site_id")
         return cls(str(raw.get("name") or ""), bool(raw.get("found")), _opt_str(raw, "site"),
+                   None if site_id is None else int(site_id), _opt_str(raw, "site_log_dir"),
+                   str(raw.get("site_log_format") or "W3C"),
+                   bool(raw.get("site_log_enabled", True)),
                    str(raw.get("identity_type") or "ApplicationPoolIdentity"),
                    _opt_str(raw, "user_name"),
                    bool(raw.get("rapid_fail_protection", True)),
@@ -185,6 +196,9 @@ class HostInfo:
                            "stdout_log_enabled": wc.stdout_log_enabled,
                            "stdout_log_file": wc.stdout_log_file, "error": wc.error},
             "app_pool": {"name": pool.name, "found": pool.found, "site": pool.site,
+                         "site_id": pool.site_id, "site_log_dir": pool.site_log_dir,
+                         "site_log_format": pool.site_log_format,
+                         "site_log_enabled": pool.site_log_enabled,
                          "identity_type": pool.identity_type, "user_name": pool.user_name,
                          "identity": pool.identity,
                          "rapid_fail_protection": pool.rapid_fail_protection,

@@ -28,6 +28,7 @@ OPERATIONS: tuple[str, ...] = (
     "lock_release",
     "write_event",
     "read_events",
+    "read_iis_log",
 )
 
 #: operations a transport may run again after an exchange broke mid-way: the read-only
@@ -38,7 +39,7 @@ OPERATIONS: tuple[str, ...] = (
 #: would add a backup, recycle_app_pool recycle twice and lock_acquire meet its own lock.
 RETRYABLE_OPS: frozenset[str] = frozenset(
     {"ping", "read_file", "stat", "list_backups", "app_pool_state", "read_versions",
-     "read_host", "read_events"}
+     "read_host", "read_events", "read_iis_log"}
 )
 
 #: name of the script that starts every operation (not an operation itself)

@@ -58,8 +58,21 @@ function Get-PoolAttr($Entry, $Defaults, [string]$Child, [string]$Name) {
   $null
 }
 
+# the site's W3C log folder: <logFile directory>\W3SVC<id>, the site's attributes over siteDefaults'
+function Add-SiteLog($R, $Site, $Sites) {
+  $dir = '%SystemDrive%\inetpub\logs\LogFiles'
+  if ($Site.GetAttribute('id') -match '^\d+$') { $R.site_id = [long]$Site.GetAttribute('id') }
+  foreach ($e in @($Sites.SelectSingleNode('siteDefaults/logFile'), $Site.SelectSingleNode('logFile'))) {
+    if ($null -eq $e) { continue }
+    if ($e.HasAttribute('directory')) { $dir = $e.GetAttribute('directory') }
+    if ($e.HasAttribute('logFormat')) { $R.site_log_format = $e.GetAttribute('logFormat') }
+    if ($e.HasAttribute('enabled')) { $R.site_log_enabled = ($e.GetAttribute('enabled').Trim() -eq 'true') }
+  }
+  if ($null -ne $R.site_id) { $R.site_log_dir = [Environment]::ExpandEnvironmentVariables($dir).TrimEnd('\') + '\W3SVC' + $R.site_id }
+}
+
 function Read-AppPool([string]$Pool) {
-  $r = [ordered]@{ name = $Pool; found = $false; site = $null; identity_type = 'ApplicationPoolIdentity'; user_name = $null
+  $r = [ordered]@{ name = $Pool; found = $false; site = $null; site_id = $null; site_log_dir = $null; site_log_format = 'W3C'; site_log_enabled = $true; identity_type = 'ApplicationPoolIdentity'; user_name = $null
     rapid_fail_protection = $true; rapid_fail_max_crashes = 5; rapid_fail_interval_minutes = 5.0
     periodic_restart_minutes = 1740.0; environment_variables = [ordered]@{}; error = $null }
   try { $doc = Read-SafeXml $AppHost } catch { $r.error = "${AppHost}: " + $_.Exception.Message; return $r }
@@ -75,10 +88,11 @@ function Read-AppPool([string]$Pool) {
   if ($null -ne $sites) {
     foreach ($site in @($sites.SelectNodes('site'))) {
       foreach ($app in @($site.SelectNodes('application'))) {
-        if ($app.GetAttribute('applicationPool') -eq $Pool -and $null -eq $r.site) { $r.site = $site.GetAttribute('name') }
+        if ($app.GetAttribute('applicationPool') -eq $Pool -and $null -eq $r.site) { $r.site = $site.GetAttribute('name'); $found = $site }
       }
     }
   }
+  if ($null -ne $r.site) { Add-SiteLog $r $found $sites }
   $v = Get-PoolAttr $entry $defaults 'processModel' 'identityType'
   if ($v) { $r.identity_type = $v }
   $r.user_name = Get-PoolAttr $entry $defaults 'processModel' 'userName'

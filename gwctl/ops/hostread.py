@@ -128,7 +128,7 @@ def web_config(path: Path, windows: str) -> dict[str, Any]:
     return result
 
 
-def _site_of(root: ET.Element, pool: str) -> str | None:
+def _site_of(root: ET.Element, pool: str) -> ET.Element | None:
     # the first site with an application that names the pool (applicationDefaults' pool,
     # which applies to applications naming none, is not followed: the installer names it)
     sites = root.find("system.applicationHost/sites")
@@ -136,13 +136,57 @@ def _site_of(root: ET.Element, pool: str) -> str | None:
         for app in site.findall("application"):
             name = app.get("applicationPool")
             if name is not None and name.casefold() == pool.casefold():
-                return site.get("name")
+                return site
     return None
 
 
-def app_pool(path: Path, pool: str) -> dict[str, Any]:
+#: where IIS puts a site's log files unless ``<logFile directory>`` says otherwise (IIS
+#: configuration reference, ``sites/siteDefaults/logFile`` and ``sites/site/logFile``:
+#: learn.microsoft.com/iis/configuration/system.applicationHost/sites/siteDefaults/logFile/)
+DEFAULT_LOG_DIRECTORY = "%SystemDrive%\\inetpub\\logs\\LogFiles"
+#: the variables a Windows service's environment always has, for ``%VAR%`` expansion
+_SYSTEM_VARIABLES = {"SYSTEMDRIVE": "C:", "SYSTEMROOT": "C:\\Windows", "WINDIR": "C:\\Windows",
+                     "PROGRAMDATA": "C:\\ProgramData"}
+_PERCENT = re.compile(r"%([^%]+)%")
+
+
+def expand_variables(text: str, machine: dict[str, str]) -> str:
+    """``Environment.ExpandEnvironmentVariables``: known ``%NAME%`` replaced (names ignore
+    case), unknown ones left as written."""
+    known = {**_SYSTEM_VARIABLES, **{k.upper(): v for k, v in machine.items()}}
+    return _PERCENT.sub(lambda m: known.get(m.group(1).upper(), m.group(0)), text)
+
+
+#: `DEFAULT_LOG_DIRECTORY` on a host whose system drive is C: (the JEA pin's default)
+DEFAULT_IIS_LOG_ROOT = expand_variables(DEFAULT_LOG_DIRECTORY, {})
+
+
+def _site_log(result: dict[str, Any], root: ET.Element, site: ET.Element,
+              machine: dict[str, str]) -> None:
+    """The site's W3C log folder, ``<directory>\\W3SVC<id>``: the site's ``<logFile>``
+    attributes over ``siteDefaults``' (IIS merges configuration attribute by attribute)."""
+    directory = DEFAULT_LOG_DIRECTORY
+    site_id = (site.get("id") or "").strip()
+    if site_id.isdigit():
+        result["site_id"] = int(site_id)
+    for el in (root.find("system.applicationHost/sites/siteDefaults/logFile"),
+               site.find("logFile")):
+        if el is None:
+            continue
+        directory = el.get("directory", directory)
+        result["site_log_format"] = el.get("logFormat", result["site_log_format"])
+        if el.get("enabled") is not None:
+            result["site_log_enabled"] = _bool(el.get("enabled"), True)
+    if result["site_id"] is not None:
+        result["site_log_dir"] = (expand_variables(directory, machine).rstrip("\\")
+                                  + f"\\W3SVC{result['site_id']}")
+
+
+def app_pool(path: Path, pool: str, machine: dict[str, str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "name": pool, "found": False, "site": None, "identity_type": "ApplicationPoolIdentity",
+        "name": pool, "found": False, "site": None, "site_id": None, "site_log_dir": None,
+        "site_log_format": "W3C", "site_log_enabled": True,
+        "identity_type": "ApplicationPoolIdentity",
         "user_name": None, "rapid_fail_protection": True, "rapid_fail_max_crashes": 5,
         "rapid_fail_interval_minutes": 5.0, "periodic_restart_minutes": 1740.0,
         "environment_variables": {}, "error": None}
@@ -162,7 +206,11 @@ def app_pool(path: Path, pool: str) -> dict[str, Any]:
         result["error"] = f"application pool {pool!r} is not defined in {APPLICATION_HOST}"
         return result
     defaults = pools.find("applicationPoolDefaults") if pools is not None else None
-    result.update(found=True, name=entry.get("name"), site=_site_of(root, pool))
+    site = _site_of(root, pool)
+    result.update(found=True, name=entry.get("name"),
+                  site=site.get("name") if site is not None else None)
+    if site is not None:
+        _site_log(result, root, site, machine or {})
 
     def attr(child: str, name: str) -> str | None:
         for source in (entry, defaults):
@@ -189,7 +237,8 @@ def app_pool(path: Path, pool: str) -> dict[str, Any]:
     return result
 
 
-def machine_environment(root: Path | None) -> dict[str, str | None]:
+def _machine_all(root: Path | None) -> dict[str, str]:
+    """Every machine variable of the host (registry ``Session Manager\\Environment``)."""
     values: dict[str, Any] = {}
     if root is not None:
         try:
@@ -197,7 +246,11 @@ def machine_environment(root: Path | None) -> dict[str, str | None]:
             values = loaded if isinstance(loaded, dict) else {}
         except (FileNotFoundError, ValueError):
             values = {}
-    folded = {str(k).upper(): v for k, v in values.items()}
+    return {str(k): str(v) for k, v in values.items() if v is not None}
+
+
+def machine_environment(root: Path | None) -> dict[str, str | None]:
+    folded = {k.upper(): v for k, v in _machine_all(root).items()}
     return {name: (None if folded.get(name) is None else str(folded[name]))
             for name in VISIBLE_VARIABLES}
 
@@ -223,7 +276,8 @@ def read_host(p: Params, map_path: Callable[[str], Path], root: Path | None
         raise bad(f"read_host: invalid application pool name {pool!r}")
     web_path = join_windows(install_dir, "web.config")
     offline = map_path(join_windows(install_dir, "app_offline.htm"))
-    pool_info = app_pool(map_path(APPLICATION_HOST), pool)
+    machine = machine_environment(root)
+    pool_info = app_pool(map_path(APPLICATION_HOST), pool, _machine_all(root))
     identity = str(pool_info["identity_type"])
     directories = [directory_access("install", install_dir, map_path(install_dir), identity)]
     if log_dir is not None:
@@ -234,7 +288,7 @@ def read_host(p: Params, map_path: Callable[[str], Path], root: Path | None
         "install_dir": install_dir,
         "web_config": web_config(map_path(web_path), web_path),
         "app_pool": pool_info,
-        "machine_environment": machine_environment(root),
+        "machine_environment": machine,
         "app_offline": {"exists": offline.is_file(),
                         "size": offline.stat().st_size if offline.is_file() else None},
         "directories": directories,
@@ -242,4 +296,5 @@ def read_host(p: Params, map_path: Callable[[str], Path], root: Path | None
     }
 
 
-__all__ = ["APPLICATION_HOST", "ENVIRONMENT_FILE", "read_host"]
+__all__ = ["APPLICATION_HOST", "DEFAULT_IIS_LOG_ROOT", "DEFAULT_LOG_DIRECTORY", "ENVIRONMENT_FILE",
+           "expand_variables", "read_host"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gwctl import __version__
 from gwctl.ops import BOOTSTRAP, OPERATIONS, read_script
+from gwctl.ops.hostread import DEFAULT_IIS_LOG_ROOT
 from gwctl.ops.jea_policy import MODULE_NAME, POLICY_FILE, policy_document
 from gwctl.ops.psquote import PsValue, ps_array, ps_hashtable, ps_string
 
@@ -45,11 +46,13 @@ class JeaOptions:
     management_server_dir: str
     run_as: str = "virtual"
     name: str = "gwctl"
+    #: IIS's log folder, where the gateway site's W3SVC<id> request logs are (doctor)
+    iis_log_dir: str = DEFAULT_IIS_LOG_ROOT
 
     def pinned(self) -> tuple[str, ...]:
         seen: list[str] = []
         for path in (self.install_dir, self.log_dir, self.backup_dir, GWCTL_HOME,
-                     self.management_server_dir):
+                     self.management_server_dir, self.iis_log_dir):
             if path.upper() not in (p.upper() for p in seen):
                 seen.append(path)
         return tuple(seen)

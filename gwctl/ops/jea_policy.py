@@ -37,7 +37,7 @@ PATH_PARAMS = ("path", "paths", "backup_dir", "install_dir", "server_config", "l
 NESTED_PARAMS = ("host",)
 OTHER_PARAMS = ("content", "sha256", "expected_sha256", "keep", "backup_id", "name", "pool",
                 "owner", "ttl_seconds", "token", "take_over", "event_id", "entry_type",
-                "message", "sources", "since_minutes", "max_events")
+                "message", "sources", "since_minutes", "max_events", "max_bytes")
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 

@@ -29,6 +29,7 @@ PARAM_KEYS: dict[str, frozenset[str]] = {
     "app_pool_state": frozenset({"name"}),
     "read_versions": frozenset({"install_dir", "server_config"}),
     "read_host": frozenset({"install_dir", "pool", "log_dir"}),
+    "read_iis_log": frozenset({"log_dir", "max_bytes"}),
     "lock_acquire": frozenset({"path", "owner", "ttl_seconds", "token", "take_over"}),
     "lock_release": frozenset({"path", "token"}),
     "write_event": frozenset({"event_id", "entry_type", "message"}),

@@ -45,6 +45,7 @@ from gwctl.ops.hostfiles import (
 )
 from gwctl.ops.hostkey import MANIFEST, host_key, protect, sign, signed, unsign
 from gwctl.ops.hostread import read_host
+from gwctl.ops.iislog import read_iis_log
 from gwctl.ops.installed import GATEWAY_PRODUCT, gateway_version, management_version
 from gwctl.ops.jea_policy import POLICY_PATH, Policy, check_paths, check_script, load_policy
 from gwctl.ops.locks import lock_acquire, lock_release
@@ -365,6 +366,9 @@ class DirectoryHost:
 
     def _op_read_host(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         return read_host(p, self.map_path, self.root)
+
+    def _op_read_iis_log(self, p: Params, payload: bytes | None) -> dict[str, Any]:
+        return read_iis_log(p, self.map_path)
 
     def _op_lock_acquire(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         return lock_acquire(p, self.map_path, self._now)

@@ -8,7 +8,8 @@
 #          log_dir (absolute Windows path, or null/missing)
 # result:  {install_dir, web_config: {exists, hosting_model, hosting_model_set,
 #          environment_variables, stdout_log_enabled, stdout_log_file, error},
-#          app_pool: {name, found, site, identity_type, user_name, rapid_fail_protection,
+#          app_pool: {name, found, site, site_id, site_log_dir, site_log_format,
+#          site_log_enabled, identity_type, user_name, rapid_fail_protection,
 #          rapid_fail_max_crashes, rapid_fail_interval_minutes, periodic_restart_minutes,
 #          environment_variables, error}, machine_environment: {ASPNETCORE_ENVIRONMENT,
 #          DOTNET_ENVIRONMENT}, app_offline: {exists, size}, directories: [{role, path,

@@ -56,6 +56,7 @@ def registry() -> Registry:
         host_app_offline,
         host_log_dir_not_writable,
         host_override_not_loaded,
+        host_rapid_fail_disabled,
         host_stdout_log_enabled,
         ice_credential_clear_text,
         ice_server_duplicate,
@@ -137,7 +138,7 @@ def registry() -> Registry:
             # host facts (read through gwctl.iis; host_rule_ids() finds them by their
             # "host-" prefix; they find nothing outside a HostScope)
             host_override_not_loaded, host_app_offline, host_log_dir_not_writable,
-            host_stdout_log_enabled,
+            host_stdout_log_enabled, host_rapid_fail_disabled,
         ),
         meta=(
             json_syntax, top_level_not_object, xml_syntax, nlog_render, rule_config,

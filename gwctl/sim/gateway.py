@@ -71,6 +71,7 @@ from gwctl.ops.pyimpl import DirectoryHost
 from gwctl.ops.winpaths import child
 from gwctl.sim import webrtc_ws
 from gwctl.sim.hostenv import APP_OFFLINE
+from gwctl.sim.iislog import IisLog
 from gwctl.sim.logs import GatewayLogs
 from gwctl.sim.messages import SimResponse, empty, iis_error, json_response
 from gwctl.sim.routing import (
@@ -165,6 +166,7 @@ class GatewayEmulator:
         self.install_dir = site.state.install_dir(host.name)
         self.directory = DirectoryHost(self.root, app_pools=SimAppPools(self))
         self.logs = GatewayLogs(self.directory, self.install_dir)
+        self.iis_log = IisLog(self.directory.map_path)
         seed = site.state.seed ^ zlib.crc32(host.name.encode())
         self.rng = random.Random(seed)
         self.webrtc = WebRtcService(self.version, site.management.cameras, seed=seed)
@@ -221,6 +223,7 @@ class GatewayEmulator:
         as; then nlog.config and the appsettings files are loaded."""
         info = self._read_host()
         self.host_info = info
+        self.iis_log.configure(info)
         self.environment = (effective_environment(info) if info is not None
                             else EnvironmentDecision(PRODUCTION, None, "default"))
         self.logs.identity_type = info.app_pool.identity_type if info else "NetworkService"
@@ -369,6 +372,7 @@ class GatewayEmulator:
                 res = iis_error(503) if burst == 503 else empty(burst)
                 res.note = "fault 5xx-burst"
                 self._log_raw(scope, method, path, burst, started, res.note)
+                self._site_log(scope, method, path, res, started)
                 await self._send(send, res, method)
                 return
         headers: dict[str, str] = {}
@@ -414,6 +418,7 @@ class GatewayEmulator:
             origin=headers.get("origin"), status=res.status,
             millis=int((time.perf_counter() - started) * 1000), route=res.route,
             destination=res.destination, note=res.note)
+        self._site_log(scope, method, path, res, started)
         await self._send(send, res, method)
 
     async def _send(self, send: Send, res: SimResponse, method: str) -> None:
@@ -432,6 +437,21 @@ class GatewayEmulator:
                          millis=int((time.perf_counter() - started) * 1000), route="-",
                          destination="-", note=note)
 
+    def _site_log(self, scope: Scope, method: str, path: str, res: SimResponse,
+                  started: float) -> None:
+        """The request's line in the IIS site's W3C log (`gwctl.sim.iislog`)."""
+        if res.http_sys:
+            return  # HTTP.sys answered for a stopped pool: its HTTPERR log, not the site's
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        client = scope.get("client") or ("-", 0)
+        self.iis_log.request(method=method, stem=path,
+                             query=scope["query_string"].decode("latin-1"),
+                             port=scope["server"][1], client=client[0],
+                             agent=headers.get("user-agent"), referer=headers.get("referer"),
+                             status=res.status, substatus=res.substatus,
+                             millis=int((time.perf_counter() - started) * 1000))
+
     # -- the pipeline -------------------------------------------------------------------
 
     def app_offline(self) -> bytes | None:
@@ -448,6 +468,7 @@ class GatewayEmulator:
         if self.pool.state != "Started":
             res = iis_error(503)
             res.note = "app pool stopped"
+            res.http_sys = True
             return res
         offline = self.app_offline()
         if offline is not None:
@@ -489,6 +510,7 @@ class GatewayEmulator:
                     user=None, client=req.client, agent=headers.get("user-agent"),
                     origin=headers.get("origin"), status=101, millis=0,
                     route=sel.endpoint.id, destination="-", note="websocket")
+                self._site_log(scope, "GET", path, SimResponse(101), started)
                 await webrtc_ws.serve(self, receive, send)
                 return
         if res is None:
@@ -498,6 +520,7 @@ class GatewayEmulator:
             client=req.client, agent=headers.get("user-agent"), origin=headers.get("origin"),
             status=res.status, millis=int((time.perf_counter() - started) * 1000),
             route=res.route, destination=res.destination, note="websocket refused")
+        self._site_log(scope, "GET", path, res, started)
         await send({"type": "websocket.http.response.start", "status": res.status,
                     "headers": [(b"content-length", str(len(res.body)).encode()),
                                 SERVER_HEADER, *res.headers]})
@@ -624,7 +647,7 @@ def ancm_start_failure(model: str, reason: str | None) -> SimResponse:
             "<p>Common solutions to this issue: the application failed to start; check the "
             "Application event log.</p></body></html>\r\n").encode("ascii")
     return SimResponse(status, body, [(b"content-type", b"text/html")],
-                       note=f"{status}.{sub} startup failed: {reason}")
+                       note=f"{status}.{sub} startup failed: {reason}", substatus=sub)
 
 
 class SimAppPools:

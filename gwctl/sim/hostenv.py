@@ -3,8 +3,9 @@
 An emulated host keeps what Windows keeps (see `gwctl.ops.hostread` for the layout):
 ``applicationHost.config`` is installed with every gateway host -- the gateway's pool,
 running as Network Service as the manual says it usually does, with IIS's default
-rapid-fail protection, and the ``Default Web Site`` whose ``/api`` application runs in
-it. ``web.config`` is *not* installed: a host without one answers 503 when its
+rapid-fail protection, and the ``Default Web Site`` (id 1, logging W3C to IIS's default
+folder: `gwctl.sim.iislog` writes it) whose ``/api`` application runs in it.
+``web.config`` is *not* installed: a host without one answers 503 when its
 configuration does not load, as the simulator always did (the manual's troubleshooting
 chapter lists 502/503). Staging a hosting model writes one, and from then on the
 gateway fails as ANCM does (`gwctl.iis.behaviour`).
@@ -47,6 +48,9 @@ _APPHOST = """<?xml version="1.0" encoding="UTF-8"?>
       </applicationPoolDefaults>
     </applicationPools>
     <sites>
+      <siteDefaults>
+        <logFile logFormat="W3C" directory="%SystemDrive%\\inetpub\\logs\\LogFiles" />
+      </siteDefaults>
       <site name="Default Web Site" id="1">
         <application path="/" applicationPool="DefaultAppPool">
           <virtualDirectory path="/" physicalPath="%SystemDrive%\\inetpub\\wwwroot" />

@@ -23,6 +23,10 @@ class SimResponse:
     route: str = "-"
     destination: str = "-"
     note: str = "-"
+    #: what IIS logs besides the status (``sc-substatus``: 30 of ANCM's 500.30)
+    substatus: int = 0
+    #: answered by HTTP.sys without the site (a stopped app pool): not in the site's log
+    http_sys: bool = False
 
 
 def json_response(status: int, data: Any, headers: Headers | None = None) -> SimResponse:
