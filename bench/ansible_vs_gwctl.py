@@ -40,8 +40,8 @@ shared 2-core machine the wall times are mostly CPU: for arm 1 the controller's 
 same process) and the fixed cost of a CLI run (loading the inventory through Ansible's
 InventoryManager, the fleet, the plan); for arm 2 Ansible's own per-host, per-task work
 (a forked worker, templating, a winrm connection with its NTLM logon and shell, result
-handling) for the two tasks each host runs (classify, converge), in the six plays of
-site.yml (management server hosts, canary, 25% batches). Measured 2026-12-02, load
+handling) for the two tasks each host runs (classify, converge), in the four plays of
+site.yml and their serial batches (canary, 25%). Measured 2026-12-02, load
 average ~7, after the apply became one writing command: (1) 17.8 s, (2) 46.4 s,
 (3) 54.8 s; 3.0 / 3.0 / 7.0 commands and 217 / 200 / 646 KiB per host.
 """
