@@ -181,7 +181,8 @@ class _Activation:
         return [*self.backups, self.mark, *self.writes, *self.recycle]
 
     def doing(self) -> str:
-        what = [f"writing {', '.join(c.name for c in self.changes)}"] if self.changes else []
+        what = ([f"backing up and writing {', '.join(c.name for c in self.changes)}"]
+                if self.changes else [])
         return ", ".join(what + ["recycling the app pool"] * bool(self.recycle)) or "activating"
 
     def wrote(self, writes_done: int) -> list[str]:
