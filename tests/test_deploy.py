@@ -276,8 +276,9 @@ def test_fault_matrix_host_is_always_old_or_new_and_rerun_converges(
     assert chunks >= 8
     options = ApplyOptions(health=HealthSettings(timeout_s=5, interval_s=0.1), lock_ttl_s=60)
     scenarios: list[tuple[int, dict[str, Any]]] = [(n, f) for n in range(1, 9) for f in FAULTS]
-    # command 2 is the batch that carries the new file (record, write, recycle)
-    scenarios += [(2, {"drop_at": f"send:{k}", "drop_times": 1}) for k in range(1, chunks + 1)]
+    # command 1 is the batch that carries the new file (lock, backup, record, write,
+    # recycle): a break in any of its chunks is never resent, the apply rolls back
+    scenarios += [(1, {"drop_at": f"send:{k}", "drop_times": 1}) for k in range(1, chunks + 1)]
     seen = set()
     for n, fault in scenarios:
         counter = [0]

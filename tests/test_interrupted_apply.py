@@ -2,7 +2,7 @@
 other than its files while gwctl says "in sync" (issue 10 §1).
 
 Against the simulator over real WinRM, an apply is interrupted right before each of its
-remote commands (each one operation or a batch of them: lock + stat + backups, record +
+remote commands (each one operation or a batch of them: lock + backups + record +
 writes + recycle, record done + unlock; the automatic rollback's record + restores +
 recycle) and inside each batch, before each of its steps, in these ways:
 
@@ -381,9 +381,10 @@ def test_diff_reports_pending_activation_as_drift(
 
     fleet = harness.fleet(GOOD)
     # the host's PowerShell and gwctl both die right after both files were written,
-    # before the recycle (the 4th step of the record + writes + recycle batch)
-    state = interrupted(harness, fleet, "die-kill", 2, dead_owner, 5.0, step=4)
-    assert state.ops[1][3] == "recycle_app_pool", state.ops
+    # before the recycle (the 7th step of the lock + backups + record + writes + recycle
+    # batch)
+    state = interrupted(harness, fleet, "die-kill", 1, dead_owner, 5.0, step=7)
+    assert state.ops[0][6] == "recycle_app_pool", state.ops
     assert not harness.running_matches_disk()
     code = main(["diff", "-f", str(fleet), "-i", str(harness.site.inventory_path),
                  "--gateway", GW, "--detailed-exitcode"])

@@ -4,8 +4,10 @@ endpoint over real WinRM (each one a PowerShell start on a Windows host).
 Apply sends the steps that belong together as one batch (docs/remote-operations.md,
 "Batches"): the plan's read takes the installed versions with the files (the version
 gate asks nothing more), so a gateway with nothing to change costs that one command and
-a changed one four, counted end to end; the audit event of `gwctl apply` goes with the
-command that marks the activation done and releases the lock.
+a changed one three, counted end to end: the lock, the backups (which check the plan's
+read on the host), the record, the writes and the recycle travel as one; the audit event
+of `gwctl apply` goes with the command that marks the activation done and releases the
+lock.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.timeout(300)
 
 PLAN = "stat+read_versions"  # files, host facts, activation record, installed versions
-APPLY = ["lock_acquire+stat+backup",
-         "write_file+write_file+recycle_app_pool"]  # record, appsettings, recycle
+# lock, backup, record, appsettings, recycle
+APPLY = ["lock_acquire+backup+write_file+write_file+recycle_app_pool"]
 DONE = "write_file+lock_release"  # record done, unlock
 
 
@@ -66,7 +68,7 @@ class _Counted:
         return self.handler.run(command, arguments, stdin)
 
 
-def test_gwctl_apply_costs_four_commands_per_changed_gateway(
+def test_gwctl_apply_costs_three_commands_per_changed_gateway(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from test_deploy import CORS, files, gwctl, write_fleet
 
@@ -82,6 +84,7 @@ def test_gwctl_apply_costs_four_commands_per_changed_gateway(
     # the plan's read (versions included), then the apply itself; the audit record
     # reaches the host's event log in the last command
     assert seen["demo-gw1"] == [PLAN, *APPLY, DONE + "+write_event"], seen
+    assert len(seen["demo-gw1"]) == 3
     # the management server's host also carries the site lock (one command each way)
     assert seen["demo-ms"] == ["lock_acquire", PLAN, *APPLY, DONE + "+write_event",
                                "lock_release"], seen
@@ -119,7 +122,7 @@ def test_rollback_costs_three_commands(sim_site: SimSite, tmp_path: Path,
     assert [e["event_id"] for e in events] == [1000, 1001]
 
 
-def test_the_role_costs_four_commands_per_changed_gateway(
+def test_the_role_costs_three_commands_per_changed_gateway(
         sim_site: SimSite, tmp_path: Path) -> None:
     from test_ansible_role import CORS, host_files, playbook, recap, set_settings
 
@@ -137,6 +140,7 @@ def test_the_role_costs_four_commands_per_changed_gateway(
     # (the audit event rides on the last one, as for gwctl apply); site.yml holds the site
     # lock on the management server's host around the play
     assert seen["demo-gw1"] == [PLAN, *APPLY, DONE + "+write_event"], seen
+    assert len(seen["demo-gw1"]) == 3
     assert seen["demo-ms"] == ["lock_acquire", PLAN, *APPLY, DONE + "+write_event",
                                "lock_release"], seen
 

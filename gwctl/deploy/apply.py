@@ -1,14 +1,20 @@
 """Applying a plan to one gateway: nothing on a host is ever left half-written.
 
-Per gateway: take the host lock -> check the live files (and the activation record) are
-still what the plan saw (no lost update) -> back up -> mark the activation pending ->
-write atomically (temp file + replace, on the host) -> recycle the app pool only if
-appsettings changed (nlog.config reloads itself) -> health check through that gateway ->
-mark the activation done; on failure restore the files from before the apply, recycle,
-re-check. An activation left pending by an apply that was cut short is completed by the
-next apply even when no byte differs (`gwctl.deploy.activation`).
-The lock is released in every case; if the connection itself broke, a fresh one is
-opened to release it (a lock that still cannot be released expires by its TTL).
+Per gateway, in one remote command: take the host lock -> back up each changed file,
+each backup refusing when the live file is no longer what the plan read (the lost-update
+check runs on the host, under the lock, before anything is copied or written) -> mark
+the activation pending (refused when the record is not the one the plan read) -> write
+atomically (temp file + replace, on the host) -> recycle the app pool only if
+appsettings changed (nlog.config reloads itself). Then a health check through that
+gateway -> mark the activation done and release the lock (one more command); on failure
+restore the files from before the apply, recycle, re-check. The backups of one apply
+share one id, chosen here, so that rollback finds them as a set. An activation left
+pending by an apply that was cut short is completed by the next apply even when no byte
+differs (`gwctl.deploy.activation`). The first command writes, so it is never sent twice
+(`gwctl.deploy.hostlock.with_host_lock`): when its exchange breaks, the apply rolls back
+under its record. The lock is released in every case; if the connection itself broke, a
+fresh one is opened to release it (a lock that still cannot be released expires by its
+TTL).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
 from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
@@ -27,6 +34,7 @@ from gwctl.deploy.results import GatewayResult, Outcome
 from gwctl.errors import CredentialsExpired, GwctlError, OperationError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
+from gwctl.ops.backups import backup_id_at
 from gwctl.ops.batch import BatchError, Step
 from gwctl.output import redact
 from gwctl.transport.base import Transport
@@ -82,18 +90,14 @@ def apply_gateway(target: Target, plan: GatewayPlan, transports: TransportFactor
         return result
     if options.gate is not None and not _gate(target, plan, options.gate, result):
         return result
-    gw = target.gateway
-    # taken with the lock, in its command; the activation record joins the stat (one
-    # read): backups harm nothing when the check then finds a conflict, and their ids
-    # must be known before the record that names them is written
-    first = [Step("stat", {"paths": [c.path for c in changes] + [ACTIVATION_PATH]}),
-             *[Step("backup", {"path": c.path, "backup_dir": gw.backup_dir,
-                               "keep": options.backups_kept}) for c in changes]]
-    if changes:
-        options.step(gw.id, "backing up")
+    activate = _Activation.of(target, plan, changes, options, result)
+    options.step(target.gateway.id, activate.doing())
     with_host_lock(target, transports, options.owner, options.lock_ttl_s, result,
-                   lambda t, found, lock: _run(target, plan, changes, t, found, lock,
-                                               options, result), first=first)
+                   lambda t, found, lock: _activated(target, activate, t, lock, options,
+                                                     result),
+                   first=activate.steps(),
+                   recover=lambda t, exc, lock: _not_activated(target, activate, t, exc,
+                                                               lock, options, result))
     return result
 
 
@@ -120,67 +124,119 @@ def _gate(target: Target, plan: GatewayPlan,
     return True
 
 
-def _run(target: Target, plan: GatewayPlan, changes: list[FileChange], transport: Transport,
-         found: list[dict[str, Any]], lock: HostLock, options: ApplyOptions,
-         result: GatewayResult) -> None:
-    gw = target.gateway
-    now = found[0].get("files") or {}
-    for change in changes:
-        live = now.get(change.path) or {}
-        if (live.get("sha256") or None) != (change.old_sha256 or None):
-            raise OperationError(f"{change.name} changed on the host since the plan was made; "
-                                 "run diff again", code="conflict")
-    if ((now.get(ACTIVATION_PATH) or {}).get("sha256") or "absent") != plan.activation_sha256:
-        raise OperationError("another apply or rollback ran on the host since the plan was "
-                             "made; run diff again", code="conflict")
-    result.steps.append("verified")
-    pending = plan.pending
-    if pending is not None:
-        log.warning("%s: completing an interrupted activation: %s", target.name,
-                    pending.describe())
-        result.steps.append("completing interrupted activation")
-    # the restore points of an interrupted apply are the files from before it began: the
-    # last ones known to pass a health check, never the half-written state found now
-    points = dict(pending.restore_points) if pending else {}
-    for change, backup in zip(changes, found[1:], strict=True):
-        points.setdefault(change.name, str(backup["backup_id"]))
-    result.backups = dict(points)
-    if changes:
+@dataclass(frozen=True)
+class _Activation:
+    """The command that applies a plan, sent with the lock_acquire: backups of the changed
+    files (each refusing when the file is no longer what the plan read), the activation
+    record *pending* (refusing when the record is not the one the plan read), the atomic
+    writes, the recycle. Backups come first so that no write happens, and no record
+    names restore points, unless every file is still as planned."""
+
+    changes: list[FileChange]
+    backups: list[Step]
+    record: Activation
+    marker: str
+    mark: Step
+    writes: list[Step]
+    recycle: list[Step]
+
+    @staticmethod
+    def of(target: Target, plan: GatewayPlan, changes: list[FileChange],
+           options: ApplyOptions, result: GatewayResult) -> _Activation:
+        gw = target.gateway
+        # one id for every backup of this apply: rollback finds the set by it
+        backup_id = backup_id_at(datetime.now(UTC))
+        pending = plan.pending
+        if pending is not None:
+            log.warning("%s: completing an interrupted activation: %s", target.name,
+                        pending.describe())
+            result.steps.append("completing interrupted activation")
+        # the restore points of an interrupted apply are the files from before it began:
+        # the last ones known to pass a health check, never the half-written state now
+        points = dict(pending.restore_points) if pending else {}
+        for change in changes:
+            points.setdefault(change.name, backup_id)
+        gate_said = result.version_gate or {}
+        installed = (gate_said.get("gateway_version")
+                     if str(gate_said.get("gateway_source", "")).startswith("installed")
+                     else None)
+        record = Activation("pending", gw.id, options.owner, now_text(), "apply",
+                            plan.needs_recycle, points,
+                            product_version=str(installed) if installed else None,
+                            base_sha256=None if plan.base_sha256 == "absent"
+                            else plan.base_sha256)
+        marker, mark = activation_step(record, plan.activation_sha256)
+        backups = [Step("backup", {"path": c.path, "backup_dir": gw.backup_dir,
+                                   "keep": options.backups_kept, "backup_id": backup_id,
+                                   "expected_sha256": c.old_sha256 or "absent"})
+                   for c in changes]
+        writes = [Step("write_file", {"path": c.path, "sha256": c.new_sha256,
+                                      "expected_sha256": c.old_sha256 or "absent"},
+                       plan.payloads[c.name]) for c in changes]
+        recycle = ([Step("recycle_app_pool", {"name": APP_POOL})] if plan.needs_recycle
+                   else [])
+        return _Activation(changes, backups, record, marker, mark, writes, recycle)
+
+    def steps(self) -> list[Step]:
+        return [*self.backups, self.mark, *self.writes, *self.recycle]
+
+    def doing(self) -> str:
+        what = ([f"backing up and writing {', '.join(c.name for c in self.changes)}"]
+                if self.changes else [])
+        return ", ".join(what + ["recycling the app pool"] * bool(self.recycle)) or "activating"
+
+    def wrote(self, writes_done: int) -> list[str]:
+        return [f"wrote {c.name}" for c in self.changes[:writes_done]]
+
+
+def _not_activated(target: Target, activate: _Activation, transport: Transport,
+                   exc: GwctlError, lock: HostLock, options: ApplyOptions,
+                   result: GatewayResult) -> None:
+    """The apply's command failed after taking the lock, or its exchange broke."""
+    if isinstance(exc, CredentialsExpired):
+        raise exc  # refused at logon: nothing ran, and every further host fails alike
+    if not isinstance(exc, BatchError):
+        # which steps ran is unknown (never sent again: it writes): the record may be
+        # there, so roll back under it; without it, the guarded record refuses
+        _fail_and_roll_back(target, transport, activate.record, activate.marker, lock,
+                            options, result, exc)
+        return
+    # the step after the lock_acquire that failed, counted within `activate.steps()`
+    failed = exc.index - 1
+    if failed < len(activate.backups):
+        if exc.code == "conflict":
+            name = activate.changes[failed].name
+            raise OperationError(f"{name} changed on the host since the plan was made; run "
+                                 "diff again", code="conflict") from None
+        raise exc  # nothing written, no record: the lock release is all that is left
+    result.backups = dict(activate.record.restore_points)
+    if activate.changes:
         result.steps.append("backed up")
-    recycle = plan.needs_recycle
-    gate_said = result.version_gate or {}
-    installed = (gate_said.get("gateway_version")
-                 if str(gate_said.get("gateway_source", "")).startswith("installed") else None)
-    record = Activation("pending", gw.id, options.owner, now_text(), "apply", recycle, points,
-                        product_version=str(installed) if installed else None,
-                        base_sha256=None if plan.base_sha256 == "absent" else plan.base_sha256)
-    marker, mark = activation_step(record, plan.activation_sha256)
-    # one command: the record first, so that a run cut anywhere after it is completed or
-    # rolled back by the next one; then the atomic writes, then the recycle
-    writes = [Step("write_file", {"path": c.path, "sha256": c.new_sha256,
-                                  "expected_sha256": c.old_sha256 or "absent"},
-                   plan.payloads[c.name]) for c in changes]
-    steps = [mark, *writes, *([Step("recycle_app_pool", {"name": APP_POOL})] if recycle else [])]
-    doing = [f"writing {', '.join(c.name for c in changes)}"] if changes else []
-    options.step(gw.id, ", ".join(doing + ["recycling the app pool"] * recycle) or "activating")
-    try:
-        transport.run_batch(steps)
-    except BatchError as exc:
-        if exc.index == 0:
-            raise  # the record was not written: nothing changed, nothing to roll back
-        result.steps += [f"wrote {c.name}" for c in changes[: exc.index - 1]]
-        _fail_and_roll_back(target, transport, record, marker, lock, options, result, exc)
-        return
-    except GwctlError as exc:
-        # which steps ran is unknown: the record may be there, so roll back under it
-        _fail_and_roll_back(target, transport, record, marker, lock, options, result, exc)
-        return
-    result.steps += [f"wrote {c.name}" for c in changes]
-    if recycle:
+    if failed == len(activate.backups):
+        if exc.code == "conflict":
+            raise OperationError("another apply or rollback ran on the host since the plan "
+                                 "was made; run diff again", code="conflict") from None
+        raise exc  # the record was not written: nothing changed, nothing to roll back
+    result.steps += activate.wrote(failed - len(activate.backups) - 1)
+    _fail_and_roll_back(target, transport, activate.record, activate.marker, lock, options,
+                        result, exc)
+
+
+def _activated(target: Target, activate: _Activation, transport: Transport, lock: HostLock,
+               options: ApplyOptions, result: GatewayResult) -> None:
+    """The apply's command ran: health-check, then mark the activation done."""
+    result.steps.append("verified")
+    result.backups = dict(activate.record.restore_points)
+    if activate.changes:
+        result.steps.append("backed up")
+    result.steps += activate.wrote(len(activate.changes))
+    if activate.recycle:
         result.recycled = True
         result.steps.append("recycled")
+    record, marker = activate.record, activate.marker
     try:
-        options.step(gw.id, f"waiting for the health check (up to {options.health.timeout_s:g} s)")
+        options.step(target.gateway.id,
+                     f"waiting for the health check (up to {options.health.timeout_s:g} s)")
         health = check(target.url, options.health)
         if not health.ok:
             raise _Failed(f"health check failed: {health.detail}")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from gwctl.tlscontext import tls_context
+
 #: how long one request may take, whatever the overall deadline
 REQUEST_TIMEOUT_S = 5.0
 
@@ -36,7 +38,8 @@ def check(url: str, settings: HealthSettings) -> HealthResult:
     last = "no answer"
     # the deadline bounds how long we keep asking, not one answer: a short deadline on a
     # loaded controller must not turn a gateway's slow-but-healthy answer into a failure
-    with httpx.Client(verify=settings.verify_tls, timeout=REQUEST_TIMEOUT_S) as client:
+    with httpx.Client(verify=tls_context(settings.verify_tls),
+                      timeout=REQUEST_TIMEOUT_S) as client:
         while True:
             try:
                 r = client.get(f"{url}/.well-known/uris")

@@ -25,7 +25,7 @@ from typing import Any
 from gwctl.deploy.results import GatewayResult
 from gwctl.errors import CredentialsExpired, GwctlError, OperationError, TransportError
 from gwctl.hosts.targets import Target, TransportFactory
-from gwctl.ops.batch import BatchError, Step
+from gwctl.ops.batch import BatchError, Step, retryable
 from gwctl.output import redact
 from gwctl.processes import pid_alive
 from gwctl.transport.base import Transport
@@ -120,16 +120,25 @@ def acquire(transport: Transport, token: str, owner: str, ttl_s: int,
 
 
 Work = Callable[[Transport, list[dict[str, Any]], HostLock], None]
+#: handles a `first` batch that failed after its lock_acquire (a `BatchError` at a later
+#: step) or whose exchange broke (a `TransportError`: which steps ran is unknown)
+Recover = Callable[[Transport, GwctlError, HostLock], None]
 
 
 def with_host_lock(target: Target, transports: TransportFactory, owner: str, ttl_s: int,
-                   result: GatewayResult, work: Work, *, first: Sequence[Step] = ()) -> None:
+                   result: GatewayResult, work: Work, *, first: Sequence[Step] = (),
+                   recover: Recover | None = None) -> None:
     """Run `work` on a transport to the host while holding the host lock.
 
     `first` runs in the same remote command as the lock_acquire; `work` gets their
     results and the `HostLock` (it may release the lock itself in a batch with its last
-    steps and say so in `HostLock.released`). A `GwctlError` from taking the lock or from
-    `work` marks `result` failed. The lock is released in every case (over a fresh
+    steps and say so in `HostLock.released`). That command is sent again only when it
+    provably did nothing beyond lock_acquire -- a busy lock of a dead holder, taken over
+    (`acquire`) -- or when `first` is read-only and the exchange broke: `first` may
+    write, and a write must never be sent twice. A failure of `first` after the lock was
+    taken, or a broken exchange of a `first` that writes, goes to `recover` (without
+    one, it fails the host). A `GwctlError` from taking the lock, from `work` or from
+    `recover` marks `result` failed. The lock is released in every case (over a fresh
     connection if this one broke).
     """
     # chosen here, not by the host: if the answer to lock_acquire is lost, the same token
@@ -138,11 +147,19 @@ def with_host_lock(target: Target, transports: TransportFactory, owner: str, ttl
     transport = transports(target.host)
     try:
         try:
-            found = acquire(transport, lock.token, owner, ttl_s, result.steps, then=first)
-        except TransportError:
-            transport.close()
-            transport = transports(target.host)
-            found = acquire(transport, lock.token, owner, ttl_s, result.steps, then=first)
+            try:
+                found = acquire(transport, lock.token, owner, ttl_s, result.steps, then=first)
+            except TransportError:
+                if not retryable(first):
+                    raise
+                transport.close()
+                transport = transports(target.host)
+                found = acquire(transport, lock.token, owner, ttl_s, result.steps, then=first)
+        except (BatchError, TransportError) as exc:
+            if recover is None or (isinstance(exc, BatchError) and exc.index == 0):
+                raise
+            recover(transport, exc, lock)
+            return
         work(transport, found, lock)
     except GwctlError as exc:
         result.outcome = "failed"

@@ -1,9 +1,10 @@
 """Rolling a gateway back to the files it had before the last apply.
 
-The backups an apply takes of several files carry nearly the same time stamp; rollback
-restores, for each managed file, its newest backup if that backup belongs to the most
-recent apply (taken within `SAME_APPLY_S` of the newest backup of any file). The current
-files are backed up first, so a rollback can itself be rolled back. Then the app pool is
+The backups an apply takes of its files share one id, the apply's (chosen by the
+engine, after every backup already on the host); rollback restores the files whose newest
+signed backup carries the newest such id -- the set of the most recent apply. The current
+files are backed up first (as a set of the rollback's own id), so a rollback can itself
+be rolled back. Then the app pool is
 recycled (when appsettings changed) and the gateway health-checked. Like an apply, a
 rollback marks the host's activation pending before it restores anything and done only
 after the health check passed (`gwctl.deploy.activation`). When the host's activation is
@@ -17,7 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text, parse
@@ -28,6 +29,7 @@ from gwctl.deploy.results import GatewayResult
 from gwctl.errors import InputError
 from gwctl.fleet.model import APP_POOL
 from gwctl.hosts.targets import Target, TransportFactory
+from gwctl.ops.backups import backup_id_at
 from gwctl.ops.batch import Step
 from gwctl.render.files import APPSETTINGS, NLOG
 from gwctl.transport.base import Transport
@@ -36,7 +38,6 @@ from gwctl.versions.release import Version
 
 log = logging.getLogger("gwctl.deploy.rollback")
 
-SAME_APPLY_S = 120.0
 MANAGED = (APPSETTINGS, NLOG)
 
 
@@ -58,7 +59,7 @@ def _listing(gw_path: str, backup_dir: str) -> Step:
 
 def choose_backups(transport: Transport, target: Target,
                    listed: list[dict[str, Any]] | None = None) -> list[Chosen]:
-    """The backups of the most recent apply, from the `listed` answers of list_backups for
+    """The backup set of the most recent apply, from the `listed` answers of list_backups for
     each of `MANAGED` (asked here when not given)."""
     gw = target.gateway
     if listed is None:
@@ -78,8 +79,8 @@ def choose_backups(transport: Transport, target: Target,
             newest.append(Chosen(name, path, str(b["backup_id"]), _parse(str(b["created"]))))
     if not newest:
         return []
-    latest = max(c.created for c in newest)
-    return [c for c in newest if (latest - c.created).total_seconds() <= SAME_APPLY_S]
+    latest = max(c.backup_id for c in newest)
+    return [c for c in newest if c.backup_id == latest]
 
 
 def _installed_release(target: Target, answer: dict[str, Any]) -> Version | None:
@@ -150,8 +151,10 @@ def rollback_gateway(target: Target, transports: TransportFactory,
         marker, mark = activation_step(pending, found.get("sha256") or "absent")
         # one command: the record, backups of the current files (so that a rollback can
         # itself be rolled back), the restores, the recycle
+        backup_id = backup_id_at(datetime.now(UTC))
         backups = [Step("backup", {"path": c.path, "backup_dir": gw.backup_dir,
-                                   "keep": options.backups_kept}) for c in chosen]
+                                   "keep": options.backups_kept, "backup_id": backup_id})
+                   for c in chosen]
         restores = [Step("restore", {"path": c.path, "backup_dir": gw.backup_dir,
                                      "backup_id": c.backup_id}) for c in chosen]
         recycle = [Step("recycle_app_pool", {"name": APP_POOL})] if pending.recycle else []

@@ -2,7 +2,9 @@
 
 A backup of ``<name>`` is ``<name>.<id>.bak`` (its bytes) or ``<name>.<id>.absent`` (the
 file did not exist) in the backup directory; ids are UTC timestamps
-(``YYYYMMDDTHHMMSSffffffZ``), so newest first is a reverse sort by id.
+(``YYYYMMDDTHHMMSSffffffZ``), so newest first is a reverse sort by id. The engine names
+the backups of one apply with one id of its own choosing (`backup_id_at`), so that the
+files of an apply form one set that rollback finds by that id.
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ from gwctl.ops.winpaths import fold_name, join_windows
 __all__ = [
     "MAX_KEEP",
     "Backup",
+    "backup_id_at",
     "describe_backup",
     "find_backups",
     "is_backup_id",
+    "newest_backup_id",
     "pick_backup",
+    "set_id",
     "store_backup",
 ]
 
@@ -42,6 +47,8 @@ MAX_KEEP = 1000
 
 _BACKUP_NAME = re.compile(r"^(?P<name>.+)\.(?P<id>\d{8}T\d{12}Z)\.(?P<kind>bak|absent)$")
 _BACKUP_ID = re.compile(r"^\d{8}T\d{12}Z$")
+#: a backup id a client may choose: ASCII digits only, nothing after the Z
+_SET_ID = re.compile(r"[0-9]{8}T[0-9]{12}Z")
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,37 @@ class Backup:
 
 def is_backup_id(text: str) -> bool:
     return bool(_BACKUP_ID.match(text))
+
+
+def backup_id_at(moment: datetime) -> str:
+    """The backup id a client gives the backups it takes at `moment` (UTC)."""
+    return moment.astimezone(UTC).strftime(BACKUP_ID_FORMAT)
+
+
+def set_id(text: str) -> str | None:
+    """`text` as a client-chosen backup id (upper-cased), or None when it is not one: the
+    id format, and a moment that exists."""
+    wanted = text.upper()
+    if not _SET_ID.fullmatch(wanted):
+        return None
+    try:
+        _backup_moment(wanted)
+    except ValueError:
+        return None
+    return wanted
+
+
+def newest_backup_id(directory: Path, names: set[str]) -> str | None:
+    """The newest id among the backups of every file in `directory` whose file name is in
+    `names` (ignoring case, as a PowerShell hashtable looks names up; None: no such
+    backup)."""
+    if not directory.is_dir():
+        return None
+    folded = {fold_name(n) for n in names}
+    ids = [match["id"] for entry in directory.iterdir()
+           if fold_name(entry.name) in folded and (match := _BACKUP_NAME.match(entry.name))
+           and entry.is_file()]
+    return max(ids, default=None)
 
 
 def find_backups(directory: Path, leaf: str) -> list[Backup]:
@@ -88,12 +126,15 @@ def _backup_ids(directory: Path, leaf: str, now: Callable[[], datetime]) -> Iter
 
 
 def store_backup(
-    directory: Path, leaf: str, content: Content | None, now: Callable[[], datetime]
+    directory: Path, leaf: str, content: Content | None, now: Callable[[], datetime],
+    wanted: str | None = None,
 ) -> Backup:
-    """Keep `content` (None: the file is absent) as a new backup of `leaf`."""
+    """Keep `content` (None: the file is absent) as a new backup of `leaf`, under the id
+    `wanted` (already checked to come after every existing one) or one chosen here."""
     tmp = None if content is None else write_temp(directory, leaf, content.data, 0o644)
+    ids = _backup_ids(directory, leaf, now) if wanted is None else iter([wanted])
     try:
-        for backup_id in _backup_ids(directory, leaf, now):
+        for backup_id in ids:
             kind = "absent" if content is None else "bak"
             final = directory / f"{leaf}.{backup_id}.{kind}"
             stored = create_new(final, b"") if tmp is None else publish_new(tmp, final)

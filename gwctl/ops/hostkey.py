@@ -34,7 +34,7 @@ from pathlib import Path
 from gwctl.errors import OperationError
 from gwctl.ops.hostfiles import atomic_write, create_new
 
-__all__ = ["HOME", "KEY_PATH", "MANIFEST", "host_key", "local_user_may_create", "mac",
+__all__ = ["HOME", "KEY_PATH", "MANIFEST", "host_key", "listed", "local_user_may_create", "mac",
            "protect", "sign", "signature", "signed", "unsign"]
 
 HOME = r"C:\ProgramData\gwctl"
@@ -112,6 +112,11 @@ def unsign(directory: Path, names: list[str]) -> None:
         for name in names:
             entries.pop(name, None)
         _write(directory, entries)
+
+
+def listed(directory: Path) -> set[str]:
+    """The backup file names the directory's manifest has an entry for."""
+    return set(_read(directory))
 
 
 def signed(directory: Path, key: bytes, name: str, digest: str | None) -> bool:

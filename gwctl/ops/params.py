@@ -22,7 +22,7 @@ PARAM_KEYS: dict[str, frozenset[str]] = {
     "read_file": frozenset({"path"}),
     "stat": frozenset({"paths", "content", "host"}),
     "write_file": frozenset({"path", "sha256", "expected_sha256"}),
-    "backup": frozenset({"path", "backup_dir", "keep"}),
+    "backup": frozenset({"path", "backup_dir", "keep", "backup_id", "expected_sha256"}),
     "list_backups": frozenset({"path", "backup_dir"}),
     "restore": frozenset({"path", "backup_dir", "backup_id"}),
     "recycle_app_pool": frozenset({"name"}),
@@ -109,8 +109,8 @@ class Params:
             raise bad(f"{self.op}: parameter {key!r} must be {{owner, acquired_at}} of a holder")
         return value["owner"], value["acquired_at"]
 
-    def expected_digest(self, key: str) -> str | None:
-        value = self._get(key, True)
+    def expected_digest(self, key: str, *, required: bool = True) -> str | None:
+        value = self._get(key, required)
         if value is None or value == "absent":
             return None if value is None else "absent"
         return self.digest(key)

@@ -31,7 +31,9 @@ from gwctl.ops.backups import (
     describe_backup,
     find_backups,
     is_backup_id,
+    newest_backup_id,
     pick_backup,
+    set_id,
     store_backup,
 )
 from gwctl.ops.batch import decode_batch, format_batch_result
@@ -43,7 +45,7 @@ from gwctl.ops.hostfiles import (
     remove_quietly,
     sha256_hex,
 )
-from gwctl.ops.hostkey import MANIFEST, host_key, protect, sign, signed, unsign
+from gwctl.ops.hostkey import MANIFEST, host_key, listed, protect, sign, signed, unsign
 from gwctl.ops.hostread import read_host
 from gwctl.ops.iislog import read_iis_log
 from gwctl.ops.installed import GATEWAY_PRODUCT, gateway_version, management_version
@@ -282,12 +284,22 @@ class DirectoryHost:
     def _op_backup(self, p: Params, payload: bytes | None) -> dict[str, Any]:
         path, backup_dir = p.text("path"), p.text("backup_dir")
         keep = p.integer("keep", 1, MAX_KEEP)
+        wanted = p.optional_text("backup_id")
+        if wanted is not None and (wanted := set_id(wanted)) is None:
+            raise bad("backup: parameter 'backup_id' must be a backup id or null")
+        expected = p.expected_digest("expected_sha256", required=False)
         leaf = windows_leaf(path)
         directory = self.map_path(backup_dir)
+        content = read_content(self.map_path(path))
+        # the plan's read, checked under the lock before anything is copied: a refused
+        # backup leaves no backup behind, and the batch stops before any write
+        _check_expected(path, expected,
+                        sha256_hex(content.data) if content is not None else None)
+        if wanted is not None:
+            _check_order(directory, leaf, wanted)
         protect(directory)
         key = host_key(self.map_path)
-        content = read_content(self.map_path(path))
-        backup = store_backup(directory, leaf, content, self._now)
+        backup = store_backup(directory, leaf, content, self._now, wanted)
         sign(directory, key, backup.file.name,
              sha256_hex(content.data) if content is not None else None)
         pruned = find_backups(directory, leaf)[keep:]
@@ -395,6 +407,20 @@ def _script_bytes(text: str) -> bytes:
     except ValueError as exc:
         raise OperationError(f"a batch script is not valid base64: {exc}", code="failed",
                              detail={"type": "FormatException"}) from exc
+
+
+def _check_order(directory: Path, leaf: str, wanted: str) -> None:
+    """A client-chosen id must come after every backup in the directory that its manifest
+    lists (retention keeps the newest by id, rollback takes the newest set) and be new
+    for this file. A file gwctl never listed -- planted, or copied in by hand -- cannot
+    block every later apply by a name far in the future."""
+    newest = newest_backup_id(directory, listed(directory))
+    taken = any(b.backup_id == wanted for b in find_backups(directory, leaf))
+    if taken or (newest is not None and newest > wanted):
+        raise OperationError(
+            f"backup id {wanted} does not come after the newest backup {newest} in the "
+            "backup directory (is the controller's clock behind the one that took it?)",
+            code="out_of_order", detail={"backup_id": wanted, "newest": newest})
 
 
 def _check_expected(path: str, expected: str | None, current: str | None) -> None:

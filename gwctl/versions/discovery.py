@@ -67,8 +67,11 @@ class HttpSettings:
     def client(self) -> httpx.Client:
         import httpx
 
+        from gwctl.tlscontext import tls_context
+
         timeout = httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s)
-        return httpx.Client(timeout=timeout, verify=self.verify_tls, follow_redirects=False)
+        return httpx.Client(timeout=timeout, verify=tls_context(self.verify_tls),
+                            follow_redirects=False)
 
 
 @dataclass(frozen=True)
