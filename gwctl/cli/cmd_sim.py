@@ -218,6 +218,7 @@ def _up(ns: argparse.Namespace) -> int:
 
         kerberos.check_available()  # before anything is created or reset
     if ns.reset and SimState.exists(state_dir):
+        _remove_realm(state_dir)  # a realm names the old site's hosts
         (state_dir / STATE_FILE).unlink()
         shutil.rmtree(state_dir / HOSTS_DIR, ignore_errors=True)
     if SimState.exists(state_dir):
