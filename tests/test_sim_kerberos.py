@@ -1,7 +1,7 @@
 """``gwctl sim up --kerberos`` as a user runs it: the README's block, verbatim from the
-repository root -- a background simulator owning a real MIT KDC, gwctl's diff/apply and
-the Ansible role logging on with Kerberos against it with only what ``sim up`` printed
-exported, and ``sim down`` leaving no KDC and no realm behind.
+repository root -- a background simulator owning a real MIT KDC, gwctl's diff, apply and
+rollback and the Ansible role logging on with Kerberos against it with only what ``sim
+up`` printed exported, and ``sim down`` leaving no KDC and no realm behind.
 
 Skipped when MIT's KDC tools, the GSSAPI binding or pywinrm's Kerberos support
 (pykerberos, which Ansible's winrm plugin uses) are missing, saying which.
@@ -78,7 +78,8 @@ def production(repo: Path, host: str) -> str:
                     reason="pywinrm[kerberos] (pykerberos) is not installed: Ansible's winrm "
                            "connection cannot use Kerberos")
 def test_readme_kerberos_block_sim_up_diff_apply_role_and_down(repo: Path) -> None:
-    up_line, export_line, diff_line, apply_line, role_line, down_line = readme_kerberos_block()
+    (up_line, export_line, diff_line, apply_line, role_line, rollback_line,
+     down_line) = readme_kerberos_block()
     home = repo.parent / "home"
     home.mkdir()
     # the user's shell: no Kerberos settings of the tests' own realm
@@ -134,6 +135,12 @@ def test_readme_kerberos_block_sim_up_diff_apply_role_and_down(repo: Path) -> No
         assert recap(ran.stdout)[host]["changed"] == 1, ran.stdout
         assert f'"Access-Control-Allow-Origin": "{role_origin}"' in production(repo, host)
     assert password not in ran.stdout + ran.stderr
+
+    # rollback restores the role's backup: the file gwctl apply wrote
+    rolled = run(rollback_line)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert f'"Access-Control-Allow-Origin": "{ORIGIN}"' in production(repo, "demo-gw1")
+    assert f'"Access-Control-Allow-Origin": "{role_origin}"' in production(repo, "demo-ms")
 
     down = run(down_line)
     assert down.returncode == 0, down.stdout + down.stderr
