@@ -121,6 +121,18 @@ def test_failed_canary_stops_its_sites_rest_and_the_later_sites(two_sites: Path)
         assert not production(two_sites, host).exists()
 
 
+def test_limit_narrows_the_ordered_rollout_instead_of_skipping_it(two_sites: Path) -> None:
+    r = site_playbook(two_sites, "--limit", "north")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert '"msg": "north: batch 1/2: north-gw2"' in r.stdout, r.stdout
+    assert "south" not in r.stdout
+    assert waves_run(r.stdout) == [{"north-ms"}, {"north-gw1"}, {"north-gw2"}, {"north-gw3"}]
+    for host in ("north-ms", "north-gw1", "north-gw2", "north-gw3"):
+        assert ORIGIN in production(two_sites, host).read_text("utf-8")
+    for host in ("south-ms", "south-gw1", "south-gw2"):
+        assert not production(two_sites, host).exists()
+
+
 def test_rollout_order_keeps_sites_and_ms_hosts_apart() -> None:
     def cls(site: str, colocated: bool) -> dict[str, Any]:
         return {"xprotect_api_gateway_class": {"site": site, "colocated": colocated}}

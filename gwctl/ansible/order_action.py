@@ -1,5 +1,6 @@
 """Action ``xprotect_api_gateway_order``: the rollout order of a playbook run, on the
-controller (``tasks/order.yml``, a play on ``localhost`` after ``classify``).
+controller (``tasks/order.yml``, run once after ``classify``, delegated to localhost,
+whose fact it sets).
 
 An action rather than a filter: inside the collection ``gwctl.xprotect`` a role's
 unqualified action names resolve to the collection's own plugins, a filter's do not (they
