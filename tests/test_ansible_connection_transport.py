@@ -127,7 +127,7 @@ def test_role_readme_lists_exactly_the_argument_specs() -> None:
             declared.add((entry, name, option["type"], default))
     # an empty default is written "" in the table
     table = [(e, n, t, "" if d == '""' else d) for e, n, t, d in re.findall(
-        r"^\| `(\w+)` \| `(\w+)` \| (\w+) \| (\w+|\"\") \|$",
+        r"^\| `(\w+)` \| `(\w+)` \| (\w+) \| ([\w%]+|\"\") \|$",
         (role / "README.md").read_text(), re.M)]
     assert set(table) == declared
     assert len(table) == len(declared)
@@ -145,3 +145,7 @@ def test_collection_and_role_plugins_are_the_same_shim() -> None:
     collection_plugin = ROOT / "plugins/action/xprotect_api_gateway.py"
     assert role_plugin.read_bytes() == collection_plugin.read_bytes()
     assert b"from gwctl.ansible.action import ActionModule" in role_plugin.read_bytes()
+    role_order = ROOT / "roles/xprotect_api_gateway/action_plugins/xprotect_api_gateway_order.py"
+    collection_order = ROOT / "plugins/action/xprotect_api_gateway_order.py"
+    assert role_order.read_bytes() == collection_order.read_bytes()
+    assert b"from gwctl.ansible.order_action import ActionModule" in role_order.read_bytes()

@@ -254,9 +254,9 @@ def test_failed_management_server_host_gateway_stops_the_rollout(
     assert r.returncode == 2, r.stdout + r.stderr
     counts = recap(r.stdout)
     assert counts["demo-ms"]["failed"] == 1
-    # demo-gw1 was only classified: its play never started
+    # demo-gw1 was only classified: its wave never started
     assert counts["demo-gw1"]["changed"] == 0 and counts["demo-gw1"]["failed"] == 0
-    assert "PLAY [Converge the other gateways, a canary first]" not in r.stdout
+    assert r.stdout.count("PLAY [Converge the gateways site by site") == 1
     assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
 
 
@@ -370,8 +370,8 @@ def test_become_is_refused_naming_the_settings_not_silently_ignored(
             "connecting user") in r.stdout, r.stdout
     counts = recap(r.stdout)
     assert counts["demo-ms"]["failed"] == 1 and counts["demo-ms"]["changed"] == 0
-    # classifying reaches no host and passed; the rollout stopped at the first play
-    assert "PLAY [Converge the other gateways, a canary first]" not in r.stdout
+    # refused before any wave of the rollout started
+    assert "PLAY [Converge the gateways site by site" not in r.stdout
     assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
 
 
@@ -393,7 +393,7 @@ def test_the_role_takes_gwctl_applys_site_lock_and_refuses_a_held_one(
     assert r.returncode == 2, r.stdout + r.stderr
     assert "site demo is locked by alice@laptop-9 pid 4242 (until " in r.stdout, r.stdout
     assert "lock on host demo-ms" in r.stdout
-    assert "PLAY [Converge the gateways on management server hosts]" not in r.stdout
+    assert "PLAY [Converge the gateways site by site" not in r.stdout
     assert {n: host_files(sim_site, n) for n in ("demo-ms", "demo-gw1")} == before
 
     anchor.run("lock_release", {"path": SITE_LOCK_PATH, "token": held["token"]})
@@ -408,12 +408,12 @@ def test_the_role_takes_gwctl_applys_site_lock_and_refuses_a_held_one(
     assert all(recap(r.stdout)[n]["changed"] == 1 for n in ("demo-ms", "demo-gw1"))
 
 
-def test_one_site_per_run_and_a_play_without_the_lock_host_is_refused(
+def test_a_run_narrowed_to_a_site_and_a_play_without_the_lock_host_is_refused(
         sim_site: SimSite, tmp_path: Path) -> None:
     set_settings(sim_site.fleet_path, {"cors": CORS})
     home = tmp_path / "home"
     home.mkdir()
-    # README: run it per site with -e xprotect_api_gateway_hosts=SITE_GROUP
+    # README: -e xprotect_api_gateway_hosts=SITE_GROUP narrows a run
     r = playbook(sim_site, "site.yml", home, "-e", "xprotect_api_gateway_hosts=demo")
     assert r.returncode == 0, r.stdout + r.stderr
     assert {n: recap(r.stdout)[n]["changed"] for n in ("demo-ms", "demo-gw1")} == \

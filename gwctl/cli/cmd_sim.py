@@ -9,6 +9,7 @@ It is NOT Windows, NOT IIS and NOT the real API Gateway: use it for demos, tests
 pipelines, and verify on a real site before relying on a behaviour.
 
   gwctl sim up --site demo --version "2025 R2" --gateways 2 --state .sim/
+  gwctl sim up --state .sim/ --kerberos      (a KDC too; WinRM logons with Kerberos)
   gwctl sim status --state .sim/
   gwctl sim recycle --state .sim/ --host demo-gw1
   gwctl sim fault --state .sim/ --host demo-gw1 latency:50
@@ -62,6 +63,12 @@ def register(p: argparse.ArgumentParser) -> None:
                     help="install gwctl's JEA module (what 'gwctl host-setup' writes, default "
                          "directories) on every host: they then run only the allowlisted "
                          "operation scripts, on the pinned paths (docs/jea.md)")
+    up.add_argument("--kerberos", action="store_true",
+                    help="also run a Kerberos realm for the site: an MIT KDC on loopback "
+                         "(Debian krb5-kdc, krb5-admin-server) owned by the simulator, "
+                         "HTTP/<host> for every emulated host, a user with a generated "
+                         "password; inventory.yml then logs on with Kerberos. Prints the "
+                         "KRB5_CONFIG to export. 'sim down' removes the realm")
     up.add_argument("--reset", action="store_true",
                     help="delete the state directory's site first (refused while it runs)")
     up.add_argument("--foreground", action="store_true",
@@ -155,7 +162,9 @@ def register(p: argparse.ArgumentParser) -> None:
     down = sub.add_parser("down", help="stop the simulator (idempotent)",
                           description="Stop the simulator of a state directory, wait until "
                                       "its process is gone and its ports are released. "
-                                      "Succeeds when nothing runs. The state is kept.")
+                                      "Succeeds when nothing runs. The state is kept, "
+                                      "except a Kerberos realm of 'sim up --kerberos': its "
+                                      "KDC is stopped and its files are deleted.")
     _state(down)
     down.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
 
@@ -204,7 +213,12 @@ def _up(ns: argparse.Namespace) -> int:
         raise GwctlError(f"a simulator is already running for {state_dir} (pid {pid}); "
                          f"stop it with 'gwctl sim down --state {state_dir}'")
     faults = parse_assignments(ns.fault, "--fault")
+    if ns.kerberos:
+        from gwctl.sim import kerberos
+
+        kerberos.check_available()  # before anything is created or reset
     if ns.reset and SimState.exists(state_dir):
+        _remove_realm(state_dir)  # a realm names the old site's hosts
         (state_dir / STATE_FILE).unlink()
         shutil.rmtree(state_dir / HOSTS_DIR, ignore_errors=True)
     if SimState.exists(state_dir):
@@ -227,6 +241,8 @@ def _up(ns: argparse.Namespace) -> int:
         create_state(state_dir, spec)
     if ns.jea:
         _install_jea(state_dir)
+    if ns.kerberos:
+        _create_realm(state_dir)
     if ns.foreground:
         from gwctl.sim.server import SimSite
 
@@ -259,6 +275,38 @@ def _install_jea(state_dir: Path) -> None:
                          log_dir=DEFAULT_LOG_DIRECTORY, backup_dir=DEFAULT_BACKUP_DIR,
                          management_server_dir=DEFAULT_SERVER_CONFIG.rsplit("\\", 1)[0])
     set_up([state.host_root(name) for name in state.hosts], options)
+
+
+def _create_realm(state_dir: Path) -> None:
+    """The state's realm, created unless it exists; the inventory then uses it."""
+    from gwctl.sim import kerberos
+    from gwctl.sim.state import WINDOWS_ADMIN, SimState, write_inventory
+
+    state = SimState.load(state_dir)
+    if state.kerberos is not None and kerberos.keytab(state_dir).is_file():
+        return
+    state.kerberos = kerberos.create_realm(state_dir, state.site, list(state.hosts),
+                                           WINDOWS_ADMIN)
+    state.save()
+    write_inventory(state)
+
+
+def _remove_realm(state_dir: Path) -> str | None:
+    """Delete the state's realm (its KDC stopped); the realm's name, or None."""
+    from gwctl.sim import kerberos
+    from gwctl.sim.state import SimState, write_inventory
+
+    removed = kerberos.remove_realm(state_dir)
+    if not SimState.exists(state_dir):
+        return None
+    state = SimState.load(state_dir)
+    realm = state.kerberos
+    if realm is None:
+        return "(unrecorded)" if removed else None
+    state.kerberos = None
+    state.save()
+    write_inventory(state)  # back to the NTLM logon of a site without a realm
+    return realm.realm
 
 
 def _major(name: str, value: str) -> int:
@@ -305,9 +353,14 @@ def _print_up(status: dict[str, Any], output: str) -> None:
         lines.append(f"  gateway {gw['name']:<14} {gw['release']}  {gw['url']}  "
                      f"[{gw['serving']}]{where}")
     wsman = status.get("wsman")
+    krb = status.get("kerberos")
     if wsman:
-        lines.append(f"  WinRM              {wsman['url']}  (NTLM or Basic; credentials in "
+        logons = "Kerberos, NTLM or Basic" if krb else "NTLM or Basic"
+        lines.append(f"  WinRM              {wsman['url']}  ({logons}; credentials in "
                      "inventory.yml)")
+    if krb:
+        lines.append(f"  Kerberos           realm {krb['realm']}, KDC {krb['kdc']}, user "
+                     f"{krb['user']} (password: ansible_password in inventory.yml)")
     lines.append(f"  IDP users          xprotect_users in {status['state_dir']}/state.json "
                  "(client_id GrantValidatorClient)")
     if status.get("health_user"):
@@ -317,6 +370,16 @@ def _print_up(status: dict[str, Any], output: str) -> None:
     lines.append(f"  fleet              {status['fleet']}")
     lines.append(f"  pid {proc.get('pid')}; stop with: gwctl sim down --state "
                  f"{status['state_dir']}")
+    if krb:
+        import shlex
+
+        ccache = Path(krb["krb5_conf"]).with_name("ccache")
+        # unindented, to be pasted or picked with grep ^export: gwctl and Ansible need only
+        # KRB5_CONFIG (the inventory holds the password); KRB5CCNAME keeps a kinit of the
+        # site's user out of the user's own credential cache
+        lines += ["export KRB5_CONFIG=" + shlex.quote(krb["krb5_conf"]),
+                  "export KRB5CCNAME=" + shlex.quote(f"FILE:{ccache}")
+                  + f"   # for 'kinit {krb['user']}' (optional)"]
     print("\n".join(lines))
 
 
@@ -343,6 +406,10 @@ def _status(ns: argparse.Namespace) -> int:
           f"  process pid {proc.get('pid')}, started {proc.get('started')}, admin port "
           f"{proc.get('admin_port')}, WinRM port {wsman.get('port', '-')}\n"
           f"  management server {ms['host']} {ms['release']} ({ms['version']})")
+    krb = status.get("kerberos")
+    if krb:
+        print(f"  Kerberos realm {krb['realm']}, KDC {krb['kdc']}, user {krb['user']}; "
+              f"KRB5_CONFIG={krb['krb5_conf']}")
     rows = [("GATEWAY", "RELEASE", "URL", "POOL", "LAST RECYCLE", "SERVING")]
     for gw in status["gateways"]:
         pool = gw["app_pool"]
@@ -442,6 +509,10 @@ def _down(ns: argparse.Namespace) -> int:
         print(f"gwctl sim: no simulator is running for {ns.state}")
     else:
         print(f"gwctl sim: stopped (pid {pid}); ports released")
+    realm = _remove_realm(ns.state)
+    if realm is not None:
+        print(f"gwctl sim: Kerberos realm {realm} removed (KDC stopped, its files deleted; "
+              "inventory.yml is back to NTLM)")
     return 0
 
 

@@ -153,6 +153,8 @@ class SimSite:
         self._started = False
         self._admin: Starlette | None = None
         self.admin_port = 0
+        #: the state's realm has its KDC running as this process's child
+        self._kdc_started = False
 
     @classmethod
     def create(cls, state_dir: Path | str, spec: SiteSpec | None = None, *,
@@ -180,6 +182,12 @@ class SimSite:
             self.admin_port = self._admin_socket.getsockname()[1]
             self.runtime.bind_ports(ports)
             self.runtime.start_all()
+            if self.want_wsman and self.kerberos_keytab is None and self.state.kerberos:
+                from gwctl.sim import kerberos
+
+                kerberos.start_kdc(self.state.dir, self.state.kerberos)
+                self._kdc_started = True
+                self.kerberos_keytab = kerberos.keytab(self.state.dir)
             if self.want_wsman:
                 self._start_wsman(previous.wsman_port if previous else None)
             self.state.process = ProcessInfo(os.getpid(), self.admin_port,
@@ -289,6 +297,11 @@ class SimSite:
             with contextlib.suppress(Exception):
                 self.wsman.stop()
             self.wsman = None
+        if self._kdc_started:
+            from gwctl.sim import kerberos
+
+            kerberos.stop_kdc(self.state.dir)
+            self._kdc_started = False
         for sock in [*self._sockets, self._admin_socket]:
             if sock is not None:
                 with contextlib.suppress(OSError):
@@ -467,6 +480,14 @@ class SimSite:
         out["process"] = self.state.process.to_json() if self.state.process else None
         out["wsman"] = ({"port": self.wsman.port, "url": self.wsman.base_url + "/wsman/<host>"}
                         if self.wsman else None)
+        krb = self.state.kerberos
+        if krb is not None and self._kdc_started:
+            from gwctl.sim import kerberos
+
+            # never the password: status is printed; it is in inventory.yml and state.json
+            out["kerberos"] = {"realm": krb.realm, "user": krb.user,
+                               "kdc": f"127.0.0.1:{krb.kdc_port}",
+                               "krb5_conf": str(kerberos.krb5_conf(self.state.dir).resolve())}
         out["inventory"] = str(self.inventory_path)
         out["fleet"] = str(self.fleet_path)
         return out

@@ -12,6 +12,7 @@ edited and handed to other tools::
       fleet.yaml              a gwctl fleet file describing the site, to start from
       sim.log                 output of the background process (``gwctl sim up``)
       sim.pid, sim.lock       pid of the running simulator; the lock it holds while it runs
+      kerberos/               with ``sim up --kerberos``: the realm (gwctl.sim.kerberos)
       hosts/<host>/           the host's drives, Windows paths mapped as in
                               docs/remote-operations.md (``C:\\X\\y`` -> ``C/X/y``):
         C/Program Files/Milestone/XProtect API Gateway/
@@ -46,7 +47,9 @@ edited and handed to other tools::
          "cameras": [{"id": "<uuid>", "name": "Camera 1", ...}]},   # MS host only
        ...},
      "process": {"pid": 777, "admin_port": 41240, "wsman_port": 41241,
-                 "started": "2025-01-01T00:00:00Z"} | null}
+                 "started": "2025-01-01T00:00:00Z"} | null,
+     "kerberos": {"realm": "DEMO.GWCTL.SIM", "kdc_port": 41250,
+                  "user": "gwctl-admin@DEMO.GWCTL.SIM", "password": "..."} | null}
 
 Host names: the gateway on the management server host is ``<site>-ms`` (it is
 ``colocated`` in ``fleet.yaml``), the others ``<site>-gw1``, ``<site>-gw2``, ...; each
@@ -76,6 +79,7 @@ from gwctl.fleet.model import APP_POOL, DEFAULT_INSTALL_DIR, DEFAULT_SERVER_CONF
 from gwctl.netjson import runtime as dotnet
 from gwctl.render.bases import reference_base_text
 from gwctl.sim.faults import Faults
+from gwctl.sim.kerberos import SimRealm
 from gwctl.textio import write_atomic
 from gwctl.versions.release import Version
 
@@ -301,6 +305,9 @@ class SimState:
         self.process = (ProcessInfo(int(proc["pid"]), int(proc["admin_port"]),
                                     proc.get("wsman_port"), str(proc.get("started", "")))
                         if isinstance(proc, Mapping) else None)
+        krb = data.get("kerberos")
+        #: the realm of ``gwctl sim up --kerberos`` (gwctl.sim.kerberos), or None
+        self.kerberos = SimRealm.from_json(krb) if isinstance(krb, Mapping) else None
         self._lock = threading.Lock()
 
     # -- loading and saving ----------------------------------------------------------------
@@ -340,6 +347,7 @@ class SimState:
             "admin_token": self.admin_token,
             "hosts": {name: h.to_json() for name, h in self.hosts.items()},
             "process": self.process.to_json() if self.process else None,
+            "kerberos": self.kerberos.to_json() if self.kerberos else None,
         }
 
     def save(self) -> None:
@@ -584,6 +592,8 @@ def inventory_data(state: SimState) -> dict[str, Any]:
             "ansible_user": user,
             "ansible_password": password,
         }
+        if state.kerberos is not None:
+            entry.update(_kerberos_logon(state.kerberos, host.name))
         if host.is_gateway:
             entry["gwctl_gateway_url"] = (f"http://127.0.0.1:{host.port}/api"
                                           if host.port else None)
@@ -596,6 +606,20 @@ def inventory_data(state: SimState) -> dict[str, Any]:
     fleet = str((state.dir / FLEET_FILE).resolve())
     return {"all": {"vars": {"xprotect_api_gateway_fleet": fleet},
                     "children": {_group_name(state.site): {"hosts": hosts}}}}
+
+
+def _kerberos_logon(realm: SimRealm, host: str) -> dict[str, Any]:
+    return {
+        "ansible_winrm_transport": "kerberos",
+        "ansible_user": realm.user,
+        "ansible_password": realm.password,
+        # reached at 127.0.0.1: the service principal is HTTP/<host>, as for a domain
+        # host reached by address
+        "ansible_winrm_kerberos_hostname_override": host,
+        # Ansible's own kinit runs with an empty environment: the realm's krb5.conf
+        # reaches it only by name
+        "ansible_winrm_kinit_env_vars": ["KRB5_CONFIG"],
+    }
 
 
 def write_inventory(state: SimState) -> Path:
