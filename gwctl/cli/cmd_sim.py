@@ -60,8 +60,10 @@ def register(p: argparse.ArgumentParser) -> None:
                     help="number of emulated cameras (default 4; new sites only)")
     up.add_argument("--jea", action="store_true",
                     help="install gwctl's JEA module (what 'gwctl host-setup' writes, default "
-                         "directories) on every host: they then run only the allowlisted "
-                         "operation scripts, on the pinned paths (docs/jea.md)")
+                         "directories) on every host and register its session configuration "
+                         "'gwctl': they then run only the allowlisted operation scripts, on "
+                         "the pinned paths, and answer PSRP (--configuration-name gwctl) with "
+                         "the module's functions only (docs/jea.md)")
     up.add_argument("--reset", action="store_true",
                     help="delete the state directory's site first (refused while it runs)")
     up.add_argument("--foreground", action="store_true",

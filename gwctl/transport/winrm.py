@@ -102,13 +102,11 @@ class WinRMTransport(Transport):
         if chunk_size < 1:
             raise ValueError("chunk_size must be positive")
         if settings.configuration_name is not None:
-            raise TransportError(
-                f"{name}: session configuration {settings.configuration_name!r} "
-                "(--configuration-name / ansible_psrp_configuration_name) is a JEA endpoint, "
-                "reached with the PowerShell Remoting Protocol (PSRP); gwctl's WinRM "
-                "transport speaks only WinRS (a cmd shell running powershell.exe), which "
-                "such an endpoint does not offer, so gwctl cannot use it yet and does not "
-                "fall back to the unrestricted default endpoint (docs/jea.md)")
+            # a session configuration offers no cmd shell: never fall back to the
+            # unrestricted default endpoint by ignoring the name
+            raise ValueError(
+                f"{name}: session configuration {settings.configuration_name!r} is reached "
+                "over PSRP (gwctl.transport.psrp.PsrpTransport), not WinRS")
         self.name = name
         self.settings = settings
         self.chunk_size = chunk_size
@@ -125,9 +123,9 @@ class WinRMTransport(Transport):
         self._last_used = 0.0
         self._command_line: str | None = None
         if self.insecure:
-            _warn_once(name, settings.endpoint, self.insecure_reasons)
+            warn_once(name, settings.endpoint, self.insecure_reasons)
         if settings.credential_warnings:
-            _warn_once(name, settings.endpoint, settings.credential_warnings, "credssp")
+            warn_once(name, settings.endpoint, settings.credential_warnings, "credssp")
 
     # -- the Transport interface ------------------------------------------------------------
 
@@ -433,7 +431,7 @@ def _chunks(data: bytes, size: int) -> Iterator[tuple[bytes, bool]]:
         yield data[start : start + size], start + size >= len(data)
 
 
-def _warn_once(name: str, endpoint: str, reasons: tuple[str, ...], kind: str = "") -> None:
+def warn_once(name: str, endpoint: str, reasons: tuple[str, ...], kind: str = "") -> None:
     with _warned_lock:
         if (name + kind) in _warned_hosts:
             return

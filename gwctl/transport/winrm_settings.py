@@ -54,8 +54,8 @@ class WinRMSettings:
     kinit_mode: str | None = None
     #: False (``--no-ntlm``): refuse NTLM, whether named as a transport or as a fallback
     allow_ntlm: bool = True
-    #: a named session configuration (a JEA endpoint, docs/jea.md): not reachable over
-    #: WinRS, so the transport refuses it (ansible_psrp_configuration_name)
+    #: a named session configuration (a JEA endpoint, docs/jea.md), reached over PSRP by
+    #: `gwctl.transport.psrp` (ansible_psrp_configuration_name)
     configuration_name: str | None = None
 
     def __post_init__(self) -> None:
