@@ -7,6 +7,8 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -393,15 +395,14 @@ def test_the_guides_commands_write_what_it_describes(tmp_path: Path,
 
 
 @pytest.mark.timeout(90)
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """gwctl as a process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "gwctl.cli.main", *args],
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
 def test_sim_up_jea_installs_the_module_on_every_host(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "gwctl.cli.main", *args],
-                              capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)
-
     state = tmp_path / ".sim"
     try:
         up = cli("sim", "up", "--state", str(state), "--gateways", "2", "--jea")

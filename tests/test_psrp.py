@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,7 +22,7 @@ import pytest
 import yaml
 from pypsrp.powershell import PowerShell, RunspacePool
 from test_deploy import CORS, files, gwctl, write_fleet
-from test_jea import bootstrap_message, jea_site
+from test_jea import bootstrap_message, cli, jea_site
 from test_remote_commands import APPLY, DONE, PLAN
 
 from gwctl.errors import OperationError, TransportError
@@ -325,12 +323,6 @@ def test_the_guides_commands_then_apply_and_rollback_over_psrp(
     up, diff, down = [shlex.split(line) for line in block.splitlines() if line.strip()]
     assert up[0] == diff[0] == down[0] == "gwctl"
     monkeypatch.chdir(tmp_path)
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "gwctl.cli.main", *args],
-                              capture_output=True, text=True, timeout=120,
-                              stdin=subprocess.DEVNULL)
-
     state = tmp_path / ".sim"
     try:
         started = cli(*up[1:])
@@ -363,3 +355,99 @@ def test_the_guides_commands_then_apply_and_rollback_over_psrp(
     finally:
         stopped = cli(*down[1:])
     assert stopped.returncode == 0, stopped.stderr
+
+
+# -- the role over Ansible's psrp connection ------------------------------------------------
+
+
+def psrp_inventory(site: SimSite, path: Path, configuration: str | None = "gwctl") -> Path:
+    """The site's inventory with every host reached by Ansible's psrp plugin instead."""
+    doc = yaml.safe_load(site.inventory_path.read_text())
+    for group in doc["all"]["children"].values():
+        for host in group["hosts"].values():
+            for key in ("ansible_winrm_scheme", "ansible_winrm_path", "ansible_winrm_transport"):
+                value = host.pop(key)
+                if key == "ansible_winrm_path":
+                    host["ansible_psrp_path"] = value.lstrip("/")
+            host.update(ansible_connection="psrp", ansible_psrp_protocol="http",
+                        ansible_psrp_auth="ntlm")
+            if configuration is not None:
+                host["ansible_psrp_configuration_name"] = configuration
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_the_role_runs_over_ansibles_psrp_connection_through_the_jea_endpoint(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_ansible_role import PROD, host_files, playbook, recap, set_settings
+
+    jea_hosts(sim_site, tmp_path, capsys)
+    counter = PipelineCounter(sim_site)
+    inventory = psrp_inventory(sim_site, tmp_path / "psrp.yml")
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    home = tmp_path / "home"
+    home.mkdir()
+
+    check = playbook(sim_site, "site.yml", home, "--check", inventory=inventory)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert recap(check.stdout)["demo-gw1"]["changed"] == 1
+    assert b"portal.example.com" not in (host_files(sim_site, "demo-gw1")[PROD] or b"")
+
+    apply = playbook(sim_site, "site.yml", home, inventory=inventory)
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    counts = recap(apply.stdout)
+    assert counts["demo-ms"]["changed"] == 1 and counts["demo-gw1"]["changed"] == 1
+    assert b"https://portal.example.com" in (host_files(sim_site, "demo-gw1")[PROD] or b"")
+    seen = counter.take()
+    # everything went through the endpoint's functions, batches as one pipeline each
+    assert counter.winrs_commands == 0
+    assert "write_file+write_file+recycle_app_pool" in seen["demo-gw1"], seen
+
+    again = playbook(sim_site, "site.yml", home, inventory=inventory)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {h: c["changed"] for h, c in recap(again.stdout).items()} == {"demo-ms": 0,
+                                                                           "demo-gw1": 0}
+
+
+def test_the_role_refuses_psrp_without_a_configuration_name(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    from test_ansible_role import host_files, playbook, recap, set_settings
+
+    inventory = psrp_inventory(sim_site, tmp_path / "psrp.yml", configuration=None)
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    before = host_files(sim_site, "demo-ms")
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, inventory=inventory)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert ("demo-ms: ansible_connection=psrp without ansible_psrp_configuration_name "
+            "cannot carry gwctl's operations") in r.stdout, r.stdout
+    assert recap(r.stdout)["demo-ms"]["failed"] == 1
+    assert host_files(sim_site, "demo-ms") == before
+
+
+def test_the_cli_reads_an_inventory_written_for_the_psrp_plugin(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jea_hosts(sim_site, tmp_path, capsys)
+    inventory = psrp_inventory(sim_site, tmp_path / "psrp.yml")
+    (host,) = [h for h in load_inventory(str(inventory)) if h.name == "demo-gw1"]
+    settings = WinRMSettings.from_ansible_vars(host.name, host.vars)
+    assert (settings.scheme, settings.path, settings.transports, settings.configuration_name) \
+        == ("http", "/wsman/demo-gw1", ["ntlm"], "gwctl")
+    assert settings.port == sim_site.wsman.port
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
+    code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i", str(inventory), "--yes")
+    assert code == 0, out
+    assert b"https://portal.example.com" in (files(sim_site, "demo-gw1")
+                                             ["appsettings.Production.json"] or b"")
+    # Ansible's psrp defaults: negotiate is NTLM for a plain user name, Kerberos for a
+    # user@REALM; https on 5986 unless told otherwise
+    plain = WinRMSettings.from_ansible_vars("gw9", {"ansible_connection": "psrp",
+                                                    "ansible_user": "CONTOSO\\gwctl",
+                                                    "ansible_password": "x"})
+    assert (plain.scheme, plain.port, plain.path, plain.transports) == ("https", 5986,
+                                                                         "/wsman", ["ntlm"])
+    realm = WinRMSettings.from_ansible_vars("gw9", {"ansible_connection": "psrp",
+                                                    "ansible_user": "gwctl@CONTOSO.COM",
+                                                    "ansible_psrp_port": 5985})
+    assert (realm.scheme, realm.transports) == ("http", ["kerberos"])

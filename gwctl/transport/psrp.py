@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -37,7 +36,7 @@ from pypsrp.exceptions import (
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from gwctl.errors import InputError, OperationError, TransportError
+from gwctl.errors import CredentialsExpired, InputError, OperationError, TransportError
 from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.ops.batch import (
     Step,
@@ -51,11 +50,19 @@ from gwctl.ops.batch import (
 from gwctl.ops.jea import BATCH_FUNCTION, function_name
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm import warn_once
-from gwctl.transport.winrm_errors import BrokenExchange, broken_exchange
+from gwctl.transport.winrm_errors import (
+    BrokenExchange,
+    broken_exchange,
+    keep_first_environment,
+    with_retries,
+)
+from gwctl.transport.winrm_kerberos import explain
 from gwctl.transport.winrm_settings import WinRMSettings
 
 log = logging.getLogger("gwctl.transport")
 
+#: the configuration PowerShell remoting opens when none is named: unrestricted
+DEFAULT_CONFIGURATION = "Microsoft.PowerShell"
 #: WinRM transport names -> pypsrp's auth names ("ssl" and "plaintext" are Basic)
 _AUTH = {"basic": "basic", "plaintext": "basic", "ssl": "basic", "ntlm": "ntlm",
          "kerberos": "kerberos", "credssp": "credssp", "certificate": "certificate"}
@@ -174,22 +181,10 @@ class PsrpTransport(JeaFunctionTransport):
     # -- one exchange ---------------------------------------------------------------------
 
     def _exchange(self, what: str, function: str, request: bytes, may_retry: bool) -> bytes:
-        attempts = 1 + (max(0, self.settings.connect_retries) if may_retry else 0)
-        started = time.monotonic()
         with self._lock:
-            for attempt in range(1, attempts + 1):
-                try:
-                    stdout = self._call(self._open(), what, function, request)
-                    break
-                except BrokenExchange as broken:
-                    self._reset()
-                    if not broken.retryable or attempt == attempts:
-                        raise broken.error from broken.__cause__
-                    log.warning("%s: %s failed (%s), retrying (%d/%d)", self.name, what,
-                                broken.error.message, attempt, attempts - 1)
-                    time.sleep(self.settings.retry_delay_sec * attempt)
-        log.debug("%s: %s took %.1f ms", self.name, what, (time.monotonic() - started) * 1000)
-        return stdout
+            return with_retries(self.name, what, self.settings, may_retry,
+                                lambda: self._call(self._open(), what, function, request),
+                                self._reset)
 
     # -- connection -----------------------------------------------------------------------
 
@@ -225,8 +220,11 @@ class PsrpTransport(JeaFunctionTransport):
             encryption = "never"
         options: dict[str, Any] = {}
         if method == "kerberos":
+            # HTTP/<host>, the service principal the WinRM transport (pywinrm) logs on to
+            # too; pypsrp's default would be WSMAN/<host>
             options = {"negotiate_hostname_override": s.kerberos_hostname_override,
-                       "negotiate_delegate": s.kerberos_delegation}
+                       "negotiate_delegate": s.kerberos_delegation,
+                       "negotiate_service": "HTTP"}
         if method == "certificate":
             options = {"certificate_pem": s.cert_pem, "certificate_key_pem": s.cert_key_pem}
         validation: bool | str = s.server_cert_validation == "validate"
@@ -246,7 +244,8 @@ class PsrpTransport(JeaFunctionTransport):
         except ValueError as exc:
             raise InputError(f"{self.name}: cannot use WinRM transport {auth} for PSRP: "
                              f"{exc}") from None
-        _read_environment_once(wsman)
+        # pypsrp's session would rewrite os.environ['no_proxy'] on every round trip
+        keep_first_environment(wsman.transport, "_build_session")
         return wsman
 
     def _reset(self) -> None:
@@ -260,25 +259,22 @@ class PsrpTransport(JeaFunctionTransport):
 
     # -- errors ---------------------------------------------------------------------------
 
+    def _broken(self, exc: BaseException, doing: str) -> BrokenExchange:
+        if type(exc).__module__.split(".")[0] not in ("krb5", "gssapi", "spnego"):
+            return super()._broken(exc, doing)
+        # a Kerberos logon pyspnego refused: name the principal and why, as the WinRM
+        # transport does (the text is the mechanism's, never a token)
+        s = self.settings
+        message = explain(exc, s.user or "the credential cache's default principal",
+                          s.kerberos_hostname_override or s.host)
+        error = self._error(f"{doing}: {message}")
+        if "ticket has expired" in message:
+            error = CredentialsExpired(error.message)
+        return BrokenExchange(error, False)
+
     def _error(self, what: str) -> TransportError:
         return TransportError(f"{self.name} ({self.settings.endpoint}, session configuration "
                               f"{self.configuration_name}): {what}")
-
-
-def _read_environment_once(wsman: WSMan) -> None:
-    """pypsrp reads proxies and CA settings from the environment when it builds its HTTP
-    session, and leaves requests to scan it again on every round trip, rewriting
-    ``os.environ['no_proxy']`` while it does (a race with threads reading the environment,
-    and the cost the WinRM transport avoids the same way). Keep the first reading."""
-    transport = wsman.transport
-    build = transport._build_session
-
-    def build_once() -> Any:
-        session = build()
-        session.trust_env = False
-        return session
-
-    transport._build_session = build_once  # type: ignore[method-assign]
 
 
 def _refusal(function: str, ps: PowerShell) -> str:

@@ -57,7 +57,13 @@ from gwctl.ops.batch import (
     retryable,
 )
 from gwctl.transport.base import Transport
-from gwctl.transport.winrm_errors import BrokenExchange, broken_exchange, clean_clixml
+from gwctl.transport.winrm_errors import (
+    BrokenExchange,
+    broken_exchange,
+    clean_clixml,
+    keep_first_environment,
+    with_retries,
+)
 from gwctl.transport.winrm_kerberos import (
     KerberosAuth,
     KerberosLogonError,
@@ -155,28 +161,9 @@ class WinRMTransport(Transport):
 
     def _exchange(self, op: str, stdin: bytes, may_retry: bool) -> tuple[bytes, bytes, int]:
         """One command with `stdin`; retried after a broken connection only if `may_retry`."""
-        attempts = 1 + (max(0, self.settings.connect_retries) if may_retry else 0)
-        started = time.monotonic()
         with self._lock:
-            for attempt in range(1, attempts + 1):
-                try:
-                    stdout, stderr, code = self._execute(op, stdin)
-                    break
-                except BrokenExchange as broken:
-                    self._reset()
-                    if not broken.retryable or attempt == attempts:
-                        raise broken.error from broken.__cause__
-                    log.warning(
-                        "%s: %s failed (%s), retrying (%d/%d)",
-                        self.name,
-                        op,
-                        broken.error.message,
-                        attempt,
-                        attempts - 1,
-                    )
-                    time.sleep(self.settings.retry_delay_sec * attempt)
-        log.debug("%s: %s took %.1f ms", self.name, op, (time.monotonic() - started) * 1000)
-        return stdout, stderr, code
+            return with_retries(self.name, op, self.settings, may_retry,
+                                lambda: self._execute(op, stdin), self._reset)
 
     def close(self) -> None:
         """Delete the shell and close the HTTP session.
@@ -415,15 +402,7 @@ def _read_environment_once(protocol: Protocol) -> None:
     """pywinrm reads proxies and CA settings from the environment when it builds its HTTP
     session; requests would then scan the whole environment again on every round trip
     (measured: most of the client's CPU in a 200-host diff). Keep the first reading."""
-    transport = protocol.transport
-    build = transport.build_session
-
-    def build_once() -> Any:
-        session = build()
-        session.trust_env = False
-        return session
-
-    transport.build_session = build_once  # type: ignore[method-assign]
+    keep_first_environment(protocol.transport, "build_session")
 
 
 def _chunks(data: bytes, size: int) -> Iterator[tuple[bytes, bool]]:
