@@ -451,3 +451,45 @@ def test_the_cli_reads_an_inventory_written_for_the_psrp_plugin(
                                                     "ansible_user": "gwctl@CONTOSO.COM",
                                                     "ansible_psrp_port": 5985})
     assert (realm.scheme, realm.transports) == ("http", ["kerberos"])
+
+
+def test_debug_logs_keep_the_requests_secrets_out(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pypsrp logs every message whole at DEBUG; with --debug the TURN credential travels
+    inside them (as base64 in base64) and must not reach the log in any form."""
+    import logging
+
+    from test_secret_leaks import leak_forms
+
+    jea_hosts(sim_site, tmp_path, capsys)
+    secret = "Psrp-Turn-Secret-7Qx2"
+    monkeypatch.setenv("PSRP_LEAK_TURN", secret)
+    turn = {"ice_servers": [{"url": "turn:turn.example.com:3478", "username": "gw",
+                             "credential": "env:PSRP_LEAK_TURN"}]}
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"webrtc": turn})
+    caplog.set_level(logging.DEBUG)
+    code, out = gwctl(capsys, "--debug", "apply", "-f", str(fleet), "-i",
+                      str(sim_site.inventory_path), "--yes", "--configuration-name", "gwctl")
+    assert code == 0, out
+    assert secret in (files(sim_site, "demo-gw1")["appsettings.Production.json"] or b"").decode()
+    assert "Sending message" in caplog.text  # pypsrp's records were there to scrub
+    assert not nested_leak(caplog.text + out, leak_forms(secret))
+
+
+def nested_leak(text: str, forms: set[str], depth: int = 3) -> bool:
+    """Whether any of `forms` is in `text`, or in base64 inside it, nested `depth` deep
+    (a PSRP fragment in a WS-Management message carries the request, whose payload is
+    base64 again)."""
+    import re
+
+    if any(form in text for form in forms):
+        return True
+    for run in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text) if depth else []:
+        try:
+            data = base64.b64decode(run + "=" * (-len(run) % 4))
+        except ValueError:
+            continue
+        if nested_leak(data.decode("latin-1"), forms, depth - 1):
+            return True
+    return False

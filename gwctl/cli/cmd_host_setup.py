@@ -1,9 +1,10 @@
 """Write a JEA endpoint for gwctl, for a security team to review and install on a host.
 
 The output directory receives a PowerShell module with one function per gwctl operation
-(and one that runs a batch of them) and nothing else, its policy file (the SHA-256 of every operation script this gwctl
-sends, and the directories operations may touch: the gateway's install, log and backup
-directories, gwctl's own folder and the management server's configuration folder), a
+(and one that runs a batch of them) and nothing else, its policy file (the SHA-256 of
+every operation script this gwctl sends, and the directories operations may touch: the
+gateway's install, log and backup directories, gwctl's own folder and the management
+server's configuration folder), a
 JEA role capability exposing only those functions, a session configuration (restricted
 remote server, run as a virtual account or a group managed service account, transcripts)
 and Install-GwctlEndpoint.ps1, which refuses any file changed since it was generated.

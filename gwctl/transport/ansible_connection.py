@@ -28,9 +28,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from gwctl.errors import OperationError, TransportError
+from gwctl.errors import TransportError
 from gwctl.ops import OPERATIONS, wire
-from gwctl.ops.batch import Step, check_steps, describe, encode_batch, named, parse_batch_result
+from gwctl.ops.batch import (
+    Step,
+    check_steps,
+    describe,
+    encode_batch,
+    read_batch_result,
+    read_result,
+)
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm_errors import clean_clixml
 
@@ -104,23 +111,15 @@ class AnsibleConnectionTransport(Transport):
         if op not in OPERATIONS:
             raise ValueError(f"unknown remote operation {op!r}")
         code, stdout, stderr = self._exec(op, wire.encode_stdin(op, params, payload))
-        try:
-            return wire.parse_result(stdout, code, stderr)
-        except OperationError as exc:
-            raise named(exc, self.name, op) from None
-        except TransportError as exc:
-            raise TransportError(f"{self.name}: {op}: {exc.message}") from None
+        return read_result(self.name, op, stdout, code, stderr, self._error)
 
     def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
         check_steps(steps)
-        what = describe(steps)
-        code, stdout, stderr = self._exec(what, encode_batch(steps))
-        try:
-            return parse_batch_result(steps, stdout, code, stderr)
-        except OperationError as exc:
-            raise named(exc, self.name, getattr(exc, "op", what)) from None
-        except TransportError as exc:
-            raise TransportError(f"{self.name}: {what}: {exc.message}") from None
+        code, stdout, stderr = self._exec(describe(steps), encode_batch(steps))
+        return read_batch_result(self.name, steps, stdout, code, stderr, self._error)
+
+    def _error(self, what: str) -> TransportError:
+        return TransportError(f"{self.name}: {what}")
 
     def _exec(self, what: str, stdin: bytes) -> tuple[int, bytes, bytes]:
         try:

@@ -36,15 +36,15 @@ from pypsrp.exceptions import (
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from gwctl.errors import CredentialsExpired, InputError, OperationError, TransportError
+from gwctl.errors import CredentialsExpired, InputError, TransportError
 from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.ops.batch import (
     Step,
     check_steps,
     describe,
     encode_batch,
-    named,
-    parse_batch_result,
+    read_batch_result,
+    read_result,
     retryable,
 )
 from gwctl.ops.jea import BATCH_FUNCTION, function_name
@@ -83,23 +83,13 @@ class JeaFunctionTransport(Transport):
             raise ValueError(f"unknown remote operation {op!r}")
         request = wire.encode_stdin(op, params, payload)
         stdout = self._exchange(op, function_name(op), request, op in RETRYABLE_OPS)
-        try:
-            return wire.parse_result(stdout)
-        except OperationError as exc:
-            raise named(exc, self.name, op) from None
-        except TransportError as exc:
-            raise self._error(f"{op}: {exc.message}") from None
+        return read_result(self.name, op, stdout, None, b"", self._error)
 
     def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
         check_steps(steps)
         what = describe(steps)
         stdout = self._exchange(what, BATCH_FUNCTION, encode_batch(steps), retryable(steps))
-        try:
-            return parse_batch_result(steps, stdout)
-        except OperationError as exc:
-            raise named(exc, self.name, getattr(exc, "op", what)) from None
-        except TransportError as exc:
-            raise self._error(f"{what}: {exc.message}") from None
+        return read_batch_result(self.name, steps, stdout, None, b"", self._error)
 
     @abstractmethod
     def _exchange(self, what: str, function: str, request: bytes, may_retry: bool) -> bytes:

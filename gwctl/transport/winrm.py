@@ -45,15 +45,15 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from gwctl.errors import CredentialsExpired, OperationError, TransportError
+from gwctl.errors import CredentialsExpired, TransportError
 from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.ops.batch import (
     Step,
     check_steps,
     describe,
     encode_batch,
-    named,
-    parse_batch_result,
+    read_batch_result,
+    read_result,
     retryable,
 )
 from gwctl.transport.base import Transport
@@ -152,12 +152,8 @@ class WinRMTransport(Transport):
         check_steps(steps)
         what = describe(steps)
         stdout, stderr, code = self._exchange(what, encode_batch(steps), retryable(steps))
-        try:
-            return parse_batch_result(steps, stdout, code, clean_clixml(stderr).encode("utf-8"))
-        except OperationError as exc:
-            raise named(exc, self.name, getattr(exc, "op", what)) from None
-        except TransportError as exc:
-            raise self._error(f"{what}: {exc.message}") from None
+        return read_batch_result(self.name, steps, stdout, code,
+                                 clean_clixml(stderr).encode("utf-8"), self._error)
 
     def _exchange(self, op: str, stdin: bytes, may_retry: bool) -> tuple[bytes, bytes, int]:
         """One command with `stdin`; retried after a broken connection only if `may_retry`."""
@@ -385,12 +381,8 @@ class WinRMTransport(Transport):
         return self._command_line
 
     def _result(self, op: str, stdout: bytes, stderr: bytes, code: int) -> dict[str, Any]:
-        try:
-            return wire.parse_result(stdout, code, clean_clixml(stderr).encode("utf-8"))
-        except OperationError as exc:
-            raise named(exc, self.name, op) from None
-        except TransportError as exc:
-            raise self._error(f"{op}: {exc.message}") from None
+        return read_result(self.name, op, stdout, code, clean_clixml(stderr).encode("utf-8"),
+                           self._error)
 
     # -- errors ---------------------------------------------------------------------------
 
