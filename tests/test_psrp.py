@@ -493,3 +493,30 @@ def nested_leak(text: str, forms: set[str], depth: int = 3) -> bool:
         if nested_leak(data.decode("latin-1"), forms, depth - 1):
             return True
     return False
+
+
+def test_an_endpoint_from_another_gwctl_version_is_a_transport_error_naming_the_function(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gwctl.ops.batch import Step
+    from gwctl.ops.jea_policy import MODULE_DIR
+    from gwctl.ops.pyimpl import DirectoryHost
+
+    jea_site(sim_site, tmp_path, capsys, "demo-gw1")
+    # a role capability written before the module had its batch function
+    psrc = DirectoryHost(sim_site.host_root("demo-gw1")).map_path(
+        MODULE_DIR + "\\RoleCapabilities\\GwctlOperator.psrc")
+    text = psrc.read_text("ascii")
+    assert ", 'Invoke-GwctlBatch')" in text
+    psrc.write_text(text.replace(", 'Invoke-GwctlBatch')", ")"), "ascii")
+    transport = open_transport(InventoryHost(
+        "demo-gw1", [], {**inventory_host(sim_site, "demo-gw1").vars,
+                         "ansible_psrp_configuration_name": "gwctl"}))
+    with transport:
+        assert transport.run("ping", {})["hostname"]
+        with pytest.raises(TransportError) as refused:
+            transport.run_batch([Step("ping"), Step("ping")])
+    endpoint = sim_site.wsman.url_for("demo-gw1")
+    assert refused.value.message == (
+        f"demo-gw1 ({endpoint}, session configuration gwctl): ping+ping: the endpoint "
+        f"refused Invoke-GwctlBatch: {NOT_FOUND.format('Invoke-GwctlBatch')} "
+        "(CommandNotFoundException)")

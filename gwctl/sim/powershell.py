@@ -12,8 +12,11 @@ the host's allowlist and pins, and the output is the runner's one ``GWCTL-RESULT
 ``Invoke-GwctlBatch`` runs a batch request the same way, up to its first failing step.
 
 Refusals carry the error records PowerShell sends: a script (``AddScript``) in a
-no-language runspace fails with ``ScriptsNotAllowed``, a command the role does not make
-visible with ``CommandNotFoundException``, a parameter the function does not declare with
+no-language runspace fails with ``ScriptsNotAllowed`` (a ``ParseException``; PowerShell's
+``Command.CreateCommandProcessor`` throws it for a script command in NoLanguage mode,
+PowerShell/PowerShell ``src/System.Management.Automation/engine/hostifaces/Command.cs``,
+text in ``resources/ParserStrings.resx``), a command the role does not make visible with
+``CommandNotFoundException``, a parameter the function does not declare with
 ``NamedParameterNotFound``. Not emulated: the cmdlets JEA always adds (``Get-Command``,
 ``Select-Object``, ...) are refused like any other invisible command, and the default
 ``Microsoft.PowerShell`` configuration is not offered (an unrestricted PowerShell is the

@@ -5,9 +5,11 @@ URI ``http://schemas.microsoft.com/powershell/<ConfigurationName>`` (``creationX
 the pool's first PSRP fragments), reads the pool's answers with Receive, starts each
 pipeline with a Command (its first fragment as the argument, the client's pipeline id as
 CommandId), sends further fragments and pipeline input on the ``stdin`` stream, reads the
-pipeline's output with Receive, ends it with Signal and closes the pool with Delete
-([MS-PSRP] 3.1.5.3, 3.2.5.3). The PSRP messages themselves are `psrpcore`'s
-``ServerRunspacePool`` / ``ServerPipeline``.
+pipeline's output with Receive, ends it with Signal and closes the pool with Delete (the
+exchanges of pypsrp's ``RunspacePool`` / ``PowerShell``, jborean93/pypsrp
+``src/pypsrp/powershell.py`` and ``shell.py``, which follow [MS-PSRP]'s WS-Management
+binding). The PSRP messages themselves are `psrpcore`'s ``ServerRunspacePool`` /
+``ServerPipeline``.
 
 What a pipeline does is not decided here: the host's `PowerShellHost` names its session
 configurations, and a `SessionConfiguration` runs the pipeline's commands or refuses them
@@ -128,11 +130,6 @@ class PsrpService:
         with self._lock:
             return sum(1 for p in self._pools.values() if host is None or p.host == host)
 
-    def forget(self, host: str | None = None) -> None:
-        with self._lock:
-            for key in [k for k, p in self._pools.items() if host is None or p.host == host]:
-                del self._pools[key]
-
     def handle(self, host: str, user: str, req: WsmanRequest, endpoint: PowerShellHost | None,
                *, address: str, client_ip: str) -> bytes:
         relates = req.message_id
@@ -197,12 +194,11 @@ class PsrpService:
             self._feed(pool, _b64(creation.text), None)
         with self._lock:
             self._pools[pool_id] = pool
-        inputs = "stdin pr"
-        outputs = "stdout"
+        # a PowerShell shell's streams ([MS-PSRP] 3.1.5.3.1): data and host responses in
         return _create_response(relates_to=req.message_id, address=address, pool_id=pool_id,
                                 resource_uri=req.resource_uri, owner=user,
-                                client_ip=client_ip, input_streams=inputs,
-                                output_streams=outputs)
+                                client_ip=client_ip, input_streams="stdin pr",
+                                output_streams="stdout")
 
     def _feed(self, pool: _Pool, data: bytes, pipeline_id: uuid.UUID | None,
               kind: StreamType = StreamType.default) -> None:
