@@ -520,3 +520,23 @@ def test_an_endpoint_from_another_gwctl_version_is_a_transport_error_naming_the_
         f"demo-gw1 ({endpoint}, session configuration gwctl): ping+ping: the endpoint "
         f"refused Invoke-GwctlBatch: {NOT_FOUND.format('Invoke-GwctlBatch')} "
         "(CommandNotFoundException)")
+
+
+def test_basic_logon_reaches_the_endpoint_too(sim_site: SimSite, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    jea_site(sim_site, tmp_path, capsys, "demo-gw1")
+    user, password = sim_site.windows_admin
+    settings = WinRMSettings(host="127.0.0.1", port=sim_site.wsman.port, scheme="http",
+                             path="/wsman/demo-gw1", user=user, password=password,
+                             transport="plaintext", configuration_name="gwctl")
+    with PsrpTransport("demo-gw1", settings) as transport:
+        assert transport.run("ping", {})["implementation"] == "gwctl-pyimpl"
+    wrong = WinRMSettings(**{**settings.__dict__, "password": password + "x"})
+    with PsrpTransport("demo-gw1", wrong) as transport, \
+            pytest.raises(TransportError) as refused:
+        transport.run("ping", {})
+    assert refused.value.message == (
+        f"demo-gw1 ({settings.endpoint}, session configuration gwctl): opening session "
+        f"configuration 'gwctl': the host rejected the credentials (Failed to authenticate "
+        f"the user {user} with basic)")
+    assert password + "x" not in refused.value.message
