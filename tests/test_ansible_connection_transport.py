@@ -111,8 +111,11 @@ def test_failures_map_to_gwctl_errors_and_bugs_propagate(tmp_path: Path) -> None
 def test_only_connections_that_carry_stdin_are_accepted() -> None:
     check_connection("gw1", "ansible.builtin.winrm")
     check_connection("gw1", "ssh")
-    with pytest.raises(TransportError, match="psrp cannot carry gwctl's operations"):
+    with pytest.raises(TransportError, match="psrp without ansible_psrp_configuration_name "
+                                             "cannot carry gwctl's operations"):
         check_connection("gw1", "ansible.builtin.psrp")
+    # through a JEA endpoint the operations are the module's functions, not the bootstrap
+    check_connection("gw1", "ansible.builtin.psrp", "gwctl")
     with pytest.raises(TransportError, match="use one of ssh, winrm"):
         check_connection("gw1", "community.docker.docker")
 

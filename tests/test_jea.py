@@ -7,6 +7,8 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +23,14 @@ from test_ops_scripts import syntax_problems
 from gwctl.errors import OperationError
 from gwctl.ops import BOOTSTRAP, OPERATIONS, read_script
 from gwctl.ops import jea_policy as policy_mod
-from gwctl.ops.jea import INSTALL_SCRIPT, JeaOptions, check_options, function_name, render
+from gwctl.ops.jea import (
+    INSTALL_SCRIPT,
+    JeaOptions,
+    check_options,
+    exported_functions,
+    function_name,
+    render,
+)
 from gwctl.ops.psquote import ps_hashtable, ps_string
 from gwctl.ops.wire import encode_stdin
 
@@ -151,7 +160,8 @@ def test_session_configuration_is_restricted(generated: dict[str, str]) -> None:
 
 
 def test_only_the_operations_are_visible(generated: dict[str, str]) -> None:
-    names = [function_name(op) for op in OPERATIONS]
+    names = exported_functions()
+    assert names == [function_name(op) for op in OPERATIONS] + ["Invoke-GwctlBatch"]
     assert function_name("read_file") == "Invoke-GwctlReadFile"
     listed = "@(" + ", ".join(ps_string(n) for n in names) + ")"
     psrc = generated["GwctlOperations\\RoleCapabilities\\GwctlOperator.psrc"]
@@ -163,6 +173,7 @@ def test_only_the_operations_are_visible(generated: dict[str, str]) -> None:
     assert f"Export-ModuleMember -Function {listed}" in psm1
     for op in OPERATIONS:
         assert f"    Invoke-GwctlStep {ps_string(op)} $Request\n" in psm1
+    assert "    Invoke-GwctlBatchRequest $Request\n" in psm1
     # the runner checks with the bootstrap's own function, copied, not rewritten
     bootstrap = read_script(BOOTSTRAP)
     start = bootstrap.index("function Assert-Allowed")
@@ -354,38 +365,6 @@ def test_a_damaged_policy_allows_nothing() -> None:
         policy_mod.load_policy(b'{"format": 1, "scripts": {"ping": "nothex"}, "pinned": []}')
 
 
-# -- a named session configuration is refused, honestly --------------------------------
-
-
-def test_configuration_name_fails_every_host_saying_why(sim_site: SimSite, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]
-                                                        ) -> None:
-    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
-    before = files(sim_site, "demo-gw1")
-    code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i", str(sim_site.inventory_path),
-                      "--yes", "--configuration-name", "gwctl")
-    assert code == 1, out
-    # the site lock on the management server's host is the first connection an apply makes
-    assert ("error: demo-ms: session configuration 'gwctl' (--configuration-name / "
-            "ansible_psrp_configuration_name) is a JEA endpoint") in out
-    assert "does not fall back to the unrestricted default endpoint" in out
-    assert "Traceback" not in out
-    assert files(sim_site, "demo-gw1") == before
-
-
-def test_the_inventory_variable_is_refused_the_same_way() -> None:
-    from gwctl.errors import TransportError
-    from gwctl.transport.winrm import WinRMTransport
-    from gwctl.transport.winrm_settings import WinRMSettings
-
-    settings = WinRMSettings.from_ansible_vars("gw9", {
-        "ansible_host": "127.0.0.1", "ansible_user": "CONTOSO\\gwctl", "ansible_password": "x",
-        "ansible_winrm_transport": "ntlm", "ansible_psrp_configuration_name": "gwctl"})
-    assert settings.configuration_name == "gwctl"
-    with pytest.raises(TransportError, match=r"^gw9: session configuration 'gwctl'"):
-        WinRMTransport("gw9", settings)
-
-
 # -- docs/jea.md's commands, run as written -----------------------------------------------
 
 
@@ -418,22 +397,21 @@ def test_the_guides_commands_write_what_it_describes(tmp_path: Path,
     assert "D:\\Logs\\ApiGateway" in policy["pinned"]
     # every function the guide names is one the module exports, and the other way round
     named = set(re.findall(r"`(Invoke-Gwctl[A-Za-z]+)`", guide))
-    assert named == {function_name(op) for op in OPERATIONS}
+    assert named == set(exported_functions())
 
 
 # -- gwctl sim up --jea ------------------------------------------------------------------
 
 
 @pytest.mark.timeout(90)
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """gwctl as a process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "gwctl.cli.main", *args],
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
 def test_sim_up_jea_installs_the_module_on_every_host(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "gwctl.cli.main", *args],
-                              capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)
-
     state = tmp_path / ".sim"
     try:
         up = cli("sim", "up", "--state", str(state), "--gateways", "2", "--jea")

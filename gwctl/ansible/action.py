@@ -58,6 +58,7 @@ from gwctl.errors import TransportError
 from gwctl.hosts.inventory import GWCTL_VARS, InventoryHost
 from gwctl.transport.ansible_connection import AnsibleConnectionTransport, check_connection
 from gwctl.transport.base import Transport
+from gwctl.transport.psrp import DEFAULT_CONFIGURATION, RunspaceTransport
 
 #: the host variables that pair an inventory host with its gateway
 PAIRING_VARS = ("gwctl_gateway", "gwctl_site")
@@ -115,9 +116,26 @@ class _QuietConnection:
         return int(code), bytes(out), bytes(err)
 
 
+def _configuration_name(connection: Any, connection_name: str) -> str | None:
+    """The JEA session configuration a ``psrp`` connection opens its runspace pool on
+    (``ansible_psrp_configuration_name``); None for any other connection, and for the
+    plugin's default, the unrestricted ``Microsoft.PowerShell``, which is no endpoint of
+    gwctl's."""
+    if connection_name.rsplit(".", 1)[-1] != "psrp":
+        return None
+    value = str(connection.get_option("configuration_name") or "")
+    return None if value.lower() in ("", DEFAULT_CONFIGURATION.lower()) else value
+
+
 class ActionModule(ActionBase):  # type: ignore[misc]
     TRANSFERS_FILES = False
     _requires_connection = True
+
+    def _runspace(self) -> Any:
+        """The psrp connection's runspace pool, opened on first use (``_connect`` is
+        how Ansible's own actions open a connection, and returns at once when open)."""
+        self._connection._connect()
+        return self._connection.runspace
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
@@ -139,8 +157,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]
             return result
         connection_name = str(getattr(self._connection, "_load_name", None)
                               or self._connection.transport)
+        configuration = _configuration_name(self._connection, connection_name)
         try:
-            check_connection(host, connection_name)
+            check_connection(host, connection_name, configuration)
         except TransportError as exc:
             return {**result, "failed": True, "msg": exc.message}
         if self._play_context.become:
@@ -153,6 +172,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]
             if inv.name != host:
                 raise TransportError(f"{inv.name}: only the task's own host ({host}) is "
                                      "reachable through its Ansible connection")
+            if configuration is not None:
+                # the psrp plugin's own runspace pool, opened on the JEA endpoint
+                return RunspaceTransport(host, self._runspace, configuration,
+                                         failures=(AnsibleError,))
             return AnsibleConnectionTransport(host, quiet, failures=(AnsibleError,))
 
         if args["mode"] == "classify":

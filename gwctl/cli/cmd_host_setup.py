@@ -1,15 +1,16 @@
 """Write a JEA endpoint for gwctl, for a security team to review and install on a host.
 
 The output directory receives a PowerShell module with one function per gwctl operation
-and nothing else, its policy file (the SHA-256 of every operation script this gwctl
-sends, and the directories operations may touch: the gateway's install, log and backup
-directories, gwctl's own folder, the management server's configuration folder and IIS's
-log folder), a
+(and one that runs a batch of them) and nothing else, its policy file (the SHA-256 of
+every operation script this gwctl sends, and the directories operations may touch: the
+gateway's install, log and backup directories, gwctl's own folder, the management
+server's configuration folder and IIS's log folder), a
 JEA role capability exposing only those functions, a session configuration (restricted
 remote server, run as a virtual account or a group managed service account, transcripts)
 and Install-GwctlEndpoint.ps1, which refuses any file changed since it was generated.
 Once the module is installed, the ordinary bootstrap also runs only the listed scripts on
-the pinned paths. docs/jea.md is the review guide. Nothing runs on a host here."""
+the pinned paths, and `--configuration-name NAME` makes gwctl connect to the endpoint
+itself (PSRP). docs/jea.md is the review guide. Nothing runs on a host here."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="pinned: IIS's log folder, holding the gateway site's W3SVC<id> "
                         f"request logs that gwctl doctor reads (default: {DEFAULT_IIS_LOG_ROOT})")
     p.add_argument("--name", default="gwctl",
-                   help="name of the session configuration (default: gwctl)")
+                   help="name of the session configuration (default: gwctl); give it to "
+                        "gwctl as --configuration-name or ansible_psrp_configuration_name")
 
 
 def _plain(option: str, value: str) -> str:

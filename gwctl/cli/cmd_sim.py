@@ -61,8 +61,10 @@ def register(p: argparse.ArgumentParser) -> None:
                     help="number of emulated cameras (default 4; new sites only)")
     up.add_argument("--jea", action="store_true",
                     help="install gwctl's JEA module (what 'gwctl host-setup' writes, default "
-                         "directories) on every host: they then run only the allowlisted "
-                         "operation scripts, on the pinned paths (docs/jea.md)")
+                         "directories) on every host and register its session configuration "
+                         "'gwctl': they then run only the allowlisted operation scripts, on "
+                         "the pinned paths, and answer PSRP (--configuration-name gwctl) with "
+                         "the module's functions only (docs/jea.md)")
     up.add_argument("--kerberos", action="store_true",
                     help="also run a Kerberos realm for the site: an MIT KDC on loopback "
                          "(Debian krb5-kdc, krb5-admin-server) owned by the simulator, "

@@ -31,10 +31,10 @@ def add_inventory_options(p: argparse.ArgumentParser, *, required: bool = True,
                    help="refuse NTLM: hosts whose transport is or falls back to ntlm fail "
                         "with a message instead of logging on (Kerberos or certificates only)")
     p.add_argument("--configuration-name", metavar="NAME",
-                   help="connect to this PowerShell session configuration (a JEA endpoint "
-                        "from 'gwctl host-setup'); overrides ansible_psrp_configuration_name. "
-                        "Not supported yet: such endpoints need PSRP, and every host fails "
-                        "saying so (docs/jea.md)")
+                   help="connect to this PowerShell session configuration (the JEA endpoint "
+                        "of 'gwctl host-setup') over PSRP and call only its functions; "
+                        "overrides ansible_psrp_configuration_name; never falls back to WinRS "
+                        "or the default endpoint (docs/jea.md)")
 
 
 def workers_count(text: str) -> int:

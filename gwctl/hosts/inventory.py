@@ -30,6 +30,14 @@ CONNECTION_VARS = (
     "ansible_winrm_read_timeout_sec", "ansible_winrm_connection_timeout",
     "ansible_winrm_kerberos_hostname_override", "ansible_winrm_kerberos_delegation",
     "ansible_winrm_kinit_mode", "ansible_psrp_configuration_name",
+    # the psrp plugin's, for ansible_connection: psrp (WinRMSettings._from_psrp_vars)
+    "ansible_psrp_host", "ansible_psrp_user", "ansible_psrp_port", "ansible_winrm_pass",
+    "ansible_winrm_password", "ansible_psrp_protocol", "ansible_psrp_path",
+    "ansible_psrp_auth", "ansible_psrp_cert_validation", "ansible_psrp_cert_trust_path",
+    "ansible_psrp_ca_cert", "ansible_psrp_certificate_pem",
+    "ansible_psrp_certificate_key_pem", "ansible_psrp_message_encryption",
+    "ansible_psrp_operation_timeout", "ansible_psrp_read_timeout", "ansible_psrp_proxy",
+    "ansible_psrp_negotiate_hostname_override", "ansible_psrp_negotiate_delegate",
 )
 GWCTL_VARS = ("gwctl_gateway", "gwctl_gateway_url", "gwctl_local_root", "gwctl_site",
               # import: the host's name in the fleet (an FQDN) where the inventory uses an alias

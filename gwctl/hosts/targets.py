@@ -62,19 +62,33 @@ TransportFactory = Callable[[InventoryHost], Transport]
 
 
 def open_transport(host: InventoryHost) -> Transport:
-    """A transport from the host's Ansible connection variables."""
+    """A transport from the host's Ansible connection variables.
+
+    A session configuration name (``ansible_psrp_configuration_name`` or
+    ``--configuration-name``) means a JEA endpoint, reached over PSRP; otherwise winrm
+    runs gwctl's bootstrap in a WinRS shell."""
     connection = str(host.vars.get("ansible_connection") or "winrm")
     if connection in ("winrm", "psrp"):
-        if connection == "psrp":
-            raise TransportError(f"{host.name}: ansible_connection=psrp is not supported by "
-                                 "gwctl; use winrm")
-        from gwctl.transport.winrm import WinRMTransport
         from gwctl.transport.winrm_settings import WinRMSettings
 
-        return WinRMTransport(host.name, WinRMSettings.from_ansible_vars(host.name, host.vars))
+        settings = WinRMSettings.from_ansible_vars(host.name, host.vars)
+        if settings.configuration_name is not None:
+            from gwctl.transport.psrp import PsrpTransport
+
+            return PsrpTransport(host.name, settings)
+        if connection == "psrp":
+            raise TransportError(
+                f"{host.name}: ansible_connection=psrp without "
+                "ansible_psrp_configuration_name would be the unrestricted default "
+                "endpoint, where gwctl uses winrm; set the JEA endpoint's name "
+                "(docs/jea.md) or use ansible_connection=winrm")
+        from gwctl.transport.winrm import WinRMTransport
+
+        return WinRMTransport(host.name, settings)
     if connection == "local":
         from gwctl.transport.local import LocalTransport
 
         return LocalTransport(host.name, host.vars.get("gwctl_local_root"))
     raise TransportError(f"{host.name}: ansible_connection={connection} cannot reach a "
-                         "Windows gateway host; use winrm (or local on the host itself)")
+                         "Windows gateway host; use winrm or psrp (or local on the host "
+                         "itself)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,3 +170,30 @@ def parse_batch_result(steps: Sequence[Step], stdout: bytes, exit_code: int | No
     if not_run:
         raise TransportError("remote batch stopped without a failed step")
     return results
+
+
+def read_result(host: str, op: str, stdout: bytes, exit_code: int | None, stderr: bytes,
+                error: Callable[[str], TransportError]) -> dict[str, Any]:
+    """A transport's reading of one operation's output: its result, the operation's
+    failure named with host and operation, or `error`'s `TransportError` when the output
+    is no answer."""
+    try:
+        return parse_result(stdout, exit_code, stderr)
+    except OperationError as exc:
+        raise named(exc, host, op) from None
+    except TransportError as exc:
+        raise error(f"{op}: {exc.message}") from None
+
+
+def read_batch_result(host: str, steps: Sequence[Step], stdout: bytes, exit_code: int | None,
+                      stderr: bytes, error: Callable[[str], TransportError]
+                      ) -> list[dict[str, Any]]:
+    """`read_result` for a batch: every step's result, or the failed step's `BatchError`
+    named with host and operation."""
+    what = describe(steps)
+    try:
+        return parse_batch_result(steps, stdout, exit_code, stderr)
+    except OperationError as exc:
+        raise named(exc, host, getattr(exc, "op", what)) from None
+    except TransportError as exc:
+        raise error(f"{what}: {exc.message}") from None

@@ -1,7 +1,8 @@
 """The files `gwctl host-setup` writes for a JEA endpoint (docs/jea.md).
 
-A PowerShell module holding one function per operation of `gwctl.ops.OPERATIONS`, its
-policy file (the SHA-256 of every packaged script, the pinned directories), a role
+A PowerShell module holding one function per operation of `gwctl.ops.OPERATIONS` and one
+that runs a batch of them, its policy file (the SHA-256 of every packaged script, the
+pinned directories), a role
 capability exposing only those functions, a session configuration (restricted remote
 server, virtual account or gMSA, transcripts) and an install script that checks every file
 against the digest it had when generated. Every value in PowerShell text goes through
@@ -74,6 +75,10 @@ def check_options(options: JeaOptions) -> list[str]:
     return problems
 
 
+#: the module's function that runs a batch (docs/remote-operations.md, "Batches")
+BATCH_FUNCTION = "Invoke-GwctlBatch"
+
+
 def function_name(op: str) -> str:
     """``read_file`` -> ``Invoke-GwctlReadFile``."""
     if not re.match(r"^[a-z][a-z0-9_]*$", op):
@@ -126,6 +131,19 @@ function {function} {{
 }}
 """
 
+_BATCH = """
+function {function} {{
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true)][string]$Request)
+    Invoke-GwctlBatchRequest $Request
+}}
+"""
+
+
+def exported_functions() -> list[str]:
+    """Every function of the module, in order: one per operation, then the batch."""
+    return [function_name(op) for op in OPERATIONS] + [BATCH_FUNCTION]
+
 
 def module_text() -> str:
     runner = fill(_template("jea-runner.psm1.in"), MODULE=ps_string(MODULE_NAME),
@@ -135,7 +153,8 @@ def module_text() -> str:
              runner]
     for op in OPERATIONS:
         parts.append(_OPERATION.format(function=function_name(op), op=ps_string(op)))
-    exported = ps_array([function_name(op) for op in OPERATIONS])
+    parts.append(_BATCH.format(function=BATCH_FUNCTION))
+    exported = ps_array(exported_functions())
     parts.append(f"\nExport-ModuleMember -Function {exported}\n")
     return "".join(parts)
 
@@ -149,7 +168,7 @@ def manifest_text() -> str:
         "Description": "gwctl's remote operations for the XProtect API Gateway, for a JEA "
                        "endpoint",
         "PowerShellVersion": "5.1",
-        "FunctionsToExport": [function_name(op) for op in OPERATIONS],
+        "FunctionsToExport": [name for name in exported_functions()],
         "CmdletsToExport": [],
         "VariablesToExport": [],
         "AliasesToExport": [],
@@ -163,7 +182,7 @@ def role_capability_text(options: JeaOptions) -> str:
         "Author": "gwctl host-setup",
         "Description": "gwctl's operations and nothing else",
         "ModulesToImport": [MODULE_NAME],
-        "VisibleFunctions": [function_name(op) for op in OPERATIONS],
+        "VisibleFunctions": [name for name in exported_functions()],
     }
     return _header(f"JEA role capability {ROLE_NAME}.") + ps_hashtable(data) + "\n"
 

@@ -7,7 +7,8 @@ filter sits on the handlers, so it sees every library's records, and masks them 
 passwords, ``Authorization`` credentials, NTLM messages), tracebacks included.
 
 Authentication libraries (pyspnego, requests-ntlm, requests-kerberos, requests-credssp)
-log each message of an exchange; the client's NTLM AUTHENTICATE message alone lets
+and pypsrp (whose messages hold PSRP fragments: file contents) log each message of an
+exchange; the client's NTLM AUTHENTICATE message alone lets
 anyone guess the password offline. Their records keep their words, so the progress of a
 logon stays visible, but each token in them is replaced by its kind and size, e.g.
 ``NTLM step output: (NTLM AUTHENTICATE message, 372 bytes, withheld)``.
@@ -23,7 +24,10 @@ import re
 from gwctl.output.redact import scrub
 
 AUTH_LOGGERS = ("spnego", "requests_ntlm", "requests_kerberos", "requests_credssp",
-                "winrm.vendor.requests_kerberos", "ntlm_auth", "krb5", "gssapi")
+                "winrm.vendor.requests_kerberos", "ntlm_auth", "krb5", "gssapi",
+                # pypsrp logs every WS-Management message whole, before encryption: its
+                # base64 PSRP fragments carry the requests (file contents) and results
+                "pypsrp")
 _NTLM_KINDS = {1: "NEGOTIATE", 2: "CHALLENGE", 3: "AUTHENTICATE"}
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 _HEX_RUN = re.compile(r"\b[0-9a-fA-F]{32,}\b")

@@ -8,6 +8,8 @@ operations recycle the emulated gateway in-process (`gwctl.sim.gateway.SimAppPoo
 ``recycle_app_pool`` over WinRM behaves like "recycle VideoOS ApiGateway AppPool" on the
 real host. Any other command -- Ansible's ``raw`` tasks and module wrapper included -- is
 not run: it exits 1 with an explanation on stderr. The simulator is not Windows.
+PowerShell remoting (PSRP) reaches the session configurations registered on the host
+(`gwctl.sim.powershell`: the JEA endpoint of ``gwctl sim up --jea``).
 
 A site made with ``ansible_modules=True`` (benchmarks of plain ansible.windows playbooks)
 also answers Ansible's module wrapper, through `gwctl.sim.wsman.ansible_wrapper`; the
@@ -20,6 +22,7 @@ from typing import Any
 
 from gwctl.errors import OperationError
 from gwctl.ops.pyimpl import DirectoryHost, ProcessDied, is_bootstrap_command
+from gwctl.sim.powershell import JeaConfiguration, session_configuration
 from gwctl.sim.site import SiteRuntime
 from gwctl.sim.wsman import CommandHandler, CommandResult, FaultTable, command_line
 from gwctl.sim.wsman.ansible_wrapper import AnsibleModuleHost
@@ -55,6 +58,10 @@ class SimCommandHandler:
     def _step(self, index: int, op: str) -> None:
         if self.faults is not None and self.faults.kills_batch_step(self.name, index):
             raise ProcessDied(f"before batch step {index + 1} ({op})")
+
+    def session_configuration(self, name: str) -> JeaConfiguration | None:
+        """PowerShell remoting's view of the host (`gwctl.sim.powershell`)."""
+        return session_configuration(self.host, name)
 
     def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
         line = command_line(command, arguments)

@@ -17,9 +17,10 @@ command with that prefix through as it is and wrap anything else in a second Pow
 
 Connections: ``winrm`` (tested against the simulator), ``ssh`` to a Windows OpenSSH
 server (the command line is a plain ``PowerShell ...`` command that cmd.exe or PowerShell
-as the default shell both start; stdin is the SSH channel's). ``psrp`` is refused: it runs
-the decoded script inside a runspace, where the bootstrap's console stdin and stdout do
-not exist.
+as the default shell both start; stdin is the SSH channel's). ``psrp`` cannot start the
+bootstrap: it runs the decoded script inside a runspace, where the bootstrap's console
+stdin and stdout do not exist; with ``ansible_psrp_configuration_name`` naming gwctl's JEA
+endpoint the role uses the plugin's runspace pool through `gwctl.transport.psrp` instead.
 """
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from gwctl.errors import OperationError, TransportError
+from gwctl.errors import TransportError
 from gwctl.ops import OPERATIONS, wire
-from gwctl.ops.batch import Step, check_steps, describe, encode_batch, named, parse_batch_result
+from gwctl.ops.batch import (
+    Step,
+    check_steps,
+    describe,
+    encode_batch,
+    read_batch_result,
+    read_result,
+)
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm_errors import clean_clixml
 
@@ -56,13 +64,22 @@ def command_line() -> str:
                      wire.encode_command(wire.bootstrap_text())])
 
 
-def check_connection(host: str, connection_name: str) -> None:
-    """Refuse a connection plugin the bootstrap cannot run over, before any host is touched."""
+def check_connection(host: str, connection_name: str,
+                     configuration_name: str | None = None) -> None:
+    """Refuse a connection plugin the bootstrap cannot run over, before any host is touched.
+
+    ``psrp`` is accepted with a session configuration name only: then the role calls the
+    JEA module's functions in the plugin's runspace pool (`gwctl.transport.psrp`)."""
     short = connection_name.rsplit(".", 1)[-1]
-    if short == "psrp":
+    if short == "psrp" and configuration_name is None:
         raise TransportError(
-            f"{host}: ansible_connection=psrp cannot carry gwctl's operations (psrp runs "
-            "scripts in a runspace without console stdin/stdout); use winrm or ssh")
+            f"{host}: ansible_connection=psrp without ansible_psrp_configuration_name "
+            "cannot carry gwctl's operations: the default endpoint runs scripts in a "
+            "runspace, which has no console stdin/stdout for gwctl's bootstrap; name "
+            "gwctl's JEA endpoint (ansible_psrp_configuration_name, docs/jea.md) or use "
+            "winrm or ssh")
+    if short == "psrp":
+        return
     if short not in SUPPORTED_CONNECTIONS:
         raise TransportError(
             f"{host}: ansible_connection={connection_name} cannot reach a Windows gateway "
@@ -94,23 +111,15 @@ class AnsibleConnectionTransport(Transport):
         if op not in OPERATIONS:
             raise ValueError(f"unknown remote operation {op!r}")
         code, stdout, stderr = self._exec(op, wire.encode_stdin(op, params, payload))
-        try:
-            return wire.parse_result(stdout, code, stderr)
-        except OperationError as exc:
-            raise named(exc, self.name, op) from None
-        except TransportError as exc:
-            raise TransportError(f"{self.name}: {op}: {exc.message}") from None
+        return read_result(self.name, op, stdout, code, stderr, self._error)
 
     def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
         check_steps(steps)
-        what = describe(steps)
-        code, stdout, stderr = self._exec(what, encode_batch(steps))
-        try:
-            return parse_batch_result(steps, stdout, code, stderr)
-        except OperationError as exc:
-            raise named(exc, self.name, getattr(exc, "op", what)) from None
-        except TransportError as exc:
-            raise TransportError(f"{self.name}: {what}: {exc.message}") from None
+        code, stdout, stderr = self._exec(describe(steps), encode_batch(steps))
+        return read_batch_result(self.name, steps, stdout, code, stderr, self._error)
+
+    def _error(self, what: str) -> TransportError:
+        return TransportError(f"{self.name}: {what}")
 
     def _exec(self, what: str, stdin: bytes) -> tuple[int, bytes, bytes]:
         try:

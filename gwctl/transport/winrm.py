@@ -45,19 +45,25 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from gwctl.errors import CredentialsExpired, OperationError, TransportError
+from gwctl.errors import CredentialsExpired, TransportError
 from gwctl.ops import OPERATIONS, RETRYABLE_OPS, wire
 from gwctl.ops.batch import (
     Step,
     check_steps,
     describe,
     encode_batch,
-    named,
-    parse_batch_result,
+    read_batch_result,
+    read_result,
     retryable,
 )
 from gwctl.transport.base import Transport
-from gwctl.transport.winrm_errors import BrokenExchange, broken_exchange, clean_clixml
+from gwctl.transport.winrm_errors import (
+    BrokenExchange,
+    broken_exchange,
+    clean_clixml,
+    keep_first_environment,
+    with_retries,
+)
 from gwctl.transport.winrm_kerberos import (
     KerberosAuth,
     KerberosLogonError,
@@ -102,13 +108,11 @@ class WinRMTransport(Transport):
         if chunk_size < 1:
             raise ValueError("chunk_size must be positive")
         if settings.configuration_name is not None:
-            raise TransportError(
-                f"{name}: session configuration {settings.configuration_name!r} "
-                "(--configuration-name / ansible_psrp_configuration_name) is a JEA endpoint, "
-                "reached with the PowerShell Remoting Protocol (PSRP); gwctl's WinRM "
-                "transport speaks only WinRS (a cmd shell running powershell.exe), which "
-                "such an endpoint does not offer, so gwctl cannot use it yet and does not "
-                "fall back to the unrestricted default endpoint (docs/jea.md)")
+            # a session configuration offers no cmd shell: never fall back to the
+            # unrestricted default endpoint by ignoring the name
+            raise ValueError(
+                f"{name}: session configuration {settings.configuration_name!r} is reached "
+                "over PSRP (gwctl.transport.psrp.PsrpTransport), not WinRS")
         self.name = name
         self.settings = settings
         self.chunk_size = chunk_size
@@ -125,9 +129,9 @@ class WinRMTransport(Transport):
         self._last_used = 0.0
         self._command_line: str | None = None
         if self.insecure:
-            _warn_once(name, settings.endpoint, self.insecure_reasons)
+            warn_once(name, settings.endpoint, self.insecure_reasons)
         if settings.credential_warnings:
-            _warn_once(name, settings.endpoint, settings.credential_warnings, "credssp")
+            warn_once(name, settings.endpoint, settings.credential_warnings, "credssp")
 
     # -- the Transport interface ------------------------------------------------------------
 
@@ -148,37 +152,14 @@ class WinRMTransport(Transport):
         check_steps(steps)
         what = describe(steps)
         stdout, stderr, code = self._exchange(what, encode_batch(steps), retryable(steps))
-        try:
-            return parse_batch_result(steps, stdout, code, clean_clixml(stderr).encode("utf-8"))
-        except OperationError as exc:
-            raise named(exc, self.name, getattr(exc, "op", what)) from None
-        except TransportError as exc:
-            raise self._error(f"{what}: {exc.message}") from None
+        return read_batch_result(self.name, steps, stdout, code,
+                                 clean_clixml(stderr).encode("utf-8"), self._error)
 
     def _exchange(self, op: str, stdin: bytes, may_retry: bool) -> tuple[bytes, bytes, int]:
         """One command with `stdin`; retried after a broken connection only if `may_retry`."""
-        attempts = 1 + (max(0, self.settings.connect_retries) if may_retry else 0)
-        started = time.monotonic()
         with self._lock:
-            for attempt in range(1, attempts + 1):
-                try:
-                    stdout, stderr, code = self._execute(op, stdin)
-                    break
-                except BrokenExchange as broken:
-                    self._reset()
-                    if not broken.retryable or attempt == attempts:
-                        raise broken.error from broken.__cause__
-                    log.warning(
-                        "%s: %s failed (%s), retrying (%d/%d)",
-                        self.name,
-                        op,
-                        broken.error.message,
-                        attempt,
-                        attempts - 1,
-                    )
-                    time.sleep(self.settings.retry_delay_sec * attempt)
-        log.debug("%s: %s took %.1f ms", self.name, op, (time.monotonic() - started) * 1000)
-        return stdout, stderr, code
+            return with_retries(self.name, op, self.settings, may_retry,
+                                lambda: self._execute(op, stdin), self._reset)
 
     def close(self) -> None:
         """Delete the shell and close the HTTP session.
@@ -400,12 +381,8 @@ class WinRMTransport(Transport):
         return self._command_line
 
     def _result(self, op: str, stdout: bytes, stderr: bytes, code: int) -> dict[str, Any]:
-        try:
-            return wire.parse_result(stdout, code, clean_clixml(stderr).encode("utf-8"))
-        except OperationError as exc:
-            raise named(exc, self.name, op) from None
-        except TransportError as exc:
-            raise self._error(f"{op}: {exc.message}") from None
+        return read_result(self.name, op, stdout, code, clean_clixml(stderr).encode("utf-8"),
+                           self._error)
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -417,15 +394,7 @@ def _read_environment_once(protocol: Protocol) -> None:
     """pywinrm reads proxies and CA settings from the environment when it builds its HTTP
     session; requests would then scan the whole environment again on every round trip
     (measured: most of the client's CPU in a 200-host diff). Keep the first reading."""
-    transport = protocol.transport
-    build = transport.build_session
-
-    def build_once() -> Any:
-        session = build()
-        session.trust_env = False
-        return session
-
-    transport.build_session = build_once  # type: ignore[method-assign]
+    keep_first_environment(protocol.transport, "build_session")
 
 
 def _chunks(data: bytes, size: int) -> Iterator[tuple[bytes, bool]]:
@@ -433,7 +402,7 @@ def _chunks(data: bytes, size: int) -> Iterator[tuple[bytes, bool]]:
         yield data[start : start + size], start + size >= len(data)
 
 
-def _warn_once(name: str, endpoint: str, reasons: tuple[str, ...], kind: str = "") -> None:
+def warn_once(name: str, endpoint: str, reasons: tuple[str, ...], kind: str = "") -> None:
     with _warned_lock:
         if (name + kind) in _warned_hosts:
             return

@@ -8,9 +8,12 @@ request content: the payload may hold secrets.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import requests
 from winrm.exceptions import (
@@ -22,6 +25,20 @@ from winrm.exceptions import (
 )
 
 from gwctl.errors import TransportError
+
+log = logging.getLogger("gwctl.transport")
+
+T = TypeVar("T")
+
+
+class RetryPolicy(Protocol):
+    """The settings `with_retries` reads (`WinRMSettings` has them)."""
+
+    @property
+    def connect_retries(self) -> int: ...
+
+    @property
+    def retry_delay_sec(self) -> float: ...
 
 
 class BrokenExchange(Exception):
@@ -106,3 +123,40 @@ def clean_clixml(stderr: bytes) -> str:
     ]
     return "".join(lines) or text
 
+
+
+def with_retries(name: str, what: str, policy: RetryPolicy, may_retry: bool,
+                 attempt: Callable[[], T], reset: Callable[[], None]) -> T:
+    """`attempt()`, again after a `BrokenExchange` that allows it when `may_retry` (a
+    read-only operation), up to ``policy.connect_retries`` more times; `reset()` after
+    every break, so the next attempt starts afresh. Raises the last break's error."""
+    attempts = 1 + (max(0, policy.connect_retries) if may_retry else 0)
+    started = time.monotonic()
+    for number in range(1, attempts + 1):
+        try:
+            value = attempt()
+            break
+        except BrokenExchange as broken:
+            reset()
+            if not broken.retryable or number == attempts:
+                raise broken.error from broken.__cause__
+            log.warning("%s: %s failed (%s), retrying (%d/%d)", name, what,
+                        broken.error.message, number, attempts - 1)
+            time.sleep(policy.retry_delay_sec * number)
+    log.debug("%s: %s took %.1f ms", name, what, (time.monotonic() - started) * 1000)
+    return value
+
+
+def keep_first_environment(transport: Any, build: str) -> None:
+    """Make `transport`'s session builder (the method named `build`) turn requests'
+    environment reading off once the session is built: requests would otherwise scan the
+    whole environment on every round trip (pywinrm, pypsrp), and rewrite
+    ``os.environ['no_proxy']`` while it does, racing threads that read it."""
+    original = getattr(transport, build)
+
+    def build_once() -> Any:
+        session = original()
+        session.trust_env = False
+        return session
+
+    setattr(transport, build, build_once)

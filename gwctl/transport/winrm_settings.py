@@ -54,8 +54,8 @@ class WinRMSettings:
     kinit_mode: str | None = None
     #: False (``--no-ntlm``): refuse NTLM, whether named as a transport or as a fallback
     allow_ntlm: bool = True
-    #: a named session configuration (a JEA endpoint, docs/jea.md): not reachable over
-    #: WinRS, so the transport refuses it (ansible_psrp_configuration_name)
+    #: a named session configuration (a JEA endpoint, docs/jea.md), reached over PSRP by
+    #: `gwctl.transport.psrp` (ansible_psrp_configuration_name)
     configuration_name: str | None = None
 
     def __post_init__(self) -> None:
@@ -146,7 +146,10 @@ class WinRMSettings:
 
     @classmethod
     def from_ansible_vars(cls, name: str, vars: Mapping[str, Any]) -> WinRMSettings:
-        """Settings from a host's Ansible variables (same names and defaults as Ansible)."""
+        """Settings from a host's Ansible variables (same names and defaults as Ansible):
+        the winrm plugin's, or the psrp plugin's for ``ansible_connection: psrp``."""
+        if str(vars.get("ansible_connection") or "").rsplit(".", 1)[-1] == "psrp":
+            return cls._from_psrp_vars(name, vars)
 
         def pick(*names: str) -> Any:
             # Ansible: the later names in an option's variable list take precedence
@@ -198,6 +201,58 @@ class WinRMSettings:
                                       pick("ansible_winrm_kerberos_delegation")),
             kinit_mode=text("ansible_winrm_kinit_mode"),
             allow_ntlm=not _flag(name, "gwctl_no_ntlm", pick("gwctl_no_ntlm")),
+            configuration_name=text("ansible_psrp_configuration_name"),
+        )
+
+
+    @classmethod
+    def _from_psrp_vars(cls, name: str, vars: Mapping[str, Any]) -> WinRMSettings:
+        """Settings from the psrp connection plugin's variables (ansible-core
+        ``plugins/connection/psrp.py``: names, defaults, later names winning)."""
+
+        def text(*names: str) -> str | None:
+            for var in reversed(names):
+                if vars.get(var) is not None:
+                    return str(vars[var])
+            return None
+
+        def number(default: int, var: str) -> int:
+            value = vars.get(var)
+            try:
+                return default if value is None else int(value)
+            except (TypeError, ValueError):
+                raise InputError(f"{name}: {var} must be an integer, not {value!r}") from None
+
+        port_var = "ansible_psrp_port" if vars.get("ansible_psrp_port") is not None \
+            else "ansible_port"
+        user = text("ansible_user", "ansible_psrp_user")
+        auth = (text("ansible_psrp_auth") or "negotiate").lower()
+        if auth == "negotiate":
+            # SPNEGO picks Kerberos for a domain principal (or a ticket), else NTLM
+            auth = "kerberos" if not user or "@" in user else "ntlm"
+        elif auth == "basic":
+            auth = "plaintext" if text("ansible_psrp_protocol") == "http" else "ssl"
+        operation = number(20, "ansible_psrp_operation_timeout")
+        return cls(
+            host=text("ansible_host", "ansible_psrp_host") or name,
+            port=None if vars.get(port_var) is None else number(0, port_var),
+            scheme=text("ansible_psrp_protocol"),
+            path="/" + (text("ansible_psrp_path") or "wsman").lstrip("/"),
+            user=user,
+            password=text("ansible_password", "ansible_winrm_pass", "ansible_winrm_password"),
+            transport=auth,
+            server_cert_validation=text("ansible_psrp_cert_validation") or "validate",
+            ca_trust_path=text("ansible_psrp_cert_trust_path", "ansible_psrp_ca_cert"),
+            cert_pem=text("ansible_psrp_certificate_pem"),
+            cert_key_pem=text("ansible_psrp_certificate_key_pem"),
+            message_encryption=text("ansible_psrp_message_encryption") or "auto",
+            operation_timeout_sec=operation,
+            read_timeout_sec=number(30, "ansible_psrp_read_timeout"),
+            proxy=text("ansible_psrp_proxy") or "legacy_requests",
+            kerberos_hostname_override=text("ansible_psrp_negotiate_hostname_override"),
+            kerberos_delegation=_flag(name, "ansible_psrp_negotiate_delegate",
+                                      vars.get("ansible_psrp_negotiate_delegate")),
+            allow_ntlm=not _flag(name, "gwctl_no_ntlm", vars.get("gwctl_no_ntlm")),
             configuration_name=text("ansible_psrp_configuration_name"),
         )
 

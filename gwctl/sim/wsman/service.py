@@ -11,6 +11,7 @@ import binascii
 import xml.etree.ElementTree as ET
 
 from gwctl.sim.wsman import soap
+from gwctl.sim.wsman.psrp import PowerShellHost, PsrpService, is_powershell_uri
 from gwctl.sim.wsman.shell import CommandHandler, ShellManager
 from gwctl.sim.wsman.soap import WsmanFault, WsmanRequest
 
@@ -31,6 +32,8 @@ class ShellService:
     def __init__(self, shells: ShellManager, *, max_operation_timeout: float = 60.0) -> None:
         self.shells = shells
         self.max_operation_timeout = max_operation_timeout
+        #: runspace pools of PowerShell remoting (the powershell resource URIs)
+        self.psrp = PsrpService()
 
     def step_of(self, host: str, user: str, req: WsmanRequest) -> str:
         """Fault-injection step name of the request (``send:<n>`` for a Send)."""
@@ -52,11 +55,18 @@ class ShellService:
         address: str,
         client_ip: str,
     ) -> bytes:
+        if is_powershell_uri(req.resource_uri):
+            # a handler without PowerShell remoting has no session configuration at all
+            endpoint: PowerShellHost | None = handler \
+                if hasattr(handler, "session_configuration") else None  # type: ignore[assignment]
+            return self.psrp.handle(host, user, req, endpoint, address=address,
+                                    client_ip=client_ip)
         if req.resource_uri and req.resource_uri != soap.CMD_RESOURCE_URI:
             raise WsmanFault(
                 _RESOURCE_NOT_FOUND,
                 f"The WS-Management service cannot process the request: resource URI "
-                f"{req.resource_uri} is not served by this endpoint (cmd shells only).",
+                f"{req.resource_uri} is not served by this endpoint (cmd shells and "
+                "PowerShell session configurations only).",
             )
         relates = req.message_id
         if req.action == soap.ACTION_CREATE:
