@@ -37,6 +37,8 @@ RUNNERS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_pre_commit.py", "tests/test_completion.py", "tests/test_docs_site.py"),
     ("docs/index.md", "Building this site"): ("tests/test_docs_site.py",),
     ("docs/jea.md", "A least-privilege endpoint for gwctl (JEA)"): ("tests/test_jea.py",),
+    ("docs/jea.md", "Connecting through the endpoint"): ("tests/test_psrp.py",),
+    ("README.md", "The simulator (`gwctl sim`)"): ("tests/test_sim_kerberos.py",),
 }
 
 
