@@ -10,6 +10,7 @@ and rebuilds the virtualenv, ``make lock`` and ``make audit`` ask PyPI -- are ch
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -77,9 +78,12 @@ def test_every_command_block_names_the_tests_that_run_it() -> None:
 
 def dry_run(target: str, tmp_path: Path) -> list[str]:
     """The commands ``make TARGET`` would run from a checkout with no virtualenv yet."""
-    done = subprocess.run(["make", "-n", "-C", str(ROOT), target,
+    # under `make test` the suite runs inside make: without its variables the dry run is
+    # a top-level make, which prints no "Entering directory" lines
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(ROOT), target,
                            f"VENV={tmp_path / '.venv'}"],
-                          capture_output=True, text=True, timeout=60, check=True)
+                          capture_output=True, text=True, timeout=60, check=True, env=env)
     bin_dir = f"{tmp_path / '.venv'}/bin/"
     return [line.replace(bin_dir, "").strip() for line in done.stdout.splitlines()
             if line.strip() and not line.lstrip().startswith(("#", "make:"))]

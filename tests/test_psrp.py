@@ -401,7 +401,7 @@ def test_the_role_runs_over_ansibles_psrp_connection_through_the_jea_endpoint(
     seen = counter.take()
     # everything went through the endpoint's functions, batches as one pipeline each
     assert counter.winrs_commands == 0
-    assert "write_file+write_file+recycle_app_pool" in seen["demo-gw1"], seen
+    assert seen["demo-gw1"][-2:] == [*APPLY, DONE + "+write_event"], seen
 
     again = playbook(sim_site, "site.yml", home, inventory=inventory)
     assert again.returncode == 0, again.stdout + again.stderr
