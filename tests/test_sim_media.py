@@ -78,3 +78,34 @@ def test_the_offer_asks_receivers_for_no_bandwidth_estimate() -> None:
     assert media._without_bandwidth_feedback(
         "a=extmap:3 " + media.ABS_SEND_TIME + "\r\na=rtcp-fb:97 goog-remb\r\n"
         "a=rtcp-fb:97 nack\r\n") == "a=rtcp-fb:97 nack\r\n"
+
+
+def _host_candidates(sdp: str) -> set[str]:
+    return {line.split()[4] for line in sdp.splitlines()
+            if line.startswith("a=candidate:") and " typ host" in line}
+
+
+def test_loopback_peers_gather_and_stream_on_loopback_only() -> None:
+    """aioice leaves loopback out of a peer's host candidates; the simulator's peers and
+    a probe's peers for a gateway on this machine offer 127.0.0.1 and nothing else, and
+    frames still arrive (a machine whose only interface is loopback can run them)."""
+    pytest.importorskip("aiortc", reason="the 'webrtc' extra (aiortc) is not installed")
+    from aioice import ice
+
+    from gwctl.probe.media import LOOPBACK_ADDRESSES, MediaClient
+
+    hub = media.hub()
+    client = MediaClient(host_addresses=LOOPBACK_ADDRESSES)
+    try:
+        offer = hub.offer("loopback-s1", "cam-2")
+        key, answer, trickle = client.answer(offer)
+        hub.answer("loopback-s1", json.loads(answer)["sdp"])
+        assert client.first_frame(key, 20) is not None
+    finally:
+        client.close()
+        hub.close(["loopback-s1"])
+    assert _host_candidates(offer) == {"127.0.0.1"}
+    assert _host_candidates(json.loads(answer)["sdp"]) == {"127.0.0.1"}
+    assert trickle and all(" 127.0.0.1 " in json.loads(c)["candidate"] for c in trickle)
+    # threads the hook was not asked for keep aioice's own choice, loopback left out
+    assert "127.0.0.1" not in ice.get_host_addresses(use_ipv4=True, use_ipv6=False)

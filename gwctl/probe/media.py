@@ -41,6 +41,55 @@ def trickled(sdp: str) -> list[str]:
 #: (url, username, credential) of a STUN or TURN server
 IceServerSpec = tuple[str, str | None, str | None]
 
+#: host candidate addresses for the peers of this thread's event loop (None: aioice's own)
+_gathering = threading.local()
+_hook_lock = threading.Lock()
+_hooked = False
+
+#: a peer talking to a gateway on this machine offers host candidates on loopback only
+LOOPBACK_ADDRESSES = ("127.0.0.1",)
+
+
+def _hook_host_addresses() -> None:
+    """aioice chooses a peer's host candidates itself -- every interface except loopback
+    (aioice/ice.py, ``get_host_addresses``) -- and aiortc passes it no list. A peer on a
+    machine whose only interface is loopback then has no candidate at all, and one
+    talking to a gateway on this machine sends its media over the other interfaces. The
+    module function is wrapped once; threads started by `start_loop` with addresses get
+    those, every other thread aioice's choice."""
+    global _hooked
+    from aioice import ice
+
+    with _hook_lock:
+        if _hooked:
+            return
+        original = ice.get_host_addresses
+
+        def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+            chosen: tuple[str, ...] | None = getattr(_gathering, "addresses", None)
+            if chosen is None:
+                return original(use_ipv4, use_ipv6)
+            return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
+
+        ice.get_host_addresses = host_addresses
+        _hooked = True
+
+
+def start_loop(name: str, host_addresses: tuple[str, ...] | None = None
+               ) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """A new event loop running in daemon thread `name`, for aiortc peers; with
+    `host_addresses` its peers gather host candidates on those addresses only."""
+    _hook_host_addresses()
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        _gathering.addresses = host_addresses
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return loop, thread
+
 
 def configuration(servers: list[IceServerSpec], relay_only: bool = False) -> Any:
     """aiortc's RTCConfiguration for `servers`. aiortc takes one STUN and one TURN server
@@ -62,17 +111,17 @@ def configuration(servers: list[IceServerSpec], relay_only: bool = False) -> Any
 class MediaClient:
     """Peers receiving the gateway's video, one per session. With `ice_servers` they
     gather server-reflexive (STUN) and relayed (TURN) candidates too; `relay_only` keeps
-    them to relayed ones, as a browser with ``iceTransportPolicy: "relay"``."""
+    them to relayed ones, as a browser with ``iceTransportPolicy: "relay"``;
+    `host_addresses` limits their host candidates (`LOOPBACK_ADDRESSES` for a gateway on
+    this machine)."""
 
     def __init__(self, ice_servers: list[IceServerSpec] | None = None,
-                 relay_only: bool = False) -> None:
+                 relay_only: bool = False,
+                 host_addresses: tuple[str, ...] | None = None) -> None:
         require()
         self.ice_servers = list(ice_servers or [])
         self.relay_only = relay_only
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="probe-media",
-                                       daemon=True)
-        self.thread.start()
+        self.loop, self.thread = start_loop("probe-media", host_addresses)
         self.peers: list[Any] = []
         self._frames: dict[int, Future[float]] = {}
         self._tasks: set[asyncio.Future[None]] = set()

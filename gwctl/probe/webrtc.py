@@ -22,11 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from gwctl.errors import UsageError
-from gwctl.probe.media import MediaClient
+from gwctl.loopback import is_loopback
+from gwctl.probe.media import LOOPBACK_ADDRESSES, MediaClient
 from gwctl.probe.pattern import Pattern
 from gwctl.verify import signalling
 from gwctl.verify.exchange import Exchange, Recorder
@@ -262,7 +264,9 @@ def run_probe(gateway: str, api: str, version: Version, s: ProbeSettings) -> Pro
     s.check()
     result = ProbeResult(gateway, api, version.name, str(s.pattern), s.sessions, [],
                          datetime.now(UTC))
-    media = MediaClient(s.ice_servers, s.relay_only) if s.media else None
+    local = is_loopback(urlsplit(api).hostname or "")
+    media = MediaClient(s.ice_servers, s.relay_only,
+                        LOOPBACK_ADDRESSES if local else None) if s.media else None
     try:
         return _run(gateway, api, version, s, result, media)
     finally:

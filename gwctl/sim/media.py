@@ -49,7 +49,13 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from gwctl.probe.media import IceServerSpec, configuration, trickled
+from gwctl.probe.media import (
+    LOOPBACK_ADDRESSES,
+    IceServerSpec,
+    configuration,
+    start_loop,
+    trickled,
+)
 from gwctl.sim.ptz_commands import PROTOCOL, CommandChannel
 
 __all__ = ["MediaHub", "enabled", "hub", "trickled"]
@@ -277,15 +283,13 @@ class MediaHub:
     """The event loop thread holding every emulated gateway's media peers."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
         self.peers: dict[str, Any] = {}
         #: lower-case camera id -> its stream (lives on this loop)
         self.streams: dict[str, CameraStream] = {}
         #: client candidates that came before the answer, per session
         self.early: dict[str, list[Any]] = {}
-        self.thread = threading.Thread(target=self.loop.run_forever, name="sim-media",
-                                       daemon=True)
-        self.thread.start()
+        #: the simulator listens on loopback only, and so do its media peers
+        self.loop, self.thread = start_loop("sim-media", LOOPBACK_ADDRESSES)
 
     def _run(self, coro: Any) -> Future[Any]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)

@@ -7,12 +7,12 @@ refuses combinations that cannot work before any connection is tried.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gwctl.errors import InputError
+from gwctl.loopback import is_loopback
 
 AUTH_TRANSPORTS = ("basic", "ntlm", "kerberos", "credssp", "certificate", "plaintext", "ssl")
 
@@ -267,12 +267,3 @@ def _flag(name: str, var: str, value: Any) -> bool:
     if text in ("false", "no", "off", "0", "n", "f", ""):
         return False
     raise InputError(f"{name}: {var} must be true or false, not {value!r}")
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
