@@ -12,15 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
-from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 from pypsrp.powershell import PowerShell, RunspacePool
+from remote_counter import RemoteCounter
 from test_deploy import CORS, files, gwctl, write_fleet
 from test_jea import bootstrap_message, cli, jea_site
 from test_remote_commands import APPLY, DONE, PLAN
@@ -29,8 +27,7 @@ from gwctl.errors import OperationError, TransportError
 from gwctl.hosts.inventory import InventoryHost, load_inventory
 from gwctl.hosts.targets import open_transport
 from gwctl.ops import read_script
-from gwctl.ops.wire import encode_stdin, parse_result, split_stdin
-from gwctl.sim.wsman.psrp import Invocation
+from gwctl.ops.wire import encode_stdin, parse_result
 from gwctl.transport.psrp import PsrpTransport
 from gwctl.transport.winrm_settings import WinRMSettings
 
@@ -44,58 +41,6 @@ NOT_FOUND = ("The term '{}' is not recognized as the name of a cmdlet, function,
              "verify that the path is correct and try again.")
 NO_LANGUAGE = ("The syntax is not supported by this runspace. This can occur if the runspace "
                "is in no-language mode.")
-
-
-class PipelineCounter:
-    """Wraps the hosts' session configurations: for every pipeline each host ran, the
-    operations of its one command (a batch's joined with '+'), as test_remote_commands
-    counts WinRS commands."""
-
-    def __init__(self, site: SimSite) -> None:
-        self.lock = threading.Lock()
-        self.pipelines: dict[str, list[str]] = defaultdict(list)
-        self.winrs_commands = 0
-        inner = site.wsman.resolver
-
-        def resolve(host: str) -> Any:
-            handler = inner(host)
-            return None if handler is None else _CountedHost(self, host.lower(), handler)
-
-        site.wsman.resolver = resolve
-
-    def take(self) -> dict[str, list[str]]:
-        with self.lock:
-            seen, self.pipelines = dict(self.pipelines), defaultdict(list)
-        return seen
-
-
-class _CountedHost:
-    def __init__(self, counter: PipelineCounter, host: str, handler: Any) -> None:
-        self.counter, self.host, self.handler = counter, host, handler
-
-    def run(self, command: str, arguments: list[str], stdin: bytes) -> Any:
-        with self.counter.lock:
-            self.counter.winrs_commands += 1
-        return self.handler.run(command, arguments, stdin)
-
-    def session_configuration(self, name: str) -> Any:
-        inner = self.handler.session_configuration(name)
-        return None if inner is None else _CountedConfiguration(self, inner)
-
-
-class _CountedConfiguration:
-    def __init__(self, host: _CountedHost, inner: Any) -> None:
-        self.host, self.inner = host, inner
-
-    def invoke(self, commands: Sequence[Invocation], input: Sequence[Any]) -> list[Any]:
-        ops = []
-        for command in commands:
-            header, _ = split_stdin(str(dict(command.parameters)["Request"]).encode())
-            ops.append("+".join(s["op"] for s in header["batch"]) if header.get("batch")
-                       else str(header["op"]))
-        with self.host.counter.lock:
-            self.host.counter.pipelines[self.host.host].append(" | ".join(ops))
-        return list(self.inner.invoke(commands, input))
 
 
 def jea_hosts(site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -141,7 +86,7 @@ def result(ps: PowerShell) -> dict[str, Any]:
 def test_apply_diff_and_rollback_run_only_the_endpoints_functions(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     jea_hosts(sim_site, tmp_path, capsys)
-    counter = PipelineCounter(sim_site)
+    counter = RemoteCounter(sim_site)
     inv = str(sim_site.inventory_path)
     jea = ("--configuration-name", "gwctl")
     first = write_fleet(sim_site, tmp_path / "a.yaml", site_settings={"cors": CORS})
@@ -151,7 +96,7 @@ def test_apply_diff_and_rollback_run_only_the_endpoints_functions(
     assert code == 2, out
     assert "portal.example.com" in out
     assert files(sim_site, "demo-gw1") == before
-    counter.take()
+    counter.take_pipelines()
 
     code, out = gwctl(capsys, "apply", "-f", str(first), "-i", inv, "--yes", *jea)
     assert code == 0, out
@@ -159,7 +104,7 @@ def test_apply_diff_and_rollback_run_only_the_endpoints_functions(
     good = files(sim_site, "demo-gw1")
     assert b"https://portal.example.com" in (good["appsettings.Production.json"] or b"")
     # the same commands as over WinRS, each one pipeline with one function call
-    seen = counter.take()
+    seen = counter.take_pipelines()
     assert seen["demo-gw1"] == [PLAN, *APPLY, DONE + "+write_event"], seen
     assert seen["demo-ms"] == ["lock_acquire", PLAN, *APPLY, DONE + "+write_event",
                                "lock_release"], seen
@@ -382,7 +327,7 @@ def test_the_role_runs_over_ansibles_psrp_connection_through_the_jea_endpoint(
     from test_ansible_role import PROD, host_files, playbook, recap, set_settings
 
     jea_hosts(sim_site, tmp_path, capsys)
-    counter = PipelineCounter(sim_site)
+    counter = RemoteCounter(sim_site)
     inventory = psrp_inventory(sim_site, tmp_path / "psrp.yml")
     set_settings(sim_site.fleet_path, {"cors": CORS})
     home = tmp_path / "home"
@@ -398,7 +343,7 @@ def test_the_role_runs_over_ansibles_psrp_connection_through_the_jea_endpoint(
     counts = recap(apply.stdout)
     assert counts["demo-ms"]["changed"] == 1 and counts["demo-gw1"]["changed"] == 1
     assert b"https://portal.example.com" in (host_files(sim_site, "demo-gw1")[PROD] or b"")
-    seen = counter.take()
+    seen = counter.take_pipelines()
     # everything went through the endpoint's functions, batches as one pipeline each
     assert counter.winrs_commands == 0
     assert seen["demo-gw1"][-2:] == [*APPLY, DONE + "+write_event"], seen

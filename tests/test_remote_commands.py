@@ -13,15 +13,13 @@ lock.
 from __future__ import annotations
 
 import json
-import threading
-from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+from remote_counter import RemoteCounter
 
 from gwctl.ops.eventlog import read_entries
-from gwctl.ops.wire import split_stdin
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
@@ -34,47 +32,13 @@ APPLY = ["lock_acquire+backup+write_file+write_file+recycle_app_pool"]
 DONE = "write_file+lock_release"  # record done, unlock
 
 
-class CommandCounter:
-    """Wraps the endpoint's command handlers: the operations of every command each host
-    was asked to start, in order."""
-
-    def __init__(self, site: SimSite) -> None:
-        self.lock = threading.Lock()
-        self.commands: dict[str, list[str]] = defaultdict(list)
-        inner = site.wsman.resolver
-
-        def resolve(host: str) -> Any:
-            handler = inner(host)
-            return None if handler is None else _Counted(self, host.lower(), handler)
-
-        site.wsman.resolver = resolve
-
-    def take(self) -> dict[str, list[str]]:
-        with self.lock:
-            seen, self.commands = dict(self.commands), defaultdict(list)
-        return seen
-
-
-class _Counted:
-    def __init__(self, counter: CommandCounter, host: str, handler: Any) -> None:
-        self.counter, self.host, self.handler = counter, host, handler
-
-    def run(self, command: str, arguments: list[str], stdin: bytes) -> Any:
-        header, _ = split_stdin(stdin)
-        what = ("+".join(s["op"] for s in header["batch"]) if header.get("batch")
-                else str(header.get("op")))
-        with self.counter.lock:
-            self.counter.commands[self.host].append(what)
-        return self.handler.run(command, arguments, stdin)
-
-
 def test_gwctl_apply_costs_three_commands_per_changed_gateway(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from test_deploy import CORS, files, gwctl, write_fleet
 
     fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
     before = files(sim_site, "demo-gw1")
-    counter = CommandCounter(sim_site)
+    counter = RemoteCounter(sim_site)
     args = ("apply", "-f", str(fleet), "-i", str(sim_site.inventory_path), "--yes")
     code, out = gwctl(capsys, *args)
     assert code == 0, out
@@ -108,7 +72,7 @@ def test_rollback_costs_three_commands(sim_site: SimSite, tmp_path: Path,
     code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i", str(sim_site.inventory_path),
                       "--yes", "--gateway", "demo-gw1")
     assert code == 0, out
-    counter = CommandCounter(sim_site)
+    counter = RemoteCounter(sim_site)
     code, out = gwctl(capsys, "rollback", "-f", str(fleet), "-i",
                       str(sim_site.inventory_path), "--gateway", "demo-gw1")
     assert code == 0, out
@@ -130,7 +94,7 @@ def test_the_role_costs_three_commands_per_changed_gateway(
     before = host_files(sim_site, "demo-gw1")
     home = tmp_path / "home"
     home.mkdir()
-    counter = CommandCounter(sim_site)
+    counter = RemoteCounter(sim_site)
     r = playbook(sim_site, "site.yml", home)
     assert r.returncode == 0, r.stdout + r.stderr
     assert recap(r.stdout)["demo-gw1"]["changed"] == 1
