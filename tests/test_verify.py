@@ -389,6 +389,10 @@ def test_health_credentials_from_the_inventory(applied: Callable[..., Any], sim_
 @pytest.mark.parametrize(("declared", "sent"), [
     ("https://bücher.example.com", "https://xn--bcher-kva.example.com"),
     ("HTTPS://BÜCHER.Example.org:443/", "https://xn--bcher-kva.example.org"),
+    # UTS #46 nontransitional, as browsers and .NET: the sharp s is kept, not "ss"
+    ("https://straße.example.com", "https://xn--strae-oqa.example.com"),
+    # a symbol IDNA 2008 leaves out but ICU's UTS #46 tables (and IDNA 2003) map
+    ("https://☃.example.com", "https://xn--n3h.example.com"),
     ("https://portal.example.com:443", "https://portal.example.com"),
     ("https://portal.example.com/app", "https://portal.example.com"),
     ("http://[::1]:8080", "http://[::1]:8080"),

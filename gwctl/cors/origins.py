@@ -53,8 +53,21 @@ def ascii_host(host: str) -> str | None:
 
     Both sides of the comparison go through this one conversion: the configured origin
     as ASP.NET Core stores it (``Uri.IdnHost``) and the origin a browser serialises
-    (`browser_origin`), so they can only agree.
+    (`browser_origin`), so they can only agree. The conversion is UTS #46 with
+    nontransitional processing, as both do it: .NET's ``IdnMapping.GetAscii`` calls ICU's
+    ``uidna_openUTS46`` with ``UIDNA_NONTRANSITIONAL_TO_ASCII`` (dotnet/runtime
+    src/native/libs/System.Globalization.Native/pal_idna.c), and so does Chromium's URL
+    canonicaliser -- ``straße`` stays ``xn--strae-oqa`` instead of IDNA 2003's
+    ``strasse``. A name the `idna` package finds invalid under IDNA 2008 (it checks more
+    than ICU: bidi, CONTEXTO, symbols such as U+2603) falls back to IDNA 2003, which
+    accepts what ICU's UTS #46 tables still map.
     """
+    import idna
+
+    try:
+        return str(idna.encode(host, uts46=True, transitional=False).decode("ascii")).lower()
+    except (idna.IDNAError, UnicodeError):
+        pass
     try:
         return host.encode("idna").decode("ascii").lower()
     except UnicodeError:
