@@ -485,3 +485,33 @@ def test_basic_logon_reaches_the_endpoint_too(sim_site: SimSite, tmp_path: Path,
         f"configuration 'gwctl': the host rejected the credentials (Failed to authenticate "
         f"the user {user} with basic)")
     assert password + "x" not in refused.value.message
+
+
+@pytest.mark.parametrize("transport", ["ntlm", "basic"])
+def test_psrp_over_https_checks_the_servers_certificate(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        transport: str) -> None:
+    from gwctl.sim.wsman.server import WsmanServer
+
+    jea_site(sim_site, tmp_path, capsys, "demo-gw1")
+    user, password = sim_site.windows_admin
+    assert sim_site.wsman is not None
+    with WsmanServer(sim_site.wsman.resolver, {user: password}, https_dir=tmp_path / "tls",
+                     allow_unencrypted=False) as tls:
+        settings = WinRMSettings(host="127.0.0.1", port=tls.port, scheme="https",
+                                 path="/wsman/demo-gw1", user=user, password=password,
+                                 transport=transport, configuration_name="gwctl",
+                                 ca_trust_path=str(tls.ca_file))
+        with PsrpTransport("demo-gw1", settings) as psrp:
+            assert psrp.run("ping", {})["implementation"] == "gwctl-pyimpl"
+        # another CA: the TLS handshake fails before any credential is sent
+        other = WinRMSettings(**{**settings.__dict__,
+                                 "ca_trust_path": str(tmp_path / "tls" / "cert.pem")})
+        with PsrpTransport("demo-gw1", other) as psrp, \
+                pytest.raises(TransportError) as refused:
+            psrp.run("ping", {})
+    assert refused.value.message.startswith(
+        f"demo-gw1 ({other.endpoint}, session configuration gwctl): opening session "
+        "configuration 'gwctl': TLS failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+        "verify failed"), refused.value.message
+    assert password not in refused.value.message
