@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+from readme_lines import run_gwctl_line
 from test_deploy import CORS, ORIGIN, files, write_fleet
-
-from tests.readme_lines import run_gwctl_line
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite

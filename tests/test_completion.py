@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from readme_lines import pipeline_command
 
 from gwctl.cli.main import main
-from tests.readme_lines import pipeline_command
 
 GUARD = 60  # a hang guard only
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from readme_lines import pipeline_command
 
 from gwctl.rules import all_rules
-from tests.readme_lines import pipeline_command
 
 ROOT = Path(__file__).resolve().parent.parent
 

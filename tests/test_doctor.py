@@ -168,7 +168,7 @@ def test_certificate_checks(tls_server: Any) -> None:
 
 def test_ice_servers_reached_with_the_live_credentials(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.turnserver import start_turnserver
+    from turnserver import start_turnserver
 
     turn = start_turnserver(tmp_path, "doctor-Turn-Pw-3c9")
     try:

@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from tests.readme_lines import pipeline_command
+from readme_lines import pipeline_command
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD = 120  # a hang guard only

@@ -230,10 +230,11 @@ def test_media_through_the_turn_relay_only(sim_factory: Any, tmp_path: Path,
     relay-only (a browser's iceTransportPolicy "relay"), so its video can only have come
     through the TURN server."""
     pytest.importorskip("aiortc", reason="the 'webrtc' extra (aiortc) is not installed")
+    from turnserver import start_turnserver
+
     from gwctl.probe.pattern import Pattern
     from gwctl.probe.webrtc import ProbeSettings, run_probe
     from gwctl.versions.release import Version
-    from tests.turnserver import start_turnserver
 
     turn = start_turnserver(tmp_path, "relay-Only-7d1f")
     try:

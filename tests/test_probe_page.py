@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from browser import chromium
 
 from gwctl.cli.main import main
 from gwctl.probe.page import make_server
-from tests.browser import chromium
 
 
 def test_page_opens_4_players_that_each_show_frames(

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from readme_lines import ShellSession, run_gwctl_line, section_commands, sim_host_files
 
 from gwctl.processes import pid_alive
-from tests.readme_lines import ShellSession, run_gwctl_line, section_commands, sim_host_files
 
 pytestmark = pytest.mark.timeout(300)
 

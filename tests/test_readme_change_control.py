@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+from readme_lines import run_gwctl_line, section_commands
 from test_deploy import CORS, files
 
 from gwctl.deploy import audit
 from gwctl.ops.eventlog import read_entries
-from tests.readme_lines import run_gwctl_line, section_commands
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite

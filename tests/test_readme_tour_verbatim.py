@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
+from readme_lines import ShellSession, section_commands, sim_host_files
 
 from gwctl.processes import pid_alive
-from tests.readme_lines import ShellSession, section_commands, sim_host_files
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+from turnserver import TurnServer, start_turnserver
 
 from gwctl.cli.main import main
 from gwctl.verify import cors_judge
 from gwctl.verify.ice import parse_ice_url
-from tests.turnserver import TurnServer, start_turnserver
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite

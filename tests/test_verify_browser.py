@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from browser import chromium
 
 from gwctl.verify import cors_judge
 from gwctl.verify.run import BROWSER_REQUESTS
-from tests.browser import chromium
 
 if TYPE_CHECKING:
     from gwctl.sim.server import SimSite
