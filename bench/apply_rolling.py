@@ -14,6 +14,7 @@ commands per gateway are printed too.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -27,11 +28,14 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 WORK = HERE / ".work" / "apply_rolling"
-GATEWAYS = 40
 
 
 def main() -> int:
     import shutil
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gateways", type=int, default=40)
+    gateways = ap.parse_args().gateways
 
     from simproc import fleet_with_change, sim_process
 
@@ -77,7 +81,7 @@ def main() -> int:
             self.inner.close()
 
     apply_mod.check = timed_check  # type: ignore[assignment]
-    with sim_process(WORK / "sim", gateways=GATEWAYS) as state:
+    with sim_process(WORK / "sim", gateways=gateways) as state:
         fleet = api.load(fleet_with_change(state, WORK / "fleet.yaml")).fleet
         assert fleet is not None
         hosts = load_inventory(str(state / "inventory.yml"))
@@ -103,7 +107,7 @@ def main() -> int:
     outcomes = {r.outcome for r in results}
     mean = statistics.mean(per_gateway) * 1000
     p95 = sorted(per_gateway)[int(len(per_gateway) * 0.95) - 1] * 1000
-    print(f"rolling apply of {GATEWAYS} gateways (canary 1, then one at a time): {total:.2f} s; "
+    print(f"rolling apply of {gateways} gateways (canary 1, then one at a time): {total:.2f} s; "
           f"outcomes {sorted(outcomes)}")
     print(f"gwctl overhead per gateway, excluding the health-check wait (the emulated "
           f"recycle included): mean {mean:.0f} ms, p95 {p95:.0f} ms (target < 150 ms)")

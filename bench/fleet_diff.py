@@ -14,6 +14,7 @@ judged by the same 5 s target.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -26,8 +27,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 WORK = HERE / ".work" / "fleet_diff"
-GATEWAYS = 200
-RUNS = 3
 
 
 def diff(fleet: Path, inventory: Path, workers: int, env: dict[str, str] | None = None,
@@ -47,25 +46,31 @@ def diff(fleet: Path, inventory: Path, workers: int, env: dict[str, str] | None 
 def main() -> int:
     from simproc import fleet_with_change, sim_process
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gateways", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3, help="concurrent runs, judged on the best")
+    ns = ap.parse_args()
+    gateways, runs_wanted = ns.gateways, ns.runs
+
     shutil.rmtree(WORK, ignore_errors=True)
-    with sim_process(WORK / "sim", gateways=GATEWAYS, winrm_latency_ms=20) as state:
+    with sim_process(WORK / "sim", gateways=gateways, winrm_latency_ms=20) as state:
         fleet = fleet_with_change(state, WORK / "fleet.yaml")
         inventory = state / "inventory.yml"
         # this machine is shared: three runs, judged on the best, all printed
-        runs = [diff(fleet, inventory, 32) for _ in range(RUNS)]
+        runs = [diff(fleet, inventory, 32) for _ in range(runs_wanted)]
         sequential, _ = diff(fleet, inventory, 1)
     walls = [wall for wall, _ in runs]
     summary = runs[0][1]["summary"]
     best = min(walls)
-    print(f"diff of {GATEWAYS} gateways, 20 ms per WinRM round trip, 32 workers: "
+    print(f"diff of {gateways} gateways, 20 ms per WinRM round trip, 32 workers: "
           f"{', '.join(f'{w:.2f} s' for w in walls)} (best {best:.2f} s; target < 5 s); "
           f"summary {summary}")
     print(f"one host after another: {sequential:.2f} s; ratio {sequential / best:.1f}x")
     # diff's summary, every key: a count that moved (or a new key) is a finding
-    expected = {"in_sync": 0, "drift": GATEWAYS, "error": 0, "blocked": 0,
-                "recycle": GATEWAYS}
+    expected = {"in_sync": 0, "drift": gateways, "error": 0, "blocked": 0,
+                "recycle": gateways}
     ok = best < 5 and all(doc["summary"] == expected for _, doc in runs)
-    kerberos = kerberos_runs(expected)
+    kerberos = kerberos_runs(expected, gateways, runs_wanted)
     if kerberos is None:
         print("Kerberos: not measured (no KDC here: install krb5-kdc and .[kerberos])")
     else:
@@ -77,7 +82,7 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def kerberos_runs(expected: dict[str, int]) -> list[float] | None:
+def kerberos_runs(expected: dict[str, int], gateways: int, runs: int) -> list[float] | None:
     """The concurrent diff again, logging on with Kerberos; None without a KDC."""
     import kdc as kdc_module
     import yaml
@@ -88,7 +93,7 @@ def kerberos_runs(expected: dict[str, int]) -> list[float] | None:
     realm = kdc_module.Kdc.start()
     try:
         env = {**os.environ, **realm.env}
-        with sim_process(WORK / "sim-krb", gateways=GATEWAYS, winrm_latency_ms=20,
+        with sim_process(WORK / "sim-krb", gateways=gateways, winrm_latency_ms=20,
                          kerberos_keytab=realm.keytab, env=env) as state:
             fleet = fleet_with_change(state, WORK / "fleet-krb.yaml")
             doc = yaml.safe_load((state / "inventory.yml").read_text())
@@ -100,7 +105,7 @@ def kerberos_runs(expected: dict[str, int]) -> list[float] | None:
             inventory = WORK / "inventory-krb.yml"
             inventory.write_text(yaml.safe_dump(doc))
             walls = []
-            for _ in range(RUNS):
+            for _ in range(runs):
                 wall, result = diff(fleet, inventory, 32, env, "--no-ntlm")
                 if result["summary"] != expected:
                     raise SystemExit(f"Kerberos diff: {result['summary']}")
