@@ -4,6 +4,7 @@ untouched, and the summary printed (exit 130)."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
@@ -79,10 +80,17 @@ def test_sigint_finishes_the_gateway_in_flight_and_prints_the_summary(
             os.kill(os.getpid(), signal.SIGINT)
 
     sender = threading.Thread(target=interrupt_when_in_flight)
-    sender.start()
-    code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i", str(sim_site.inventory_path),
-                      "--yes", "--canary", "1")
-    sender.join()
+    # as in a terminal: Python's own handler (a pytest started in the background by a
+    # shell without job control inherits SIGINT ignored, which apply leaves alone)
+    started_with = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sender.start()
+        code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i",
+                          str(sim_site.inventory_path), "--yes", "--canary", "1")
+        sender.join()
+        restored = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, started_with)
     assert code == 130, out
     assert "interrupt: finishing the gateways in flight" in out
     # the summary table, with the finished canary and the untouched rest
@@ -97,4 +105,21 @@ def test_sigint_finishes_the_gateway_in_flight_and_prints_the_summary(
     assert files(sim_site, "demo-gw1") == old_gw1
     assert not host_lock.exists()
     # the default handler is back
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert restored is signal.default_int_handler
+
+
+def test_an_apply_started_with_sigint_ignored_leaves_it_ignored() -> None:
+    from gwctl.cli.cmd_apply import _Interrupts
+
+    started_with = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _Interrupts(io.StringIO()) as interrupts:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert interrupts.reason() is None
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with _Interrupts(io.StringIO()):
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, started_with)

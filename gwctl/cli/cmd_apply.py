@@ -301,7 +301,10 @@ class _Interrupts:
               "abandons them)", file=sys.stderr, flush=True)
 
     def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
+        # a process started with SIGINT ignored (nohup, a script's background job) is meant
+        # to be deaf to the terminal's Ctrl-C, as Python itself leaves it then
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
