@@ -123,3 +123,34 @@ def test_an_apply_started_with_sigint_ignored_leaves_it_ignored() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, started_with)
+
+
+def test_the_health_check_logs_on_as_the_hosts_own_health_user(
+        sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # as verify and probe: the inventory's gwctl_health_user/_password, no --health-user
+    monkeypatch.delenv("GWCTL_HEALTH_PASSWORD", raising=False)
+    fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
+    user, password = next(iter(sim_site.users.items()))
+    text = sim_site.inventory_path.read_text()
+    wrong = text.replace("        demo-gw1:\n", "        demo-gw1:\n"
+                         f"          gwctl_health_user: {user}\n"
+                         f"          gwctl_health_password: {password}-stale\n", 1)
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(wrong)
+    old = files(sim_site, "demo-gw1")
+    args = ("apply", "-f", str(fleet), "-i", str(inventory), "--yes", "--gateway", "demo-gw1")
+    code, out = gwctl(capsys, *args)
+    assert code == 1, out
+    # refused credentials look like a broken gateway from here: the change is rolled back,
+    # and the message says what the answer was
+    refused = ("token request answered 400 (invalid_grant: the health user's credentials "
+               "were refused)")
+    assert (f"demo/demo-gw1: failed (health check failed: {refused}; after rollback still "
+            f"unhealthy: {refused})") in out, out
+    assert files(sim_site, "demo-gw1") == old
+    assert password not in out
+    inventory.write_text(wrong.replace(f"{password}-stale", password))
+    code, out = gwctl(capsys, *args)
+    assert code == 0, out
+    assert ORIGIN.encode() in (files(sim_site, "demo-gw1")[PROD] or b"")

@@ -34,6 +34,7 @@ Exit 0 when every gateway ended unchanged or changed, 1 otherwise."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -76,7 +77,8 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="how long a gateway may take to answer after a change (default 30)")
     p.add_argument("--health-user", metavar="USER",
                    help="also take a token and list sites through each gateway as USER "
-                        "(password from $GWCTL_HEALTH_PASSWORD)")
+                        "(password from $GWCTL_HEALTH_PASSWORD); a host's "
+                        "gwctl_health_user/_password inventory variables win")
     p.add_argument("--insecure-health-check", action="store_true",
                    help="do not verify the gateways' TLS certificates in health checks")
     p.add_argument("--allow-version-mismatch", action="store_true",
@@ -165,6 +167,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     from gwctl.cli.change_policy import audit_event, check_windows
     from gwctl.cli.cmd_diff import present
     from gwctl.cli.deploy_common import StepDisplay, progress_printer
+    from gwctl.cli.health_user import health_for
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
     from gwctl.deploy.audit import digest_json
     from gwctl.deploy.fleet_plan import Planner
@@ -224,7 +227,9 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
                            audit_event=audit_event(ctx))
 
     def one(target: Target, plan: GatewayPlan) -> GatewayResult:
-        return apply_gateway(target, plan, open_transport, options)
+        own = health_for(health, target.host.vars)
+        return apply_gateway(target, plan, open_transport,
+                             options if own is health else dataclasses.replace(options, health=own))
 
     def report(res: GatewayResult) -> None:
         if ns.output == "text" and res.outcome != "unchanged":

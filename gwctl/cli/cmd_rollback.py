@@ -1,6 +1,7 @@
 """Restore a gateway's files from the backups taken by the last apply, recycle the app
-pool if appsettings changed, and health-check the gateway. The current files are backed
-up first, so a rollback can be undone by another rollback.
+pool if appsettings changed, and health-check the gateway (also with a token and a REST
+read when the host's inventory sets gwctl_health_user/_password). The current files are
+backed up first, so a rollback can be undone by another rollback.
 Rollback is allowed outside maintenance windows (it is the way back during an incident);
 it needs --change-ref where the site sets change_ref_required, and is audited like apply
 (the record's backups are the ones restored).
@@ -40,6 +41,7 @@ def execute(ns: argparse.Namespace) -> int:
         write_audit,
     )
     from gwctl.cli.common import report
+    from gwctl.cli.health_user import health_for
     from gwctl.deploy.apply import ApplyOptions
     from gwctl.deploy.audit import HostOutcome
     from gwctl.deploy.health import HealthSettings
@@ -60,7 +62,8 @@ def execute(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     require_change_ref(ns, result.fleet, [gw.site_name])
     ctx = audit_context(ns, "rollback", result.fleet, [targets[0].host], ns.fleet)
-    options = ApplyOptions(health=HealthSettings(timeout_s=ns.health_timeout),
+    options = ApplyOptions(health=health_for(HealthSettings(timeout_s=ns.health_timeout),
+                                             targets[0].host.vars),
                            audit_event=audit_event(ctx))
     try:
         res = rollback_gateway(targets[0], open_transport, options, force=ns.force)

@@ -21,8 +21,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gwctl.cli.deploy_common import add_selection_options
 from gwctl.errors import EXIT_FAILED, EXIT_OK
@@ -61,24 +61,11 @@ def options_from(ns: argparse.Namespace) -> VerifyOptions:
                          verify_tls=not ns.insecure)
 
 
-def health_credentials(host_vars: Mapping[str, Any], user: str | None,
-                       password: str | None) -> tuple[str | None, str | None]:
-    """(user, password) for a host: its inventory's ``gwctl_health_user`` /
-    ``gwctl_health_password`` (the password may be Ansible-Vault encrypted) win over the
-    command line's --health-user and $GWCTL_HEALTH_PASSWORD; the password is masked."""
-    from gwctl.output import redact
-
-    own_user = host_vars.get("gwctl_health_user")
-    own_password = host_vars.get("gwctl_health_password")
-    if isinstance(own_password, str):
-        redact.register(own_password)
-    return (str(own_user) if own_user is not None else user,
-            str(own_password) if own_password is not None else password)
-
-
 def for_host(opts: VerifyOptions, target: Target) -> VerifyOptions:
     """`opts` with the host's own health credentials (`health_credentials`)."""
     import dataclasses
+
+    from gwctl.cli.health_user import health_credentials
 
     user, password = health_credentials(target.host.vars, opts.user, opts.password)
     if (user, password) == (opts.user, opts.password):

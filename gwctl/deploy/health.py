@@ -58,13 +58,28 @@ def check(url: str, settings: HealthSettings) -> HealthResult:
     return HealthResult(True, "ok", time.monotonic() - start)
 
 
+def _oauth_error(r: httpx.Response) -> str:
+    """`` (invalid_grant: ...)`` from an OAuth 2.0 error answer (RFC 6749 section 5.2):
+    invalid_grant is the health user's credentials refused, not a broken gateway."""
+    try:
+        doc = r.json()
+    except ValueError:
+        return ""
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(error, str):
+        return ""
+    if error == "invalid_grant":
+        return " (invalid_grant: the health user's credentials were refused)"
+    return f" ({error})"
+
+
 def _rest_probe(client: httpx.Client, url: str, s: HealthSettings) -> str | None:
     try:
         r = client.post(f"{url}/IDP/connect/token", data={
             "grant_type": "password", "username": s.username or "",
             "password": s.password or "", "client_id": s.client_id})
         if r.status_code != 200:
-            return f"token request answered {r.status_code}"
+            return f"token request answered {r.status_code}{_oauth_error(r)}"
         token = r.json().get("access_token")
         r = client.get(f"{url}/rest/v1/sites", headers={"Authorization": f"Bearer {token}"})
         if r.status_code != 200:
