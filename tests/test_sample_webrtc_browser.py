@@ -134,7 +134,12 @@ CASES = [
 def test_sample_connects_shows_frames_and_gets_ptz_answers(
         browser: Any, site: SimSite, page_origin: str, mode: str, playback: str) -> None:
     """js/main.js + js/rest.js (REST tab) or js/websocket.js (WebSocket tab)."""
-    report, headers = _run(browser, site, page_origin, mode, playback, CONNECTED)
+    # ICE can complete on the browser's checks alone (peer-reflexive) before the sample's
+    # POST of its own candidates is answered: wait for that call too
+    until = CONNECTED if mode != "rest" else (
+        f"({CONNECTED}) && (window.report.errors.length > 0 || "
+        "window.report.calls.includes('POST IceCandidates 200'))")
+    report, headers = _run(browser, site, page_origin, mode, playback, until)
     assert report["errors"] == [] and "failed" not in report["states"], report
     assert "connected" in report["states"] and report["frames"] > 0, report
     if mode == "rest":
