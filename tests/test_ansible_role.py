@@ -561,3 +561,30 @@ def test_the_role_refuses_a_change_without_the_change_ref_its_site_requires(
     # in sync now: a second converge writes no record
     assert converge(**args, change_ref="CHG-7")["msg"] == "in sync"
     assert len(log.read_text().splitlines()) == 1
+
+
+def test_the_roles_health_check_logs_on_as_the_hosts_health_user(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    # demo-gw1's inventory names a health user whose password is stale: its health check
+    # takes no token, so its change is rolled back; demo-ms names none and changes
+    set_settings(sim_site.fleet_path, {"cors": CORS})
+    user, password = next(iter(sim_site.users.items()))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(sim_site.inventory_path.read_text().replace(
+        "        demo-gw1:\n", "        demo-gw1:\n"
+        f"          gwctl_health_user: {user}\n"
+        f"          gwctl_health_password: {password}-stale\n", 1))
+    before = host_files(sim_site, "demo-gw1")
+    home = tmp_path / "home"
+    home.mkdir()
+    r = playbook(sim_site, "site.yml", home, inventory=inventory)
+    assert r.returncode == 2, r.stdout + r.stderr
+    counts = recap(r.stdout)
+    assert counts["demo-ms"]["changed"] == 1 and counts["demo-ms"]["failed"] == 0
+    assert counts["demo-gw1"]["failed"] == 1
+    refused = ("token request answered 400 (invalid_grant: the health user's credentials "
+               "were refused)")
+    assert (f'"msg": "failed: health check failed: {refused}; after rollback still '
+            f'unhealthy: {refused}"') in r.stdout, r.stdout
+    assert host_files(sim_site, "demo-gw1") == before
+    assert f"{password}-stale" not in r.stdout + r.stderr

@@ -26,7 +26,7 @@ from gwctl.deploy.audit import event_builder
 from gwctl.deploy.fleet_plan import Planner
 from gwctl.deploy.gate import ApplyGate
 from gwctl.deploy.gateway_plan import GatewayPlan
-from gwctl.deploy.health import HealthSettings, check
+from gwctl.deploy.health import HealthSettings, check, health_for
 from gwctl.fleet.maintenance import check_windows
 from gwctl.fleet.model import Fleet
 from gwctl.fleet.secrets import SecretResolver
@@ -123,7 +123,8 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
         out["outside_window"] = outside_window
     ctx = audit.context(loaded, fleet, host, host_vars, plan, change_ref or None,
                         outside_window or None)
-    options = ApplyOptions(health=HealthSettings(timeout_s=health_timeout),
+    options = ApplyOptions(health=health_for(HealthSettings(timeout_s=health_timeout),
+                                             host_vars),
                            gate=ApplyGate(loaded, transports,
                                           allow_mismatch=allow_version_mismatch),
                            audit_event=event_builder(ctx))
@@ -206,7 +207,7 @@ def verify(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, Any
                         transports=transports, cache_dir=cache_dir)
     if gate.get("failed"):
         failures.append(f"versions: {gate['msg'].removeprefix(gw + ': ')}")
-    health = check(target.url, HealthSettings(timeout_s=health_timeout))
+    health = check(target.url, health_for(HealthSettings(timeout_s=health_timeout), host_vars))
     if not health.ok:
         failures.append(f"health: {health.detail}")
     out: dict[str, Any] = {"changed": False, "gateway": gw, "in_sync": not plan.changed,

@@ -167,11 +167,10 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     from gwctl.cli.change_policy import audit_event, check_windows
     from gwctl.cli.cmd_diff import present
     from gwctl.cli.deploy_common import StepDisplay, progress_printer
-    from gwctl.cli.health_user import health_for
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
     from gwctl.deploy.audit import digest_json
     from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.health import HealthSettings
+    from gwctl.deploy.health import HealthSettings, health_for
     from gwctl.deploy.rollout import rollout
     from gwctl.fleet.secrets import SecretResolver
     from gwctl.hosts.targets import open_transport

@@ -118,7 +118,7 @@ def gateway_location(ns: argparse.Namespace, host: InventoryHost
 
 def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.deploy_common import inventory_host
-    from gwctl.cli.health_user import health_credentials
+    from gwctl.deploy.health import health_credentials
     from gwctl.output import redact
     from gwctl.probe.pattern import Pattern
     from gwctl.probe.webrtc import ProbeSettings, run_probe

@@ -41,10 +41,9 @@ def execute(ns: argparse.Namespace) -> int:
         write_audit,
     )
     from gwctl.cli.common import report
-    from gwctl.cli.health_user import health_for
     from gwctl.deploy.apply import ApplyOptions
     from gwctl.deploy.audit import HostOutcome
-    from gwctl.deploy.health import HealthSettings
+    from gwctl.deploy.health import HealthSettings, health_for
     from gwctl.deploy.rollback import rollback_gateway
     from gwctl.hosts.inventory import load_inventory
     from gwctl.hosts.targets import open_transport, pair

@@ -65,7 +65,7 @@ def for_host(opts: VerifyOptions, target: Target) -> VerifyOptions:
     """`opts` with the host's own health credentials (`health_credentials`)."""
     import dataclasses
 
-    from gwctl.cli.health_user import health_credentials
+    from gwctl.deploy.health import health_credentials
 
     user, password = health_credentials(target.host.vars, opts.user, opts.password)
     if (user, password) == (opts.user, opts.password):

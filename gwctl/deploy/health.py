@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
+from gwctl.output import redact
 from gwctl.tlscontext import tls_context
 
 #: how long one request may take, whatever the overall deadline
@@ -87,3 +91,27 @@ def _rest_probe(client: httpx.Client, url: str, s: HealthSettings) -> str | None
     except (httpx.HTTPError, ValueError) as exc:
         return f"REST probe: {type(exc).__name__}"
     return None
+
+
+def health_credentials(host_vars: Mapping[str, Any], user: str | None,
+                       password: str | None) -> tuple[str | None, str | None]:
+    """(user, password) for a host with `host_vars`, given the command line's (or the
+    role's): the host's inventory variables ``gwctl_health_user`` /
+    ``gwctl_health_password`` win (the password may be Ansible-Vault encrypted; `gwctl sim
+    up` writes the simulator's). Every password is registered for masking."""
+    own_user = host_vars.get("gwctl_health_user")
+    own_password = host_vars.get("gwctl_health_password")
+    if isinstance(own_password, str):
+        redact.register(own_password)
+    if password:
+        redact.register(password)
+    return (str(own_user) if own_user is not None else user,
+            str(own_password) if own_password is not None else password)
+
+
+def health_for(settings: HealthSettings, host_vars: Mapping[str, Any]) -> HealthSettings:
+    """`settings` with the host's own login, when its inventory names one."""
+    user, password = health_credentials(host_vars, settings.username, settings.password)
+    if (user, password) == (settings.username, settings.password):
+        return settings
+    return dataclasses.replace(settings, username=user, password=password)
