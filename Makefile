@@ -25,6 +25,8 @@ test: $(STAMP) lint typecheck supply-chain unit
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# strict, on gwctl/ and tests/ alike (pyproject.toml's [tool.mypy] files): the tests import
+# their helpers by bare name, and mypy finds them as pytest does, tests/ having no __init__.py
 typecheck: $(STAMP)
 	$(BIN)/mypy
 

@@ -506,7 +506,9 @@ def test_the_role_writes_gwctl_applys_audit_record_per_applied_host(
     assert oct(log.stat().st_mode & 0o777) == "0o600"
     records = {rec["ansible_host"]: rec for rec in map(json.loads, text.splitlines())}
     assert set(records) == {"demo-ms", "demo-gw1"}
-    digest = fleet_digest(api.load(str(sim_site.fleet_path)).fleet)
+    loaded = api.load(str(sim_site.fleet_path))
+    assert loaded.fleet is not None, loaded.problems
+    digest = fleet_digest(loaded.fleet)
     for name, outcome in (("demo-ms", "changed"), ("demo-gw1", "rolled back")):
         rec = records[name]
         assert rec["gwctl_audit"] == 1 and rec["action"] == "apply"

@@ -16,14 +16,16 @@ import pytest
 from test_deploy import CORS, ORIGIN, files, gwctl, write_fleet
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gwctl.sim.server import SimSite
 
 PROD = "appsettings.Production.json"
 
 
-def test_canary_and_batches_are_shown(sim_factory: object, tmp_path: Path,
+def test_canary_and_batches_are_shown(sim_factory: Callable[..., SimSite], tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    site: SimSite = sim_factory(gateways=4)  # type: ignore[operator]
+    site: SimSite = sim_factory(gateways=4)
     fleet = write_fleet(site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
     code, out = gwctl(capsys, "apply", "-f", str(fleet), "-i", str(site.inventory_path),
                       "--yes", "--canary", "1", "--batch", "50%")

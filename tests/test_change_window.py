@@ -25,8 +25,8 @@ def window(cron: str = "0 22 * * 1-5", duration: str = "4h", tz: str = CPH
     return MaintenanceWindow.from_data({"cron": cron, "duration": duration, "timezone": tz})
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_cron_fields_ranges_steps_lists_and_names() -> None:

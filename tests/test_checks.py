@@ -129,6 +129,7 @@ def test_positions_point_into_the_file(tmp_path: Path) -> None:
     (p,) = lint_files([write(tmp_path, "appsettings.Production.json", text)], base=None)
     assert (p.rule, p.line, p.column, p.path) == (
         "cors-origin-format", 4, 55, "/CORS/Access-Control-Allow-Origin")
+    assert p.column is not None
     assert text.splitlines()[3][p.column - 1:].startswith("http://b.example/")
 
 

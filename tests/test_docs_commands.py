@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,10 @@ def test_make_test_does_what_the_readme_says(tmp_path: Path) -> None:
     at = [commands.index(e) for e in expected]
     assert at == sorted(at), commands  # in this order
     assert not (tmp_path / ".venv").exists()  # make -n ran nothing
+    # the bare `mypy` takes its paths from pyproject.toml: the package and, as the README
+    # says below the block, the tests, both strict
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["mypy"]
+    assert mypy["strict"] is True and mypy["files"] == ["gwctl", "tests"]
     # make demo: the recipe test_demo.py runs
     assert dry_run("demo", tmp_path)[-1] == "python -m gwctl.demo"
     assert '"-m", "gwctl.demo"' in (ROOT / "tests" / "test_demo.py").read_text("utf-8")

@@ -42,8 +42,8 @@ def test_the_site_builds_strictly_with_a_page_per_rule(tmp_path: Path) -> None:
         assert page.is_file(), rule.ID
         assert f'href="{rule.ID}/"' in index
     # a rule's page carries its documentation and its examples, rendered
-    page = (site / "rules" / "cors-wildcard-origin" / "index.html").read_text()
-    assert "PASS (a development gateway):" in page and "FAIL (production is the default):" \
-        in page
-    assert "<code>" in page and "environment: development" in page
+    html = (site / "rules" / "cors-wildcard-origin" / "index.html").read_text()
+    assert "PASS (a development gateway):" in html and "FAIL (production is the default):" \
+        in html
+    assert "<code>" in html and "environment: development" in html
     assert "material" in (site / "index.html").read_text().lower()

@@ -177,7 +177,9 @@ def test_simulator_agrees_with_the_rules(case: Path, sites: Sites) -> None:
     problems = run_case(case, expect)
     deployed = _fleet_gateways(case) if fleet_mode else _file_gateway(case, expect)
     if not deployed:
-        assert fleet_mode and not any(api.load(case / "fleet.yaml").fleet.gateways())
+        assert fleet_mode
+        fleet = api.load(case / "fleet.yaml").fleet
+        assert fleet is not None and not any(fleet.gateways())
         pytest.skip("the fleet declares no gateway: there is nothing to emulate")
     sim = expect.get("sim") or {}
     per_gateway = sim.get("gateways") or {}

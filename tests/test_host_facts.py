@@ -31,6 +31,7 @@ from gwctl.rules.runner import validate_fleet, validate_hosts
 from gwctl.sim.hostenv import Staging
 
 if TYPE_CHECKING:
+    from gwctl.fleet.model import Fleet
     from gwctl.sim.server import SimSite
 
 GW = "demo-gw1"
@@ -284,6 +285,12 @@ def _fleet(site: SimSite, path: Path, rules: dict[str, Any] | None = None) -> Pa
     return path
 
 
+def _loaded(path: Path) -> Fleet:
+    result = api.load(path)
+    assert result.fleet is not None, result.problems
+    return result.fleet
+
+
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -362,7 +369,7 @@ def test_host_rules_judge_facts_and_stay_silent_offline(
     _stage_staging(sim_site)
     sim_site.stage_host(GW, Staging(app_offline=True, stdout_log=True, log_dir=LOGS,
                                     log_dir_writable=False))
-    fleet = api.load(_fleet(sim_site, tmp_path / "fleet.yaml")).fleet
+    fleet = _loaded(_fleet(sim_site, tmp_path / "fleet.yaml"))
     raw = DirectoryHost(sim_site.host_root(GW)).run(
         "read_host", {"install_dir": INSTALL, "pool": POOL, "log_dir": LOGS})
     hosts = {"demo/demo-gw1": HostInfo.from_result(raw)}
@@ -377,8 +384,8 @@ def test_host_rules_judge_facts_and_stay_silent_offline(
     # validate cannot know a host: the host rules find nothing there
     assert not [p for p in validate_fleet(fleet) if p.rule.startswith("host-")]
     # the fleet's rules: settings apply to them as to any rule
-    quiet = api.load(_fleet(sim_site, tmp_path / "quiet.yaml", rules={
-        "host-stdout-log-enabled": {"enabled": False, "reason": "troubleshooting"}})).fleet
+    quiet = _loaded(_fleet(sim_site, tmp_path / "quiet.yaml", rules={
+        "host-stdout-log-enabled": {"enabled": False, "reason": "troubleshooting"}}))
     (stdout,) = [p for p in validate_hosts(quiet, hosts)
                  if p.rule == "host-stdout-log-enabled"]
     assert stdout.suppressed == "disabled in rules: troubleshooting"
@@ -386,7 +393,7 @@ def test_host_rules_judge_facts_and_stay_silent_offline(
 
 def test_rapid_fail_protection_disabled_is_reported_by_rule_and_doctor(
         sim_site: SimSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    fleet = api.load(_fleet(sim_site, tmp_path / "fleet.yaml")).fleet
+    fleet = _loaded(_fleet(sim_site, tmp_path / "fleet.yaml"))
 
     def problems() -> list[Any]:
         raw = DirectoryHost(sim_site.host_root(GW)).run(
@@ -522,8 +529,9 @@ def test_readme_host_conditions_commands_do_their_work(
             assert code == 0, out + err
             info = HostInfo.from_result(DirectoryHost(sim_site.host_root(GW)).run(
                 "read_host", {"install_dir": INSTALL, "pool": POOL, "log_dir": LOGS}))
-            assert info.directory("log") is not None
-            assert info.directory("log").pool_can_write is False  # type: ignore[union-attr]
+            log_dir = info.directory("log")
+            assert log_dir is not None
+            assert log_dir.pool_can_write is False
         else:
             raise AssertionError(f"a README command this test does not check: {command}")
 

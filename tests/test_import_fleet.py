@@ -74,7 +74,7 @@ def check_imported(fleet: Path) -> dict[str, Any]:
     for f in sorted(fleet.glob("*.yaml")) if fleet.is_dir() else [fleet]:
         for site, data in (yaml.safe_load(f.read_text()).get("sites") or {}).items():
             doc.setdefault(site, {}).update(data)
-    gws = doc["demo"]["gateways"]
+    gws: dict[str, Any] = doc["demo"]["gateways"]
     assert sorted(gws) == ["demo-gw1", "demo-gw2", "demo-ms"]
     # the names the inventory knows, never its connection address (127.0.0.1)
     assert {n: g["host"] for n, g in gws.items()} == {n: n for n in gws}

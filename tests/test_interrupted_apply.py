@@ -32,7 +32,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import yaml
@@ -47,7 +47,7 @@ from gwctl.deploy.results import GatewayResult
 from gwctl.errors import TransportError
 from gwctl.fleet.secrets import SecretResolver
 from gwctl.hosts.inventory import InventoryHost, load_inventory
-from gwctl.hosts.targets import Target
+from gwctl.hosts.targets import Target, TransportFactory
 from gwctl.ops.batch import Step
 from gwctl.transport.base import Transport
 from gwctl.transport.winrm import WinRMTransport
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 # a hang guard: the matrices run ~50 applies each, minutes on a loaded 2-core machine
 pytestmark = pytest.mark.timeout(900)
+
+T = TypeVar("T")
 
 GW = "demo-gw1"
 MANAGED = ("appsettings.Production.json", "nlog.config")
@@ -110,7 +112,7 @@ class Interrupting(Transport):
             assert state.step <= len(ops), (state.step, ops)
             state.site.wsman.faults.set(GW, HostFaults(kill_batch_at=state.step))
 
-    def _after(self, call: Callable[[], Any]) -> Any:
+    def _after(self, call: Callable[[], T]) -> T:
         from gwctl.sim.wsman.faults import HostFaults
 
         state = self.run_state
@@ -133,6 +135,11 @@ class Interrupting(Transport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def interrupting(state: RunState) -> TransportFactory:
+    """Fast WinRM transports that interrupt the run where `state` says."""
+    return lambda host: Interrupting(fast_transport(host), state)
 
 
 @dataclasses.dataclass
@@ -238,12 +245,8 @@ def interrupted(h: Harness, fleet: Path, mode: str, at: int, owner: str,
                 health_s: float, step: int = 0) -> RunState:
     state = RunState(h.site, mode, at, step)
     target, plan = h.plan(fleet)
-
-    def factory(host: InventoryHost) -> Transport:
-        return Interrupting(fast_transport(host), state)
-
     try:
-        apply_gateway(target, plan, factory, options(owner, health_s))
+        apply_gateway(target, plan, interrupting(state), options(owner, health_s))
     except Killed:
         pass
     finally:
@@ -342,8 +345,7 @@ def test_interrupted_rollback_command_is_finished_by_the_next_one(
     applied()
     new = h.disk()
     counting = RunState(h.site, "none", 0)
-    rollback_gateway(target, lambda host: Interrupting(fast_transport(host), counting),
-                     options(dead_owner, 5.0))
+    rollback_gateway(target, interrupting(counting), options(dead_owner, 5.0))
     assert h.disk() == h.old and sum(len(o) for o in counting.ops) >= 10, counting.ops
     for mode, at, step in points(counting.ops):
         where = f"rollback: {mode} at command {at} step {step} ({counting.ops[at - 1]})"
@@ -351,8 +353,7 @@ def test_interrupted_rollback_command_is_finished_by_the_next_one(
         applied()
         state = RunState(h.site, mode, at, step)
         try:
-            rollback_gateway(target, lambda host, s=state: Interrupting(
-                fast_transport(host), s), options(dead_owner, 5.0))
+            rollback_gateway(target, interrupting(state), options(dead_owner, 5.0))
         except Killed:
             pass
         finally:

@@ -52,7 +52,7 @@ class Host:
 
 @pytest.fixture
 def endpoint(kdc: kdc_mod.Kdc, krb_env: Path, tmp_path: Path
-             ) -> Callable[..., tuple[WsmanServer, Host]]:
+             ) -> Iterator[Callable[..., tuple[WsmanServer, Host]]]:
     servers: list[WsmanServer] = []
 
     def make(keytab: Path | None = None, **kw: Any) -> tuple[WsmanServer, Host]:

@@ -22,6 +22,7 @@ import pytest
 from gwctl.ops.pyimpl import DirectoryHost
 from gwctl.sim.wsman import CommandResult, WsmanServer
 from gwctl.transport.winrm import WinRMTransport
+from gwctl.transport.winrm_kerberos import KerberosAuth
 from gwctl.transport.winrm_settings import WinRMSettings
 
 pytestmark = [
@@ -76,7 +77,12 @@ def logon(srv: WsmanServer, **kw: Any) -> Any:
     t = WinRMTransport("gw1", WinRMSettings(**values))
     try:
         assert t.run("ping", {})["implementation"] == "gwctl-pyimpl"
-        context = t._protocol.transport.session.auth._context  # type: ignore[union-attr]
+        protocol = t._protocol
+        # the operation above opened the connection, and Kerberos swapped in gwctl's auth
+        assert protocol is not None and protocol.transport.session is not None
+        auth = protocol.transport.session.auth
+        assert isinstance(auth, KerberosAuth), auth
+        context = auth._context
         assert context is not None and context.complete
         return bool(context.context_attr & spnego.ContextReq.delegate)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from gwctl.errors import InputError
 from gwctl.netjson.config import (
     Effective,
+    FlatConfig,
     TopLevelNotObject,
     flatten_document,
     flatten_value,
@@ -207,9 +209,9 @@ def test_fast_flatten_agrees_with_the_faithful_parser(doc: str, inserts: list[tu
         if text[pos] in "{}[],:":  # only between tokens, never inside a string
             text = text[:pos] + extra + text[pos:]
 
-    def outcome(fn: object) -> object:
+    def outcome(fn: Callable[[], FlatConfig]) -> object:
         try:
-            flat = fn()  # type: ignore[operator]
+            flat = fn()
             return ("ok", flat.as_dict(), [d.key for d in flat.duplicates])
         except InputError:
             return "error"

@@ -40,10 +40,10 @@ def crash_write(host: DirectoryHost, data: bytes) -> None:
 
     real = os.replace
 
-    def dies(*args: Any) -> None:
+    def dies(*args: Any, **kwargs: Any) -> None:
         raise OSError(5, "power cut")
 
-    os.replace = dies  # type: ignore[assignment]
+    os.replace = dies
     try:
         write(host, data)
     except OperationError as exc:

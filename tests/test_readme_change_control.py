@@ -16,6 +16,8 @@ from gwctl.deploy import audit
 from gwctl.ops.eventlog import read_entries
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gwctl.sim.server import SimSite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +35,9 @@ def test_the_readme_fleet_snippet_is_valid() -> None:
 
 
 def test_change_control_commands_do_their_work(
-        sim_factory: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    site: SimSite = sim_factory(version="2025 R1")  # type: ignore[operator]
+        sim_factory: Callable[..., SimSite], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    site: SimSite = sim_factory(version="2025 R1")
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".sim").symlink_to(site.state_dir)
     log = tmp_path / "audit.jsonl"

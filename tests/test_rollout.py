@@ -244,7 +244,7 @@ def test_apply_rolls_out_canary_then_batches(sim_factory: Callable[..., SimSite]
 def test_apply_stops_after_a_failure_over_the_budget(sim_factory: Callable[..., SimSite],
                                                      tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    settings = {name: {"cors": CORS} for name in MOVING}
+    settings: dict[str, dict[str, Any]] = {name: {"cors": CORS} for name in MOVING}
     settings["hq-gw2"] = {"cors": CORS, **DEAD}
     site, fleet = _site(sim_factory, tmp_path, settings)
     before = {name: _production(site, name) for name in MOVING}
@@ -265,7 +265,7 @@ def test_apply_stops_after_a_failure_over_the_budget(sim_factory: Callable[..., 
 def test_apply_goes_on_within_the_failure_budget(sim_factory: Callable[..., SimSite],
                                                  tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    settings = {name: {"cors": CORS} for name in MOVING}
+    settings: dict[str, dict[str, Any]] = {name: {"cors": CORS} for name in MOVING}
     settings["hq-gw1"] = {"cors": CORS, **DEAD}
     site, fleet = _site(sim_factory, tmp_path, settings)
     code, told = _apply(site, fleet, capsys, *ROLLOUT, "--max-failures", "1")

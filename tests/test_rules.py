@@ -7,6 +7,7 @@ import importlib.resources
 import inspect
 import re
 import textwrap
+from types import ModuleType
 from typing import Any, get_type_hints
 
 import pytest
@@ -79,8 +80,8 @@ def test_rules_are_registered_where_the_runner_calls_them_right() -> None:
             first = next(iter(inspect.signature(r.check).parameters))
             assert get_type_hints(r.check)[first] is scope, r.ID
     # the readers and the runner report these themselves: a check would never run
-    for r in reg.meta:
-        assert not hasattr(r, "check"), r.ID
+    for meta in reg.meta:
+        assert not hasattr(meta, "check"), meta.ID
     assert {r.ID for r in reg.meta} >= {"json-syntax", "xml-syntax", "rule-config"}
 
 
@@ -92,7 +93,11 @@ def test_every_rule_module_is_in_the_registry() -> None:
     files = importlib.resources.files("gwctl.rules").iterdir()
     public = {f.name.removesuffix(".py") for f in files
               if f.name.endswith(".py") and not f.name.startswith("_")}
-    registered = {r.__name__.rpartition(".")[2] for r in all_rules()}
+    registered: set[str] = set()
+    for r in all_rules():
+        # RuleInfo is the protocol; what the registry holds are the rule modules themselves
+        assert isinstance(r, ModuleType), r.ID
+        registered.add(r.__name__.rpartition(".")[2])
     assert public - _MACHINERY - registered == set(), "rule modules missing from the registry"
     assert public >= _MACHINERY
     for name in _MACHINERY:
@@ -154,7 +159,8 @@ def test_tree_merge_agrees_with_effective(base: dict[str, Any], over: dict[str, 
 
 
 def test_merge_shares_untouched_subtrees_and_merges_arrays_by_index() -> None:
-    base = {"R": {"x": {"T": [{"a": "1"}, {"b": "2"}, {"c": "3"}]}, "y": {"k": "v"}}}
+    base: dict[str, Any] = {"R": {"x": {"T": [{"a": "1"}, {"b": "2"}, {"c": "3"}]},
+                                  "y": {"k": "v"}}}
     over = {"r": {"X": {"t": [{"a": "9"}]}}}
     merged = _cfg.merge(base, over)
     assert merged["R"]["y"] is base["R"]["y"]

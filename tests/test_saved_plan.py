@@ -15,6 +15,9 @@ from test_deploy import CORS, ORIGIN, TURN_SECRET, files, gwctl, write_fleet
 from gwctl.cli.main import main
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from gwctl.deploy.gateway_plan import Action
     from gwctl.sim.server import SimSite
 
 PROD = "appsettings.Production.json"
@@ -23,9 +26,10 @@ TURN = {"ice_servers": [{"url": "turn:turn.example.com:3478", "username": "gw",
 
 
 @pytest.fixture
-def site(sim_factory: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimSite:
+def site(sim_factory: Callable[..., SimSite], tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> SimSite:
     monkeypatch.setenv("GWCTL_TEST_TURN", TURN_SECRET)
-    s: SimSite = sim_factory(gateways=3)  # type: ignore[operator]
+    s: SimSite = sim_factory(gateways=3)
     return s
 
 
@@ -155,8 +159,8 @@ def test_every_kind_of_change_since_the_plan_is_named(tmp_path: Path) -> None:
     assert loaded.fleet is not None
     (gw,) = loaded.fleet.gateways()
 
-    def plan(action: str, old: str | None, activation: str = "absent") -> GatewayPlan:
-        return GatewayPlan(gw.id, "g", files=[FileChange(PROD, "C:\\x", action,  # type: ignore[arg-type]
+    def plan(action: Action, old: str | None, activation: str = "absent") -> GatewayPlan:
+        return GatewayPlan(gw.id, "g", files=[FileChange(PROD, "C:\\x", action,
                                                          old, "new", "", True)],
                            activation_sha256=activation)
 

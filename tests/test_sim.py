@@ -307,13 +307,13 @@ def test_recycle_through_the_local_transport(sim_site: SimSite) -> None:
 
 
 def test_recycle_through_winrm(sim_site: SimSite) -> None:
-    import winrm
+    from winrm.protocol import Protocol
 
     from gwctl.ops.wire import bootstrap_command, encode_stdin, parse_result
 
     write_production(sim_site, "demo-gw1", "{ broken")
     user, password = sim_site.windows_admin
-    proto = winrm.Protocol(sim_site.wsman_url("demo-gw1"), transport="ntlm", username=user,
+    proto = Protocol(sim_site.wsman_url("demo-gw1"), transport="ntlm", username=user,
                            password=password)
     shell = proto.open_shell()
     try:

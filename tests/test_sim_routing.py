@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,8 +23,8 @@ from gwctl.sim.routing import (
 )
 
 
-def ep(eid: str, path: str, **kw: object) -> Endpoint:
-    return Endpoint(eid, RouteTemplate.parse(path), **kw)  # type: ignore[arg-type]
+def ep(eid: str, path: str, **kw: Any) -> Endpoint:
+    return Endpoint(eid, RouteTemplate.parse(path), **kw)
 
 
 def pick(endpoints: list[Endpoint], path: str, method: str = "GET", host: str = "h",

@@ -80,8 +80,8 @@ def test_every_dependency_of_pyproject_is_pinned_with_hashes() -> None:
         assert requirement.specifier.contains(version, prereleases=True), (
             f"requirements.lock pins {name}=={version}, pyproject asks {requirement}: "
             "run `make lock`")
-    for name, (version, hashes, _) in lock.items():
-        assert hashes, f"{name}=={version} has no --hash in requirements.lock"
+    for pinned, (version, hashes, _) in lock.items():
+        assert hashes, f"{pinned}=={version} has no --hash in requirements.lock"
 
 
 def test_the_lock_holds_the_released_set_and_nothing_else() -> None:

@@ -19,6 +19,10 @@ from gwctl.hosts.inventory import load_inventory
 from gwctl.hosts.selection import choose
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from gwctl.fleet.model import Fleet
+    from gwctl.hosts.inventory import InventoryHost
     from gwctl.sim.server import SimSite
 
 TWO_SITES = """\
@@ -56,7 +60,7 @@ se-gw1-host gwctl_gateway=south-east/se-gw1
 
 
 @pytest.fixture
-def two_sites(tmp_path: Path) -> tuple[api.Fleet, list]:  # type: ignore[type-arg]
+def two_sites(tmp_path: Path) -> tuple[Fleet, list[InventoryHost]]:
     (tmp_path / "fleet.yaml").write_text(TWO_SITES)
     (tmp_path / "inventory.ini").write_text(INVENTORY.replace("se-gw1\n\n", "\n"))
     result = api.load(tmp_path / "fleet.yaml")
@@ -74,14 +78,14 @@ def two_sites(tmp_path: Path) -> tuple[api.Fleet, list]:  # type: ignore[type-ar
     ("se-gw1-host,north-ms", ["north-ms", "se-gw1"]),                # inventory host names
     ("all:!north_hosts", ["se-ms", "se-gw1"]),
 ])
-def test_limit_patterns(two_sites: tuple[api.Fleet, list],  # type: ignore[type-arg]
+def test_limit_patterns(two_sites: tuple[Fleet, list[InventoryHost]],
                         pattern: str, expected: list[str]) -> None:
     fleet, hosts = two_sites
     assert [gw.name for gw in choose(fleet, hosts, limit=pattern)] == expected
 
 
 def test_limit_narrows_gateway_and_site_options(
-        two_sites: tuple[api.Fleet, list]) -> None:  # type: ignore[type-arg]
+        two_sites: tuple[Fleet, list[InventoryHost]]) -> None:
     fleet, hosts = two_sites
     chosen = choose(fleet, hosts, gateways=["se-gw1", "north/north-gw2"], sites=["north"],
                     limit="!north-ms")
@@ -95,16 +99,17 @@ def test_limit_narrows_gateway_and_site_options(
     ("north:&south-east", "selects no gateway"),
 ])
 def test_limit_that_matches_nothing_is_a_usage_error(
-        two_sites: tuple[api.Fleet, list], pattern: str,  # type: ignore[type-arg]
+        two_sites: tuple[Fleet, list[InventoryHost]], pattern: str,
         message: str) -> None:
     fleet, hosts = two_sites
     with pytest.raises(UsageError, match=re.escape(message)):
         choose(fleet, hosts, limit=pattern)
 
 
-def test_diff_limit_reads_only_the_chosen_hosts(sim_factory: object, tmp_path: Path,
+def test_diff_limit_reads_only_the_chosen_hosts(sim_factory: Callable[..., SimSite],
+                                                tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    site: SimSite = sim_factory(site="north", gateways=4)  # type: ignore[operator]
+    site: SimSite = sim_factory(site="north", gateways=4)
     fleet = write_fleet(site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
     inv = str(site.inventory_path)
     code, out = gwctl(capsys, "diff", "-f", str(fleet), "-i", inv, "--output", "json",
@@ -196,9 +201,10 @@ def test_errors_elsewhere_do_not_block_the_selection(sim_site: SimSite, tmp_path
     assert files(sim_site, "demo-ms") == ms_before
 
 
-def test_versions_and_check_versions_take_limit(sim_factory: object, tmp_path: Path,
+def test_versions_and_check_versions_take_limit(sim_factory: Callable[..., SimSite],
+                                                tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    site: SimSite = sim_factory(site="north", gateways=3,  # type: ignore[operator]
+    site: SimSite = sim_factory(site="north", gateways=3,
                                 gateway_versions={"north-gw2": "2025 R1"})
     inv = str(site.inventory_path)
     fleet = str(site.fleet_path)

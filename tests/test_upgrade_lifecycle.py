@@ -14,6 +14,8 @@ from test_deploy import CORS, files, gwctl
 from gwctl.deploy import audit
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gwctl.sim.server import SimSite
 
 NLOG = "nlog.config"
@@ -21,8 +23,8 @@ PROD = "appsettings.Production.json"
 
 
 @pytest.fixture
-def site(sim_factory: object) -> SimSite:
-    s: SimSite = sim_factory(version="2024 R2", gateways=3)  # type: ignore[operator]
+def site(sim_factory: Callable[..., SimSite]) -> SimSite:
+    s: SimSite = sim_factory(version="2024 R2", gateways=3)
     return s
 
 
@@ -100,7 +102,7 @@ def test_an_upgrade_that_resets_nlog_is_caught_and_reconciled(
     assert code == 2, out
     assert ("demo/demo-gw1 (demo-gw1): installed 25.1." in out
             and "nlog.config: not what gwctl wrote (an installer may have replaced it by "
-                "the release default); apply restores it") in out
+                "the release default); apply restores it" in out)
     assert "demo/demo-gw2 (demo-gw2): installed 24.2." in out
     assert files(site, "demo-gw1") == reset  # --check changes nothing
 

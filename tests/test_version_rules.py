@@ -10,6 +10,7 @@ gateway one release ahead after a half-finished upgrade.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from gwctl.fleet.colocation import same_host
 from gwctl.fleet.model import Fleet, build_fleet
 from gwctl.fleet.source import combine
 from gwctl.fleet.yaml_reader import load_yaml_text
+from gwctl.ops.batch import Step
 from gwctl.problems import Level, active
 from gwctl.rules import get_rule, version_rule_ids
 from gwctl.rules.runner import validate_versions
+from gwctl.transport.base import Transport
 from gwctl.versions.discovery import (
     SOURCE_REGISTRY,
     SOURCE_SERVER_CONFIG,
@@ -481,7 +484,7 @@ def test_raw_appsettings_requirements() -> None:
 # -- ApplyGate with a fake transport ---------------------------------------------------------
 
 
-class FakeTransport:
+class FakeTransport(Transport):
     name = "fake"
 
     def __init__(self, answer: dict[str, Any] | Exception) -> None:
@@ -495,8 +498,8 @@ class FakeTransport:
             raise self.answer
         return self.answer
 
-    def close(self) -> None:
-        pass
+    def run_batch(self, steps: Sequence[Step]) -> list[dict[str, Any]]:
+        raise AssertionError(f"the gate reads versions with one operation, not a batch: {steps}")
 
 
 def _gate_target(fleet: Fleet, name: str) -> Any:
@@ -521,7 +524,7 @@ def test_apply_gate_decisions() -> None:
     answers = {"g1": FakeTransport(_answer("25.2.1.1", "25.2.1.1")),
                "g2": FakeTransport(_answer("25.1.1.1"))}
     http = HttpSettings(connect_timeout_s=0.5, timeout_s=0.5)
-    gate = ApplyGate(fleet, lambda h: answers[h.name], http=http)  # type: ignore[arg-type,return-value]
+    gate = ApplyGate(fleet, lambda h: answers[h.name], http=http)
     ok, refused = gate.prefetch([_gate_target(fleet, "g1"), _gate_target(fleet, "g2")])
     assert not ok.refused and ok.management_server_source.startswith("installed")
     assert refused.blocks and "upgrade the gateway first" in refused.summary()
@@ -531,12 +534,12 @@ def test_apply_gate_decisions() -> None:
     # cached: the rollout's call does not read the host again
     assert gate(_gate_target(fleet, "g2"), None) is refused and answers["g2"].calls == 1
     # an unreachable host: the declared version decides (and apply fails on its own)
-    down = ApplyGate(fleet, lambda h: FakeTransport(TransportError("refused")),  # type: ignore[arg-type,return-value]
+    down = ApplyGate(fleet, lambda h: FakeTransport(TransportError("refused")),
                         http=http)
     d = down.evaluate(_gate_target(fleet, "g2"))
     assert not d.refused and any("gateway version not read" in n for n in d.notes)
     # the override records, never hides
-    forced = ApplyGate(fleet, lambda h: answers[h.name], allow_mismatch=True, http=http)  # type: ignore[arg-type,return-value]
+    forced = ApplyGate(fleet, lambda h: answers[h.name], allow_mismatch=True, http=http)
     f = forced.evaluate(_gate_target(fleet, "g2"))
     assert f.refused and f.overridden and not f.blocks
     assert f.to_json()["allowed"] is True and f.to_json()["reasons"]

@@ -138,7 +138,7 @@ BAD_INPUTS: list[object] = [
 @pytest.mark.parametrize("bad", BAD_INPUTS, ids=repr)
 def test_parse_rejects_with_input_error(bad: object) -> None:
     with pytest.raises(InputError) as info:
-        Version.parse(bad)  # type: ignore[arg-type]
+        Version.parse(bad)  # type: ignore[arg-type]  # what YAML may hold, on purpose
     message = str(info.value)
     # The message says what was wrong and what is accepted.
     assert "is not an XProtect release" in message
@@ -178,7 +178,7 @@ def test_rejection_message_explains_the_reason() -> None:
 )
 def test_constructor_validates(fields: tuple[object, object, object, object]) -> None:
     with pytest.raises(InputError):
-        Version(*fields)  # type: ignore[arg-type]
+        Version(*fields)  # type: ignore[arg-type]  # wrong types too, on purpose
 
 
 # -- formatting --------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def test_constants_import_by_name() -> None:
 
 def test_unknown_module_attribute() -> None:
     with pytest.raises(AttributeError, match="NOT_A_CONSTANT"):
-        _ = boundaries.NOT_A_CONSTANT  # type: ignore[attr-defined]
+        _ = boundaries.NOT_A_CONSTANT  # type: ignore[attr-defined]  # absent, on purpose
 
 
 # -- properties ------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def test_prop_next_previous_are_inverse(v: Version) -> None:
 
 def _parse_or_input_error(value: object) -> None:
     try:
-        result = Version.parse(value)  # type: ignore[arg-type]
+        result = Version.parse(value)  # type: ignore[arg-type]  # fuzzed values of any type
     except InputError as exc:
         assert "expected 'YYYY Rn'" in str(exc)
     else:
@@ -447,4 +447,4 @@ def test_fuzz_scalars(value: object) -> None:
 @given(st.lists(st.integers()) | st.dictionaries(st.text(), st.integers()) | st.binary())
 def test_fuzz_containers(value: object) -> None:
     with pytest.raises(InputError):
-        Version.parse(value)  # type: ignore[arg-type]
+        Version.parse(value)  # type: ignore[arg-type]  # fuzzed containers, on purpose

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ def server(tmp_path: Path, hosts: dict[str, WireHost]) -> Iterator[WsmanServer]:
 
 
 def settings(server: WsmanServer, host: str = "gw1", **kw: object) -> WinRMSettings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": server.port,
         "scheme": server.scheme,
@@ -89,7 +90,7 @@ def settings(server: WsmanServer, host: str = "gw1", **kw: object) -> WinRMSetti
         "retry_delay_sec": 0.01,
     }
     values.update(kw)
-    return WinRMSettings(**values)  # type: ignore[arg-type]
+    return WinRMSettings(**values)
 
 
 def transport(
@@ -179,7 +180,7 @@ def test_settings_from_ansible_vars_mapping() -> None:
 def test_settings_are_validated(kw: dict[str, object]) -> None:
     values: dict[str, object] = {"host": "h", "user": "u", "password": "p", **kw}
     with pytest.raises(InputError):
-        WinRMSettings(**values)  # type: ignore[arg-type]
+        WinRMSettings(**values)  # type: ignore[arg-type]  # values of every type, bad ones too
     with pytest.raises(InputError):
         WinRMSettings.from_ansible_vars("h", {"ansible_port": "x"})
 

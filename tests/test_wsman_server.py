@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 import requests
@@ -29,6 +30,8 @@ from gwctl.sim.wsman.soap import (
 pytestmark = pytest.mark.timeout(30)
 
 USERS = {"admin": "S3cret!pw", r"CORP\ops": "0ps-pass"}
+#: the authentications the simulator's WinRM endpoint accepts with a password
+Auth = Literal["basic", "ntlm"]
 
 
 class Upper:
@@ -73,11 +76,11 @@ def server(handler: Upper) -> Iterator[WsmanServer]:
         yield srv
 
 
-def protocol(url: str, transport: str = "ntlm", **kw: object) -> Protocol:
+def protocol(url: str, transport: Auth = "ntlm", **kw: Any) -> Protocol:
     kw.setdefault("username", "admin")
     kw.setdefault("password", USERS["admin"])
     kw.setdefault("proxy", None)
-    return Protocol(url, transport=transport, **kw)  # type: ignore[arg-type]
+    return Protocol(url, transport=transport, **kw)
 
 
 def run(p: Protocol, command: str, stdin: list[bytes] | None = None) -> tuple[bytes, bytes, int]:
@@ -117,13 +120,14 @@ def test_ntlm_messages_are_encrypted_over_http(server: WsmanServer) -> None:
 
 
 def test_domain_user_over_ntlm_and_basic(server: WsmanServer) -> None:
-    for transport in ("ntlm", "basic"):
+    transports: tuple[Auth, ...] = ("ntlm", "basic")
+    for transport in transports:
         p = protocol(server.url_for("gw1"), transport, username=r"CORP\ops", password="0ps-pass")
         assert run(p, "x")[2] == 0
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
-def test_wrong_password_is_401(server: WsmanServer, transport: str) -> None:
+def test_wrong_password_is_401(server: WsmanServer, transport: Auth) -> None:
     with pytest.raises(InvalidCredentialsError):
         protocol(server.url_for("gw1"), transport, password="wrong").open_shell()
 
@@ -147,7 +151,8 @@ def test_disallowed_unencrypted_traffic_is_refused_like_windows() -> None:
 def test_https_with_pinned_ca_and_with_validation_off(tmp_path: Path) -> None:
     with WsmanServer(lambda h: Upper(), USERS, https_dir=tmp_path) as srv:
         assert srv.ca_file is not None and srv.url_for("gw1").startswith("https://127.0.0.1:")
-        for transport in ("basic", "ntlm"):
+        transports: tuple[Auth, ...] = ("basic", "ntlm")
+        for transport in transports:
             p = protocol(srv.url_for("gw1"), transport, ca_trust_path=str(srv.ca_file))
             assert run(p, "x")[0] == b"X|"
             assert p.transport.encryption is None  # TLS protects it; pywinrm does not wrap
@@ -212,7 +217,7 @@ def test_injected_receive_timeouts_are_retried(server: WsmanServer) -> None:
 
 def test_ansible_style_send_without_end_attribute(server: WsmanServer, handler: Upper) -> None:
     # Ansible's winrm plugin builds Send itself and omits End on all but the last chunk
-    import xmltodict  # type: ignore[import-untyped]
+    import xmltodict
 
     p = protocol(server.url_for("gw1"))
     shell = p.open_shell(codepage=65001)
