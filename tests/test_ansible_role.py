@@ -571,11 +571,10 @@ def test_the_roles_health_check_logs_on_as_the_hosts_health_user(
     # takes no token, so its change is rolled back; demo-ms names none and changes
     set_settings(sim_site.fleet_path, {"cors": CORS})
     user, password = next(iter(sim_site.users.items()))
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(sim_site.inventory_path.read_text().replace(
-        "        demo-gw1:\n", "        demo-gw1:\n"
-        f"          gwctl_health_user: {user}\n"
-        f"          gwctl_health_password: {password}-stale\n", 1))
+    from test_deploy import inventory_with_health_user
+
+    inventory = inventory_with_health_user(sim_site, tmp_path / "inventory.yml", "demo-gw1",
+                                           user, f"{password}-stale")
     before = host_files(sim_site, "demo-gw1")
     home = tmp_path / "home"
     home.mkdir()

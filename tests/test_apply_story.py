@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from test_deploy import CORS, ORIGIN, files, gwctl, write_fleet
+from test_deploy import CORS, ORIGIN, files, gwctl, inventory_with_health_user, write_fleet
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -134,12 +134,8 @@ def test_the_health_check_logs_on_as_the_hosts_own_health_user(
     monkeypatch.delenv("GWCTL_HEALTH_PASSWORD", raising=False)
     fleet = write_fleet(sim_site, tmp_path / "fleet.yaml", site_settings={"cors": CORS})
     user, password = next(iter(sim_site.users.items()))
-    text = sim_site.inventory_path.read_text()
-    wrong = text.replace("        demo-gw1:\n", "        demo-gw1:\n"
-                         f"          gwctl_health_user: {user}\n"
-                         f"          gwctl_health_password: {password}-stale\n", 1)
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(wrong)
+    inventory = inventory_with_health_user(sim_site, tmp_path / "inventory.yml", "demo-gw1",
+                                           user, f"{password}-stale")
     old = files(sim_site, "demo-gw1")
     args = ("apply", "-f", str(fleet), "-i", str(inventory), "--yes", "--gateway", "demo-gw1")
     code, out = gwctl(capsys, *args)
@@ -152,7 +148,7 @@ def test_the_health_check_logs_on_as_the_hosts_own_health_user(
             f"unhealthy: {refused})") in out, out
     assert files(sim_site, "demo-gw1") == old
     assert password not in out
-    inventory.write_text(wrong.replace(f"{password}-stale", password))
+    inventory_with_health_user(sim_site, inventory, "demo-gw1", user, password)
     code, out = gwctl(capsys, *args)
     assert code == 0, out
     assert ORIGIN.encode() in (files(sim_site, "demo-gw1")[PROD] or b"")

@@ -36,6 +36,17 @@ CORS = {"enabled": True, "allow_origins": [ORIGIN],
         "allow_methods": ["GET", "POST", "PATCH", "OPTIONS"]}
 
 
+def inventory_with_health_user(site: SimSite, path: Path, host: str, user: str,
+                                password: str) -> Path:
+    """The site's inventory written to `path`, with `host`'s health user and password as
+    inventory variables (what verify, probe and the health checks of apply read)."""
+    path.write_text(site.inventory_path.read_text().replace(
+        f"        {host}:\n", f"        {host}:\n"
+        f"          gwctl_health_user: {user}\n"
+        f"          gwctl_health_password: {password}\n", 1))
+    return path
+
+
 def write_fleet(site: SimSite, path: Path, *, site_settings: dict[str, Any] | None = None,
                 gateway_settings: dict[str, dict[str, Any]] | None = None) -> Path:
     doc = yaml.safe_load(site.fleet_path.read_text())

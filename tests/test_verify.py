@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+from test_deploy import inventory_with_health_user
 from turnserver import TurnServer, start_turnserver
 
 from gwctl.cli.main import main
@@ -371,12 +372,8 @@ def test_health_credentials_from_the_inventory(applied: Callable[..., Any], sim_
     # per host, as Ansible variables (vaulted in real inventories): no --health-user needed
     user, password = next(iter(sim_site.users.items()))
     monkeypatch.delenv(HEALTH_PASSWORD_ENV)
-    text = sim_site.inventory_path.read_text()
-    text = text.replace("        demo-gw1:\n", "        demo-gw1:\n"
-                        f"          gwctl_health_user: {user}\n"
-                        f"          gwctl_health_password: {password}\n", 1)
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(text)
+    inventory = inventory_with_health_user(sim_site, tmp_path / "inventory.yml", "demo-gw1",
+                                           user, password)
     code, out, _ = gwctl(capsys, "verify", "-f", str(tmp_path / "fleet.yaml"), "-i",
                          str(inventory), "--output", "json")
     assert code == 0, out
