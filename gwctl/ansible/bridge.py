@@ -123,8 +123,7 @@ def converge(*, fleet: str, host: str, groups: list[str], host_vars: dict[str, A
         out["outside_window"] = outside_window
     ctx = audit.context(loaded, fleet, host, host_vars, plan, change_ref or None,
                         outside_window or None)
-    options = ApplyOptions(health=health_for(HealthSettings(timeout_s=health_timeout),
-                                             host_vars),
+    options = ApplyOptions(health=HealthSettings(timeout_s=health_timeout),
                            gate=ApplyGate(loaded, transports,
                                           allow_mismatch=allow_version_mismatch),
                            audit_event=event_builder(ctx))

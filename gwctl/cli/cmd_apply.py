@@ -34,7 +34,6 @@ Exit 0 when every gateway ended unchanged or changed, 1 otherwise."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import sys
 import threading
@@ -170,7 +169,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
     from gwctl.deploy.apply import ApplyOptions, GatewayResult, apply_gateway
     from gwctl.deploy.audit import digest_json
     from gwctl.deploy.fleet_plan import Planner
-    from gwctl.deploy.health import HealthSettings, health_for
+    from gwctl.deploy.health import HealthSettings
     from gwctl.deploy.rollout import rollout
     from gwctl.fleet.secrets import SecretResolver
     from gwctl.hosts.targets import open_transport
@@ -226,9 +225,7 @@ def _locked(ns: argparse.Namespace, sel: Selection, check: SavedCheck | None,
                            audit_event=audit_event(ctx))
 
     def one(target: Target, plan: GatewayPlan) -> GatewayResult:
-        own = health_for(health, target.host.vars)
-        return apply_gateway(target, plan, open_transport,
-                             options if own is health else dataclasses.replace(options, health=own))
+        return apply_gateway(target, plan, open_transport, options)
 
     def report(res: GatewayResult) -> None:
         if ns.output == "text" and res.outcome != "unchanged":

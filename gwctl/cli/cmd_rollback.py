@@ -43,7 +43,7 @@ def execute(ns: argparse.Namespace) -> int:
     from gwctl.cli.common import report
     from gwctl.deploy.apply import ApplyOptions
     from gwctl.deploy.audit import HostOutcome
-    from gwctl.deploy.health import HealthSettings, health_for
+    from gwctl.deploy.health import HealthSettings
     from gwctl.deploy.rollback import rollback_gateway
     from gwctl.hosts.inventory import load_inventory
     from gwctl.hosts.targets import open_transport, pair
@@ -61,8 +61,7 @@ def execute(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     require_change_ref(ns, result.fleet, [gw.site_name])
     ctx = audit_context(ns, "rollback", result.fleet, [targets[0].host], ns.fleet)
-    options = ApplyOptions(health=health_for(HealthSettings(timeout_s=ns.health_timeout),
-                                             targets[0].host.vars),
+    options = ApplyOptions(health=HealthSettings(timeout_s=ns.health_timeout),
                            audit_event=audit_event(ctx))
     try:
         res = rollback_gateway(targets[0], open_transport, options, force=ns.force)

@@ -65,7 +65,7 @@ def ascii_host(host: str) -> str | None:
     import idna
 
     try:
-        return str(idna.encode(host, uts46=True, transitional=False).decode("ascii")).lower()
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError):
         pass
     try:

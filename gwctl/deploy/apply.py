@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text
 from gwctl.deploy.gateway_plan import FileChange, GatewayPlan
-from gwctl.deploy.health import HealthSettings, check
+from gwctl.deploy.health import HealthSettings, check, health_for
 from gwctl.deploy.hostlock import LOCK_PATH, LOCK_TTL_S, HostLock, owner_name, with_host_lock
 from gwctl.deploy.results import GatewayResult, Outcome
 from gwctl.errors import CredentialsExpired, GwctlError, OperationError
@@ -51,6 +51,8 @@ BACKUPS_KEPT = 10
 
 @dataclass
 class ApplyOptions:
+    #: each check logs on as the host's own health user where its inventory names one
+    #: (`health_for`), else with these credentials
     health: HealthSettings = field(default_factory=HealthSettings)
     lock_ttl_s: int = LOCK_TTL_S
     backups_kept: int = BACKUPS_KEPT
@@ -237,7 +239,7 @@ def _activated(target: Target, activate: _Activation, transport: Transport, lock
     try:
         options.step(target.gateway.id,
                      f"waiting for the health check (up to {options.health.timeout_s:g} s)")
-        health = check(target.url, options.health)
+        health = check(target.url, health_for(options.health, target.host.vars))
         if not health.ok:
             raise _Failed(f"health check failed: {health.detail}")
         result.steps.append("healthy")
@@ -323,7 +325,7 @@ def _rollback(target: Target, transport: Transport, record: Activation, marker: 
         result.steps.append("restored")
         if record.recycle:
             result.steps.append("recycled")
-        health = check(target.url, options.health)
+        health = check(target.url, health_for(options.health, target.host.vars))
         if health.ok:
             done = replace(record, state="active", step="rollback", at=now_text())
             finish(transport, done, marker, lock, result)

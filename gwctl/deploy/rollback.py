@@ -23,7 +23,7 @@ from typing import Any
 
 from gwctl.deploy.activation import ACTIVATION_PATH, Activation, now_text, parse
 from gwctl.deploy.apply import ApplyOptions, activation_step, finish
-from gwctl.deploy.health import check
+from gwctl.deploy.health import check, health_for
 from gwctl.deploy.hostlock import HostLock, with_host_lock
 from gwctl.deploy.results import GatewayResult
 from gwctl.errors import InputError
@@ -165,7 +165,7 @@ def rollback_gateway(target: Target, transports: TransportFactory,
                 changed.append(c.name)
         if pending.recycle:
             result.recycled = True
-        health = check(target.url, options.health)
+        health = check(target.url, health_for(options.health, target.host.vars))
         if not health.ok:
             result.outcome, result.detail = "failed", f"after rollback: {health.detail}"
             return

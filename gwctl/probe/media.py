@@ -9,6 +9,7 @@ thread, so the probe's session threads stay plain threads.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
@@ -43,36 +44,31 @@ IceServerSpec = tuple[str, str | None, str | None]
 
 #: host candidate addresses for the peers of this thread's event loop (None: aioice's own)
 _gathering = threading.local()
-_hook_lock = threading.Lock()
-_hooked = False
 
 #: a peer talking to a gateway on this machine offers host candidates on loopback only
 LOOPBACK_ADDRESSES = ("127.0.0.1",)
 
 
+@functools.cache
 def _hook_host_addresses() -> None:
     """aioice chooses a peer's host candidates itself -- every interface except loopback
     (aioice/ice.py, ``get_host_addresses``) -- and aiortc passes it no list. A peer on a
     machine whose only interface is loopback then has no candidate at all, and one
     talking to a gateway on this machine sends its media over the other interfaces. The
     module function is wrapped once; threads started by `start_loop` with addresses get
-    those, every other thread aioice's choice."""
-    global _hooked
+    those, every other thread aioice's choice (two threads racing to the first call would
+    wrap it twice, which chooses the same)."""
     from aioice import ice
 
-    with _hook_lock:
-        if _hooked:
-            return
-        original = ice.get_host_addresses
+    original = ice.get_host_addresses
 
-        def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-            chosen: tuple[str, ...] | None = getattr(_gathering, "addresses", None)
-            if chosen is None:
-                return original(use_ipv4, use_ipv6)
-            return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        chosen: tuple[str, ...] | None = getattr(_gathering, "addresses", None)
+        if chosen is None:
+            return original(use_ipv4, use_ipv6)
+        return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
 
-        ice.get_host_addresses = host_addresses
-        _hooked = True
+    ice.get_host_addresses = host_addresses
 
 
 def start_loop(name: str, host_addresses: tuple[str, ...] | None = None
